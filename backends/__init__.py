@@ -1,0 +1,1 @@
+"""Real pipelines (RAG, fine-tuning, hybrid) built on the user's data; heavy imports happen inside."""
