@@ -1,0 +1,160 @@
+"""Answers files (YAML or JSON, contract version 1): read, check against a rule base, save.
+
+Also holds the small readers every loader shares: `read_data_file` (YAML/JSON with the file and line in
+every error) and `describe_validation_error` (pydantic errors as `file: place: problem`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from advisor.atomic import write_text
+from advisor.errors import InputError, did_you_mean
+from advisor.models import UNKNOWN, AnswersFile
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from advisor.models import RuleBase
+
+
+def read_data_file(path: str | os.PathLike, what: str = "file") -> Any:
+    """Parse a YAML or JSON file (JSON when it ends in .json) into plain data; InputError names file and line."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{what} '{path}' not found")
+    if path.is_dir():
+        raise InputError(f"{what} '{path}' is a folder, not a file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    return parse_data(text, str(path), json_format=path.suffix.lower() == ".json", what=what)
+
+
+def parse_data(text: str, name: str, json_format: bool = False, what: str = "file") -> Any:
+    """Parse YAML (or JSON) text; `name` is used in messages. Empty text is an error."""
+    if not text.strip():
+        raise InputError(f"{name}: the {what} is empty")
+    if json_format:
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{name}: line {exc.lineno}: malformed JSON: {exc.msg}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = exc.problem or exc.context or "cannot parse"
+        raise InputError(f"{name}: {line}malformed YAML: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"{name}: malformed YAML: {exc}") from None
+
+
+def format_loc(loc: tuple[Any, ...]) -> str:
+    """('rules', 3, 'when') -> 'rules[3].when'."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def describe_validation_error(exc: ValidationError, name: str) -> list[str]:
+    """Every pydantic error as 'name: place: message'."""
+    lines = []
+    for err in exc.errors(include_url=False):
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field"
+        elif err["type"] == "literal_error" and err["loc"] and err["loc"][-1] == "version":
+            msg = f"unsupported version {err.get('input')!r}; this advisor reads version 1"
+        lines.append(f"{name}: {format_loc(tuple(err['loc']))}: {msg}")
+    return lines
+
+
+def validation_input_error(exc: ValidationError, name: str) -> InputError:
+    """One InputError from a pydantic error: the first problem, and how many more there are."""
+    lines = describe_validation_error(exc, name)
+    more = f" (and {len(lines) - 1} more problem(s))" if len(lines) > 1 else ""
+    return InputError(lines[0] + more)
+
+
+def _check_mapping(data: Any, name: str, what: str) -> dict:
+    if not isinstance(data, dict):
+        kind = type(data).__name__ if data is not None else "nothing"
+        raise InputError(f"{name}: the {what} must be a mapping with 'version: 1' at the top, found {kind}")
+    return data
+
+
+def normalise_answers(answers: Mapping[str, Any], rulebase: RuleBase, where: str) -> dict[str, str]:
+    """Check ids and values against the rule base; return {question: value or 'unknown'} for every question.
+
+    Missing answers are 'unknown', except questions outside the contract with a default, which take it.
+    """
+    questions = {q.id: q for q in rulebase.questions}
+    out: dict[str, str] = {}
+    for key, raw in answers.items():
+        if key not in questions:
+            raise InputError(
+                f"{where}: unknown question '{key}'{did_you_mean(key, questions)}; "
+                f"the questions are: {', '.join(questions)}"
+            )
+        allowed = [v.value for v in questions[key].values]
+        if raw is None:
+            value = UNKNOWN
+        elif isinstance(raw, str):
+            value = raw.strip().lower() or UNKNOWN
+        else:
+            raise InputError(
+                f"{where}: {key}: {raw!r} is not text; allowed values: {', '.join(allowed)}, unknown"
+                + (" (quote YAML words like no/off)" if isinstance(raw, bool) else "")
+            )
+        if value != UNKNOWN and value not in allowed:
+            raise InputError(
+                f"{where}: {key}: unknown value '{raw}'{did_you_mean(value, allowed)}; "
+                f"allowed values: {', '.join(allowed)}, unknown"
+            )
+        out[key] = value
+    return {q.id: out.get(q.id, q.default or UNKNOWN) for q in rulebase.questions}
+
+
+def load_answers(path: str | os.PathLike, rulebase: RuleBase) -> tuple[AnswersFile, dict[str, str]]:
+    """Read an answers file; return the file model and the checked answers for every question."""
+    from pydantic import ValidationError
+
+    name = str(path)
+    data = _check_mapping(read_data_file(path, "answers file"), name, "answers file")
+    try:
+        model = AnswersFile.model_validate(data)
+    except ValidationError as exc:
+        raise validation_input_error(exc, name) from None
+    return model, normalise_answers(model.answers, rulebase, f"{name}: answers")
+
+
+def dump_answers(answers: Mapping[str, str], project: str | None = None) -> str:
+    """YAML text of an answers file (version 1) in the given question order."""
+    data: dict[str, Any] = {"version": 1}
+    if project:
+        data["project"] = project
+    data["answers"] = dict(answers)
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def save_answers(path: str | os.PathLike, answers: Mapping[str, str], project: str | None = None) -> Path:
+    """Write an answers file atomically (YAML, or JSON when the name ends in .json)."""
+    if str(path).lower().endswith(".json"):
+        data: dict[str, Any] = {"version": 1, **({"project": project} if project else {}), "answers": dict(answers)}
+        return write_text(path, json.dumps(data, indent=2) + "\n")
+    return write_text(path, dump_answers(answers, project))

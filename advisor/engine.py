@@ -1,0 +1,439 @@
+"""The scoring engine: pure, deterministic functions from answers to a recommendation.
+
+The model is linear in its weights, so a calibration step can fit them:
+
+    raw[a] = sum over factors f of  w_f * pull_f,a(answer)  +  sum over rules r of  w_r * effect_r,a * [r fires]
+
+`contributions` returns that sum term by term (`factor:<id>` and `rule:<id>`), `term_weights` reads every
+w_t of a rule base and `with_term_weights` writes new ones back (then `rulebase.dump_rules` saves them).
+Raw scores map to [0, 1] with a logistic (`scores`); the recommendation is the highest raw score, ties going
+to the simpler approach first (`scoring.tie_order`, by default rag < fine-tuning < hybrid: an index is the
+cheapest to build, update and throw away; fine-tuning needs a training pipeline; a hybrid needs both).
+
+A rule base is compiled once (`compile_rules`) into plain tuples; scoring and flip analysis never touch
+pydantic, and answers are encoded as a tuple of value indices (-1 = unknown).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from advisor.errors import InputError, did_you_mean
+from advisor.models import APPROACHES, UNKNOWN, RuleBase
+
+_EPS = 1e-9
+Vec = tuple[float, float, float]
+State = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class CompiledRules:
+    """A rule base flattened into tuples for fast scoring. Build it with `compile_rules`."""
+
+    rulebase: RuleBase
+    qids: tuple[str, ...]
+    qindex: dict[str, int]
+    values: tuple[tuple[str, ...], ...]
+    vindex: tuple[dict[str, int], ...]
+    defaults: tuple[int, ...]
+    factor_of: tuple[str, ...]
+    factor_ids: tuple[str, ...]
+    factor_weight: dict[str, float]
+    pulls: tuple[tuple[Vec, ...], ...]
+    wpulls: tuple[tuple[Vec, ...], ...]
+    rule_ids: tuple[str, ...]
+    rule_conds: tuple[tuple[tuple[int, frozenset[int]], ...], ...]
+    rule_weight: tuple[float, ...]
+    rule_effect: tuple[Vec, ...]
+    rule_weff: tuple[Vec, ...]
+    rules_by_q: tuple[tuple[int, ...], ...]
+    importance: tuple[float, ...]
+    scale: float
+    margin_scale: float
+    floor: float
+    order: tuple[int, ...]
+
+
+def _vec(mapping: Mapping[str, float]) -> Vec:
+    return (float(mapping.get("rag", 0.0)), float(mapping.get("fine-tuning", 0.0)), float(mapping.get("hybrid", 0.0)))
+
+
+def _spread(vec: Vec) -> float:
+    return max(vec) - min(vec)
+
+
+def compile_rules(rulebase: RuleBase) -> CompiledRules:
+    """Flatten a validated rule base into tuples (done once; reuse the result for many answer sets)."""
+    factor_weight = {f.id: f.weight for f in rulebase.factors}
+    qids = tuple(q.id for q in rulebase.questions)
+    qindex = {qid: i for i, qid in enumerate(qids)}
+    values = tuple(tuple(v.value for v in q.values) for q in rulebase.questions)
+    vindex = tuple({v: i for i, v in enumerate(vs)} for vs in values)
+    pulls = tuple(tuple(_vec(v.pull) for v in q.values) for q in rulebase.questions)
+    wpulls = tuple(
+        tuple(tuple(factor_weight[q.factor] * x for x in p) for p in qp)  # type: ignore[misc]
+        for q, qp in zip(rulebase.questions, pulls)
+    )
+    rule_conds = tuple(
+        tuple((qindex[qid], frozenset(vindex[qindex[qid]][v] for v in vs)) for qid, vs in r.when.items())
+        for r in rulebase.rules
+    )
+    rule_effect = tuple(_vec(r.effect) for r in rulebase.rules)
+    rule_weff = tuple(tuple(r.weight * x for x in e) for r, e in zip(rulebase.rules, rule_effect))
+    rules_by_q = tuple(
+        tuple(ri for ri, conds in enumerate(rule_conds) if any(qi == i for qi, _ in conds)) for i in range(len(qids))
+    )
+    importance = tuple(
+        max(_spread(p) for p in wpulls[i])
+        + sum(_spread(rule_weff[ri]) / len(rule_conds[ri]) for ri in rules_by_q[i])  # type: ignore[arg-type]
+        for i in range(len(qids))
+    )
+    defaults = tuple(vindex[i][q.default] if q.default is not None else -1 for i, q in enumerate(rulebase.questions))
+    tie = list(rulebase.scoring.tie_order)
+    return CompiledRules(
+        rulebase=rulebase,
+        qids=qids,
+        qindex=qindex,
+        values=values,
+        vindex=vindex,
+        defaults=defaults,
+        factor_of=tuple(q.factor for q in rulebase.questions),
+        factor_ids=tuple(f.id for f in rulebase.factors),
+        factor_weight=factor_weight,
+        pulls=pulls,
+        wpulls=wpulls,  # type: ignore[arg-type]
+        rule_ids=tuple(r.id for r in rulebase.rules),
+        rule_conds=rule_conds,
+        rule_weight=tuple(r.weight for r in rulebase.rules),
+        rule_effect=rule_effect,
+        rule_weff=rule_weff,  # type: ignore[arg-type]
+        rules_by_q=rules_by_q,
+        importance=importance,
+        scale=rulebase.scoring.scale,
+        margin_scale=rulebase.scoring.margin_scale,
+        floor=rulebase.scoring.confidence_floor,
+        order=tuple(APPROACHES.index(a) for a in tie),
+    )
+
+
+def encode(compiled: CompiledRules, answers: Mapping[str, Any]) -> State:
+    """Answers {question: value} to a tuple of value indices (-1 unknown). Bad ids or values: InputError.
+
+    A missing answer takes the question's default (questions outside the contract) or is unknown.
+    """
+    for key in answers:
+        if key not in compiled.qindex:
+            raise InputError(
+                f"unknown question '{key}'{did_you_mean(str(key), compiled.qids)}; "
+                f"the questions are: {', '.join(compiled.qids)}"
+            )
+    state = []
+    for i, qid in enumerate(compiled.qids):
+        if qid not in answers:
+            state.append(compiled.defaults[i])
+            continue
+        raw = answers[qid]
+        if raw is None or raw == UNKNOWN:
+            state.append(-1)
+            continue
+        index = compiled.vindex[i].get(raw) if isinstance(raw, str) else None
+        if index is None:
+            allowed = compiled.values[i]
+            raise InputError(
+                f"{qid}: unknown value '{raw}'{did_you_mean(str(raw), allowed)}; "
+                f"allowed values: {', '.join(allowed)}, unknown"
+            )
+        state.append(index)
+    return tuple(state)
+
+
+def decode(compiled: CompiledRules, state: State) -> dict[str, str]:
+    """A state tuple back to {question: value or 'unknown'}."""
+    return {qid: (compiled.values[i][v] if v >= 0 else UNKNOWN) for i, (qid, v) in enumerate(zip(compiled.qids, state))}
+
+
+def _fires(compiled: CompiledRules, ri: int, state: State) -> bool:
+    for qi, allowed in compiled.rule_conds[ri]:
+        if state[qi] not in allowed:
+            return False
+    return True
+
+
+def raw_state(compiled: CompiledRules, state: State) -> list[float]:
+    """Raw (unbounded) scores [rag, fine-tuning, hybrid] of an encoded answer set."""
+    r = f = h = 0.0
+    for qi, v in enumerate(state):
+        if v >= 0:
+            p = compiled.wpulls[qi][v]
+            r += p[0]
+            f += p[1]
+            h += p[2]
+    for ri, e in enumerate(compiled.rule_weff):
+        if _fires(compiled, ri, state):
+            r += e[0]
+            f += e[1]
+            h += e[2]
+    return [r, f, h]
+
+
+def pick(compiled: CompiledRules, raw: list[float]) -> int:
+    """Index of the recommended approach: highest raw score; near-ties go to the earlier in tie_order."""
+    order = compiled.order
+    best = order[0]
+    for a in order[1:]:
+        if raw[a] > raw[best] + _EPS:
+            best = a
+    return best
+
+
+def _margin(raw: list[float], top: int) -> float:
+    return raw[top] - max(raw[a] for a in range(3) if a != top)
+
+
+def confidence_of(compiled: CompiledRules, state: State, raw: list[float], top: int) -> float:
+    """Confidence in [0, 1]: the share of question importance that is answered, times a margin term."""
+    total = sum(compiled.importance) or 1.0
+    missing = sum(imp for imp, v in zip(compiled.importance, state) if v < 0)
+    known_share = max(0.0, 1.0 - missing / total)
+    margin = max(0.0, _margin(raw, top))
+    return known_share * (compiled.floor + (1.0 - compiled.floor) * math.tanh(margin / compiled.margin_scale))
+
+
+def analyse(compiled: CompiledRules, state: State) -> tuple[list[float], int, float, list[tuple[int, int, int]], int]:
+    """The fast core: (raw scores, top index, confidence, flips [(question, new value, new top)], ask-next question).
+
+    Flips are every single-answer change (to each other value, and to or from unknown) that changes the
+    recommendation. ask-next is the unknown question whose answer could move the margin most (-1: none).
+    """
+    raw = raw_state(compiled, state)
+    top = pick(compiled, raw)
+    base_margin = _margin(raw, top)
+    conf = confidence_of(compiled, state, raw, top)
+    fired = [_fires(compiled, ri, state) for ri in range(len(compiled.rule_conds))]
+    flips: list[tuple[int, int, int]] = []
+    ask_next, ask_gain = -1, 0.0
+    wpulls, rule_conds, rule_weff = compiled.wpulls, compiled.rule_conds, compiled.rule_weff
+    for qi, cur in enumerate(state):
+        related = compiled.rules_by_q[qi]
+        for alt in range(-1, len(compiled.values[qi])):
+            if alt == cur:
+                continue
+            r, f, h = raw
+            if cur >= 0:
+                p = wpulls[qi][cur]
+                r -= p[0]
+                f -= p[1]
+                h -= p[2]
+            if alt >= 0:
+                p = wpulls[qi][alt]
+                r += p[0]
+                f += p[1]
+                h += p[2]
+            for ri in related:
+                now = True
+                for cq, allowed in rule_conds[ri]:
+                    if (alt if cq == qi else state[cq]) not in allowed:
+                        now = False
+                        break
+                if now != fired[ri]:
+                    e = rule_weff[ri]
+                    sign = 1.0 if now else -1.0
+                    r += sign * e[0]
+                    f += sign * e[1]
+                    h += sign * e[2]
+            alt_raw = [r, f, h]
+            new_top = pick(compiled, alt_raw)
+            if new_top != top:
+                flips.append((qi, alt, new_top))
+            if cur < 0:
+                gain = abs(alt_raw[top] - max(alt_raw[a] for a in range(3) if a != top) - base_margin)
+                if gain > ask_gain + _EPS:
+                    ask_next, ask_gain = qi, gain
+    return raw, top, conf, flips, ask_next
+
+
+def to_score(compiled: CompiledRules, raw: float) -> float:
+    """A raw score mapped into [0, 1] (logistic with the rule base's scale)."""
+    return 1.0 / (1.0 + math.exp(-raw / compiled.scale))
+
+
+@dataclass
+class Recommendation:
+    """The engine's answer, with its explanation as data. `to_dict()` is the contract JSON (plus extra fields)."""
+
+    recommendation: str
+    scores: dict[str, float]
+    raw_scores: dict[str, float]
+    confidence: float
+    margin: float
+    answers: dict[str, str]
+    factors: list[dict[str, Any]]
+    rules: list[dict[str, Any]]
+    notes: list[str]
+    flips: list[dict[str, str]]
+    unknown: list[str]
+    ask_next: str | None
+    rules_name: str = ""
+    next_steps: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The contract's recommendation JSON: version, recommendation, scores, confidence, factors, flips, and more."""
+        return {
+            "version": 1,
+            "recommendation": self.recommendation,
+            "scores": self.scores,
+            "confidence": self.confidence,
+            "factors": self.factors,
+            "flips": self.flips,
+            "raw_scores": self.raw_scores,
+            "margin": self.margin,
+            "answers": self.answers,
+            "unknown": self.unknown,
+            "ask_next": self.ask_next,
+            "rules": self.rules,
+            "notes": self.notes,
+            "next_steps": self.next_steps,
+            "rule_base": self.rules_name,
+        }
+
+
+def _r(x: float) -> float:
+    return round(x, 3) + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+def recommend(compiled: CompiledRules, answers: Mapping[str, Any]) -> Recommendation:
+    """Score an answer set: scores, confidence, per-factor explanation, fired rules, flips, next steps."""
+    state = encode(compiled, answers)
+    raw, top, conf, flip_list, ask_next = analyse(compiled, state)
+    rb = compiled.rulebase
+    decoded = decode(compiled, state)
+    factors = []
+    for factor in rb.factors:
+        qis = [i for i, fid in enumerate(compiled.factor_of) if fid == factor.id]
+        total = [0.0, 0.0, 0.0]
+        because, sources, read = [], [], {}
+        for qi in qis:
+            question = rb.questions[qi]
+            v = state[qi]
+            read[question.id] = decoded[question.id]
+            if v < 0:
+                because.append(f"{question.id} is unknown, so it counts as neutral")
+                continue
+            value = question.values[v]
+            for a in range(3):
+                total[a] += compiled.wpulls[qi][v][a]
+            if value.because:
+                because.append(value.because)
+            sources.extend(s for s in value.source if s not in sources)
+        factors.append({
+            "id": factor.id,
+            "label": factor.label or factor.id,
+            "rag": _r(total[0]),
+            "fine-tuning": _r(total[1]),
+            "hybrid": _r(total[2]),
+            "because": "; ".join(because),
+            "answers": read,
+            "weight": factor.weight,
+            "source": sources,
+        })
+    fired_rules, notes = [], []
+    for ri, rule in enumerate(rb.rules):
+        if _fires(compiled, ri, state):
+            e = compiled.rule_weff[ri]
+            fired_rules.append({
+                "id": rule.id,
+                "when": {q: decoded[q] for q in rule.when},
+                "rag": _r(e[0]),
+                "fine-tuning": _r(e[1]),
+                "hybrid": _r(e[2]),
+                "because": rule.because,
+                "source": list(rule.source),
+                "note": rule.note,
+            })
+            if rule.note:
+                notes.append(rule.note)
+    flips = [
+        {
+            "question": compiled.qids[qi],
+            "from": decoded[compiled.qids[qi]],
+            "to": compiled.values[qi][alt] if alt >= 0 else UNKNOWN,
+            "recommendation": APPROACHES[new_top],
+        }
+        for qi, alt, new_top in flip_list
+    ]
+    name = APPROACHES[top]
+    return Recommendation(
+        recommendation=name,
+        scores={a: _r(to_score(compiled, raw[i])) for i, a in enumerate(APPROACHES)},
+        raw_scores={a: _r(raw[i]) for i, a in enumerate(APPROACHES)},
+        confidence=_r(conf),
+        margin=_r(_margin(raw, top)),
+        answers=decoded,
+        factors=factors,
+        rules=fired_rules,
+        notes=notes,
+        flips=flips,
+        unknown=[q for q, v in decoded.items() if v == UNKNOWN],
+        ask_next=compiled.qids[ask_next] if ask_next >= 0 else None,
+        rules_name=rb.name,
+        next_steps=list(rb.approaches[name].next_steps) if name in rb.approaches else [],
+    )
+
+
+def raw_scores(compiled: CompiledRules, answers: Mapping[str, Any]) -> dict[str, float]:
+    """Unrounded raw scores {approach: float} of an answer set."""
+    raw = raw_state(compiled, encode(compiled, answers))
+    return dict(zip(APPROACHES, raw))
+
+
+def scores(compiled: CompiledRules, answers: Mapping[str, Any]) -> dict[str, float]:
+    """Unrounded [0, 1] scores {approach: float} of an answer set."""
+    return {a: to_score(compiled, x) for a, x in raw_scores(compiled, answers).items()}
+
+
+def contributions(
+    compiled: CompiledRules, answers: Mapping[str, Any], weighted: bool = True
+) -> dict[str, dict[str, float]]:
+    """Per-term contribution matrix {'factor:<id>' | 'rule:<id>': {approach: value}}; the terms sum to the raw scores.
+
+    With weighted=False the values are the features a calibrator fits: pull (or effect * fired) without w_t.
+    """
+    state = encode(compiled, answers)
+    table = compiled.wpulls if weighted else compiled.pulls
+    out: dict[str, dict[str, float]] = {}
+    for fid in compiled.factor_ids:
+        out[f"factor:{fid}"] = dict.fromkeys(APPROACHES, 0.0)
+    for qi, v in enumerate(state):
+        if v >= 0:
+            term = out[f"factor:{compiled.factor_of[qi]}"]
+            for a, name in enumerate(APPROACHES):
+                term[name] += table[qi][v][a]
+    effects = compiled.rule_weff if weighted else compiled.rule_effect
+    for ri, rid in enumerate(compiled.rule_ids):
+        on = _fires(compiled, ri, state)
+        out[f"rule:{rid}"] = {name: (effects[ri][a] if on else 0.0) for a, name in enumerate(APPROACHES)}
+    return out
+
+
+def term_weights(rulebase: RuleBase) -> dict[str, float]:
+    """Every weight of the linear model: {'factor:<id>': w_f, 'rule:<id>': w_r}."""
+    weights = {f"factor:{f.id}": f.weight for f in rulebase.factors}
+    weights.update({f"rule:{r.id}": r.weight for r in rulebase.rules})
+    return weights
+
+
+def with_term_weights(rulebase: RuleBase, weights: Mapping[str, float]) -> RuleBase:
+    """A copy of the rule base with the given term weights (unknown term ids: InputError; negative: clipped to 0)."""
+    known = term_weights(rulebase)
+    for term in weights:
+        if term not in known:
+            raise InputError(f"unknown term '{term}'{did_you_mean(term, known)}")
+    new = rulebase.model_copy(deep=True)
+    for f in new.factors:
+        f.weight = max(0.0, float(weights.get(f"factor:{f.id}", f.weight)))
+    for r in new.rules:
+        r.weight = max(0.0, float(weights.get(f"rule:{r.id}", r.weight)))
+    return new

@@ -1,0 +1,193 @@
+"""Pydantic models for what crosses the boundary: rule bases, answers files, case libraries, recommendation JSON.
+
+The engine never touches these in its hot loop: `advisor.engine.compile_rules` turns a `RuleBase` into plain
+tuples once. Models forbid unknown keys so a typo in a rule file is reported instead of silently ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+APPROACHES: tuple[str, ...] = ("rag", "fine-tuning", "hybrid")
+UNKNOWN = "unknown"
+
+Approach = Literal["rag", "fine-tuning", "hybrid"]
+
+# The answers contract (format version 1): question ids and their values, in order. Never change these.
+CONTRACT_QUESTIONS: dict[str, tuple[str, ...]] = {
+    "knowledge_change": ("static", "yearly", "monthly", "weekly", "daily", "realtime"),
+    "external_knowledge": ("none", "some", "most"),
+    "style_adaptation": ("none", "light", "strong"),
+    "hallucination_cost": ("low", "medium", "high", "critical"),
+    "traceability": ("none", "preferred", "required"),
+    "cost_pressure": ("low", "medium", "high"),
+    "ml_expertise": ("none", "some", "strong"),
+    "labeled_examples": ("none", "tens", "hundreds", "thousands"),
+    "data_sensitivity": ("public", "internal", "regulated"),
+    "latency_budget": ("relaxed", "seconds", "subsecond"),
+}
+
+
+def _as_list(value: object) -> object:
+    """Accept a single source string where a list of sources is expected."""
+    return [value] if isinstance(value, str) else value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class ApproachInfo(_Strict):
+    """How an approach is presented, and what to do first once it is recommended."""
+
+    label: str
+    summary: str = ""
+    next_steps: list[str] = Field(default_factory=list)
+
+
+class Factor(_Strict):
+    """A trade-off factor; its weight scales the pulls of every question that feeds it."""
+
+    id: str = Field(min_length=1)
+    label: str = ""
+    weight: float = Field(default=1.0, ge=0)
+    description: str = ""
+
+
+class Value(_Strict):
+    """One allowed answer to a question, with its pull toward each approach and why."""
+
+    value: str = Field(min_length=1)
+    label: str = ""
+    pull: dict[Approach, float] = Field(default_factory=dict)
+    because: str = ""
+    source: list[str] = Field(default_factory=list)
+
+    _src = field_validator("source", mode="before")(_as_list)
+
+
+class Question(_Strict):
+    """A question of the questionnaire; it feeds one factor."""
+
+    id: str = Field(min_length=1)
+    factor: str
+    text: str
+    help: str = ""
+    values: list[Value] = Field(min_length=1)
+    default: Optional[str] = None  # required (and neutral) for questions outside the contract
+
+
+class Rule(_Strict):
+    """A combination rule: fires when every listed question has one of the listed values."""
+
+    id: str = Field(min_length=1)
+    when: dict[str, list[str]] = Field(min_length=1)
+    effect: dict[Approach, float] = Field(default_factory=dict)
+    weight: float = Field(default=1.0, ge=0)
+    because: str
+    source: list[str] = Field(default_factory=list)
+    note: Optional[str] = None
+
+    _src = field_validator("source", mode="before")(_as_list)
+
+    @field_validator("when", mode="before")
+    @classmethod
+    def _when_lists(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return {k: _as_list(v) for k, v in value.items()}
+        return value
+
+
+class Scoring(_Strict):
+    """How raw scores become [0, 1] scores and a confidence."""
+
+    scale: float = Field(default=2.0, gt=0, description="raw score divided by this before the logistic")
+    margin_scale: float = Field(default=1.0, gt=0, description="raw margin at which confidence reaches ~76%")
+    confidence_floor: float = Field(default=0.2, ge=0, le=1, description="confidence of a perfect tie")
+    tie_order: list[Approach] = Field(default_factory=lambda: list(APPROACHES))
+
+
+class RuleBase(_Strict):
+    """A whole rule base: approaches, factors, questions, combination rules and scoring settings."""
+
+    version: Literal[1]
+    name: str = "custom"
+    description: str = ""
+    approaches: dict[Approach, ApproachInfo]
+    factors: list[Factor] = Field(min_length=1)
+    questions: list[Question] = Field(min_length=1)
+    rules: list[Rule] = Field(default_factory=list)
+    scoring: Scoring = Field(default_factory=Scoring)
+
+
+class AnswersFile(_Strict):
+    """An answers file (contract version 1). Values may be null or 'unknown'."""
+
+    version: Literal[1]
+    project: Optional[str] = None
+    answers: dict[str, Optional[str]] = Field(default_factory=dict)
+
+
+class Case(_Strict):
+    """One labelled scenario of a case library."""
+
+    name: str = Field(min_length=1)
+    expected: Approach
+    why: str = Field(min_length=1)
+    answers: dict[str, Optional[str]]
+    source: list[str] = Field(default_factory=list)
+
+    _src = field_validator("source", mode="before")(_as_list)
+
+
+class CaseLibrary(_Strict):
+    """A case library (contract version 1)."""
+
+    version: Literal[1]
+    cases: list[Case]
+
+
+class FactorOut(BaseModel):
+    """One factor's weighted pull in the recommendation JSON."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+    id: str
+    rag: float
+    fine_tuning: float = Field(alias="fine-tuning")
+    hybrid: float
+    because: str
+
+
+class FlipOut(BaseModel):
+    """A single-answer change that changes the recommendation."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+    question: str
+    from_: str = Field(alias="from")
+    to: str
+    recommendation: Approach
+
+
+class RecommendationOut(BaseModel):
+    """The recommendation JSON of the contract (`recommend --format json`); more fields are allowed."""
+
+    model_config = ConfigDict(extra="allow")
+    version: Literal[1]
+    recommendation: Approach
+    scores: dict[Approach, float]
+    confidence: float = Field(ge=0, le=1)
+    factors: list[FactorOut]
+    flips: list[FlipOut]
+
+
+class CaseReportOut(BaseModel):
+    """The JSON of `advisor cases --format json`."""
+
+    model_config = ConfigDict(extra="allow")
+    total: int
+    agree: int
+    accuracy: float
+    confusion: dict[str, dict[str, int]]
+    disagreements: list[dict[str, Union[str, None]]]
