@@ -1,3 +1,70 @@
-"""advisor: recommend RAG, fine-tuning or a hybrid, and validate the choice on your own data."""
+"""advisor: recommend RAG, fine-tuning or a hybrid, and validate the choice on your own data.
+
+The public API is listed in `__all__`; names are imported on first use, so `import advisor` stays cheap.
+
+    >>> from advisor import load_rules, compile_rules, recommend
+    >>> rec = recommend(compile_rules(load_rules()), {"knowledge_change": "weekly", "external_knowledge": "most"})
+    >>> rec.recommendation
+    'rag'
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    # errors
+    "InputError": "advisor.errors",
+    # models
+    "RuleBase": "advisor.models",
+    "AnswersFile": "advisor.models",
+    "CaseLibrary": "advisor.models",
+    "RecommendationOut": "advisor.models",
+    "APPROACHES": "advisor.models",
+    "CONTRACT_QUESTIONS": "advisor.models",
+    # rule bases
+    "load_rules": "advisor.rulebase",
+    "check_rules": "advisor.rulebase",
+    "dump_rules": "advisor.rulebase",
+    "rules_schema": "advisor.rulebase",
+    # answers
+    "load_answers": "advisor.answers",
+    "save_answers": "advisor.answers",
+    # engine
+    "CompiledRules": "advisor.engine",
+    "Recommendation": "advisor.engine",
+    "compile_rules": "advisor.engine",
+    "recommend": "advisor.engine",
+    "contributions": "advisor.engine",
+    "term_weights": "advisor.engine",
+    "with_term_weights": "advisor.engine",
+    # case library
+    "load_cases": "advisor.cases",
+    "check_cases": "advisor.cases",
+    # questionnaire
+    "run_questionnaire": "advisor.questionnaire",
+    # reports
+    "render_text": "advisor.report",
+    "render_markdown": "advisor.report",
+    "render_html": "advisor.report",
+    "write_report": "advisor.report",
+    "load_validation": "advisor.report",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'advisor' has no attribute '{name}'")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,73 @@
+"""Case libraries: labelled scenarios checked against a rule base (how a rule base is tested and calibrated)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from advisor.answers import _check_mapping, normalise_answers, read_data_file, validation_input_error
+from advisor.engine import CompiledRules, recommend
+from advisor.models import APPROACHES, CaseLibrary, RuleBase
+
+
+@dataclass
+class CaseReport:
+    """How far a rule base agrees with a case library."""
+
+    total: int
+    agree: int
+    confusion: dict[str, dict[str, int]]
+    disagreements: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def accuracy(self) -> float:
+        """Share of cases where the recommendation is the expected approach (1.0 for an empty library)."""
+        return self.agree / self.total if self.total else 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The contract's JSON: total, agree, accuracy, confusion (expected -> got -> count), disagreements."""
+        return {
+            "total": self.total,
+            "agree": self.agree,
+            "accuracy": round(self.accuracy, 4),
+            "confusion": self.confusion,
+            "disagreements": self.disagreements,
+        }
+
+
+def load_cases(path: str | os.PathLike, rulebase: RuleBase) -> CaseLibrary:
+    """Read a case library and check every case's answers against the rule base; InputError names the case."""
+    from pydantic import ValidationError
+
+    name = str(path)
+    data = _check_mapping(read_data_file(path, "case library"), name, "case library")
+    try:
+        library = CaseLibrary.model_validate(data)
+    except ValidationError as exc:
+        raise validation_input_error(exc, name) from None
+    for i, case in enumerate(library.cases):
+        normalise_answers(case.answers, rulebase, f"{name}: cases[{i}] ({case.name}).answers")
+    return library
+
+
+def check_cases(compiled: CompiledRules, library: CaseLibrary) -> CaseReport:
+    """Score every case; count agreements and build the confusion table (expected -> got)."""
+    confusion = {a: dict.fromkeys(APPROACHES, 0) for a in APPROACHES}
+    agree = 0
+    disagreements = []
+    for case in library.cases:
+        answers = normalise_answers(case.answers, compiled.rulebase, case.name)
+        rec = recommend(compiled, answers)
+        confusion[case.expected][rec.recommendation] += 1
+        if rec.recommendation == case.expected:
+            agree += 1
+        else:
+            disagreements.append({
+                "name": case.name,
+                "expected": case.expected,
+                "got": rec.recommendation,
+                "why": case.why,
+                "scores": rec.scores,
+            })
+    return CaseReport(total=len(library.cases), agree=agree, confusion=confusion, disagreements=disagreements)

@@ -1,0 +1,216 @@
+"""The `advisor` command line: a thin layer over the library. Bad input exits 2, internal faults exit 1."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from advisor import __version__
+from advisor.backends.commands import build, query, validate
+from advisor.errors import InputError
+
+FORMATS = ("text", "json", "markdown", "html")
+PARTIAL_ANSWERS = "advisor-answers.yaml"
+
+
+class AdvisorGroup(click.Group):
+    """Turns InputError into exit 2 and unexpected exceptions into exit 1, each with one line on stderr."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except InputError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(2)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # an internal fault: one line, traceback only on request
+            if ctx.params.get("debug") or os.environ.get("ADVISOR_DEBUG") == "1":
+                traceback.print_exc()
+            else:
+                click.echo(f"error: internal fault: {type(exc).__name__}: {exc} "
+                           "(run with --debug or ADVISOR_DEBUG=1 for the traceback)", err=True)
+            ctx.exit(1)
+
+
+def _rulebase(path: str | None) -> Any:
+    from advisor.rulebase import load_rules
+
+    return load_rules(path)
+
+
+def _score(answers_path: str, rules: str | None) -> tuple[Any, Any, Any]:
+    from advisor.answers import load_answers
+    from advisor.engine import compile_rules, recommend
+
+    rulebase = _rulebase(rules)
+    model, answers = load_answers(answers_path, rulebase)
+    return rulebase, model, recommend(compile_rules(rulebase), answers)
+
+
+def _emit(text: str, output: str | None) -> None:
+    if output:
+        from advisor.atomic import write_text
+
+        write_text(output, text)
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=not text.endswith("\n"))
+
+
+@click.group(cls=AdvisorGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="advisor", message="%(prog)s %(version)s")
+@click.option("--debug", is_flag=True, help="Show the traceback of internal faults.")
+def main(debug: bool) -> None:
+    """Recommend RAG, fine-tuning or a hybrid from a questionnaire, and explain why."""
+
+
+@main.command()
+@click.argument("answers", metavar="ANSWERS")
+@click.option("--rules", "rules", metavar="FILE", help="Use this rule base instead of the bundled one.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+              help="Output format.")
+@click.option("--output", "-o", metavar="FILE", help="Write to FILE instead of the terminal.")
+def recommend(answers: str, rules: str | None, fmt: str, output: str | None) -> None:
+    """Score an answers file (YAML or JSON) and print the recommendation."""
+    rulebase, model, rec = _score(answers, rules)
+    if fmt == "json":
+        _emit(json.dumps(rec.to_dict(), indent=2, ensure_ascii=False) + "\n", output)
+        return
+    from advisor import report
+
+    if fmt == "text":
+        _emit(report.render_text(rec, rulebase, project=model.project), output)
+    else:
+        _emit(report.render(rec, rulebase, fmt, project=model.project, answers_file=answers), output)
+
+
+@main.command("report")
+@click.argument("answers", metavar="ANSWERS")
+@click.option("--output", "-o", metavar="FILE", required=True, help="Report file: .md or .html.")
+@click.option("--validation", metavar="DIR", help="Add the Evidence section from DIR/validation.json.")
+@click.option("--rules", "rules", metavar="FILE", help="Use this rule base instead of the bundled one.")
+def report_command(answers: str, output: str, validation: str | None, rules: str | None) -> None:
+    """Write the Markdown or HTML report (format from the ending of --output)."""
+    from advisor import report
+
+    report.format_for(output)
+    evidence = report.load_validation(validation) if validation else None
+    rulebase, model, rec = _score(answers, rules)
+    report.write_report(output, rec, rulebase, project=model.project, answers_file=answers, validation=evidence)
+    click.echo(f"wrote {output}: {rec.recommendation} (confidence {rec.confidence:.2f})")
+
+
+@main.command()
+@click.argument("cases_file", metavar="CASES")
+@click.option("--rules", "rules", metavar="FILE", help="Use this rule base instead of the bundled one.")
+@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True)
+def cases(cases_file: str, rules: str | None, fmt: str) -> None:
+    """Check a case library against the rule base (exit 0 even with disagreements)."""
+    from advisor.cases import check_cases, load_cases
+    from advisor.engine import compile_rules
+
+    rulebase = _rulebase(rules)
+    result = check_cases(compile_rules(rulebase), load_cases(cases_file, rulebase))
+    if fmt == "json":
+        click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        return
+    click.echo(f"{result.agree} of {result.total} cases agree ({result.accuracy:.0%}).")
+    for d in result.disagreements:
+        click.echo(f"  disagree: {d['name']}: expected {d['expected']}, got {d['got']}")
+    click.echo("confusion (rows expected, columns got):")
+    names = list(result.confusion)
+    click.echo("  " + " " * 12 + "".join(f"{n:>13}" for n in names))
+    for expected, row in result.confusion.items():
+        click.echo(f"  {expected:<12}" + "".join(f"{row[n]:>13}" for n in names))
+
+
+@main.command()
+@click.option("--rules", "rules", metavar="FILE", help="Use this rule base instead of the bundled one.")
+@click.option("--save-answers", metavar="FILE", help="Save the answers here (YAML, or JSON for .json).")
+@click.option("--report", "report_path", metavar="FILE", help="Also write the report (.md or .html).")
+@click.option("--project", metavar="NAME", help="Project name shown in the report.")
+@click.pass_context
+def ask(ctx: click.Context, rules: str | None, save_answers: str | None, report_path: str | None,
+        project: str | None) -> None:
+    """Walk through the questionnaire and print the recommendation."""
+    from advisor.answers import save_answers as save
+    from advisor.engine import compile_rules, recommend as score
+    from advisor.questionnaire import Interrupted, run_questionnaire
+
+    if report_path:
+        from advisor.report import format_for
+
+        format_for(report_path)
+    rulebase = _rulebase(rules)
+
+    def read(prompt: str) -> str:
+        click.echo(prompt, nl=False)
+        line = sys.stdin.readline()
+        if not line:
+            raise EOFError
+        return line.rstrip("\r\n")
+
+    try:
+        answers = run_questionnaire(rulebase, read, click.echo)
+    except Interrupted as stop:
+        path = save_answers or PARTIAL_ANSWERS
+        save(path, stop.answers, project)
+        click.echo(f"\nInterrupted: saved {len(stop.answers)} answer(s) to {path}. "
+                   f"Finish with 'advisor ask' or score them with 'advisor recommend {path}'.", err=True)
+        ctx.exit(130)
+    if save_answers:
+        save(save_answers, answers, project)
+        click.echo(f"saved answers to {save_answers}")
+    from advisor import report
+
+    rec = score(compile_rules(rulebase), answers)
+    click.echo("")
+    click.echo(report.render_text(rec, rulebase, project=project), nl=False)
+    if report_path:
+        report.write_report(report_path, rec, rulebase, project=project, answers_file=save_answers)
+        click.echo(f"wrote {report_path}")
+
+
+@main.group("rules")
+def rules_group() -> None:
+    """Check a rule base or print its JSON Schema."""
+
+
+@rules_group.command("check")
+@click.argument("file", required=False, metavar="[FILE]")
+def rules_check(file: str | None) -> None:
+    """Report every problem of a rule base (default: the bundled one); exit 2 if there are any."""
+    from advisor.rulebase import DEFAULT_NAME, check_rules
+
+    problems = check_rules(file)
+    name = file or DEFAULT_NAME
+    if problems:
+        for problem in problems:
+            click.echo(str(problem), err=True)
+        raise InputError(f"{name}: {len(problems)} problem(s)")
+    rulebase = _rulebase(file)
+    click.echo(f"{name}: ok ({len(rulebase.questions)} questions, {len(rulebase.factors)} factors, "
+               f"{len(rulebase.rules)} rules)")
+
+
+@rules_group.command("schema")
+def rules_schema() -> None:
+    """Print the JSON Schema of rule base files."""
+    from advisor.rulebase import rules_schema as schema
+
+    click.echo(json.dumps(schema(), indent=2))
+
+
+main.add_command(build)
+main.add_command(query)
+main.add_command(validate)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
