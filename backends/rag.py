@@ -1,0 +1,259 @@
+"""Retrieval-augmented generation: chunk, embed and index the documents; answer from the top-k chunks.
+
+    backend = RagBackend(BuildSettings()); backend.build(documents, train, Path("out"))
+    backend = RagBackend.load(Path("out")); backend.retrieve("question", 5); backend.answer("question")
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import warnings
+from dataclasses import asdict
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from advisor.atomic import staged_dir, write_text
+from advisor.backends.base import Answer, Backend, BuildSettings, Document, Hit, QAPair
+from advisor.backends.chunking import (
+    DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_TOKENS, Chunk, check_window, chunk_text,
+)
+from advisor.backends.index import (
+    DEFAULT_DENSE_WEIGHT, DEFAULT_FUSION, DEFAULT_LEXICAL, DENSE_FILE, VECTORS_FILE, ChunkIndex, load_chunks,
+)
+from advisor.errors import InputError
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+FORMAT = 1
+CHUNKER_VERSION = 1  # bump when chunk_text changes what it produces, so cached embeddings are not reused
+
+
+def retrieval_options(settings: BuildSettings) -> dict[str, Any]:
+    """Chunking and retrieval options from settings.extra, with the measured defaults."""
+    extra = settings.extra or {}
+    return {
+        "chunk_tokens": int(extra.get("chunk_tokens") or DEFAULT_CHUNK_TOKENS),
+        "chunk_overlap": int(DEFAULT_CHUNK_OVERLAP if extra.get("chunk_overlap") is None else extra["chunk_overlap"]),
+        "lexical": str(extra.get("lexical") or DEFAULT_LEXICAL),
+        "fusion": str(extra.get("fusion") or DEFAULT_FUSION),
+        "dense_weight": float(DEFAULT_DENSE_WEIGHT if extra.get("dense_weight") is None else extra["dense_weight"]),
+    }
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries an index depends on."""
+    out = {}
+    for name in ("advisor", "sentence-transformers", "transformers", "torch", "hnswlib", "scikit-learn", "numpy"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def read_manifest(out: Path) -> dict[str, Any]:
+    """OUT/manifest.json, or InputError saying nothing was built there."""
+    path = Path(out) / MANIFEST
+    if not path.is_file():
+        raise InputError(f"{out} holds no built pipeline (no {MANIFEST}); run 'advisor build' first")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path} is not valid JSON ({exc}); rebuild with 'advisor build'") from None
+
+
+def _cache_key(embedder_fingerprint: str, options: dict[str, Any]) -> str:
+    return f"{embedder_fingerprint}|tokens={options['chunk_tokens']}|overlap={options['chunk_overlap']}|v{CHUNKER_VERSION}"
+
+
+def _previous(out: Path, key: str) -> tuple[dict, list[Chunk], np.ndarray] | None:
+    """A previous build in `out` whose embeddings can be reused (same embedder and chunking), or None."""
+    try:
+        manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+        if manifest.get("embedding_key") != key:
+            return None
+        chunks = load_chunks(out)
+        vectors = np.load(out / VECTORS_FILE, allow_pickle=False, mmap_mode="r")
+        if len(chunks) != len(vectors):
+            return None
+        return manifest, chunks, vectors
+    except (OSError, ValueError, KeyError, json.JSONDecodeError):
+        return None
+
+
+class RagBackend(Backend):
+    """Hybrid dense + lexical retrieval over the user's chunks, answered by the untouched generator."""
+
+    approach = "rag"
+
+    def __init__(self, settings: BuildSettings | None = None):
+        super().__init__(settings or BuildSettings())
+        self.options = retrieval_options(self.settings)
+        self.index: ChunkIndex | None = None
+        self.manifest: dict[str, Any] = {}
+        self._embedder = None
+
+    @property
+    def embedder(self):
+        """The shared embedder (loaded on first use)."""
+        if self._embedder is None:
+            from advisor.backends.embedder import shared_embedder
+
+            self._embedder = shared_embedder(self.settings.embedder, self.settings.device)
+        return self._embedder
+
+    def build(self, documents: list[Document], train: list[QAPair], out: Path, progress: bool = True) -> dict[str, Any]:
+        """Chunk, embed (reusing unchanged documents' vectors from a previous build in `out`), index, save atomically."""
+        out = Path(out)
+        started = time.perf_counter()
+        options = self.options
+        embedder = self.embedder
+        check_window(options["chunk_tokens"], options["chunk_overlap"], embedder.max_tokens)
+        key = _cache_key(embedder.source.fingerprint, options)
+        previous = _previous(out, key)
+
+        # Reusable documents keep their rows in the previous order; new and changed ones follow, in id order.
+        reused: dict[str, tuple[list[Chunk], np.ndarray]] = {}
+        prev_order: list[str] = []
+        if previous is not None:
+            manifest, prev_chunks, prev_vectors = previous
+            current = {doc.id: doc.sha256 for doc in documents}
+            for entry in manifest.get("documents", []):
+                if current.get(entry["id"]) == entry["sha256"]:
+                    rows = slice(entry["first_row"], entry["first_row"] + entry["chunks"])
+                    reused[entry["id"]] = (prev_chunks[rows], np.array(prev_vectors[rows]))
+                prev_order.append(entry["id"])
+        kept = [doc_id for doc_id in prev_order if doc_id in reused]
+        fresh = [doc for doc in documents if doc.id not in reused]
+        new_chunks = [c for doc in fresh for c in chunk_text(doc.id, doc.text, embedder.tokenizer,
+                                                            options["chunk_tokens"], options["chunk_overlap"])]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            new_vectors = embedder.encode([c.text for c in new_chunks], progress=progress)
+
+        chunks: list[Chunk] = []
+        parts: list[np.ndarray] = []
+        entries: list[dict[str, Any]] = []
+        for doc_id in kept:
+            doc_chunks, doc_vectors = reused[doc_id]
+            entries.append({"id": doc_id, "first_row": len(chunks), "chunks": len(doc_chunks)})
+            chunks += doc_chunks
+            parts.append(doc_vectors)
+        counts: dict[str, int] = {}
+        for c in new_chunks:
+            counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
+        row = len(chunks)
+        for doc in fresh:  # new_chunks are in the same document order
+            entries.append({"id": doc.id, "first_row": row, "chunks": counts.get(doc.id, 0)})
+            row += counts.get(doc.id, 0)
+        chunks += new_chunks
+        parts.append(new_vectors)
+        vectors = np.concatenate(parts) if parts else np.zeros((0, embedder.dimension), np.float32)
+        if not chunks:
+            raise InputError("the documents produced no text to index")
+        sha = {doc.id: doc.sha256 for doc in documents}
+        for entry in entries:
+            entry["sha256"] = sha[entry["id"]]
+
+        # Appending to the previous graph is exact when every previous document is still there, unchanged.
+        append = previous is not None and kept == prev_order and kept
+        prev_rows = sum(e["chunks"] for e in entries[: len(kept)]) if append else 0
+        index = ChunkIndex.build(chunks, vectors, lexical=options["lexical"], fusion=options["fusion"],
+                                 dense_weight=options["dense_weight"],
+                                 previous_dense=out / DENSE_FILE if append else None, previous_rows=prev_rows)
+        facts = {
+            "documents": len(documents), "chunks": len(chunks), "embedded_chunks": len(new_chunks),
+            "reused_chunks": len(chunks) - len(new_chunks), "dense_index": "appended" if append else "built",
+        }
+        manifest = {
+            "format": FORMAT,
+            "approach": self.approach,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "models": {"embedder": embedder.name, "generator": self.settings.generator},
+            "embedder": {"name": embedder.name, "fingerprint": embedder.source.fingerprint,
+                         "dimension": embedder.dimension, "max_tokens": embedder.max_tokens},
+            "embedding_key": key,
+            "chunking": {"tokens": options["chunk_tokens"], "overlap": options["chunk_overlap"],
+                         "tokenizer": embedder.name, "version": CHUNKER_VERSION},
+            "retrieval": index.settings(),
+            "settings": {k: v for k, v in asdict(self.settings).items() if k != "extra"} | {"extra": self.settings.extra},
+            "documents": entries,
+            "counts": facts,
+            "versions": library_versions(),
+        }
+        with staged_dir(out) as tmp:
+            index.save(tmp)
+            write_text(tmp / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+        self.index = index
+        self.manifest = manifest
+        facts["seconds"] = round(time.perf_counter() - started, 3)
+        return facts
+
+    @classmethod
+    def load(cls, out: Path, settings: BuildSettings | None = None) -> "RagBackend":
+        """Load an index built into `out`; the embedder is always the one the index was built with."""
+        out = Path(out)
+        manifest = read_manifest(out)
+        saved = manifest.get("settings", {})
+        if settings is None:
+            settings = BuildSettings(**{k: v for k, v in saved.items() if k in BuildSettings.__dataclass_fields__})
+        built_with = manifest["models"]["embedder"]
+        if settings.embedder != built_with:
+            log.info("using embedder %s, which built the index in %s", built_with, out)
+            settings = BuildSettings(**{**asdict(settings), "embedder": built_with})
+        backend = cls(settings)
+        retrieval = manifest.get("retrieval", {})
+        try:
+            backend.index = ChunkIndex.load(out, retrieval.get("fusion", DEFAULT_FUSION),
+                                            retrieval.get("dense_weight", DEFAULT_DENSE_WEIGHT))
+        except (OSError, ValueError, KeyError, RuntimeError) as exc:
+            raise InputError(f"the index in {out} could not be read ({exc}); rebuild it with 'advisor build'") from None
+        backend.manifest = manifest
+        return backend
+
+    def _require_index(self) -> ChunkIndex:
+        if self.index is None:
+            raise RuntimeError("build() or load() the RagBackend before retrieving")
+        return self.index
+
+    def retrieve_many(self, questions: list[str], k: int, mode: str | None = None) -> list[list[Hit]]:
+        """Top-k chunks for each question (query vectors embedded in one batch)."""
+        index = self._require_index()
+        vectors = self.embedder.encode(questions)
+        return [index.hits(r) for r in index.search_many(questions, vectors, k, mode)]
+
+    def retrieve(self, question: str, k: int | None = None) -> list[Hit]:
+        """The top-k chunks for a question, best first."""
+        return self.retrieve_many([question], k or self.settings.k)[0]
+
+    def answer(self, question: str) -> Answer:
+        """Answer one question from its top-k chunks."""
+        return self.answer_many([question])[0]
+
+    def answer_many(self, questions: list[str], batch_size: int | None = None) -> list[Answer]:
+        """Answers from retrieved context, generated in batches; seconds = retrieval + the batch's share of generation."""
+        from advisor.backends.generator import shared_generator
+        from advisor.backends.prompts import context_messages
+
+        batch_size = batch_size or int((self.settings.extra or {}).get("batch_size") or 8)
+        generator = shared_generator(self.settings.generator, self.settings.device)
+        answers: list[Answer] = []
+        for start in range(0, len(questions), batch_size):
+            batch = questions[start : start + batch_size]
+            t0 = time.perf_counter()
+            hits = self.retrieve_many(batch, self.settings.k)
+            t1 = time.perf_counter()
+            texts = generator.chat([context_messages(q, h) for q, h in zip(batch, hits)],
+                                   max_new_tokens=self.settings.max_new_tokens, batch_size=batch_size)
+            share = (time.perf_counter() - t1) / len(batch) + (t1 - t0) / len(batch)
+            for text, h in zip(texts, hits):
+                sources = list(dict.fromkeys(hit.doc_id for hit in h))
+                answers.append(Answer(text, sources, h, round(share, 4)))
+        return answers
