@@ -29,6 +29,9 @@ class AdvisorGroup(click.Group):
             ctx.exit(2)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except BrokenPipeError:  # the reader went away (e.g. `| head`): not a fault
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+            ctx.exit(0)
         except Exception as exc:  # an internal fault: one line, traceback only on request
             if ctx.params.get("debug") or os.environ.get("ADVISOR_DEBUG") == "1":
                 traceback.print_exc()
