@@ -1,0 +1,256 @@
+"""Adaptive questioning: which unanswered question matters most, and when the verdict can no longer change.
+
+- `rank_questions` scores every unknown question by what its answers would do to the current verdict:
+  questions with a value that would flip it come first, then by the mean absolute change of the margin
+  (a value that sharpens the verdict counts as much as one that weakens it).
+- `is_decided` answers exactly whether any combination of answers to the open questions (each may also stay
+  unknown) could change the verdict: a depth-first search over those answers, pruned with an upper bound on
+  how far each rival can still gain (pulls and rules that may still fire).
+- `AdaptiveSession` strings them together for a questionnaire: next question, answer, back, decided.
+
+Pure Python and deterministic (ties go to the question order of the rule base).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from advisor.engine import CompiledRules, State, encode, pick, raw_state
+from advisor.models import APPROACHES, UNKNOWN
+
+_EPS = 1e-9
+
+
+def _margin_of(raw: list[float], top: int) -> float:
+    return raw[top] - max(raw[a] for a in range(3) if a != top)
+
+
+@dataclass(frozen=True)
+class QuestionValue:
+    """How informative one unanswered question is for the current verdict."""
+
+    question: str
+    flip_share: float
+    mean_margin_change: float
+    flips_to: dict[str, str]  # value -> approach it would recommend instead
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON."""
+        return {
+            "question": self.question,
+            "flip_share": round(self.flip_share, 4),
+            "mean_margin_change": round(self.mean_margin_change, 4),
+            "flips_to": self.flips_to,
+        }
+
+    def reason(self) -> str:
+        """Why this question is worth asking, in one sentence."""
+        if self.flips_to:
+            ways = ", ".join(f"'{v}' would make it {a}" for v, a in self.flips_to.items())
+            return f"its answer can change the verdict ({ways})"
+        return f"its answer moves the margin by {self.mean_margin_change:.2f} on average, sharpening the verdict"
+
+
+def rank_questions(compiled: CompiledRules, answers: Mapping[str, Any] | State,
+                   among: list[str] | None = None) -> list[QuestionValue]:
+    """Unknown questions, most informative first (only those in `among` when given)."""
+    state = _state(compiled, answers)
+    raw = raw_state(compiled, state)
+    top = pick(compiled, raw)
+    base = _margin_of(raw, top)
+    ranked = []
+    for qi, v in enumerate(state):
+        if v >= 0 or (among is not None and compiled.qids[qi] not in among):
+            continue
+        changes, flips = [], {}
+        for alt in range(len(compiled.values[qi])):
+            trial = list(state)
+            trial[qi] = alt
+            new = raw_state(compiled, tuple(trial))
+            new_top = pick(compiled, new)
+            changes.append(abs(_margin_of(new, top) - base))
+            if new_top != top:
+                flips[compiled.values[qi][alt]] = APPROACHES[new_top]
+        ranked.append(QuestionValue(
+            question=compiled.qids[qi],
+            flip_share=len(flips) / len(changes),
+            mean_margin_change=sum(changes) / len(changes),
+            flips_to=flips,
+        ))
+    order = {q: i for i, q in enumerate(compiled.qids)}
+    ranked.sort(key=lambda q: (not q.flips_to, -round(q.mean_margin_change, 9), order[q.question]))
+    return ranked
+
+
+def most_informative(compiled: CompiledRules, answers: Mapping[str, Any] | State) -> QuestionValue | None:
+    """The unknown question whose answer would most change or sharpen the verdict (None: nothing unknown)."""
+    ranked = rank_questions(compiled, answers)
+    return ranked[0] if ranked else None
+
+
+def _state(compiled: CompiledRules, answers: Mapping[str, Any] | State) -> State:
+    if isinstance(answers, tuple):
+        return answers
+    return encode(compiled, answers)
+
+
+@dataclass
+class Decision:
+    """Whether the open questions can still change the verdict, with one combination that would if so."""
+
+    decided: bool
+    recommendation: str
+    witness: dict[str, str] | None = None
+    witness_recommendation: str | None = None
+
+
+def is_decided(compiled: CompiledRules, answers: Mapping[str, Any] | State,
+               open_questions: list[str] | None = None) -> Decision:
+    """True when no combination of answers to the open questions (default: every unknown one) flips the verdict.
+
+    Each open question may take any of its values or stay unknown. Exact: a depth-first search over the
+    open answers, pruned where even the best case for every rival cannot overtake the current verdict.
+    """
+    state = list(_state(compiled, answers))
+    if open_questions is None:
+        open_q = [qi for qi, v in enumerate(state) if v < 0]
+    else:
+        open_q = [compiled.qindex[q] for q in open_questions]
+        for qi in open_q:
+            state[qi] = -1
+    raw0 = raw_state(compiled, tuple(state))
+    top = pick(compiled, raw0)
+    if not open_q:
+        return Decision(True, APPROACHES[top])
+
+    wp = compiled.wpulls
+    open_set = set(open_q)
+    # rules not already decided by the fixed answers: every condition on a fixed question holds
+    pending = []
+    for ri, conds in enumerate(compiled.rule_conds):
+        if any(qi in open_set for qi, _ in conds) and all(
+            state[qi] in allowed for qi, allowed in conds if qi not in open_set
+        ):
+            pending.append(ri)
+    # the search assigns open questions in this order: the most spread first, so bounds tighten fast
+    open_q.sort(key=lambda qi: -compiled.importance[qi])
+    rivals = [b for b in range(3) if b != top]
+    # best possible gain of each rival from each open question (unknown counts as 0)
+    gain = {b: [max(0.0, *(p[b] - p[top] for p in wp[qi])) for qi in open_q] for b in rivals}
+    suffix = {b: [0.0] * (len(open_q) + 1) for b in rivals}
+    for b in rivals:
+        for k in range(len(open_q) - 1, -1, -1):
+            suffix[b][k] = suffix[b][k + 1] + gain[b][k]
+    rule_gain = {b: {ri: max(0.0, compiled.rule_weff[ri][b] - compiled.rule_weff[ri][top]) for ri in pending}
+                 for b in rivals}
+    # base raw without pending rules (raw_state only counts rules that fire, and pending ones cannot yet)
+    assign = dict.fromkeys(open_q, -1)
+
+    def rule_state(ri: int, depth: int) -> int:
+        """1 fires, 0 cannot fire, -1 still open at this depth."""
+        undecided = False
+        for qi, allowed in compiled.rule_conds[ri]:
+            if qi in open_set:
+                pos = open_q.index(qi)
+                if pos >= depth:
+                    undecided = True
+                    continue
+                if assign[qi] not in allowed:
+                    return 0
+            elif state[qi] not in allowed:
+                return 0
+        return -1 if undecided else 1
+
+    found: list[tuple[dict[int, int], int]] = []
+
+    def search(depth: int, raw: list[float]) -> bool:
+        if depth == len(open_q):
+            total = list(raw)
+            for ri in pending:
+                if rule_state(ri, depth) == 1:
+                    e = compiled.rule_weff[ri]
+                    total = [total[a] + e[a] for a in range(3)]
+            got = pick(compiled, total)
+            if got != top:
+                found.append((dict(assign), got))
+                return True
+            return False
+        hopeful = False
+        for b in rivals:
+            bound = raw[b] - raw[top] + suffix[b][depth]
+            bound += sum(rule_gain[b][ri] for ri in pending if rule_state(ri, depth) != 0)
+            if bound >= -2 * _EPS:
+                hopeful = True
+                break
+        if not hopeful:
+            return False
+        qi = open_q[depth]
+        options = [-1, *range(len(compiled.values[qi]))]
+        options.sort(key=lambda v: -max((wp[qi][v][b] - wp[qi][v][top]) if v >= 0 else 0.0 for b in rivals))
+        for v in options:
+            assign[qi] = v
+            nxt = raw if v < 0 else [raw[a] + wp[qi][v][a] for a in range(3)]
+            if search(depth + 1, nxt):
+                return True
+        assign[qi] = -1
+        return False
+
+    if search(0, raw0):
+        witness_state, got = found[0]
+        witness = {compiled.qids[qi]: (compiled.values[qi][v] if v >= 0 else UNKNOWN) for qi, v in witness_state.items()}
+        return Decision(False, APPROACHES[top], witness, APPROACHES[got])
+    return Decision(True, APPROACHES[top])
+
+
+@dataclass
+class AdaptiveSession:
+    """An adaptive questionnaire's state: ask the most informative question next, stop once decided.
+
+    `next_question()` names the question to ask (None when every question was asked); `answer(q, v)` records
+    an answer ('unknown' allowed); `back()` undoes the last one; `decided()` says whether the remaining
+    questions can still change the verdict.
+    """
+
+    compiled: CompiledRules
+    answers: dict[str, str] = field(default_factory=dict)
+    asked: list[str] = field(default_factory=list)
+
+    def remaining(self) -> list[str]:
+        """Questions not asked yet, in rule-base order."""
+        return [q for q in self.compiled.qids if q not in self.asked]
+
+    def current(self) -> dict[str, str]:
+        """The answers so far, every unasked question as 'unknown'."""
+        return {q: self.answers.get(q, UNKNOWN) for q in self.compiled.qids}
+
+    def next_question(self) -> str | None:
+        """The most informative question not asked yet (questions answered 'unknown' are not asked again)."""
+        remaining = self.remaining()
+        if not remaining:
+            return None
+        ranked = rank_questions(self.compiled, self.current(), among=remaining)
+        return ranked[0].question if ranked else remaining[0]
+
+    def answer(self, question: str, value: str) -> None:
+        """Record an answer (already checked by the caller) and mark the question asked."""
+        self.answers[question] = value
+        if question not in self.asked:
+            self.asked.append(question)
+
+    def back(self) -> str | None:
+        """Undo the last answer; return its question (None when nothing was asked)."""
+        if not self.asked:
+            return None
+        question = self.asked.pop()
+        self.answers.pop(question, None)
+        return question
+
+    def decision(self) -> Decision:
+        """Whether the questions not asked yet can still change the verdict."""
+        return is_decided(self.compiled, self.current(), open_questions=self.remaining())
+
+    def decided(self) -> bool:
+        """True when no answers to the remaining questions can change the verdict."""
+        return self.decision().decided

@@ -1,0 +1,452 @@
+"""Calibration: fit a rule base's factor and rule weights to a labelled case library.
+
+The engine is linear in its weights: raw[a] = sum over terms t of w_t * F[t][a], with F the unweighted
+contributions (`engine.contributions(..., weighted=False)`). `WeightCalibrator` is a scikit-learn
+classifier over answer sets that minimises the multinomial logistic loss of softmax(raw / temperature)
+against the expected approach, plus an L2 pull toward the hand-set weights (so a weight moves only where
+the cases ask for it), with every weight kept non-negative (L-BFGS-B with bounds). Its constructor stores
+settings only; `fit` returns self; learned state ends in `_` (`weights_`, `terms_`, `rules_`); so it works
+with `clone`, `cross_val_score` and grid search.
+
+`calibrate` runs the whole job for `advisor calibrate`: cross-validated agreement of the hand-set and the
+calibrated weights on the same folds, the weights that moved, and the calibrated rule base (written with
+`write_rule_base`). `case_from_validation` and `add_case` turn a validation run (`validation.json`) into a
+measured case of a case library.
+
+numpy, scipy and scikit-learn are imported here, never by the command line at start-up.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from advisor.engine import compile_rules, contributions, term_weights, with_term_weights
+from advisor.errors import InputError, did_you_mean
+from advisor.models import APPROACHES, CaseLibrary, RuleBase
+
+MIN_CASES = 10
+
+
+def features(rulebase: RuleBase, X: Sequence[Mapping[str, Any]]) -> tuple[list[str], np.ndarray]:
+    """Term ids and the unweighted contribution tensor F of shape (cases, terms, 3) for answer sets X."""
+    compiled = compile_rules(rulebase)
+    terms: list[str] | None = None
+    rows = []
+    for answers in X:
+        contrib = contributions(compiled, answers, weighted=False)
+        if terms is None:
+            terms = list(contrib)
+        rows.append([[contrib[t][a] for a in APPROACHES] for t in terms])
+    if terms is None:
+        terms = list(term_weights(rulebase))
+    return terms, np.asarray(rows, dtype=float).reshape(len(rows), len(terms), 3)
+
+
+def pick_rows(raw: np.ndarray, tie_order: Sequence[str]) -> np.ndarray:
+    """The engine's verdict for each row of raw scores (n, 3): highest, near-ties to the earlier in tie_order."""
+    order = [APPROACHES.index(a) for a in tie_order]
+    best = np.full(raw.shape[0], order[0])
+    best_val = raw[:, order[0]].copy()
+    for a in order[1:]:
+        better = raw[:, a] > best_val + 1e-9
+        best[better] = a
+        best_val[better] = raw[better, a]
+    return best
+
+
+def _default_rules() -> RuleBase:
+    from advisor.rulebase import load_rules
+
+    return load_rules(None)
+
+
+class WeightCalibrator(ClassifierMixin, BaseEstimator):
+    """Fits a rule base's term weights to labelled answer sets (X: answer mappings, y: 'rag' | 'fine-tuning' | 'hybrid').
+
+    rules: the rule base whose weights are the starting point and the L2 anchor (None: the bundled default).
+    alpha: strength of the pull toward the hand-set weights. temperature: raw scores are divided by it
+    before the softmax. class_weight: None or 'balanced'. max_iter: L-BFGS-B iterations. learn_scale: also
+    fit a free sharpness of the softmax (the verdict does not depend on it; it stops the loss from inflating
+    every weight to sharpen its probabilities).
+    """
+
+    def __init__(self, rules: RuleBase | None = None, alpha: float = 0.02, temperature: float = 1.0,
+                 class_weight: str | None = None, max_iter: int = 500, learn_scale: bool = True):
+        self.rules = rules
+        self.learn_scale = learn_scale
+        self.alpha = alpha
+        self.temperature = temperature
+        self.class_weight = class_weight
+        self.max_iter = max_iter
+
+    def _rulebase(self) -> RuleBase:
+        return self.rules if self.rules is not None else _default_rules()
+
+    def fit(self, X: Sequence[Mapping[str, Any]], y: Sequence[str]) -> WeightCalibrator:
+        """Fit the weights to the answer sets X and their expected approaches y; returns self."""
+        from scipy.optimize import minimize
+
+        rulebase = self._rulebase()
+        labels = [str(v) for v in y]
+        if len(labels) != len(X):
+            raise ValueError(f"X has {len(X)} answer sets but y has {len(labels)} labels")
+        for label in labels:
+            if label not in APPROACHES:
+                raise ValueError(f"unknown label {label!r}; the labels are: {', '.join(APPROACHES)}")
+        if len(set(labels)) < 2:
+            raise ValueError("calibration needs cases of at least two different approaches")
+        if self.alpha < 0 or self.temperature <= 0:
+            raise ValueError("alpha must be >= 0 and temperature > 0")
+        terms, F = features(rulebase, X)
+        hand = term_weights(rulebase)
+        w0 = np.array([hand[t] for t in terms], dtype=float)
+        target = np.array([APPROACHES.index(v) for v in labels])
+        Y = np.eye(3)[target]
+        sw = np.ones(len(labels))
+        if self.class_weight == "balanced":
+            counts = np.bincount(target, minlength=3).astype(float)
+            sw = len(labels) / (np.count_nonzero(counts) * counts[target])
+        elif self.class_weight is not None:
+            raise ValueError("class_weight must be None or 'balanced'")
+        sw = sw / sw.sum()
+        tau = float(self.temperature)
+
+        n_terms = len(terms)
+
+        def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
+            # params: the term weights, then log of a free sharpness of the softmax (it carries the overall
+            # scale, so the L2 pull keeps the weights' shape near the hand-set one instead of fighting scale)
+            w, log_s = params[:n_terms], params[n_terms]
+            sharp = np.exp(log_s) / tau
+            raw = np.einsum("nta,t->na", F, w)
+            z = raw * sharp
+            z -= z.max(axis=1, keepdims=True)
+            logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+            p = np.exp(logp)
+            resid = (p - Y) * sw[:, None]
+            value = -(sw * (Y * logp).sum(axis=1)).sum() + self.alpha * np.sum((w - w0) ** 2)
+            grad_w = np.einsum("nta,na->t", F, resid) * sharp + 2 * self.alpha * (w - w0)
+            grad_s = float(np.sum(resid * raw) * sharp) if self.learn_scale else 0.0
+            return float(value), np.append(grad_w, grad_s)
+
+        bounds = [(0.0, None)] * n_terms + [(-5.0, 5.0) if self.learn_scale else (0.0, 0.0)]
+        result = minimize(loss, np.append(w0, 0.0), jac=True, method="L-BFGS-B",
+                          bounds=bounds, options={"maxiter": int(self.max_iter)})
+        self.scale_ = float(np.exp(result.x[n_terms]))
+        result.x = result.x[:n_terms]
+        self.terms_ = terms
+        self.hand_weights_ = w0
+        self.weights_ = np.maximum(result.x, 0.0)
+        self.n_iter_ = int(result.nit)
+        self.loss_ = float(result.fun)
+        self.classes_ = np.array(APPROACHES)
+        self.rules_ = with_term_weights(rulebase, dict(zip(terms, self.weights_.tolist())))
+        return self
+
+    def decision_function(self, X: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Raw scores (n, 3) in the order of classes_, under the fitted weights."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "weights_")
+        _, F = features(self._rulebase(), X)
+        return np.einsum("nta,t->na", F, self.weights_)
+
+    def predict_proba(self, X: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Softmax of the raw scores / temperature (the model the loss fits)."""
+        z = self.decision_function(X) * getattr(self, "scale_", 1.0) / self.temperature
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def predict(self, X: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """The engine's verdict under the fitted weights (same tie order as the rule base)."""
+        raw = self.decision_function(X)
+        return self.classes_[pick_rows(raw, self._rulebase().scoring.tie_order)]
+
+
+def hand_predict(rulebase: RuleBase, X: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """The verdicts of the rule base as it stands (hand-set weights)."""
+    terms, F = features(rulebase, X)
+    hand = term_weights(rulebase)
+    w = np.array([hand[t] for t in terms])
+    return np.array(APPROACHES)[pick_rows(np.einsum("nta,t->na", F, w), rulebase.scoring.tie_order)]
+
+
+def check_library(library: CaseLibrary, name: str = "case library") -> None:
+    """Problems the schema cannot see: duplicate case names (InputError naming both places)."""
+    seen: dict[str, int] = {}
+    for i, case in enumerate(library.cases):
+        key = case.name.strip().lower()
+        if key in seen:
+            raise InputError(f"{name}: cases[{i}].name: duplicate case name '{case.name}' (also cases[{seen[key]}])")
+        seen[key] = i
+
+
+def cases_xy(library: CaseLibrary, rulebase: RuleBase) -> tuple[list[dict[str, str]], list[str]]:
+    """The answer sets (checked against the rule base) and expected approaches of a case library."""
+    from advisor.answers import normalise_answers
+
+    X = [normalise_answers(c.answers, rulebase, c.name) for c in library.cases]
+    return X, [c.expected for c in library.cases]
+
+
+def splitter(y: Sequence[str], cv: int, seed: int) -> Any:
+    """Stratified k-fold (shuffled, seeded) when every class has two or more cases, plain k-fold otherwise."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    counts = [list(y).count(a) for a in set(y)]
+    smallest = min(counts)
+    if smallest >= 2:
+        return StratifiedKFold(n_splits=max(2, min(cv, smallest)), shuffle=True, random_state=seed)
+    return KFold(n_splits=max(2, min(cv, len(y))), shuffle=True, random_state=seed)
+
+
+@dataclass
+class CalibrationResult:
+    """Cross-validated agreement before and after calibration, the moved weights and the calibrated rule base."""
+
+    cases: int
+    folds: int
+    hand_cv: list[float]
+    calibrated_cv: list[float]
+    hand_train: float
+    calibrated_train: float
+    weights: list[dict[str, Any]]
+    rulebase: RuleBase
+    settings: dict[str, Any] = field(default_factory=dict)
+    disagreements: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def hand_mean(self) -> float:
+        """Mean cross-validated agreement of the hand-set weights."""
+        return float(np.mean(self.hand_cv))
+
+    @property
+    def calibrated_mean(self) -> float:
+        """Mean cross-validated agreement of the calibrated weights."""
+        return float(np.mean(self.calibrated_cv))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for `--format json`."""
+        return {
+            "cases": self.cases,
+            "folds": self.folds,
+            "cv_agreement": {
+                "hand": round(self.hand_mean, 4),
+                "calibrated": round(self.calibrated_mean, 4),
+                "hand_folds": [round(x, 4) for x in self.hand_cv],
+                "calibrated_folds": [round(x, 4) for x in self.calibrated_cv],
+            },
+            "train_agreement": {"hand": round(self.hand_train, 4), "calibrated": round(self.calibrated_train, 4)},
+            "weights": self.weights,
+            "settings": self.settings,
+            "disagreements_after": self.disagreements,
+        }
+
+    def render_text(self, moved_only: bool = True) -> str:
+        """Side-by-side agreement and the weights that moved, for the terminal."""
+        lines = [
+            f"Calibrated on {self.cases} cases, {self.folds}-fold cross-validation "
+            f"(seed {self.settings.get('seed', 0)}, alpha {self.settings.get('alpha')}):",
+            "",
+            f"  {'':<34} {'hand-set':>9} {'calibrated':>11}",
+            f"  {'agreement on held-out cases (CV)':<34} {self.hand_mean:>9.1%} {self.calibrated_mean:>11.1%}",
+            f"  {'agreement on all cases (fit)':<34} {self.hand_train:>9.1%} {self.calibrated_train:>11.1%}",
+            "",
+        ]
+        moved = [w for w in self.weights if abs(w["change"]) >= 0.005] if moved_only else self.weights
+        if moved:
+            lines.append("Weights that moved (largest first):")
+            lines.append(f"  {'term':<40} {'hand':>7} {'calibrated':>11} {'change':>8}")
+            for w in moved:
+                rel = f"{w['relative']:+.0%}" if w["relative"] is not None else "new"
+                lines.append(f"  {w['term']:<40} {w['hand']:>7.3f} {w['calibrated']:>11.3f} {rel:>8}")
+        else:
+            lines.append("No weight moved by 0.005 or more: the cases agree with the hand-set weights.")
+        if self.calibrated_mean + 1e-9 < self.hand_mean:
+            lines += ["", "Warning: the calibrated weights agree less with held-out cases than the hand-set ones; "
+                          "prefer the hand-set weights or add cases."]
+        return "\n".join(lines)
+
+
+def calibrate(library: CaseLibrary, rulebase: RuleBase, *, cv: int = 5, alpha: float = 0.02,
+              temperature: float = 1.0, seed: int = 0, class_weight: str | None = None,
+              source: str = "cases", min_cases: int = MIN_CASES) -> CalibrationResult:
+    """Cross-validate hand-set against calibrated weights on the same folds, then fit on every case."""
+    from sklearn.model_selection import cross_val_score
+
+    check_library(library, source)
+    X, y = cases_xy(library, rulebase)
+    n = len(y)
+    if n < min_cases:
+        raise InputError(
+            f"{source}: {n} case(s) are too few to calibrate on; give at least {min_cases}, "
+            "with at least two different expected approaches"
+        )
+    if len(set(y)) < 2:
+        raise InputError(
+            f"{source}: every case expects '{y[0]}'; calibration needs cases of at least two different approaches"
+        )
+    split = splitter(y, cv, seed)
+    estimator = WeightCalibrator(rules=rulebase, alpha=alpha, temperature=temperature, class_weight=class_weight)
+    calibrated_cv = cross_val_score(estimator, X, y, cv=split).tolist()
+    hand = hand_predict(rulebase, X)
+    y_arr = np.array(y)
+    hand_cv = [float(np.mean(hand[test] == y_arr[test])) for _, test in split.split(X, y)]
+    fitted = estimator.fit(X, y)
+    after = fitted.predict(X)
+    weights = []
+    for term, w_hand, w_new in zip(fitted.terms_, fitted.hand_weights_, fitted.weights_):
+        weights.append({
+            "term": term,
+            "hand": round(float(w_hand), 4),
+            "calibrated": round(float(w_new), 4),
+            "change": round(float(w_new - w_hand), 4),
+            "relative": round(float((w_new - w_hand) / w_hand), 4) if w_hand > 0 else None,
+        })
+    weights.sort(key=lambda w: -abs(w["change"]))
+    new_rules = fitted.rules_.model_copy(deep=True)
+    new_rules.name = f"{rulebase.name} (calibrated)"
+    note = (f"Weights calibrated on {n} cases from {source} (advisor calibrate, alpha {alpha}, seed {seed}); "
+            f"cross-validated agreement {np.mean(hand_cv):.1%} hand-set, {np.mean(calibrated_cv):.1%} calibrated.")
+    new_rules.description = f"{rulebase.description.strip()}\n\n{note}".strip()
+    disagreements = [
+        {"name": c.name, "expected": c.expected, "got": str(g)}
+        for c, g in zip(library.cases, after) if g != c.expected
+    ]
+    return CalibrationResult(
+        cases=n,
+        folds=split.get_n_splits(),
+        hand_cv=hand_cv,
+        calibrated_cv=[float(x) for x in calibrated_cv],
+        hand_train=float(np.mean(hand == y_arr)),
+        calibrated_train=float(np.mean(after == y_arr)),
+        weights=weights,
+        rulebase=new_rules,
+        settings={"alpha": alpha, "temperature": temperature, "seed": seed, "cv": cv, "class_weight": class_weight},
+        disagreements=disagreements,
+    )
+
+
+def write_rule_base(path: str | os.PathLike, rulebase: RuleBase) -> Path:
+    """Write a rule base as YAML atomically, after checking the text loads back (what `--rules` reads)."""
+    import yaml
+
+    from advisor.atomic import write_text
+    from advisor.rulebase import dump_rules, parse_rules
+
+    text = "# Written by 'advisor calibrate': the hand-set rule base with calibrated weights.\n" + dump_rules(rulebase)
+    parse_rules(yaml.safe_load(text), str(path))
+    return write_text(path, text)
+
+
+# ---- measured cases from validation runs -------------------------------------------------------------
+
+
+def _read_validation(path: str | os.PathLike) -> tuple[dict[str, Any], Path]:
+    p = Path(path)
+    if p.is_dir():
+        p = p / "validation.json"
+    if not p.exists():
+        raise InputError(f"validation file '{p}' not found (give validation.json or the folder holding it)")
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{p}: line {exc.lineno}: malformed JSON: {exc.msg}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{p}: not UTF-8 text") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{p}: expected a JSON object with 'best_measured' and 'approaches'")
+    best = data.get("best_measured")
+    if best not in APPROACHES:
+        raise InputError(
+            f"{p}: best_measured: {best!r} is not one of {', '.join(APPROACHES)}"
+            + (did_you_mean(str(best), APPROACHES) if isinstance(best, str) else "")
+        )
+    return data, p
+
+
+def case_from_validation(validation: str | os.PathLike, rulebase: RuleBase,
+                         answers: str | os.PathLike | None = None, name: str | None = None) -> dict[str, Any]:
+    """A measured case {name, expected, why, answers, source} from a validation run: its label is best_measured.
+
+    The answers come from `answers` (an answers file), else from the run itself (an 'answers' mapping of
+    question ids or an 'answers_file' path beside it); InputError when neither is there.
+    """
+    from advisor.answers import load_answers, normalise_answers
+
+    data, vpath = _read_validation(validation)
+    project = None
+    if answers is not None:
+        model, checked = load_answers(answers, rulebase)
+        project = model.project
+    elif isinstance(data.get("answers_file"), str):
+        model, checked = load_answers(vpath.parent / data["answers_file"], rulebase)
+        project = model.project
+    elif isinstance(data.get("answers"), Mapping) and data["answers"]:
+        checked = normalise_answers(data["answers"], rulebase, f"{vpath}: answers")
+    else:
+        raise InputError(f"{vpath}: the run does not record its answers; pass the answers file with --answers")
+    best = data["best_measured"]
+    metrics = []
+    for approach, record in (data.get("approaches") or {}).items():
+        scores = record.get("answers") if isinstance(record, Mapping) else None
+        if isinstance(scores, Mapping):
+            shown = ", ".join(f"{k} {v:.2f}" for k, v in scores.items() if isinstance(v, (int, float)))
+            if shown:
+                metrics.append(f"{approach}: {shown}")
+    why = f"measured: {best} did best in the validation run" + (f" ({'; '.join(metrics)})" if metrics else "")
+    if "recommended" in data:
+        why += f"; the advisor had recommended {data['recommended']}"
+    return {
+        "name": name or f"measured: {project or vpath.parent.name or vpath.name}",
+        "expected": best,
+        "why": why,
+        "answers": {q: v for q, v in checked.items()},
+        "source": [str(vpath)],
+    }
+
+
+def add_case(cases_path: str | os.PathLike, case: Mapping[str, Any], rulebase: RuleBase) -> Path:
+    """Append a case to a case library file (created when missing), keeping its comments; InputError on duplicates."""
+    import yaml
+
+    from advisor.answers import read_data_file
+    from advisor.atomic import write_text
+    from advisor.cases import load_cases
+
+    path = Path(cases_path)
+    item = yaml.safe_dump([dict(case)], sort_keys=False, allow_unicode=True, width=110)
+    if not path.exists():
+        text = "version: 1\ncases:\n" + _indent(item)
+        library = CaseLibrary.model_validate(yaml.safe_load(text))
+        return write_text(path, text)
+    library = load_cases(path, rulebase)
+    for existing in library.cases:
+        if existing.name.strip().lower() == str(case["name"]).strip().lower():
+            raise InputError(f"{path}: a case named '{case['name']}' is already there; give another --name")
+    old = path.read_text(encoding="utf-8")
+    data = read_data_file(path, "case library")
+    expected = dict(data)
+    expected["cases"] = [*data.get("cases", []), dict(case)]
+    candidate = old.rstrip("\n") + "\n" + _indent(item)
+    try:
+        appended_ok = yaml.safe_load(candidate) == expected
+    except yaml.YAMLError:
+        appended_ok = False
+    text = candidate if appended_ok else yaml.safe_dump(expected, sort_keys=False, allow_unicode=True, width=110)
+    library = CaseLibrary.model_validate(yaml.safe_load(text))
+    check_library(library, str(path))
+    return write_text(path, text)
+
+
+def _indent(item: str) -> str:
+    return "".join(f"  {line}\n" for line in item.splitlines())

@@ -1,0 +1,158 @@
+"""What-if: change some answers, score again, and show what moved (verdict, factor pulls, rules fired).
+
+`parse_sets(["knowledge_change=static", ...], compiled)` checks `--set` options; `what_if` scores both
+answer sets and returns the difference as data (`WhatIf.to_dict()`), rendered by `render_text`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from advisor.engine import CompiledRules, Recommendation, recommend
+from advisor.errors import InputError, did_you_mean
+from advisor.models import APPROACHES, UNKNOWN
+
+_TINY = 1e-6
+
+
+def parse_sets(items: Iterable[str], compiled: CompiledRules) -> dict[str, str]:
+    """Parse QUESTION=VALUE strings against the rule base; InputError (exit 2) names the bad one."""
+    out: dict[str, str] = {}
+    for item in items:
+        if "=" not in item:
+            raise InputError(
+                f"--set '{item}': expected QUESTION=VALUE, for example knowledge_change=static"
+            )
+        qid, _, value = (part.strip() for part in item.partition("="))
+        if qid not in compiled.qindex:
+            raise InputError(
+                f"--set '{item}': unknown question '{qid}'{did_you_mean(qid, compiled.qids)}; "
+                f"the questions are: {', '.join(compiled.qids)}"
+            )
+        allowed = compiled.values[compiled.qindex[qid]]
+        value = value.lower()
+        if value != UNKNOWN and value not in allowed:
+            raise InputError(
+                f"--set '{item}': {qid}: unknown value '{value}'{did_you_mean(value, allowed)}; "
+                f"allowed values: {', '.join(allowed)}, unknown"
+            )
+        if qid in out and out[qid] != value:
+            raise InputError(f"--set: '{qid}' is set twice ({out[qid]} and {value}); set it once")
+        out[qid] = value
+    return out
+
+
+@dataclass
+class WhatIf:
+    """The verdict before and after some answers change, and what changed in the explanation."""
+
+    before: Recommendation
+    after: Recommendation
+    changes: list[dict[str, str]]
+    factor_changes: list[dict[str, Any]]
+    rules_started: list[str]
+    rules_stopped: list[str]
+
+    @property
+    def verdict_changed(self) -> bool:
+        """Whether the recommended approach differs."""
+        return self.before.recommendation != self.after.recommendation
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for the JSON output (`what_if` field beside the new recommendation)."""
+        return {
+            "changes": self.changes,
+            "before": {
+                "recommendation": self.before.recommendation,
+                "scores": self.before.scores,
+                "confidence": self.before.confidence,
+            },
+            "after": {
+                "recommendation": self.after.recommendation,
+                "scores": self.after.scores,
+                "confidence": self.after.confidence,
+            },
+            "verdict_changed": self.verdict_changed,
+            "factor_changes": self.factor_changes,
+            "rules_started": self.rules_started,
+            "rules_stopped": self.rules_stopped,
+        }
+
+    def render_text(self) -> str:
+        """The comparison as text for the terminal."""
+        return render_text(self)
+
+
+def what_if(compiled: CompiledRules, answers: Mapping[str, str], changes: Mapping[str, str]) -> WhatIf:
+    """Score answers and answers-with-changes; return both and the difference in factors and rules."""
+    before = recommend(compiled, answers)
+    new_answers = dict(before.answers)
+    new_answers.update(changes)
+    after = recommend(compiled, new_answers)
+    changed = [
+        {"question": q, "from": before.answers.get(q, UNKNOWN), "to": v}
+        for q, v in changes.items()
+        if before.answers.get(q, UNKNOWN) != v
+    ]
+    old_f = {f["id"]: f for f in before.factors}
+    factor_changes = []
+    for f in after.factors:
+        o = old_f.get(f["id"])
+        if o is None:
+            continue
+        delta = {a: round(f[a] - o[a], 3) + 0.0 for a in APPROACHES}
+        if any(abs(d) > _TINY for d in delta.values()):
+            factor_changes.append({
+                "id": f["id"],
+                "label": f.get("label", f["id"]),
+                "before": {a: o[a] for a in APPROACHES},
+                "after": {a: f[a] for a in APPROACHES},
+                "delta": delta,
+                "because": f.get("because", ""),
+            })
+    old_rules = [r["id"] for r in before.rules]
+    new_rules = [r["id"] for r in after.rules]
+    return WhatIf(
+        before=before,
+        after=after,
+        changes=changed,
+        factor_changes=factor_changes,
+        rules_started=[r for r in new_rules if r not in old_rules],
+        rules_stopped=[r for r in old_rules if r not in new_rules],
+    )
+
+
+def _pull_word(delta: Mapping[str, float]) -> str:
+    parts = [f"{a} {d:+.2f}" for a, d in delta.items() if abs(d) > _TINY]
+    return ", ".join(parts)
+
+
+def render_text(result: WhatIf) -> str:
+    """Old and new verdict side by side, then the changed answers, factor pulls and rules."""
+    b, a = result.before, result.after
+    lines = ["What if " + ", ".join(f"{c['question']}={c['to']} (was {c['from']})" for c in result.changes) + "?"
+             if result.changes else "What if: the --set values are the answers already given; nothing changes."]
+    width = max(len("recommendation"), 12)
+    lines.append("")
+    lines.append(f"  {'':<{width}}  {'before':<12}  {'after':<12}")
+    lines.append(f"  {'recommendation':<{width}}  {b.recommendation:<12}  {a.recommendation:<12}"
+                 + ("  <- changed" if result.verdict_changed else ""))
+    lines.append(f"  {'confidence':<{width}}  {b.confidence:<12.0%}  {a.confidence:<12.0%}")
+    for name in APPROACHES:
+        lines.append(f"  {name + ' score':<{width}}  {b.scores[name]:<12.2f}  {a.scores[name]:<12.2f}")
+    lines.append("")
+    if result.factor_changes:
+        lines.append("Factors whose pull changed (after minus before):")
+        for f in result.factor_changes:
+            lines.append(f"  {f['label']}: {_pull_word(f['delta'])}")
+    else:
+        lines.append("No factor's pull changed.")
+    if result.rules_started:
+        lines.append("Rules that now fire: " + ", ".join(result.rules_started))
+    if result.rules_stopped:
+        lines.append("Rules that no longer fire: " + ", ".join(result.rules_stopped))
+    if not result.rules_started and not result.rules_stopped:
+        lines.append("The same combination rules fire.")
+    return "\n".join(lines)
