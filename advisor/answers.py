@@ -24,6 +24,14 @@ if TYPE_CHECKING:
     from advisor.models import RuleBase
 
 
+def show(value: Any) -> str:
+    """A user-supplied value quoted for a one-line message: 'text', or its repr when not plain printable text."""
+    text = str(value)
+    if isinstance(value, str) and text.isprintable() and len(text) <= 80:
+        return f"'{text}'"
+    return repr(value if len(text) <= 80 else text[:77] + "...")
+
+
 def read_data_file(path: str | os.PathLike, what: str = "file") -> Any:
     """Parse a YAML or JSON file (JSON when it ends in .json) into plain data; InputError names file and line."""
     path = Path(path)
@@ -49,15 +57,19 @@ def parse_data(text: str, name: str, json_format: bool = False, what: str = "fil
             return json.loads(text)
         except json.JSONDecodeError as exc:
             raise InputError(f"{name}: line {exc.lineno}: malformed JSON: {exc.msg}") from None
+        except (ValueError, RecursionError) as exc:
+            raise InputError(f"{name}: malformed JSON: {exc}") from None
     try:
         return yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = exc.problem or exc.context or "cannot parse"
+        problem = " ".join(str(exc.problem or exc.context or "cannot parse").split())
         raise InputError(f"{name}: {line}malformed YAML: {problem}") from None
     except yaml.YAMLError as exc:
-        raise InputError(f"{name}: malformed YAML: {exc}") from None
+        raise InputError(f"{name}: malformed YAML: {' '.join(str(exc).split())}") from None
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:  # e.g. an impossible date like 2001-13-01
+        raise InputError(f"{name}: malformed YAML: {' '.join(str(exc).split())}") from None
 
 
 def format_loc(loc: tuple[Any, ...]) -> str:
@@ -67,21 +79,27 @@ def format_loc(loc: tuple[Any, ...]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            text = str(part)
+            out += ("." if out else "") + (text if text.isprintable() and text.strip() else repr(text))
     return out or "(top level)"
+
+
+def validation_problems(exc: ValidationError) -> list[tuple[str, str]]:
+    """Every pydantic error as (place, message), e.g. ('rules[3].weight', 'Input should be ...')."""
+    problems = []
+    for err in exc.errors(include_url=False):
+        msg = " ".join(str(err["msg"]).split())
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field"
+        elif err["type"] == "literal_error" and err["loc"] and err["loc"][-1] == "version":
+            msg = f"unsupported version {show(err.get('input'))}; this advisor reads version 1"
+        problems.append((format_loc(tuple(err["loc"])), msg))
+    return problems
 
 
 def describe_validation_error(exc: ValidationError, name: str) -> list[str]:
     """Every pydantic error as 'name: place: message'."""
-    lines = []
-    for err in exc.errors(include_url=False):
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown field"
-        elif err["type"] == "literal_error" and err["loc"] and err["loc"][-1] == "version":
-            msg = f"unsupported version {err.get('input')!r}; this advisor reads version 1"
-        lines.append(f"{name}: {format_loc(tuple(err['loc']))}: {msg}")
-    return lines
+    return [f"{name}: {place}: {msg}" for place, msg in validation_problems(exc)]
 
 
 def validation_input_error(exc: ValidationError, name: str) -> InputError:
@@ -108,7 +126,7 @@ def normalise_answers(answers: Mapping[str, Any], rulebase: RuleBase, where: str
     for key, raw in answers.items():
         if key not in questions:
             raise InputError(
-                f"{where}: unknown question '{key}'{did_you_mean(key, questions)}; "
+                f"{where}: unknown question {show(key)}{did_you_mean(key, questions)}; "
                 f"the questions are: {', '.join(questions)}"
             )
         allowed = [v.value for v in questions[key].values]
@@ -118,12 +136,12 @@ def normalise_answers(answers: Mapping[str, Any], rulebase: RuleBase, where: str
             value = raw.strip().lower() or UNKNOWN
         else:
             raise InputError(
-                f"{where}: {key}: {raw!r} is not text; allowed values: {', '.join(allowed)}, unknown"
+                f"{where}: {key}: {show(raw)} is not text; allowed values: {', '.join(allowed)}, unknown"
                 + (" (quote YAML words like no/off)" if isinstance(raw, bool) else "")
             )
         if value != UNKNOWN and value not in allowed:
             raise InputError(
-                f"{where}: {key}: unknown value '{raw}'{did_you_mean(value, allowed)}; "
+                f"{where}: {key}: unknown value {show(raw)}{did_you_mean(value, allowed)}; "
                 f"allowed values: {', '.join(allowed)}, unknown"
             )
         out[key] = value

@@ -56,6 +56,11 @@ def _score(answers_path: str, rules: str | None) -> tuple[Any, Any, Any]:
     return rulebase, model, recommend(compile_rules(rulebase), answers)
 
 
+def _read_line() -> str:
+    """One line from standard input ('' at its end); a seam for tests."""
+    return sys.stdin.readline()
+
+
 def _emit(text: str, output: str | None) -> None:
     if output:
         from advisor.atomic import write_text
@@ -154,7 +159,7 @@ def ask(ctx: click.Context, rules: str | None, save_answers: str | None, report_
 
     def read(prompt: str) -> str:
         click.echo(prompt, nl=False)
-        line = sys.stdin.readline()
+        line = _read_line()
         if not line:
             raise EOFError
         return line.rstrip("\r\n")

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from advisor.answers import show
 from advisor.errors import InputError, did_you_mean
 from advisor.models import APPROACHES, UNKNOWN, RuleBase
 
@@ -29,7 +30,7 @@ Vec = tuple[float, float, float]
 State = tuple[int, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class CompiledRules:
     """A rule base flattened into tuples for fast scoring. Build it with `compile_rules`."""
 
@@ -55,6 +56,9 @@ class CompiledRules:
     margin_scale: float
     floor: float
     order: tuple[int, ...]
+
+    def __repr__(self) -> str:
+        return f"CompiledRules({self.rulebase.name!r}: {len(self.qids)} questions, {len(self.rule_ids)} rules)"
 
 
 def _vec(mapping: Mapping[str, float]) -> Vec:
@@ -127,7 +131,7 @@ def encode(compiled: CompiledRules, answers: Mapping[str, Any]) -> State:
     for key in answers:
         if key not in compiled.qindex:
             raise InputError(
-                f"unknown question '{key}'{did_you_mean(str(key), compiled.qids)}; "
+                f"unknown question {show(key)}{did_you_mean(str(key), compiled.qids)}; "
                 f"the questions are: {', '.join(compiled.qids)}"
             )
     state = []
@@ -143,7 +147,7 @@ def encode(compiled: CompiledRules, answers: Mapping[str, Any]) -> State:
         if index is None:
             allowed = compiled.values[i]
             raise InputError(
-                f"{qid}: unknown value '{raw}'{did_you_mean(str(raw), allowed)}; "
+                f"{qid}: unknown value {show(raw)}{did_you_mean(str(raw), allowed)}; "
                 f"allowed values: {', '.join(allowed)}, unknown"
             )
         state.append(index)
@@ -257,7 +261,11 @@ def analyse(compiled: CompiledRules, state: State) -> tuple[list[float], int, fl
 
 def to_score(compiled: CompiledRules, raw: float) -> float:
     """A raw score mapped into [0, 1] (logistic with the rule base's scale)."""
-    return 1.0 / (1.0 + math.exp(-raw / compiled.scale))
+    x = raw / compiled.scale
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)  # the stable form for negative x: no overflow
+    return e / (1.0 + e)
 
 
 @dataclass
@@ -430,7 +438,7 @@ def with_term_weights(rulebase: RuleBase, weights: Mapping[str, float]) -> RuleB
     known = term_weights(rulebase)
     for term in weights:
         if term not in known:
-            raise InputError(f"unknown term '{term}'{did_you_mean(term, known)}")
+            raise InputError(f"unknown term {show(term)}{did_you_mean(str(term), known)}")
     new = rulebase.model_copy(deep=True)
     for f in new.factors:
         f.weight = max(0.0, float(weights.get(f"factor:{f.id}", f.weight)))

@@ -6,7 +6,7 @@ tuples once. Models forbid unknown keys so a typo in a rule file is reported ins
 
 from __future__ import annotations
 
-from typing import Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -14,6 +14,8 @@ APPROACHES: tuple[str, ...] = ("rag", "fine-tuning", "hybrid")
 UNKNOWN = "unknown"
 
 Approach = Literal["rag", "fine-tuning", "hybrid"]
+Pull = Annotated[float, Field(ge=-100, le=100)]  # bounded so that sums stay finite
+Weight = Annotated[float, Field(ge=0, le=100)]
 
 # The answers contract (format version 1): question ids and their values, in order. Never change these.
 CONTRACT_QUESTIONS: dict[str, tuple[str, ...]] = {
@@ -36,7 +38,7 @@ def _as_list(value: object) -> object:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class ApproachInfo(_Strict):
@@ -52,7 +54,7 @@ class Factor(_Strict):
 
     id: str = Field(min_length=1)
     label: str = ""
-    weight: float = Field(default=1.0, ge=0)
+    weight: Weight = 1.0
     description: str = ""
 
 
@@ -61,7 +63,7 @@ class Value(_Strict):
 
     value: str = Field(min_length=1)
     label: str = ""
-    pull: dict[Approach, float] = Field(default_factory=dict)
+    pull: dict[Approach, Pull] = Field(default_factory=dict)
     because: str = ""
     source: list[str] = Field(default_factory=list)
 
@@ -84,8 +86,8 @@ class Rule(_Strict):
 
     id: str = Field(min_length=1)
     when: dict[str, list[str]] = Field(min_length=1)
-    effect: dict[Approach, float] = Field(default_factory=dict)
-    weight: float = Field(default=1.0, ge=0)
+    effect: dict[Approach, Pull] = Field(default_factory=dict)
+    weight: Weight = 1.0
     because: str
     source: list[str] = Field(default_factory=list)
     note: Optional[str] = None
@@ -103,8 +105,8 @@ class Rule(_Strict):
 class Scoring(_Strict):
     """How raw scores become [0, 1] scores and a confidence."""
 
-    scale: float = Field(default=2.0, gt=0, description="raw score divided by this before the logistic")
-    margin_scale: float = Field(default=1.0, gt=0, description="raw margin at which confidence reaches ~76%")
+    scale: float = Field(default=2.0, gt=0, le=1e6, description="raw score divided by this before the logistic")
+    margin_scale: float = Field(default=2.5, gt=0, le=1e6, description="raw margin at which confidence is ~76% of its range")
     confidence_floor: float = Field(default=0.2, ge=0, le=1, description="confidence of a perfect tie")
     tie_order: list[Approach] = Field(default_factory=lambda: list(APPROACHES))
 
@@ -127,7 +129,7 @@ class AnswersFile(_Strict):
 
     version: Literal[1]
     project: Optional[str] = None
-    answers: dict[str, Optional[str]] = Field(default_factory=dict)
+    answers: dict[str, Any] = Field(default_factory=dict)  # values checked against the rule base
 
 
 class Case(_Strict):
@@ -136,7 +138,7 @@ class Case(_Strict):
     name: str = Field(min_length=1)
     expected: Approach
     why: str = Field(min_length=1)
-    answers: dict[str, Optional[str]]
+    answers: dict[str, Any]
     source: list[str] = Field(default_factory=list)
 
     _src = field_validator("source", mode="before")(_as_list)
@@ -190,4 +192,4 @@ class CaseReportOut(BaseModel):
     agree: int
     accuracy: float
     confusion: dict[str, dict[str, int]]
-    disagreements: list[dict[str, Union[str, None]]]
+    disagreements: list[dict[str, Any]]

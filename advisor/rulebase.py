@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from advisor.answers import _check_mapping, describe_validation_error, parse_data, read_data_file
+from advisor.answers import _check_mapping, parse_data, read_data_file, show, validation_problems
 from advisor.errors import InputError, did_you_mean
 from advisor.models import APPROACHES, CONTRACT_QUESTIONS, RuleBase
 
@@ -25,7 +25,8 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}: {self.place}: {self.message}"
+        place = self.place if self.place.isprintable() else repr(self.place)
+        return f"{self.file}: {place}: {self.message}"
 
 
 def default_rules_text() -> str:
@@ -49,11 +50,7 @@ def _validate(data: Any, name: str) -> tuple[RuleBase | None, list[Problem]]:
     try:
         rulebase = RuleBase.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for line in describe_validation_error(exc, name):
-            _, place, message = line.split(": ", 2)
-            problems.append(Problem(name, place, message))
-        return None, problems
+        return None, [Problem(name, place, message) for place, message in validation_problems(exc)]
     return rulebase, reference_problems(rulebase, name)
 
 
@@ -65,7 +62,7 @@ def reference_problems(rulebase: RuleBase, name: str) -> list[Problem]:
         seen: set[str] = set()
         for i, ident in enumerate(ids):
             if ident in seen:
-                problems.append(Problem(name, f"{place}[{i}].id", f"duplicate {kind} id '{ident}'"))
+                problems.append(Problem(name, f"{place}[{i}].id", f"duplicate {kind} id {show(ident)}"))
             seen.add(ident)
 
     dupes("factor", [f.id for f in rulebase.factors], "factors")
@@ -73,7 +70,7 @@ def reference_problems(rulebase: RuleBase, name: str) -> list[Problem]:
     dupes("rule", [r.id for r in rulebase.rules], "rules")
     for approach in APPROACHES:
         if approach not in rulebase.approaches:
-            problems.append(Problem(name, "approaches", f"missing approach '{approach}'"))
+            problems.append(Problem(name, "approaches", f"missing approach {show(approach)}"))
     if sorted(rulebase.scoring.tie_order) != sorted(APPROACHES):
         problems.append(
             Problem(name, "scoring.tie_order", f"must list each of {', '.join(APPROACHES)} exactly once")
@@ -85,19 +82,19 @@ def reference_problems(rulebase: RuleBase, name: str) -> list[Problem]:
         if q.factor not in factor_ids:
             problems.append(
                 Problem(name, f"questions[{qi}].factor",
-                        f"unknown factor '{q.factor}'{did_you_mean(q.factor, factor_ids)}")
+                        f"unknown factor {show(q.factor)}{did_you_mean(q.factor, factor_ids)}")
             )
         values = [v.value for v in q.values]
         seen: set[str] = set()
         for vi, value in enumerate(values):
             if value in seen or value == "unknown":
                 why = "duplicate value" if value in seen else "reserved value"
-                problems.append(Problem(name, f"questions[{qi}].values[{vi}].value", f"{why} '{value}'"))
+                problems.append(Problem(name, f"questions[{qi}].values[{vi}].value", f"{why} {show(value)}"))
             seen.add(value)
         if q.default is not None and q.default not in values:
             problems.append(
                 Problem(name, f"questions[{qi}].default",
-                        f"unknown value '{q.default}'{did_you_mean(q.default, values)}; "
+                        f"unknown value {show(q.default)}{did_you_mean(q.default, values)}; "
                         f"allowed values: {', '.join(values)}")
             )
     for ri, rule in enumerate(rulebase.rules):
@@ -105,7 +102,7 @@ def reference_problems(rulebase: RuleBase, name: str) -> list[Problem]:
             if qid not in questions:
                 problems.append(
                     Problem(name, f"rules[{ri}].when",
-                            f"unknown question '{qid}'{did_you_mean(qid, questions)}")
+                            f"unknown question {show(qid)}{did_you_mean(qid, questions)}")
                 )
                 continue
             values = [v.value for v in questions[qid].values]
@@ -113,7 +110,7 @@ def reference_problems(rulebase: RuleBase, name: str) -> list[Problem]:
                 if value not in values:
                     problems.append(
                         Problem(name, f"rules[{ri}].when.{qid}",
-                                f"unknown value '{value}'{did_you_mean(value, values)}; "
+                                f"unknown value {show(value)}{did_you_mean(value, values)}; "
                                 f"allowed values: {', '.join(values)}")
                     )
     return problems
@@ -125,61 +122,61 @@ def lint_problems(rulebase: RuleBase, name: str) -> list[Problem]:
     by_id = {q.id: (i, q) for i, q in reversed(list(enumerate(rulebase.questions)))}
     for qid, values in CONTRACT_QUESTIONS.items():
         if qid not in by_id:
-            problems.append(Problem(name, "questions", f"contract question '{qid}' is missing"))
+            problems.append(Problem(name, "questions", f"contract question {show(qid)} is missing"))
             continue
         qi, q = by_id[qid]
         have = tuple(v.value for v in q.values)
         if have != values:
             problems.append(
                 Problem(name, f"questions[{qi}].values",
-                        f"'{qid}' must have the contract values {', '.join(values)} in this order, "
+                        f"{show(qid)} must have the contract values {', '.join(values)} in this order, "
                         f"found {', '.join(have)}")
             )
     referenced = {(qid, v) for r in rulebase.rules for qid, vs in r.when.items() for v in vs}
     fed = {q.factor for q in rulebase.questions}
     for fi, factor in enumerate(rulebase.factors):
         if factor.id not in fed:
-            problems.append(Problem(name, f"factors[{fi}]", f"factor '{factor.id}' is fed by no question"))
+            problems.append(Problem(name, f"factors[{fi}]", f"factor {show(factor.id)} is fed by no question"))
     for qi, q in enumerate(rulebase.questions):
         if not q.help.strip():
-            problems.append(Problem(name, f"questions[{qi}].help", f"question '{q.id}' has no help text"))
+            problems.append(Problem(name, f"questions[{qi}].help", f"question {show(q.id)} has no help text"))
         if q.id not in CONTRACT_QUESTIONS:
             default = next((v for v in q.values if v.value == q.default), None)
             if default is None:
                 problems.append(
                     Problem(name, f"questions[{qi}].default",
-                            f"question '{q.id}' is outside the contract and needs a neutral default")
+                            f"question {show(q.id)} is outside the contract and needs a neutral default")
                 )
             elif any(default.pull.get(a, 0.0) for a in APPROACHES):
                 problems.append(
                     Problem(name, f"questions[{qi}].default",
-                            f"default '{q.default}' of question '{q.id}' must be neutral (no pull)")
+                            f"default {show(q.default)} of question {show(q.id)} must be neutral (no pull)")
                 )
             elif (q.id, q.default) in referenced:
                 problems.append(
                     Problem(name, f"questions[{qi}].default",
-                            f"default '{q.default}' of question '{q.id}' must not make a rule fire")
+                            f"default {show(q.default)} of question {show(q.id)} must not make a rule fire")
                 )
         for vi, v in enumerate(q.values):
             pulls = any(v.pull.get(a, 0.0) for a in APPROACHES)
             if not pulls and (q.id, v.value) not in referenced and v.value != q.default:
                 problems.append(
                     Problem(name, f"questions[{qi}].values[{vi}]",
-                            f"value '{v.value}' of '{q.id}' has no pull and no rule reads it")
+                            f"value {show(v.value)} of {show(q.id)} has no pull and no rule reads it")
                 )
             if pulls and not v.because.strip():
                 problems.append(
                     Problem(name, f"questions[{qi}].values[{vi}].because",
-                            f"value '{v.value}' of '{q.id}' pulls but says not why")
+                            f"value {show(v.value)} of {show(q.id)} pulls but says not why")
                 )
     for ri, rule in enumerate(rulebase.rules):
         if not any(rule.effect.get(a, 0.0) for a in APPROACHES) and not rule.note:
-            problems.append(Problem(name, f"rules[{ri}]", f"rule '{rule.id}' has neither an effect nor a note"))
+            problems.append(Problem(name, f"rules[{ri}]", f"rule {show(rule.id)} has neither an effect nor a note"))
         for qid, vs in rule.when.items():
             if not vs:
-                problems.append(Problem(name, f"rules[{ri}].when.{qid}", f"rule '{rule.id}' can never fire"))
+                problems.append(Problem(name, f"rules[{ri}].when.{qid}", f"rule {show(rule.id)} can never fire"))
         if not rule.source:
-            problems.append(Problem(name, f"rules[{ri}].source", f"rule '{rule.id}' names no source"))
+            problems.append(Problem(name, f"rules[{ri}].source", f"rule {show(rule.id)} names no source"))
     return problems
 
 

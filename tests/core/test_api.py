@@ -1,0 +1,56 @@
+"""The public surface stays what it is, and the core stays light to import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import advisor
+
+PUBLIC = {
+    "__version__", "InputError", "RuleBase", "AnswersFile", "CaseLibrary", "RecommendationOut", "APPROACHES",
+    "CONTRACT_QUESTIONS", "load_rules", "check_rules", "dump_rules", "rules_schema", "load_answers", "save_answers",
+    "CompiledRules", "Recommendation", "compile_rules", "recommend", "contributions", "term_weights",
+    "with_term_weights", "load_cases", "check_cases", "run_questionnaire", "render_text", "render_markdown",
+    "render_html", "write_report", "load_validation",
+}
+
+
+def test_public_names():
+    assert set(advisor.__all__) == PUBLIC
+    for name in PUBLIC:
+        assert getattr(advisor, name) is not None, name
+
+
+def test_public_api_end_to_end():
+    rec = advisor.recommend(advisor.compile_rules(advisor.load_rules()),
+                            {"knowledge_change": "weekly", "external_knowledge": "most"})
+    assert rec.recommendation == "rag"
+
+
+HEAVY = ("torch", "transformers", "sentence_transformers", "sklearn")
+
+
+def _modules_after(code: str) -> set[str]:
+    out = subprocess.run([sys.executable, "-c", code + "\nimport sys\nprint('\\n'.join(sys.modules))"],
+                         capture_output=True, text=True, check=True)
+    return set(out.stdout.split())
+
+
+def test_importing_the_cli_loads_no_heavy_library():
+    loaded = _modules_after("import advisor.cli")
+    for name in HEAVY:
+        assert name not in loaded, name
+
+
+def test_recommend_json_loads_neither_heavy_libraries_nor_jinja2(tmp_path):
+    answers = tmp_path / "a.yaml"
+    answers.write_text("version: 1\nanswers: {knowledge_change: weekly}\n")
+    code = (
+        "import sys\nfrom advisor.cli import main\n"
+        f"try:\n    main(['recommend', {str(answers)!r}, '--format', 'json'])\nexcept SystemExit:\n    pass\n"
+    )
+    loaded = _modules_after(code)
+    for name in (*HEAVY, "jinja2"):
+        assert name not in loaded, name
+    assert "advisor.engine" in loaded

@@ -1,0 +1,78 @@
+"""The case library: honest labelled scenarios; the rule base must agree with at least 90% of them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from advisor.cases import check_cases, load_cases
+from advisor.errors import InputError
+from advisor.models import APPROACHES
+
+CASES = Path(__file__).parent / "cases.yaml"
+
+CONTRACT_EXAMPLES = [
+    "IT helpdesk over runbooks and ticket history",
+    "documentation assistant for a product that ships weekly",
+    "email replies drafted in the company's tone",
+    "SQL generation for one fixed warehouse schema at high volume",
+    "insurance claims assistant in a regulated tone over current policy documents",
+    "medical-information answers in a strict format over the latest product labels",
+]
+
+
+@pytest.fixture(scope="module")
+def library(rulebase):
+    return load_cases(CASES, rulebase)
+
+
+def test_library_is_large_varied_and_explained(library):
+    assert len(library.cases) >= 40
+    names = [c.name for c in library.cases]
+    assert len(set(names)) == len(names)
+    for approach in APPROACHES:
+        assert sum(c.expected == approach for c in library.cases) >= 8, approach
+    assert all(len(c.why) > 20 for c in library.cases)
+
+
+def test_library_holds_the_contract_examples(library):
+    names = {c.name for c in library.cases}
+    assert set(CONTRACT_EXAMPLES) <= names
+
+
+def test_library_covers_the_situations_the_issue_names(library):
+    def any_case(**wanted):
+        return any(all(c.answers.get(k) == v for k, v in wanted.items()) for c in library.cases)
+
+    assert any_case(ml_expertise="none")
+    assert any_case(data_sensitivity="regulated")
+    assert any_case(cost_pressure="high", latency_budget="subsecond")
+    assert any_case(style_adaptation="strong", external_knowledge="most")
+    assert any_case(external_knowledge="none", style_adaptation="light")  # prompting-first
+
+
+def test_rule_base_agrees_with_at_least_90_percent(compiled, library):
+    report = check_cases(compiled, library)
+    assert report.total == len(library.cases)
+    assert report.accuracy >= 0.9, report.disagreements
+    assert sum(sum(row.values()) for row in report.confusion.values()) == report.total
+    assert sum(report.confusion[a][a] for a in APPROACHES) == report.agree
+
+
+def test_a_mislabelled_case_shows_up_as_a_disagreement(compiled, rulebase, write):
+    path = write("cases.yaml", {"version": 1, "cases": [
+        {"name": "wrong on purpose", "expected": "hybrid", "why": "a test",
+         "answers": {"knowledge_change": "realtime", "external_knowledge": "most"}}]})
+    report = check_cases(compiled, load_cases(path, rulebase))
+    assert report.agree == 0
+    assert report.disagreements[0]["expected"] == "hybrid" and report.disagreements[0]["got"] == "rag"
+
+
+def test_bad_case_libraries(rulebase, write):
+    with pytest.raises(InputError, match=r"cases\[0\].expected"):
+        load_cases(write("a.yaml", {"version": 1, "cases": [{"name": "x", "expected": "prompting", "why": "y",
+                                                             "answers": {}}]}), rulebase)
+    with pytest.raises(InputError, match="unknown question 'knowledge'"):
+        load_cases(write("b.yaml", {"version": 1, "cases": [{"name": "x", "expected": "rag", "why": "y",
+                                                             "answers": {"knowledge": "weekly"}}]}), rulebase)

@@ -1,0 +1,160 @@
+"""Reports: self-contained HTML, escaping of user text, the sections that matter, the Evidence section."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from advisor.answers import load_answers
+from advisor.engine import recommend
+from advisor.errors import InputError
+from advisor.report import (
+    escape_markdown, evidence_context, format_for, load_validation, render_html, render_markdown, render_text,
+    write_report,
+)
+
+from conftest import VALIDATION
+
+EVIL = "<script>alert(1)</script>"
+
+
+class _Collector(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def _html(compiled, rulebase, answers, **kwargs):
+    return render_html(recommend(compiled, answers), rulebase, **kwargs)
+
+
+def test_html_is_self_contained(compiled, rulebase, support_answers):
+    html = _html(compiled, rulebase, support_answers, validation=dict(VALIDATION))
+    collector = _Collector()
+    collector.feed(html)
+    tags = [t for t, _ in collector.tags]
+    assert "style" in tags and "svg" in tags
+    for tag, attrs in collector.tags:
+        assert tag not in ("link", "script", "iframe", "img") or tag == "img" and attrs.get("src", "").startswith("data:")
+        for name in ("src", "href"):
+            value = attrs.get(name)
+            assert value is None or not re.match(r"^(https?:)?//", value), (tag, name, value)
+    assert "@import" not in html and "url(" not in html
+
+
+def test_html_has_recommendation_flips_next_steps_and_answers(compiled, rulebase, support_answers):
+    rec = recommend(compiled, support_answers)
+    html = render_html(rec, rulebase, project="Acme")
+    assert "Recommendation: RAG" in html
+    assert f"{round(rec.confidence * 100)}%" in html
+    assert "What would change this recommendation" in html
+    flip = rec.flips[0]
+    assert flip["question"] in html and flip["to"] in html
+    assert rec.next_steps[0].split(":")[0] in html
+    assert "How often does the knowledge" in html  # the answers table
+    assert html.count("<svg") >= 2  # scores and factor pulls
+
+
+def test_user_text_is_escaped_in_html(compiled, rulebase, support_answers):
+    html = _html(compiled, rulebase, support_answers, project=EVIL, answers_file=f"/tmp/{EVIL}.yaml")
+    assert EVIL not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_user_text_is_escaped_in_markdown(compiled, rulebase, support_answers):
+    md = render_markdown(recommend(compiled, support_answers), rulebase, project=f"{EVIL} | pipe",
+                         answers_file=f"a|b{EVIL}.yaml")
+    assert EVIL not in md and "<script" not in md
+    assert "&lt;script&gt;" in md
+    assert "a\\|b" in md  # a pipe would break the table
+
+
+def test_escape_markdown():
+    assert escape_markdown("a|b") == "a\\|b"
+    assert escape_markdown("<b>") == "&lt;b&gt;"
+    assert escape_markdown("# title") == "\\# title"
+    assert escape_markdown("two\nlines") == "two lines"
+    assert escape_markdown(None) == ""
+
+
+def test_markdown_sections(compiled, rulebase, support_answers):
+    md = render_markdown(recommend(compiled, support_answers), rulebase, project="Acme")
+    for heading in ("# Acme: RAG, fine-tuning or hybrid?", "## Why: each factor's pull",
+                    "## What would change this recommendation", "## Next steps for", "## Your answers"):
+        assert heading in md
+    assert "| knowledge_change | weekly |" in md.replace("knowledge\\_change", "knowledge_change") or \
+        "| weekly |" in md
+
+
+def test_evidence_section_in_html(compiled, rulebase, support_answers):
+    html = _html(compiled, rulebase, support_answers, validation=dict(VALIDATION))
+    section = html[html.index('id="evidence"'):]
+    assert "disagree" in section
+    assert "failed: out of memory while training &lt;adapter&gt;" in section
+    assert "0.95" in section and "0.80" in section  # recall@k and MRR of rag
+    assert "[0.050, 0.350]" in section  # the comparison's interval
+    assert "closed-book F1 was 0.05" in section
+    assert "Collect more held-out pairs" in section
+    assert "baseline" in section
+    assert "<svg" in section  # the metric chart
+
+
+def test_evidence_section_in_markdown(compiled, rulebase, support_answers):
+    md = render_markdown(recommend(compiled, support_answers), rulebase, validation=dict(VALIDATION))
+    assert "## Evidence: measured on your data" in md
+    assert "**disagree**" in md
+    assert "| fine-tuning | failed: out of memory while training &lt;adapter&gt; |" in md
+    assert "| hybrid vs rag | contains | 0.200 | \\[0.050, 0.350\\] | no |" in md
+
+
+def test_evidence_tolerates_missing_fields(compiled, rulebase, support_answers):
+    minimal = {"approaches": {"rag": {"status": "ok", "answers": {"contains": 0.5}}}}
+    context = evidence_context(minimal)
+    assert context["rows"][0]["cells"]["f1"] == "–"
+    html = _html(compiled, rulebase, support_answers, validation=minimal)
+    assert "Evidence" in html
+    assert render_markdown(recommend(compiled, support_answers), rulebase, validation={})
+
+
+def test_load_validation(validation_dir, tmp_path):
+    data = load_validation(validation_dir)
+    assert data["best_measured"] == "hybrid"
+    assert load_validation(validation_dir / "validation.json")["agrees"] is False
+    with pytest.raises(InputError, match="not found"):
+        load_validation(tmp_path / "missing")
+    (tmp_path / "list").mkdir()
+    (tmp_path / "list" / "validation.json").write_text(json.dumps([1, 2]))
+    with pytest.raises(InputError, match="validation.json: expected a JSON object"):
+        load_validation(tmp_path / "list")
+
+
+def test_write_report_by_ending(compiled, rulebase, support_answers, tmp_path):
+    rec = recommend(compiled, support_answers)
+    assert write_report(tmp_path / "r.html", rec, rulebase).read_text().startswith("<!DOCTYPE html>")
+    assert write_report(tmp_path / "r.md", rec, rulebase).read_text().startswith("# ")
+    assert format_for("x.HTM") == "html"
+    with pytest.raises(InputError, match="report format"):
+        write_report(tmp_path / "r.txt", rec, rulebase)
+
+
+def test_text_summary(compiled, rulebase, support_answers):
+    text = render_text(recommend(compiled, support_answers), rulebase, project="Acme")
+    assert text.startswith("Project: Acme\nRecommendation: RAG")
+    assert "Confidence:" in text and "style_adaptation: light -> strong" in text
+
+
+def test_text_summary_names_unknowns_and_the_question_to_answer_next(compiled, rulebase):
+    text = render_text(recommend(compiled, {"knowledge_change": "weekly"}), rulebase)
+    assert "Unknown answers" in text and "would sharpen the verdict most" in text
+
+
+def test_report_from_an_answers_file(answers_file, rulebase, compiled):
+    model, answers = load_answers(answers_file, rulebase)
+    html = render_html(recommend(compiled, answers), rulebase, project=model.project, answers_file=str(answers_file))
+    assert "Acme &lt;script&gt;" in html
