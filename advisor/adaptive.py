@@ -254,3 +254,81 @@ class AdaptiveSession:
     def decided(self) -> bool:
         """True when no answers to the remaining questions can change the verdict."""
         return self.decision().decided
+
+
+def run_adaptive_questionnaire(
+    rulebase: Any,
+    input_fn: Any = input,
+    output_fn: Any = print,
+) -> dict[str, str]:
+    """The questionnaire in adaptive order: the most informative question next, stopping once decided.
+
+    Same replies as `advisor.questionnaire.run_questionnaire` (a value or its number, Enter for unknown,
+    '?' for help and why this question, 'b' to go back). Once no answers to the remaining questions can
+    change the verdict it says so ("decided after 6 of 10 questions") and asks whether to go on. Ctrl-C
+    or end of input raises `Interrupted` with the answers so far. Returns every question's answer.
+    """
+    from advisor.engine import compile_rules
+    from advisor.errors import did_you_mean
+    from advisor.questionnaire import BACK_WORDS, HELP_WORDS, Interrupted, parse_reply
+
+    compiled = compile_rules(rulebase)
+    questions = {q.id: q for q in rulebase.questions}
+    session = AdaptiveSession(compiled)
+    total = len(compiled.qids)
+    go_on = False
+    output_fn("Adaptive questionnaire: the question that can change the verdict most comes first, and it stops "
+              "once the rest cannot change it. Enter: unknown, ?: help and why, b: back.")
+    while True:
+        if not go_on and session.asked:
+            decision = session.decision()
+            if decision.decided:
+                left = len(session.remaining())
+                if not left:
+                    break
+                output_fn("")
+                output_fn(f"Decided after {len(session.asked)} of {total} questions: {decision.recommendation}, "
+                          f"whatever the other {left} answer(s) are.")
+                try:
+                    reply = input_fn("Answer the remaining questions anyway? [y/N] > ")
+                except (KeyboardInterrupt, EOFError):
+                    break
+                if reply.strip().lower() in ("y", "yes"):
+                    go_on = True
+                else:
+                    break
+        qid = session.next_question()
+        if qid is None:
+            break
+        q = questions[qid]
+        values = tuple(v.value for v in q.values)
+        output_fn("")
+        output_fn(f"Question {len(session.asked) + 1} of at most {total}: {q.text}")
+        output_fn("  " + "  ".join(f"{n}) {v}" for n, v in enumerate(values, 1)))
+        try:
+            reply = input_fn(f"[{qid}] (Enter = unknown) > ")
+        except (KeyboardInterrupt, EOFError):
+            raise Interrupted(dict(session.answers)) from None
+        text = reply.strip().lower()
+        if text in HELP_WORDS or text == "why":
+            output_fn(f"  {q.help.strip() or 'No help for this question.'}")
+            for n, v in enumerate(q.values, 1):
+                if v.label or v.because:
+                    output_fn(f"    {n}) {v.value}: {v.label or v.because}")
+            ranked = rank_questions(compiled, session.current(), among=session.remaining())
+            why = next((r for r in ranked if r.question == qid), None)
+            if why is not None:
+                output_fn(f"  Why this question now: {why.reason()}.")
+            continue
+        if text in BACK_WORDS:
+            if session.back() is None:
+                output_fn("  This is the first question; there is nothing to go back to.")
+            go_on = go_on and bool(session.asked)
+            continue
+        value = parse_reply(reply, values, q.default or UNKNOWN)
+        if value is None:
+            output_fn(f"  '{reply.strip()}' is not an answer{did_you_mean(text, values)}. Allowed: "
+                      f"{', '.join(values)}, 1-{len(values)}, or Enter for unknown.")
+            continue
+        session.answer(qid, value)
+    return {q: session.answers.get(q, questions[q].default or UNKNOWN) for q in compiled.qids}

@@ -186,7 +186,7 @@ def exhaustive_lint(compiled: CompiledRules, near_margin: float = 0.1, examples:
                     continue
                 for a in range(3):
                     if eff[a]:
-                        raw[a][mask] += eff[a]
+                        np.add(raw[a], eff[a], out=raw[a], where=mask)
                 active.append((ri, mask, eff))
         best, best_val = pick_many(raw, compiled.order)
         verdicts[lead_idx] = best
@@ -213,9 +213,13 @@ def exhaustive_lint(compiled: CompiledRules, near_margin: float = 0.1, examples:
             fires[ri] += count
             if not count:
                 continue
-            sub = raw[:, mask] - eff[:, None]
+            # removing the rule moves any margin by at most its effect's spread: only those can change
+            cand = mask & (margin <= float(eff.max() - eff.min()) + 2 * _EPS)
+            if not cand.any():
+                continue
+            sub = raw[:, cand] - eff[:, None]
             alt, _ = pick_many(sub, compiled.order)
-            decisive[ri] += int((alt != best[mask]).sum())
+            decisive[ri] += int((alt != best[cand]).sum())
 
     answered_total = int(np.prod([s - 1 for s in sizes], dtype=np.int64))
     decode = _decoder(compiled, sizes)
@@ -227,13 +231,14 @@ def exhaustive_lint(compiled: CompiledRules, near_margin: float = 0.1, examples:
             "decisive": int(decisive[ri]),
             "never_fires": bool(fires[ri] == 0),
             "never_decides": bool(decisive[ri] == 0),
+            "note_only": not any(compiled.rule_effect[ri]),
         })
     question_rows, dead = _answer_influence(compiled, verdicts, sizes)
     warnings = []
     for row in rule_rows:
         if row["never_fires"]:
             warnings.append(f"rule '{row['id']}' never fires")
-        elif row["never_decides"]:
+        elif row["never_decides"] and not row["note_only"]:
             warnings.append(f"rule '{row['id']}' fires in {row['fires']:,} combinations but never changes the verdict")
     for row in question_rows:
         if row["decisive_contexts"] == 0:
@@ -345,7 +350,8 @@ def render_text(report: ExhaustiveReport) -> str:
     out += [f"  e.g. {_answers_line(e)}" for e in report.near_examples]
     out += ["", "Rules (combinations where it fires / where it decides the verdict):"]
     for r in report.rules:
-        flag = "  <- never fires" if r["never_fires"] else ("  <- never decides" if r["never_decides"] else "")
+        flag = ("  <- never fires" if r["never_fires"] else "  (a note, no effect)" if r["note_only"]
+                else "  <- never decides" if r["never_decides"] else "")
         out.append(f"  {r['id']:<28} {r['fires']:>10,}  {r['decisive']:>10,}{flag}")
     out += ["", "Questions (share of the other answers' combinations in which this answer changes the verdict):"]
     for q in report.questions:
