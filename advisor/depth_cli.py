@@ -1,0 +1,103 @@
+"""Command-line pieces of the depth features: `advisor calibrate`, `advisor add-validation`, and helpers the core
+commands call for `rules check --exhaustive`, `recommend --set` and the robustness, prompt-first and cost output.
+
+Only click is imported at module level: numpy, scikit-learn and the analyses load inside the commands.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import click
+
+from advisor.errors import InputError
+
+
+def _load_rules(path: str | None) -> Any:
+    from advisor.rulebase import load_rules
+
+    return load_rules(path)
+
+
+@click.command("calibrate")
+@click.argument("cases_file", metavar="CASES")
+@click.option("--output", "-o", metavar="FILE", required=True, help="Write the calibrated rule base here (YAML).")
+@click.option("--rules", "rules", metavar="FILE", help="Start from this rule base instead of the bundled one.")
+@click.option("--cv", type=click.IntRange(2, 20), default=5, show_default=True, help="Cross-validation folds.")
+@click.option("--alpha", type=click.FloatRange(0, None), default=0.02, show_default=True,
+              help="Pull toward the hand-set weights (larger: weights move less).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fold split.")
+@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True)
+@click.option("--all-weights", is_flag=True, help="List every weight, not only those that moved.")
+def calibrate_command(cases_file: str, output: str, rules: str | None, cv: int, alpha: float, seed: int, fmt: str,
+                      all_weights: bool) -> None:
+    """Fit the rule base's weights to a case library; compare cross-validated agreement; write the rule base."""
+    from advisor.calibrate import calibrate, write_rule_base
+    from advisor.cases import load_cases
+
+    if not output.lower().endswith((".yaml", ".yml", ".json")):
+        raise InputError(f"--output '{output}': write the rule base to a .yaml file")
+    rulebase = _load_rules(rules)
+    library = load_cases(cases_file, rulebase)
+    result = calibrate(library, rulebase, cv=cv, alpha=alpha, seed=seed, source=cases_file)
+    write_rule_base(output, result.rulebase)
+    if fmt == "json":
+        click.echo(json.dumps({**result.to_dict(), "output": output}, indent=2, ensure_ascii=False))
+        return
+    click.echo(result.render_text(moved_only=not all_weights))
+    click.echo("")
+    click.echo(f"wrote {output}; use it with --rules {output}")
+
+
+@click.command("add-validation")
+@click.argument("validation", metavar="VALIDATION")
+@click.option("--to", "cases_file", metavar="CASES", required=True,
+              help="The case library to add the measured case to (created when missing).")
+@click.option("--answers", metavar="FILE", help="The answers file of the run (when the run does not record it).")
+@click.option("--name", metavar="TEXT", help="Name of the new case (default: 'measured: <project>').")
+@click.option("--rules", "rules", metavar="FILE", help="Check the answers against this rule base.")
+def add_validation_command(validation: str, cases_file: str, answers: str | None, name: str | None,
+                           rules: str | None) -> None:
+    """Add a validation run (validation.json or its folder) to a case library as a measured case."""
+    from advisor.calibrate import add_case, case_from_validation
+
+    rulebase = _load_rules(rules)
+    case = case_from_validation(validation, rulebase, answers=answers, name=name)
+    add_case(cases_file, case, rulebase)
+    click.echo(f"added measured case '{case['name']}' (expected {case['expected']}) to {cases_file}")
+
+
+def exhaustive_check(file: str | None, near: float, fmt: str, echo: Callable[[str], None] = click.echo) -> None:
+    """`advisor rules check --exhaustive`: enumerate every answer combination and print the findings."""
+    from advisor.engine import compile_rules
+    from advisor.exhaustive import exhaustive_lint
+
+    report = exhaustive_lint(compile_rules(_load_rules(file)), near_margin=near)
+    if fmt == "json":
+        echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        echo(report.render_text())
+
+
+def depth_for(compiled: Any, rec: Any, answers_path: str | None, perturbations: int = 500, seed: int = 0,
+              raw_costs: Any = None) -> dict[str, Any]:
+    """The depth analyses of a recommendation; the cost estimate from `raw_costs` (the answers file's `costs:`)."""
+    from advisor.depth import analyse_depth
+
+    estimate = None
+    if raw_costs is not None:
+        from advisor.costs import estimate_costs, parse_costs
+
+        estimate = estimate_costs(parse_costs(raw_costs, str(answers_path or "answers")), rec.answers)
+    return analyse_depth(compiled, rec, estimate, perturbations=perturbations, seed=seed)
+
+
+def apply_sets(compiled: Any, answers: dict[str, str], sets: Sequence[str]) -> Any:
+    """The what-if of `--set QUESTION=VALUE` options (None when there are none)."""
+    if not sets:
+        return None
+    from advisor.whatif import parse_sets, what_if
+
+    return what_if(compiled, answers, parse_sets(sets, compiled))
