@@ -254,7 +254,7 @@ def estimate_costs(costs: Costs, answers: Mapping[str, Any] | None = None) -> Co
         f"A fine-tuned model needs {costs.fine_tuned_token_share:.0%} of the {costs.tokens_per_query:g} tokens "
         "(instructions and examples are learned; AWS Nova: over 60% fewer tokens, about half the latency), "
         f"at {costs.fine_tuned_price_factor:g} × the base price per token.",
-        f"Training: {costs.fine_tuning_cost:g} {cur} a run; {retrain:.3g} runs a month ({retrain_why}); "
+        f"Training: {costs.fine_tuning_cost:g} {cur} a run; {retrain:.3g} run(s) a month ({retrain_why}); "
         f"at least the first run spread over {costs.amortisation_months:g} months: {training:.2f} {cur} a month.",
         f"Vector store: {costs.vector_store_per_month:g} {cur} a month (RAG and hybrid).",
         "Hybrid: the fine-tuned model with retrieval (shortened prompt plus retrieved tokens, the vector store "

@@ -22,6 +22,7 @@ def analyse_depth(
     seed: int = DEFAULT_SEED,
 ) -> dict[str, Any]:
     """Sensitivity, prompt-first advice and (given a `costs.CostEstimate`) the cost estimate of a recommendation."""
+    from advisor.adaptive import is_decided, rank_questions
     from advisor.promptfirst import prompt_first
 
     sens = analyse_sensitivity(compiled, rec.answers, n=perturbations, seed=seed)
@@ -31,6 +32,15 @@ def analyse_depth(
         "sensitivity": data,
         "prompt_first": prompt_first(rec.answers, rec.recommendation),
     }
+    if rec.unknown:
+        decision = is_decided(compiled, rec.answers)
+        ranked = rank_questions(compiled, rec.answers)[:3]
+        out["unknowns"] = {
+            "decided": decision.decided,
+            "could_become": decision.witness_recommendation,
+            "example": decision.witness,
+            "ask_next": [{**r.to_dict(), "reason": r.reason()} for r in ranked],
+        }
     if costs is not None:
         out["costs"] = costs.to_dict()
         out["_cost_chart"] = costs.chart_svg()
@@ -48,6 +58,14 @@ def render_text(depth: Mapping[str, Any]) -> str:
     from advisor import promptfirst
 
     lines = ["", "Robustness: " + depth["sensitivity"]["summary"]]
+    unknowns = depth.get("unknowns")
+    if unknowns:
+        if unknowns["decided"]:
+            lines.append("The unknown answers cannot change the verdict, whatever they turn out to be.")
+        else:
+            lines.append(f"The unknown answers could still change the verdict (to {unknowns['could_become']}).")
+        for r in unknowns["ask_next"][:1]:
+            lines.append(f"Most informative question to answer next: {r['question']}: {r['reason']}.")
     advice = promptfirst.render_text(depth["prompt_first"])
     if advice:
         lines += ["", advice]
@@ -59,12 +77,13 @@ def render_text(depth: Mapping[str, Any]) -> str:
 def report_sections(depth: Mapping[str, Any] | None) -> dict[str, Any]:
     """Template context: `robustness` (text and data), `prompt_first`, `costs` (rows, break-even, assumptions, chart)."""
     if not depth:
-        return {"robustness": None, "prompt_first": None, "costs": None}
+        return {"unknowns": None, "robustness": None, "prompt_first": None, "costs": None}
     costs = depth.get("costs")
     if costs:
         costs = {**costs, "chart": depth.get("_cost_chart", "")}
     advice = depth.get("prompt_first") or {}
     return {
+        "unknowns": depth.get("unknowns"),
         "robustness": depth["sensitivity"],
         "prompt_first": advice if advice.get("applies") else None,
         "costs": costs,

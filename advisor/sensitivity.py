@@ -70,9 +70,10 @@ def summarise(data: Mapping[str, Any]) -> str:
     if flip is None:
         text += " No change of a single weight flips it."
     else:
+        verb = "raising" if flip["change"] > 0 else "lowering"
         text += (
-            f" The smallest single change that flips it: {term_label(flip['term'])}'s weight {flip['weight']:g} → "
-            f"{flip['new_weight']:g} ({flip['change']:+.0%}) makes it {flip['to']}."
+            f" The smallest single change that flips it: {verb} the weight of {term_label(flip['term'])} from "
+            f"{flip['weight']:.2f} to {flip['new_weight']:.2f} ({flip['change']:+.0%}) makes it {flip['to']}."
         )
     return text
 

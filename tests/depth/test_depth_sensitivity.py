@@ -79,4 +79,4 @@ def test_summary_text():
                       "smallest_flip": {"term": "factor:dynamic_data", "weight": 1.0, "new_weight": 0.7,
                                         "change": -0.3, "to": "hybrid"}})
     assert text.startswith("Stable in 93% of 500 random changes of all weights (each within ±20%).")
-    assert "factor 'dynamic_data'" in text and "-30%" in text and "hybrid" in text
+    assert "lowering the weight of factor 'dynamic_data' from 1.00 to 0.70 (-30%) makes it hybrid" in text

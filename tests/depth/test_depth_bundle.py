@@ -1,0 +1,44 @@
+"""The depth bundle the CLI and the reports use: sensitivity, unknowns, prompt first and costs together."""
+
+from __future__ import annotations
+
+import json
+
+from advisor.costs import estimate_costs, parse_costs
+from advisor.depth import analyse_depth, json_fields, render_text, report_sections
+from advisor.engine import recommend
+
+NO_GAP = {"knowledge_change": "static", "external_knowledge": "none", "style_adaptation": "none"}
+COSTS = {"queries_per_day": 5000, "tokens_per_query": 800, "price_per_1k_tokens": 0.002, "fine_tuning_cost": 300}
+
+
+def test_bundle_with_unknowns_prompt_first_and_costs(default_compiled):
+    rec = recommend(default_compiled, NO_GAP)
+    depth = analyse_depth(default_compiled, rec, estimate_costs(parse_costs(COSTS), rec.answers), perturbations=100)
+    assert depth["sensitivity"]["perturbations"] == 100 and depth["sensitivity"]["summary"].startswith("Stable in")
+    assert depth["prompt_first"]["applies"] is True
+    assert depth["unknowns"]["ask_next"][0]["question"] in rec.unknown
+    assert depth["costs"]["rows"][0]["approach"] == "rag"
+    data = json_fields(depth)
+    assert "_cost_chart" not in data
+    json.dumps(data)  # plain data
+    text = render_text(depth)
+    assert "Robustness: Stable in" in text and "Prompt first:" in text and "Estimated cost a month" in text
+    assert "Most informative question to answer next" in text
+    sections = report_sections(depth)
+    assert sections["costs"]["chart"].startswith("<svg") and sections["prompt_first"]["applies"]
+
+
+def test_bundle_without_costs_or_unknowns(default_compiled):
+    answers = {**NO_GAP, "external_knowledge": "most", "hallucination_cost": "high", "traceability": "required",
+               "cost_pressure": "low", "ml_expertise": "none", "labeled_examples": "none",
+               "data_sensitivity": "internal", "latency_budget": "seconds"}
+    rec = recommend(default_compiled, answers)
+    depth = analyse_depth(default_compiled, rec)
+    assert "costs" not in depth and "unknowns" not in depth
+    assert depth["prompt_first"]["applies"] is False
+    text = render_text(depth)
+    assert "Prompt first" not in text and "Estimated cost" not in text
+    sections = report_sections(depth)
+    assert sections["prompt_first"] is None and sections["costs"] is None
+    assert report_sections(None) == {"unknowns": None, "robustness": None, "prompt_first": None, "costs": None}
