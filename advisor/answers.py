@@ -24,6 +24,14 @@ if TYPE_CHECKING:
     from advisor.models import RuleBase
 
 
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def safe_load(text: str) -> Any:
+    """yaml.safe_load, through libyaml's C SafeLoader when present (same safe subset, about ten times faster)."""
+    return yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 - a SafeLoader, never the full loader
+
+
 def show(value: Any) -> str:
     """A user-supplied value quoted for a one-line message: 'text', or its repr when not plain printable text."""
     text = str(value)
@@ -60,7 +68,7 @@ def parse_data(text: str, name: str, json_format: bool = False, what: str = "fil
         except (ValueError, RecursionError) as exc:
             raise InputError(f"{name}: malformed JSON: {exc}") from None
     try:
-        return yaml.safe_load(text)
+        return safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = f"line {mark.line + 1}: " if mark is not None else ""

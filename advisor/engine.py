@@ -56,6 +56,11 @@ class CompiledRules:
     margin_scale: float
     floor: float
     order: tuple[int, ...]
+    factor_questions: tuple[tuple[int, ...], ...] = ()
+    # explanation text, precomputed so that recommend() does not walk pydantic models per answer set
+    value_text: tuple[tuple[tuple[str, tuple[str, ...]], ...], ...] = ()
+    factor_meta: tuple[tuple[str, str, float], ...] = ()
+    rule_meta: tuple[tuple[str, tuple[str, ...], str, tuple[str, ...], str | None], ...] = ()
 
     def __repr__(self) -> str:
         return f"CompiledRules({self.rulebase.name!r}: {len(self.qids)} questions, {len(self.rule_ids)} rules)"
@@ -120,6 +125,12 @@ def compile_rules(rulebase: RuleBase) -> CompiledRules:
         margin_scale=rulebase.scoring.margin_scale,
         floor=rulebase.scoring.confidence_floor,
         order=tuple(APPROACHES.index(a) for a in tie),
+        factor_questions=tuple(
+            tuple(i for i, q in enumerate(rulebase.questions) if q.factor == f.id) for f in rulebase.factors
+        ),
+        value_text=tuple(tuple((v.because, tuple(v.source)) for v in q.values) for q in rulebase.questions),
+        factor_meta=tuple((f.id, f.label or f.id, f.weight) for f in rulebase.factors),
+        rule_meta=tuple((r.id, tuple(r.when), r.because, tuple(r.source), r.note) for r in rulebase.rules),
     )
 
 
@@ -220,6 +231,8 @@ def analyse(compiled: CompiledRules, state: State) -> tuple[list[float], int, fl
     flips: list[tuple[int, int, int]] = []
     ask_next, ask_gain = -1, 0.0
     wpulls, rule_conds, rule_weff = compiled.wpulls, compiled.rule_conds, compiled.rule_weff
+    o0, o1, o2 = compiled.order
+    others = tuple(a for a in range(3) if a != top)
     for qi, cur in enumerate(state):
         related = compiled.rules_by_q[qi]
         for alt in range(-1, len(compiled.values[qi])):
@@ -248,12 +261,17 @@ def analyse(compiled: CompiledRules, state: State) -> tuple[list[float], int, fl
                     r += sign * e[0]
                     f += sign * e[1]
                     h += sign * e[2]
-            alt_raw = [r, f, h]
-            new_top = pick(compiled, alt_raw)
+            alt_raw = (r, f, h)
+            new_top = o0  # pick(), inlined: this loop is the hot path
+            if alt_raw[o1] > alt_raw[new_top] + _EPS:
+                new_top = o1
+            if alt_raw[o2] > alt_raw[new_top] + _EPS:
+                new_top = o2
             if new_top != top:
                 flips.append((qi, alt, new_top))
             if cur < 0:
-                gain = abs(alt_raw[top] - max(alt_raw[a] for a in range(3) if a != top) - base_margin)
+                a, b = others
+                gain = abs(alt_raw[top] - (alt_raw[a] if alt_raw[a] > alt_raw[b] else alt_raw[b]) - base_margin)
                 if gain > ask_gain + _EPS:
                     ask_next, ask_gain = qi, gain
     return raw, top, conf, flips, ask_next
@@ -318,51 +336,43 @@ def recommend(compiled: CompiledRules, answers: Mapping[str, Any]) -> Recommenda
     raw, top, conf, flip_list, ask_next = analyse(compiled, state)
     rb = compiled.rulebase
     decoded = decode(compiled, state)
+    qids, wpulls, value_text = compiled.qids, compiled.wpulls, compiled.value_text
     factors = []
-    for factor in rb.factors:
-        qis = [i for i, fid in enumerate(compiled.factor_of) if fid == factor.id]
-        total = [0.0, 0.0, 0.0]
-        because, sources, read = [], [], {}
+    for (fid, label, weight), qis in zip(compiled.factor_meta, compiled.factor_questions):
+        r = f = h = 0.0
+        because: list[str] = []
+        sources: list[str] = []
+        read = {}
         for qi in qis:
-            question = rb.questions[qi]
-            v = state[qi]
-            read[question.id] = decoded[question.id]
+            qid, v = qids[qi], state[qi]
+            read[qid] = decoded[qid]
             if v < 0:
-                because.append(f"{question.id} is unknown, so it counts as neutral")
+                because.append(f"{qid} is unknown, so it counts as neutral")
                 continue
-            value = question.values[v]
-            for a in range(3):
-                total[a] += compiled.wpulls[qi][v][a]
-            if value.because:
-                because.append(value.because)
-            sources.extend(s for s in value.source if s not in sources)
+            p = wpulls[qi][v]
+            r += p[0]
+            f += p[1]
+            h += p[2]
+            text, srcs = value_text[qi][v]
+            if text:
+                because.append(text)
+            sources.extend(x for x in srcs if x not in sources)
         factors.append({
-            "id": factor.id,
-            "label": factor.label or factor.id,
-            "rag": _r(total[0]),
-            "fine-tuning": _r(total[1]),
-            "hybrid": _r(total[2]),
-            "because": "; ".join(because),
-            "answers": read,
-            "weight": factor.weight,
-            "source": sources,
+            "id": fid, "label": label,
+            "rag": _r(r), "fine-tuning": _r(f), "hybrid": _r(h),
+            "because": "; ".join(because), "answers": read, "weight": weight, "source": sources,
         })
     fired_rules, notes = [], []
-    for ri, rule in enumerate(rb.rules):
+    for ri, (rid, when, because_r, srcs_r, note) in enumerate(compiled.rule_meta):
         if _fires(compiled, ri, state):
             e = compiled.rule_weff[ri]
             fired_rules.append({
-                "id": rule.id,
-                "when": {q: decoded[q] for q in rule.when},
-                "rag": _r(e[0]),
-                "fine-tuning": _r(e[1]),
-                "hybrid": _r(e[2]),
-                "because": rule.because,
-                "source": list(rule.source),
-                "note": rule.note,
+                "id": rid, "when": {q: decoded[q] for q in when},
+                "rag": _r(e[0]), "fine-tuning": _r(e[1]), "hybrid": _r(e[2]),
+                "because": because_r, "source": list(srcs_r), "note": note,
             })
-            if rule.note:
-                notes.append(rule.note)
+            if note:
+                notes.append(note)
     flips = [
         {
             "question": compiled.qids[qi],

@@ -38,7 +38,8 @@ def _as_list(value: object) -> object:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    # defer_build: schemas are built on first use, so importing this module stays cheap
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, defer_build=True)
 
 
 class ApproachInfo(_Strict):
@@ -154,7 +155,7 @@ class CaseLibrary(_Strict):
 class FactorOut(BaseModel):
     """One factor's weighted pull in the recommendation JSON."""
 
-    model_config = ConfigDict(populate_by_name=True, extra="allow")
+    model_config = ConfigDict(populate_by_name=True, extra="allow", defer_build=True)
     id: str
     rag: float
     fine_tuning: float = Field(alias="fine-tuning")
@@ -165,7 +166,7 @@ class FactorOut(BaseModel):
 class FlipOut(BaseModel):
     """A single-answer change that changes the recommendation."""
 
-    model_config = ConfigDict(populate_by_name=True, extra="allow")
+    model_config = ConfigDict(populate_by_name=True, extra="allow", defer_build=True)
     question: str
     from_: str = Field(alias="from")
     to: str
@@ -175,7 +176,7 @@ class FlipOut(BaseModel):
 class RecommendationOut(BaseModel):
     """The recommendation JSON of the contract (`recommend --format json`); more fields are allowed."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
     version: Literal[1]
     recommendation: Approach
     scores: dict[Approach, float]
@@ -187,7 +188,7 @@ class RecommendationOut(BaseModel):
 class CaseReportOut(BaseModel):
     """The JSON of `advisor cases --format json`."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
     total: int
     agree: int
     accuracy: float
