@@ -12,6 +12,7 @@ import click
 
 from advisor import __version__
 from advisor.backends.commands import build, query, validate
+from advisor.depth_cli import add_validation_command, calibrate_command
 from advisor.errors import InputError
 
 FORMATS = ("text", "json", "markdown", "html")
@@ -218,6 +219,8 @@ def rules_schema() -> None:
 main.add_command(build)
 main.add_command(query)
 main.add_command(validate)
+main.add_command(calibrate_command)
+main.add_command(add_validation_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -240,7 +240,7 @@ def confidence_word(confidence: float) -> str:
 
 # ---------------------------------------------------------------- rendering
 
-_MD_SPECIAL = re.compile(r"([\\`*\[\]|])")
+_MD_SPECIAL = re.compile(r"([\\*\[\]|])")  # backticks stay: a code span cannot carry markup
 
 
 def escape_markdown(value: Any) -> str:
@@ -250,6 +250,13 @@ def escape_markdown(value: Any) -> str:
     text = _MD_SPECIAL.sub(r"\\\1", text)
     text = re.sub(r"^#", r"\\#", text)
     return " ".join(text.split())
+
+
+def _code_spans(value: Any) -> Any:
+    """HTML filter: escape the text, then show `backticked` parts as <code>."""
+    from markupsafe import Markup, escape
+
+    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape(value))))
 
 
 def _environment(kind: str) -> Any:
@@ -266,6 +273,7 @@ def _environment(kind: str) -> Any:
                                  undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                                  finalize=escape_markdown, keep_trailing_newline=True)
     env.filters["num"] = _num
+    env.filters["code"] = _code_spans
     env.filters["signed"] = lambda v: f"{v:+.2f}"
     return env
 

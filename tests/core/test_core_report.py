@@ -16,7 +16,7 @@ from advisor.report import (
     write_report,
 )
 
-from conftest import VALIDATION
+from core_support import VALIDATION
 
 EVIL = "<script>alert(1)</script>"
 
@@ -158,3 +158,13 @@ def test_report_from_an_answers_file(answers_file, rulebase, compiled):
     model, answers = load_answers(answers_file, rulebase)
     html = render_html(recommend(compiled, answers), rulebase, project=model.project, answers_file=str(answers_file))
     assert "Acme &lt;script&gt;" in html
+
+
+def test_code_spans_in_next_steps_are_escaped(compiled, rulebase, support_answers):
+    hostile = rulebase.model_copy(deep=True)
+    hostile.approaches["rag"].next_steps = ["Run `<script>x</script>` now"]
+    from advisor.engine import compile_rules
+
+    html = render_html(recommend(compile_rules(hostile), support_answers), hostile)
+    assert "<code>&lt;script&gt;x&lt;/script&gt;</code>" in html
+    assert "<script>" not in html

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from advisor import cli
 from advisor.models import CaseReportOut, RecommendationOut
 
-from conftest import SUPPORT
+from core_support import SUPPORT
 
 
 @pytest.fixture
