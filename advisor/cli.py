@@ -48,13 +48,28 @@ def _rulebase(path: str | None) -> Any:
     return load_rules(path)
 
 
-def _score(answers_path: str, rules: str | None) -> tuple[Any, Any, Any]:
+def _score(answers_path: str, rules: str | None, sets: tuple[str, ...] = (),
+           depth: bool = False) -> tuple[Any, Any, Any, dict[str, Any]]:
+    """Load and score an answers file; extras: 'what_if' (given --set) and 'depth' (the depth analyses)."""
     from advisor.answers import load_answers
     from advisor.engine import compile_rules, recommend
 
     rulebase = _rulebase(rules)
     model, answers = load_answers(answers_path, rulebase)
-    return rulebase, model, recommend(compile_rules(rulebase), answers)
+    compiled = compile_rules(rulebase)
+    extras: dict[str, Any] = {}
+    if sets:
+        from advisor.depth_cli import apply_sets
+
+        extras["what_if"] = apply_sets(compiled, answers, sets)
+        rec = extras["what_if"].after
+    else:
+        rec = recommend(compiled, answers)
+    if depth:
+        from advisor.depth_cli import depth_for
+
+        extras["depth"] = depth_for(compiled, rec, answers_path, raw_costs=model.costs)
+    return rulebase, model, rec, extras
 
 
 def _read_line() -> str:
@@ -85,18 +100,38 @@ def main(debug: bool) -> None:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
               help="Output format.")
 @click.option("--output", "-o", metavar="FILE", help="Write to FILE instead of the terminal.")
-def recommend(answers: str, rules: str | None, fmt: str, output: str | None) -> None:
+@click.option("--set", "sets", multiple=True, metavar="QUESTION=VALUE",
+              help="What if: score with this answer changed (repeatable) and compare with the file's answers.")
+@click.option("--depth/--no-depth", default=True, show_default=True,
+              help="Add robustness to the weights, prompt-first advice and (given costs:) a cost estimate.")
+def recommend(answers: str, rules: str | None, fmt: str, output: str | None, sets: tuple[str, ...],
+              depth: bool) -> None:
     """Score an answers file (YAML or JSON) and print the recommendation."""
-    rulebase, model, rec = _score(answers, rules)
+    rulebase, model, rec, extras = _score(answers, rules, sets, depth)
+    bundle = extras.get("depth")
     if fmt == "json":
-        _emit(json.dumps(rec.to_dict(), indent=2, ensure_ascii=False) + "\n", output)
+        data = rec.to_dict()
+        if bundle:
+            from advisor.depth import json_fields
+
+            data.update(json_fields(bundle))
+        if "what_if" in extras:
+            data["what_if"] = extras["what_if"].to_dict()
+        _emit(json.dumps(data, indent=2, ensure_ascii=False) + "\n", output)
         return
     from advisor import report
 
     if fmt == "text":
-        _emit(report.render_text(rec, rulebase, project=model.project), output)
+        text = report.render_text(rec, rulebase, project=model.project)
+        if bundle:
+            from advisor.depth import render_text as depth_text
+
+            text += depth_text(bundle)
+        if "what_if" in extras:
+            text += "\n" + extras["what_if"].render_text().rstrip("\n") + "\n"
+        _emit(text, output)
     else:
-        _emit(report.render(rec, rulebase, fmt, project=model.project, answers_file=answers), output)
+        _emit(report.render(rec, rulebase, fmt, project=model.project, answers_file=answers, depth=bundle), output)
 
 
 @main.command("report")
@@ -104,14 +139,17 @@ def recommend(answers: str, rules: str | None, fmt: str, output: str | None) -> 
 @click.option("--output", "-o", metavar="FILE", required=True, help="Report file: .md or .html.")
 @click.option("--validation", metavar="DIR", help="Add the Evidence section from DIR/validation.json.")
 @click.option("--rules", "rules", metavar="FILE", help="Use this rule base instead of the bundled one.")
-def report_command(answers: str, output: str, validation: str | None, rules: str | None) -> None:
+@click.option("--depth/--no-depth", default=True, show_default=True,
+              help="Add robustness to the weights, prompt-first advice and (given costs:) a cost estimate.")
+def report_command(answers: str, output: str, validation: str | None, rules: str | None, depth: bool) -> None:
     """Write the Markdown or HTML report (format from the ending of --output)."""
     from advisor import report
 
     report.format_for(output)
     evidence = report.load_validation(validation) if validation else None
-    rulebase, model, rec = _score(answers, rules)
-    report.write_report(output, rec, rulebase, project=model.project, answers_file=answers, validation=evidence)
+    rulebase, model, rec, extras = _score(answers, rules, depth=depth)
+    report.write_report(output, rec, rulebase, project=model.project, answers_file=answers, validation=evidence,
+                        depth=extras.get("depth"))
     click.echo(f"wrote {output}: {rec.recommendation} (confidence {rec.confidence:.2f})")
 
 
@@ -178,11 +216,16 @@ def ask(ctx: click.Context, rules: str | None, save_answers: str | None, report_
         click.echo(f"saved answers to {save_answers}")
     from advisor import report
 
-    rec = score(compile_rules(rulebase), answers)
+    from advisor.depth import render_text as depth_text
+    from advisor.depth_cli import depth_for
+
+    compiled = compile_rules(rulebase)
+    rec = score(compiled, answers)
+    bundle = depth_for(compiled, rec, save_answers)
     click.echo("")
-    click.echo(report.render_text(rec, rulebase, project=project), nl=False)
+    click.echo(report.render_text(rec, rulebase, project=project) + depth_text(bundle), nl=False)
     if report_path:
-        report.write_report(report_path, rec, rulebase, project=project, answers_file=save_answers)
+        report.write_report(report_path, rec, rulebase, project=project, answers_file=save_answers, depth=bundle)
         click.echo(f"wrote {report_path}")
 
 
@@ -193,7 +236,13 @@ def rules_group() -> None:
 
 @rules_group.command("check")
 @click.argument("file", required=False, metavar="[FILE]")
-def rules_check(file: str | None) -> None:
+@click.option("--exhaustive", is_flag=True,
+              help="Also score every answer combination: ties, near ties, dead rules, unreachable verdicts.")
+@click.option("--near", type=click.FloatRange(0, None), default=0.1, show_default=True,
+              help="With --exhaustive: raw margin under which a verdict counts as a near tie.")
+@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True,
+              help="With --exhaustive: output format of the findings.")
+def rules_check(file: str | None, exhaustive: bool, near: float, fmt: str) -> None:
     """Report every problem of a rule base (default: the bundled one); exit 2 if there are any."""
     from advisor.rulebase import DEFAULT_NAME, check_rules
 
@@ -204,8 +253,16 @@ def rules_check(file: str | None) -> None:
             click.echo(str(problem), err=True)
         raise InputError(f"{name}: {len(problems)} problem(s)")
     rulebase = _rulebase(file)
-    click.echo(f"{name}: ok ({len(rulebase.questions)} questions, {len(rulebase.factors)} factors, "
+    summary = (f"{name}: ok ({len(rulebase.questions)} questions, {len(rulebase.factors)} factors, "
                f"{len(rulebase.rules)} rules)")
+    if exhaustive:
+        from advisor.depth_cli import exhaustive_check
+
+        if fmt == "text":
+            click.echo(summary)
+        exhaustive_check(file, near, fmt)
+        return
+    click.echo(summary)
 
 
 @rules_group.command("schema")

@@ -131,6 +131,7 @@ class AnswersFile(_Strict):
     version: Literal[1]
     project: Optional[str] = None
     answers: dict[str, Any] = Field(default_factory=dict)  # values checked against the rule base
+    costs: Optional[dict[str, Any]] = None  # optional cost assumptions, checked by advisor.costs
 
 
 class Case(_Strict):

@@ -178,8 +178,12 @@ def report_context(
     project: str | None = None,
     answers_file: str | None = None,
     validation: Mapping[str, Any] | None = None,
+    depth: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Everything a report template needs, as plain data (charts as SVG strings)."""
+    """Everything a report template needs, as plain data (charts as SVG strings).
+
+    `depth` is the bundle of `advisor.depth.analyse_depth` (robustness, prompt first, unknowns, costs).
+    """
     questions = {q.id: q for q in rulebase.questions}
     factor_labels = {f.id: f.label or f.id for f in rulebase.factors}
     answers = [
@@ -226,7 +230,16 @@ def report_context(
         "score_chart": score_chart,
         "factor_chart": factor_chart,
         "evidence": evidence_context(validation) if validation is not None else None,
+        **_depth_sections(depth),
     }
+
+
+def _depth_sections(depth: Mapping[str, Any] | None) -> dict[str, Any]:
+    if not depth:
+        return {"unknowns": None, "robustness": None, "prompt_first": None, "costs": None}
+    from advisor.depth import report_sections
+
+    return report_sections(depth)
 
 
 def confidence_word(confidence: float) -> str:
@@ -293,6 +306,8 @@ def render_html(rec: Recommendation, rulebase: RuleBase, **kwargs: Any) -> str:
         context[key] = Markup(context[key])
     if context["evidence"] and context["evidence"]["chart"]:
         context["evidence"]["chart"] = Markup(context["evidence"]["chart"])
+    if context["costs"] and context["costs"].get("chart"):
+        context["costs"] = {**context["costs"], "chart": Markup(context["costs"]["chart"])}
     context["css"] = Markup(resources.files("advisor.reports").joinpath("report.css").read_text(encoding="utf-8"))
     return _environment("html").get_template("report.html.j2").render(**context)
 

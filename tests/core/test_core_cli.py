@@ -273,3 +273,43 @@ def test_ask_end_of_input_without_save_option_uses_the_default_file(runner, tmp_
     assert cli.PARTIAL_ANSWERS in result.stderr
     saved = yaml.safe_load((tmp_path / cli.PARTIAL_ANSWERS).read_text())
     assert saved["answers"] == {"knowledge_change": "static"}
+
+
+# ---------------------------------------------------------------- depth analyses wired into the core commands
+
+
+def test_recommend_adds_depth_fields_unless_disabled(runner, answers_file):
+    data = json.loads(invoke(runner, "recommend", answers_file, "--format", "json").stdout)
+    assert "sensitivity" in data and "prompt_first" in data
+    RecommendationOut.model_validate(data)
+    plain = json.loads(invoke(runner, "recommend", answers_file, "--format", "json", "--no-depth").stdout)
+    assert "sensitivity" not in plain
+    assert "Robustness" in invoke(runner, "recommend", answers_file).output
+
+
+def test_recommend_what_if(runner, answers_file):
+    result = invoke(runner, "recommend", answers_file, "--set", "style_adaptation=strong", "--format", "json")
+    data = json.loads(result.stdout)
+    assert data["recommendation"] == "hybrid"
+    assert data["what_if"]["before"]["recommendation"] == "rag" and data["what_if"]["verdict_changed"]
+    text = invoke(runner, "recommend", answers_file, "--set", "style_adaptation=strong").output
+    assert "What if style_adaptation=strong" in text
+    assert_input_error(invoke(runner, "recommend", answers_file, "--set", "style_adaptation=stronk"), "stronk")
+
+
+def test_answers_file_may_carry_costs(runner, write, tmp_path):
+    costs = {"queries_per_day": 2000, "tokens_per_query": 800, "price_per_1k_tokens": 0.002,
+             "retrieved_tokens_per_query": 1500, "vector_store_per_month": 50, "fine_tuning_cost": 400}
+    path = write("a.yaml", {"version": 1, "answers": SUPPORT, "costs": costs})
+    assert "Estimated cost a month" in invoke(runner, "recommend", path).output
+    html = tmp_path / "r.html"
+    assert invoke(runner, "report", path, "-o", html).exit_code == 0
+    assert 'id="costs"' in html.read_text()
+    bad = write("b.yaml", {"version": 1, "answers": SUPPORT, "costs": {"queries_per_day": 10}})
+    assert_input_error(invoke(runner, "recommend", bad), "costs.tokens_per_query")
+
+
+def test_rules_check_exhaustive(runner):
+    result = invoke(runner, "rules", "check", "--exhaustive", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)
