@@ -6,7 +6,9 @@ import itertools
 import random
 
 import pytest
-from depth_support import random_answers
+from depth_support import (  # noqa: F401 (fixtures)
+    default_compiled, default_rules, mini, mini_compiled, random_answers,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -7,7 +7,9 @@ import json
 import numpy as np
 import pytest
 import yaml
-from depth_support import SAMPLE_ANSWERS, synthetic_library
+from depth_support import (  # noqa: F401 (fixtures)
+    SAMPLE_ANSWERS, default_compiled, default_rules, mini, mini_compiled, synthetic_library,
+)
 from sklearn.base import clone
 from sklearn.model_selection import cross_val_score
 

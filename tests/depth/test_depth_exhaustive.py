@@ -15,7 +15,9 @@ from advisor.engine import analyse, compile_rules, encode, pick, raw_state
 from advisor.exhaustive import exhaustive_lint
 from advisor.models import APPROACHES, RuleBase
 
-from depth_support import random_answers
+from depth_support import (  # noqa: F401 (fixtures)
+    default_compiled, default_rules, mini, mini_compiled, random_answers,
+)
 
 
 @pytest.fixture(scope="module")

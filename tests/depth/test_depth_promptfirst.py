@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from depth_support import (  # noqa: F401 (fixtures)
+    default_compiled, default_rules, mini, mini_compiled,
+)
 from advisor.promptfirst import prompt_first, render_text
 
 NO_GAP = {"knowledge_change": "static", "external_knowledge": "none", "style_adaptation": "none"}

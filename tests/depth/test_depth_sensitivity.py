@@ -5,7 +5,9 @@ from __future__ import annotations
 import random
 
 import yaml
-from depth_support import SAMPLE_ANSWERS, random_answers
+from depth_support import (  # noqa: F401 (fixtures)
+    SAMPLE_ANSWERS, default_compiled, default_rules, mini, mini_compiled, random_answers,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
