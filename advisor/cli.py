@@ -182,9 +182,11 @@ def cases(cases_file: str, rules: str | None, fmt: str) -> None:
 @click.option("--save-answers", metavar="FILE", help="Save the answers here (YAML, or JSON for .json).")
 @click.option("--report", "report_path", metavar="FILE", help="Also write the report (.md or .html).")
 @click.option("--project", metavar="NAME", help="Project name shown in the report.")
+@click.option("--adaptive", is_flag=True,
+              help="Ask the most informative question next and stop once the rest cannot change the verdict.")
 @click.pass_context
 def ask(ctx: click.Context, rules: str | None, save_answers: str | None, report_path: str | None,
-        project: str | None) -> None:
+        project: str | None, adaptive: bool) -> None:
     """Walk through the questionnaire and print the recommendation."""
     from advisor.answers import save_answers as save
     from advisor.engine import compile_rules, recommend as score
@@ -203,6 +205,8 @@ def ask(ctx: click.Context, rules: str | None, save_answers: str | None, report_
             raise EOFError
         return line.rstrip("\r\n")
 
+    if adaptive:
+        from advisor.adaptive import run_adaptive_questionnaire as run_questionnaire  # same replies, same contract
     try:
         answers = run_questionnaire(rulebase, read, click.echo)
     except Interrupted as stop:

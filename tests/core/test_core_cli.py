@@ -313,3 +313,13 @@ def test_rules_check_exhaustive(runner):
     result = invoke(runner, "rules", "check", "--exhaustive", "--format", "json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)
+
+
+def test_ask_adaptive_stops_once_decided(runner, tmp_path):
+    saved = tmp_path / "a.yaml"
+    replies = "strong\nthousands\nnone\nstrong\nstatic\nhigh\nsubsecond\n" + "\n" * 6 + "n\n"
+    result = invoke(runner, "ask", "--adaptive", "--save-answers", saved, input=replies)
+    assert result.exit_code == 0, result.output
+    assert "Adaptive questionnaire" in result.output
+    assert "Recommendation: Fine-tuning" in result.output
+    assert yaml.safe_load(saved.read_text())["answers"]["style_adaptation"] == "strong"
