@@ -1,0 +1,526 @@
+"""LoRA fine-tuning shared by the fine-tuning and hybrid backends: datasets, the training loop, saving.
+
+A plain torch loop (measured faster than `transformers.Trainer` on this workload, see
+`benchmarks/bench_training.py`): supervised chat examples with the loss on the answer tokens only,
+optional causal language modelling on document chunks, dynamic padding over length-sorted batches,
+a seeded train/validation split, early stopping on validation loss and the best adapter kept.
+Heavy imports (torch, transformers, peft) happen inside functions.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import platform
+import random
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from advisor.atomic import staged_dir, write_text
+from advisor.backends.base import BuildSettings, Document, QAPair
+from advisor.errors import InputError
+
+log = logging.getLogger(__name__)
+
+IGNORE = -100
+ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+MODES = ("qa", "documents", "both")
+MIN_TRAIN_PAIRS = 8  # pairs needed to train on Q&A (at least 2 of them are held out for validation)
+MIN_VAL = 2
+
+
+@dataclass
+class TrainConfig:
+    """LoRA and loop settings; defaults measured on the sample corpus with SmolLM2-135M (see the report)."""
+
+    mode: str = "qa"
+    epochs: int = 6
+    lr: float = 1e-3
+    rank: int = 8
+    alpha: int = 16
+    dropout: float = 0.05
+    target_modules: tuple[str, ...] = ALL_LINEAR
+    batch_size: int = 8
+    max_length: int = 512
+    val_fraction: float = 0.15
+    patience: int = 2
+    warmup_fraction: float = 0.06
+    weight_decay: float = 0.0
+    chunk_tokens: int = 256  # document windows for --mode documents|both
+    seed: int = 0
+
+    # settings.extra key -> field (batch_size and chunk_tokens mean other things to the RAG backend)
+    _EXTRA_KEYS = {"mode": "mode", "epochs": "epochs", "lr": "lr", "rank": "rank", "alpha": "alpha",
+                   "dropout": "dropout", "target_modules": "target_modules", "train_batch_size": "batch_size",
+                   "max_length": "max_length", "val_fraction": "val_fraction", "patience": "patience",
+                   "doc_chunk_tokens": "chunk_tokens"}
+
+    @classmethod
+    def from_settings(cls, settings: BuildSettings, **defaults: Any) -> "TrainConfig":
+        """The config for a build: backend defaults, overridden by the user's options in `settings.extra`."""
+        values: dict[str, Any] = dict(defaults)
+        for key, name in cls._EXTRA_KEYS.items():
+            if (settings.extra or {}).get(key) is not None:
+                values[name] = settings.extra[key]
+        config = cls(seed=settings.seed, **values)
+        config.check()
+        return config
+
+    def check(self) -> None:
+        """Normalise option types and reject impossible values with one clear message."""
+        if isinstance(self.target_modules, str):
+            self.target_modules = tuple(m.strip() for m in self.target_modules.split(",") if m.strip())
+        self.target_modules = tuple(self.target_modules)
+        if self.mode not in MODES:
+            raise InputError(f"--mode {self.mode!r} is not one of {', '.join(MODES)}")
+        for name in ("epochs", "rank", "batch_size", "max_length", "chunk_tokens"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise InputError(f"--{name.replace('_', '-')} must be a positive whole number, got {value!r}")
+        if not (isinstance(self.lr, (int, float)) and 0 < self.lr < 1):
+            raise InputError(f"--lr must be a number between 0 and 1 (e.g. 5e-4), got {self.lr!r}")
+        if not 0 <= self.dropout < 1:
+            raise InputError(f"LoRA dropout must be in [0, 1), got {self.dropout!r}")
+        if not self.target_modules:
+            raise InputError("--target-modules is empty; give module names such as q_proj,v_proj or all-linear")
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["target_modules"] = list(self.target_modules)
+        return data
+
+
+@dataclass
+class Example:
+    """One training sequence: token ids and labels (IGNORE where no loss is taken)."""
+
+    input_ids: list[int]
+    labels: list[int]
+
+
+# ---------------------------------------------------------------------------------------------- datasets
+
+
+def prompt_ids(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]:
+    """Token ids of a chat prompt up to where the assistant's answer starts (as `Generator.encode_chat`)."""
+    out = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)
+    return list(out["input_ids"])
+
+
+def supervised_example(tokenizer: Any, messages: list[dict[str, str]], answer: str, max_length: int) -> tuple[Example, bool]:
+    """The chat prompt followed by the answer and eos; loss on the answer and eos only.
+
+    Too long: the middle of the prompt is cut (its start, the system prompt, and its end, the question and
+    the assistant marker, stay) so the answer is always trained on. Returns (example, truncated).
+    """
+    prompt = prompt_ids(tokenizer, messages)
+    answer_ids = list(tokenizer(answer.strip(), add_special_tokens=False)["input_ids"]) + [tokenizer.eos_token_id]
+    answer_ids = answer_ids[: max(1, max_length // 2)]
+    truncated = len(prompt) + len(answer_ids) > max_length
+    if truncated:
+        room = max_length - len(answer_ids)
+        head = min(32, room // 4)
+        prompt = prompt[:head] + prompt[len(prompt) - (room - head):]
+    return Example(prompt + answer_ids, [IGNORE] * len(prompt) + answer_ids), truncated
+
+
+def document_examples(tokenizer: Any, documents: Sequence[Document], chunk_tokens: int) -> list[Example]:
+    """Causal language modelling on the documents: consecutive windows of `chunk_tokens`, loss on every token."""
+    examples = []
+    for doc in documents:
+        ids = list(tokenizer(doc.text, add_special_tokens=False)["input_ids"])
+        for start in range(0, len(ids), chunk_tokens):
+            window = ids[start : start + chunk_tokens]
+            if len(window) >= 8:
+                examples.append(Example(window, list(window)))
+    return examples
+
+
+def split_pairs(pairs: Sequence[QAPair], seed: int, val_fraction: float = 0.15, mode: str = "qa") -> tuple[list[QAPair], list[QAPair]]:
+    """A seeded train/validation split of the training pairs; too few pairs is an InputError."""
+    need = MIN_TRAIN_PAIRS if mode in ("qa", "both") else MIN_VAL
+    if len(pairs) < need:
+        raise InputError(
+            f"fine-tuning needs at least {need} training pairs (after holding out test pairs), got {len(pairs)}: "
+            "add pairs to the --qa file or lower --test-fraction"
+        )
+    order = list(range(len(pairs)))
+    random.Random(seed).shuffle(order)
+    n_val = min(len(pairs) - 1, max(MIN_VAL, round(val_fraction * len(pairs))))
+    val = [pairs[i] for i in sorted(order[:n_val])]
+    train = [pairs[i] for i in sorted(order[n_val:])]
+    return train, val
+
+
+def warn_truncated(count: int, total: int, max_length: int) -> None:
+    """One warning for every example cut to fit the model's context."""
+    if count:
+        log.warning("%d of %d training examples were longer than %d tokens and were truncated", count, total, max_length)
+
+
+def max_length_for(model: Any, wanted: int) -> int:
+    """The training sequence length: the configured maximum, never beyond the model's context."""
+    context = getattr(model.config, "max_position_embeddings", None) or wanted
+    return min(wanted, int(context))
+
+
+# ---------------------------------------------------------------------------------------------- batching
+
+
+def length_batches(examples: Sequence[Example], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Batches of similar length (less padding): shuffle, sort within pools of 16 batches, shuffle batches."""
+    order = list(range(len(examples)))
+    rng.shuffle(order)
+    pool = batch_size * 16
+    batches = []
+    for start in range(0, len(order), pool):
+        chunk = sorted(order[start : start + pool], key=lambda i: len(examples[i].input_ids))
+        batches += [chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def collate(examples: Sequence[Example], pad_id: int, device: str):
+    """Right-padded tensors for training: input_ids, attention_mask and labels (padding labelled IGNORE)."""
+    import torch
+
+    width = max(len(e.input_ids) for e in examples)
+    ids = torch.full((len(examples), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(examples), width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(examples), width), dtype=torch.long)
+    for row, e in enumerate(examples):
+        n = len(e.input_ids)
+        ids[row, :n] = torch.tensor(e.input_ids)
+        labels[row, :n] = torch.tensor(e.labels)
+        mask[row, :n] = 1
+    return {"input_ids": ids.to(device), "attention_mask": mask.to(device), "labels": labels.to(device)}
+
+
+def padding_waste(examples: Sequence[Example], batches: Sequence[Sequence[int]]) -> float:
+    """Share of the token slots in these batches that are padding."""
+    real = sum(len(examples[i].input_ids) for b in batches for i in b)
+    slots = sum(len(b) * max(len(examples[i].input_ids) for i in b) for b in batches)
+    return round(1 - real / slots, 4) if slots else 0.0
+
+
+# ---------------------------------------------------------------------------------------------- model
+
+
+def linear_module_names(model: Any) -> list[str]:
+    """The distinct short names of the model's linear layers (what LoRA can target)."""
+    import torch
+
+    names = set()
+    for full, module in model.named_modules():
+        if isinstance(module, torch.nn.Linear) or type(module).__name__ == "Conv1D":
+            names.add(full.rsplit(".", 1)[-1])
+    return sorted(names)
+
+
+def add_lora(model: Any, config: TrainConfig):
+    """Wrap a fresh model in a LoRA adapter, seeded first (the A matrices are drawn here)."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import set_seed
+
+    available = linear_module_names(model)
+    targets: str | list[str]
+    if config.target_modules in (("all-linear",), ("all",)):
+        targets = "all-linear"
+    else:
+        missing = [m for m in config.target_modules if m not in available]
+        if missing:
+            raise InputError(
+                f"LoRA cannot target {', '.join(missing)}: this model's linear layers are "
+                f"{', '.join(available) or 'none'} (use --target-modules with these names, or all-linear)"
+            )
+        targets = list(config.target_modules)
+    if not available:
+        raise InputError("this model has no linear layers that LoRA can adapt")
+    set_seed(config.seed)
+    lora = LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
+                      target_modules=targets, task_type="CAUSAL_LM", bias="none")
+    try:
+        return get_peft_model(model, lora)
+    except ValueError as exc:  # e.g. a model type peft cannot adapt
+        raise InputError(f"LoRA cannot be applied to this model ({str(exc).splitlines()[0]})") from None
+
+
+# ---------------------------------------------------------------------------------------------- the loop
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced: the adapted model (best weights loaded), its loss curve and facts."""
+
+    model: Any
+    history: list[dict[str, Any]] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def interrupted(self) -> bool:
+        return bool(self.facts.get("interrupted"))
+
+
+def causal_loss(model: Any, batch: dict[str, Any]):
+    """Mean next-token loss over the labelled positions, with the output layer applied to those positions only.
+
+    With answer-only labels most positions carry no loss; projecting just the labelled ones onto the
+    vocabulary saves the time and memory of full (batch x length x vocabulary) logits. Models whose
+    output head does more than a linear projection fall back to their own loss.
+    """
+    import torch.nn.functional as F
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    head = base.get_output_embeddings() if hasattr(base, "get_output_embeddings") else None
+    decoder = base.get_decoder() if hasattr(base, "get_decoder") else None
+    config = base.config
+    plain_head = head is not None and decoder is not None and decoder is not base and not getattr(config, "final_logit_softcapping", None) \
+        and getattr(config, "logit_scale", None) in (None, 1, 1.0)
+    if not plain_head:
+        return model(**batch).loss
+    hidden = decoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+    labels = batch["labels"][:, 1:]
+    keep = labels != IGNORE
+    logits = head(hidden[:, :-1][keep])
+    return F.cross_entropy(logits.float(), labels[keep])
+
+
+def validation_loss(model: Any, examples: Sequence[Example], batch_size: int, pad_id: int, device: str) -> float | None:
+    """Mean loss per labelled token over the validation set; logits are dropped batch by batch."""
+    import torch
+
+    if not examples:
+        return None
+    total, count = 0.0, 0
+    was_training = model.training
+    model.eval()
+    order = sorted(range(len(examples)), key=lambda i: len(examples[i].input_ids))
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            batch = collate([examples[i] for i in order[start : start + batch_size]], pad_id, device)
+            n = int((batch["labels"][:, 1:] != IGNORE).sum())
+            loss = causal_loss(model, batch)
+            total += float(loss) * n
+            count += n
+    if was_training:
+        model.train()
+    return total / count if count else None
+
+
+def train_lora(
+    model: Any,
+    train_examples: Sequence[Example],
+    val_examples: Sequence[Example],
+    config: TrainConfig,
+    pad_id: int,
+    device: str = "cpu",
+    on_step: Callable[[int, float], None] | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train a LoRA adapter on `model` (a fresh copy: it is modified); early stopping on validation loss.
+
+    `on_step(step, loss)` is called after every optimiser step (tests use it to inject a Ctrl-C).
+    A KeyboardInterrupt stops training; the best weights so far are kept and `facts["interrupted"]` is true.
+    """
+    import torch
+    from tqdm.auto import tqdm
+    from transformers import get_linear_schedule_with_warmup
+
+    from advisor.backends.measure import measure
+
+    if not train_examples:
+        raise InputError("nothing to train on: no training examples were built")
+    peft_model = add_lora(model, config)
+    peft_model.to(device)
+    peft_model.train()
+    params = [p for p in peft_model.parameters() if p.requires_grad]
+    trainable = sum(p.numel() for p in params)
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    rng = random.Random(config.seed)
+    steps_per_epoch = math.ceil(len(train_examples) / config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    scheduler = get_linear_schedule_with_warmup(optimizer, max(1, int(config.warmup_fraction * total_steps)), total_steps)
+
+    history: list[dict[str, Any]] = []
+    best_val, best_state, best_step = math.inf, None, 0
+    bad_evals, step, epoch_done = 0, 0, 0
+    real_tokens, slot_tokens, step_seconds = 0, 0, 0.0
+    last_loss = last_val = None
+    interrupted = stopped_early = False
+    bar = tqdm(total=total_steps, unit="step", desc="training", file=sys.stderr, disable=not progress, dynamic_ncols=True)
+
+    def snapshot() -> dict[str, Any]:
+        return {n: p.detach().to("cpu", copy=True) for n, p in peft_model.named_parameters() if p.requires_grad}
+
+    with measure() as measured:
+        try:
+            for epoch in range(config.epochs):
+                for batch_idx in length_batches(train_examples, config.batch_size, rng):
+                    start = time.perf_counter()
+                    batch = collate([train_examples[i] for i in batch_idx], pad_id, device)
+                    loss = causal_loss(peft_model, batch)
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(params, 1.0)
+                    optimizer.step()
+                    scheduler.step()
+                    optimizer.zero_grad(set_to_none=True)
+                    last_loss = float(loss.detach())
+                    step_seconds += time.perf_counter() - start
+                    step += 1
+                    real_tokens += int(batch["attention_mask"].sum())
+                    slot_tokens += batch["attention_mask"].numel()
+                    history.append({"step": step, "epoch": epoch + 1, "train_loss": round(last_loss, 5), "val_loss": None})
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{last_loss:.3f}", val="-" if last_val is None else f"{last_val:.3f}")
+                    if on_step is not None:
+                        on_step(step, last_loss)
+                epoch_done = epoch + 1
+                last_val = validation_loss(peft_model, val_examples, config.batch_size * 2, pad_id, device)
+                history[-1]["val_loss"] = None if last_val is None else round(last_val, 5)
+                bar.set_postfix(loss=f"{last_loss:.3f}", val="-" if last_val is None else f"{last_val:.3f}")
+                if last_val is None or last_val < best_val - 1e-4:
+                    best_val, best_state, best_step, bad_evals = (last_val if last_val is not None else math.inf), snapshot(), step, 0
+                else:
+                    bad_evals += 1
+                    if bad_evals >= config.patience:
+                        stopped_early = True
+                        break
+        except KeyboardInterrupt:
+            interrupted = True
+            log.warning("training interrupted at step %d; keeping the best adapter so far", step)
+        finally:
+            bar.close()
+    if best_state is not None:
+        with torch.no_grad():
+            for name, param in peft_model.named_parameters():
+                if name in best_state:
+                    param.copy_(best_state[name].to(param.device))
+    if device.startswith("cuda"):
+        peak = torch.cuda.max_memory_allocated() / 1e6
+    else:
+        peak = measured.peak_memory_mb
+    peft_model.eval()
+    facts = {
+        "seconds": measured.seconds,
+        "steps": step,
+        "epochs": epoch_done,
+        "best_step": best_step,
+        "train_examples": len(train_examples),
+        "val_examples": len(val_examples),
+        "trainable_parameters": trainable,
+        "final_train_loss": None if last_loss is None else round(last_loss, 5),
+        "final_val_loss": None if last_val is None else round(last_val, 5),
+        "best_val_loss": None if best_val == math.inf else round(best_val, 5),
+        "peak_memory_mb": round(peak, 1),
+        "tokens_per_second": round(real_tokens / step_seconds, 1) if step_seconds else 0.0,
+        "padding_waste": round(1 - real_tokens / slot_tokens, 4) if slot_tokens else 0.0,
+        "stopped_early": stopped_early,
+        "interrupted": interrupted,
+    }
+    return TrainResult(peft_model, history, facts)
+
+
+# ---------------------------------------------------------------------------------------------- saving
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training: the best adapter so far was saved to `path` (marked interrupted)."""
+
+    def __init__(self, path: Path):
+        super().__init__(f"training interrupted; the best adapter so far is in {path} (marked interrupted)")
+        self.path = path
+
+
+def versions() -> dict[str, str]:
+    """Library versions that shape a trained adapter, for its training record."""
+    import peft
+    import torch
+    import transformers
+
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "transformers": transformers.__version__, "peft": peft.__version__}
+
+
+def is_complete_build(folder: Path) -> bool:
+    """True when `folder` holds a finished (not interrupted) build."""
+    try:
+        manifest = json.loads((Path(folder) / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return not manifest.get("interrupted", False)
+
+
+def scratch_dir(out: Path) -> Path:
+    """A private working folder beside `out` (same file system, so publishing is a rename)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
+
+
+def publish(work: Path, out: Path, interrupted: bool) -> Path:
+    """Move a finished working folder into place atomically and return where it went.
+
+    An interrupted build never replaces a finished one: it goes to `out/interrupted` instead.
+    """
+    target = out / "interrupted" if interrupted and is_complete_build(out) else out
+    with staged_dir(target) as tmp:
+        for entry in work.iterdir():
+            os.replace(entry, tmp / entry.name)
+    shutil.rmtree(work, ignore_errors=True)
+    return target
+
+
+def write_training_record(folder: Path, result: TrainResult, config: TrainConfig, manifest: dict[str, Any], extra_config: dict[str, Any]) -> None:
+    """Save the adapter (peft format), training_config.json, loss.json, loss.svg and manifest.json."""
+    from advisor.backends.plots import loss_svg
+
+    folder = Path(folder)
+    result.model.save_pretrained(str(folder / "adapter"))
+    record = {"config": config.to_json(), **extra_config, "versions": versions(), "facts": result.facts}
+    write_text(folder / "training_config.json", json.dumps(record, indent=2) + "\n")
+    write_text(folder / "loss.json", json.dumps({"steps": result.history}, indent=1) + "\n")
+    write_text(folder / "loss.svg", loss_svg(result.history))
+    write_text(folder / "manifest.json", json.dumps({**manifest, "interrupted": result.interrupted}, indent=2) + "\n")
+    if result.interrupted:
+        # The build never reached evaluation: a metrics file that says so, with what training achieved.
+        metrics = {"approach": manifest.get("approach"), "interrupted": True, "train": result.facts}
+        write_text(folder / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+
+
+def load_adapter(out: Path, generator: str, device: str):
+    """The base model with the adapter saved in `out/adapter`, ready to answer."""
+    from peft import PeftModel
+
+    from advisor.backends.generator import load_model
+
+    adapter = Path(out) / "adapter"
+    if not (adapter / "adapter_config.json").is_file():
+        raise InputError(f"{out} holds no trained adapter (expected {adapter}/adapter_config.json); build it first")
+    base = load_model(generator, device)
+    model = PeftModel.from_pretrained(base, str(adapter))
+    return model.to(device).eval()
+
+
+def read_manifest(out: Path, approach: str) -> dict[str, Any]:
+    """The manifest of a build in `out`, checked to be of `approach`."""
+    path = Path(out) / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError(f"{out} is not a built pipeline (no manifest.json); run advisor build first") from None
+    except ValueError:
+        raise InputError(f"{path} is not valid JSON; rebuild the pipeline") from None
+    if manifest.get("approach") != approach:
+        raise InputError(f"{out} holds a {manifest.get('approach')!r} build, not {approach!r}")
+    return manifest
+
+
+def elapsed(start: float) -> float:
+    return round(time.perf_counter() - start, 3)
