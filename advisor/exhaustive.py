@@ -44,6 +44,7 @@ class ExhaustiveReport:
     rules: list[dict[str, Any]]
     questions: list[dict[str, Any]]
     dead_answers: list[dict[str, str]]
+    hotspots: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
     verdicts: Any = field(default=None, repr=False)  # int8 array over the answer grid (last index = unknown)
@@ -66,6 +67,7 @@ class ExhaustiveReport:
             "rules": self.rules,
             "questions": self.questions,
             "dead_answers": self.dead_answers,
+            "close_call_hotspots": self.hotspots,
             "warnings": self.warnings,
             "seconds": round(self.seconds, 3),
         }
@@ -115,7 +117,7 @@ def _spread_pick(indices: Any, k: int) -> list[int]:
     if len(indices) <= k:
         return [int(i) for i in indices]
     step = len(indices) / k
-    return [int(indices[int(i * step)]) for i in range(k)]
+    return [int(indices[int((i + 0.5) * step)]) for i in range(k)]
 
 
 def exhaustive_lint(compiled: CompiledRules, near_margin: float = 0.1, examples: int = 3) -> ExhaustiveReport:
@@ -161,6 +163,7 @@ def exhaustive_lint(compiled: CompiledRules, near_margin: float = 0.1, examples:
         rules.append((lead_conds, np.broadcast_to(mask, tshape), np.asarray(compiled.rule_weff[ri], dtype=float)))
 
     verdicts = np.empty(tuple(sizes), dtype=np.int8)
+    close_grid = np.empty(tuple(sizes), dtype=bool)  # tie or near tie
     wins = np.zeros(3, dtype=np.int64)
     wins_answered = np.zeros(3, dtype=np.int64)
     fires = np.zeros(len(rules), dtype=np.int64)
@@ -197,6 +200,7 @@ def exhaustive_lint(compiled: CompiledRules, near_margin: float = 0.1, examples:
         margin = margins(raw, best, best_val)
         tie_mask = margin <= _EPS
         near_mask = (margin < near_margin) & ~tie_mask
+        close_grid[lead_idx] = margin < max(near_margin, 2 * _EPS)
         ties += int(tie_mask.sum())
         near += int(near_mask.sum())
         ties_answered += int((tie_mask & answered).sum())
@@ -234,6 +238,7 @@ def exhaustive_lint(compiled: CompiledRules, near_margin: float = 0.1, examples:
             "note_only": not any(compiled.rule_effect[ri]),
         })
     question_rows, dead = _answer_influence(compiled, verdicts, sizes)
+    hotspots = _hotspots(compiled, close_grid, sizes)
     warnings = []
     for row in rule_rows:
         if row["never_fires"]:
@@ -262,6 +267,7 @@ def exhaustive_lint(compiled: CompiledRules, near_margin: float = 0.1, examples:
         rules=rule_rows,
         questions=question_rows,
         dead_answers=dead,
+        hotspots=hotspots,
         seconds=time.perf_counter() - start,
         warnings=warnings,
         verdicts=verdicts,
@@ -273,7 +279,7 @@ def _choose(pool: list[tuple[bool, tuple[int, ...]]], k: int) -> list[tuple[int,
     if len(preferred) <= k:
         return preferred
     step = len(preferred) / k
-    return [preferred[int(i * step)] for i in range(k)]
+    return [preferred[int((i + 0.5) * step)] for i in range(k)]
 
 
 def _decoder(compiled: CompiledRules, sizes: list[int]) -> Any:
@@ -314,6 +320,29 @@ def _answer_influence(compiled: CompiledRules, verdicts: Any, sizes: list[int]) 
     return rows, dead
 
 
+def _hotspots(compiled: CompiledRules, close: Any, sizes: list[int], top: int = 5) -> list[dict[str, Any]]:
+    """Answers over-represented among fully answered ties and near ties: where the close calls concentrate.
+
+    For each question=value: its share of the close calls against its share of all fully answered
+    combinations (1/number of values); a lift of 2.0 means close calls have that answer twice as often.
+    """
+    answered = close[tuple(slice(0, s - 1) for s in sizes)]
+    total = int(answered.sum())
+    if not total:
+        return []
+    rows = []
+    for qi, qid in enumerate(compiled.qids):
+        n = sizes[qi] - 1
+        other = tuple(a for a in range(answered.ndim) if a != qi)
+        counts = answered.sum(axis=other)
+        for v in range(n):
+            share = int(counts[v]) / total
+            rows.append({"question": qid, "value": compiled.values[qi][v], "close_calls": int(counts[v]),
+                         "share": round(share, 4), "lift": round(share * n, 3)})
+    rows.sort(key=lambda r: (-r["lift"], r["question"]))
+    return [r for r in rows if r["lift"] >= 1.2][:top]
+
+
 def _pct(part: int, whole: int) -> str:
     return f"{100.0 * part / whole:.1f}%" if whole else "0%"
 
@@ -348,6 +377,9 @@ def render_text(report: ExhaustiveReport) -> str:
         f"fully answered: {report.near_answered:,} ({_pct(report.near_answered, report.answered_total)})"
     )
     out += [f"  e.g. {_answers_line(e)}" for e in report.near_examples]
+    if report.hotspots:
+        out.append("Close calls (fully answered ties and near ties) concentrate where: " + ", ".join(
+            f"{h['question']}={h['value']} ({h['lift']:.1f}× as often)" for h in report.hotspots))
     out += ["", "Rules (combinations where it fires / where it decides the verdict):"]
     for r in report.rules:
         flag = ("  <- never fires" if r["never_fires"] else "  (a note, no effect)" if r["note_only"]

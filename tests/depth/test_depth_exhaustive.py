@@ -115,6 +115,7 @@ def _brute(compiled, near):
     wins, ties, close = [0, 0, 0], 0, 0
     decisive = [0] * len(compiled.rule_ids)
     grid = np.empty(sizes, dtype=int)
+    close_grid = np.zeros(sizes, dtype=bool)
     for idx in itertools.product(*(range(s) for s in sizes)):
         state = tuple(v if v < sizes[i] - 1 else -1 for i, v in enumerate(idx))
         raw, top, *_ = analyse(compiled, state)
@@ -122,12 +123,13 @@ def _brute(compiled, near):
         wins[top] += 1
         margin = raw[top] - max(raw[a] for a in range(3) if a != top)
         ties += margin <= 1e-9
+        close_grid[idx] = margin < near
         close += 1e-9 < margin < near
         for ri, conds in enumerate(compiled.rule_conds):
             if all(state[qi] in allowed for qi, allowed in conds):
                 alt = [raw[a] - compiled.rule_weff[ri][a] for a in range(3)]
                 decisive[ri] += pick(compiled, alt) != top
-    return wins, ties, close, decisive, grid
+    return wins, ties, close, decisive, grid, close_grid
 
 
 pull = st.tuples(*[st.sampled_from([0.0, 0.3, 0.5, 1.0, -0.2])] * 3)
@@ -144,7 +146,7 @@ pull = st.tuples(*[st.sampled_from([0.0, 0.3, 0.5, 1.0, -0.2])] * 3)
 def test_matches_brute_force_on_random_tiny_rule_bases(pulls_a, pulls_b, pulls_c, effect, weight):
     compiled = compile_rules(_tiny_rulebase(pulls_a, pulls_b, pulls_c, effect, weight))
     report = exhaustive_lint(compiled, near_margin=0.25)
-    wins, ties, close, decisive, grid = _brute(compiled, 0.25)
+    wins, ties, close, decisive, grid, close_grid = _brute(compiled, 0.25)
     assert [report.wins[a] for a in APPROACHES] == wins
     assert report.ties == ties and report.near == close
     assert [r["decisive"] for r in report.rules] == decisive
@@ -152,6 +154,12 @@ def test_matches_brute_force_on_random_tiny_rule_bases(pulls_a, pulls_b, pulls_c
     for q in report.questions:
         axis = compiled.qindex[q["id"]]
         assert q["decisive_contexts"] == int((grid.max(axis=axis) != grid.min(axis=axis)).sum())
+    answered = close_grid[tuple(slice(0, len(v)) for v in compiled.values)]
+    for h in report.hotspots:
+        axis = compiled.qindex[h["question"]]
+        v = compiled.values[axis].index(h["value"])
+        assert h["close_calls"] == int(answered.take(v, axis=axis).sum())
+        assert h["lift"] >= 1.2
 
 
 def test_json_shape(mini_report):
