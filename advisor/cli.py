@@ -23,6 +23,7 @@ class AdvisorGroup(click.Group):
     """Turns InputError into exit 2 and unexpected exceptions into exit 1, each with one line on stderr."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; map InputError to exit 2 and any other exception to exit 1, one line each."""
         try:
             return super().invoke(ctx)
         except InputError as exc:

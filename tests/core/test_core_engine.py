@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,8 +16,6 @@ from advisor.engine import (
 from advisor.errors import InputError
 from advisor.models import APPROACHES, CONTRACT_QUESTIONS, UNKNOWN
 from advisor.rulebase import dump_rules, parse_rules
-
-import yaml
 
 QIDS = list(CONTRACT_QUESTIONS)
 

@@ -192,3 +192,25 @@ def test_compile_is_plain_data(compiled):
     assert isinstance(compiled.wpulls, tuple) and isinstance(compiled.wpulls[0][0][0], float)
     assert compiled.order == (0, 1, 2)
     assert compile_rules(load_rules()).importance == compiled.importance
+
+
+def test_extra_question_with_neutral_default_leaves_contract_answers_alone(write, rulebase, compiled):
+    from advisor.engine import raw_scores
+    from core_support import SUPPORT
+
+    data = default_data()
+    data["questions"].append({
+        "id": "budget", "factor": "cost", "text": "Is there budget for GPUs?", "help": "Training needs GPU hours.",
+        "default": "unsure",
+        "values": [{"value": "unsure", "because": "neutral"},
+                   {"value": "none", "pull": {"fine-tuning": -0.5, "hybrid": -0.5}, "because": "no GPUs to train on"}],
+    })
+    extended = load_rules(write("extended.yaml", data))
+    assert check_rules(write("extended2.yaml", data)) == []
+    ext = compile_rules(extended)
+    assert raw_scores(ext, SUPPORT) == raw_scores(compiled, SUPPORT)
+    from advisor.engine import recommend
+
+    rec = recommend(ext, SUPPORT)
+    assert rec.answers["budget"] == "unsure" and "budget" not in rec.unknown
+    assert raw_scores(ext, dict(SUPPORT, budget="none"))["fine-tuning"] < raw_scores(ext, SUPPORT)["fine-tuning"]
