@@ -1,0 +1,185 @@
+"""Validation: inputs checked before models, ranking by correctness with ties to the cheaper approach, failed
+backends reported while others run, stage reuse, and one real run on the bundled sample."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from advisor.backends import validate as v
+from advisor.backends.base import BuildSettings, QAPair
+from advisor.errors import InputError
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "sample"
+
+
+def _pairs(n: int, answer: str = "Odo Farlane") -> list[QAPair]:
+    return [QAPair(question=f"q{i}?", answer=answer, source=None, line=i + 1) for i in range(n)]
+
+
+def test_ranking_metric_is_contains_for_short_answers_and_f1_for_long_ones():
+    assert v.ranking_metric(_pairs(5))[0] == "contains"
+    long = "a very long gold answer that spans a whole sentence of words"
+    metric, why = v.ranking_metric(_pairs(5, long))
+    assert metric == "f1" and "median 12 words" in why
+
+
+def test_parse_approaches_checks_names():
+    assert v.parse_approaches("rag, hybrid") == ["rag", "hybrid"]
+    assert v.parse_approaches(None) == ["rag", "fine-tuning", "hybrid"]
+    with pytest.raises(InputError, match="did you mean 'hybrid'"):
+        v.parse_approaches("rag,hybird")
+
+
+def _write_answers(folder: Path, approach: str, scores: list[float], base: list[float]) -> None:
+    folder = folder / approach
+    folder.mkdir(parents=True)
+    rows = [{"kind": "answer", "line": i + 1, "question": f"q{i}", "gold": "x", "response": "y", "sources": [],
+             "exact_match": s, "f1": s, "contains": s, "baseline": {"exact_match": b, "f1": b, "contains": b}}
+            for i, (s, b) in enumerate(zip(scores, base))]
+    (folder / "answers.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def _result(approach: str, scores: list[float], base: list[float]) -> dict:
+    mean = sum(scores) / len(scores)
+    b = sum(base) / len(base)
+    return {"status": "ok", "approach": approach, "questions": len(scores),
+            "answers": {"exact_match": mean, "f1": mean, "contains": mean},
+            "baseline": {"answers": {"exact_match": b, "f1": b, "contains": b}}}
+
+
+class _Rec:
+    def __init__(self, recommendation: str, answers: dict[str, str]):
+        self.recommendation = recommendation
+        self.answers = answers
+
+
+def _inputs(n: int) -> v.Inputs:
+    pairs = _pairs(n)
+    return v.Inputs(rulebase=None, recommendation=None, project=None, documents=[], pairs=pairs, train=[], test=pairs)
+
+
+def test_summarise_ranks_by_correctness_and_calls_out_the_questionnaire(tmp_path):
+    n = 30
+    base = [0.0] * n
+    rag = [1.0 if i % 2 else 0.0 for i in range(n)]  # 0.5
+    hybrid = [1.0] * n                                # 1.0, clearly best
+    ft = [0.0] * n
+    results = {}
+    for name, scores in (("rag", rag), ("fine-tuning", ft), ("hybrid", hybrid)):
+        _write_answers(tmp_path, name, scores, base)
+        results[name] = _result(name, scores, base)
+    answers = {"external_knowledge": "none", "style_adaptation": "light", "knowledge_change": "static"}
+    out = v.summarise(_Rec("fine-tuning", answers), _inputs(n), results, BuildSettings(), tmp_path)
+    assert out["best_measured"] == "hybrid" and out["agrees"] is False
+    assert out["metric"] == "contains"
+    challenged = {c["question"]: c["evidence"] for c in out["challenged_answers"]}
+    assert "closed-book contains was 0.00 and retrieval lifted it to 1.00" in challenged["external_knowledge"]
+    assert "from 0.50 (retrieval alone) to 1.00" in challenged["style_adaptation"]
+    assert "knowledge_change" in challenged
+    assert "disagrees with the questionnaire, which recommended fine-tuning (contains 0.00)" in out["verdict"]
+    hybrid_vs_rag = next(c for c in out["comparisons"] if c["a"] == "hybrid" and c["b"] == "rag")
+    assert hybrid_vs_rag["tie"] is False and hybrid_vs_rag["ci95"][0] > 0
+
+
+def test_a_difference_inside_the_noise_is_a_tie_that_goes_to_the_cheaper_approach(tmp_path):
+    n = 10
+    base = [0.0] * n
+    rag = [1.0] * 6 + [0.0] * 4
+    hybrid = [1.0] * 7 + [0.0] * 3
+    results = {}
+    for name, scores in (("rag", rag), ("hybrid", hybrid)):
+        _write_answers(tmp_path, name, scores, base)
+        results[name] = _result(name, scores, base)
+    out = v.summarise(_Rec("hybrid", {}), _inputs(n), results, BuildSettings(), tmp_path)
+    assert out["tied_with_best"] == ["rag", "hybrid"]
+    assert out["best_measured"] == "rag" and out["agrees"] is False
+    assert "statistically tied" in out["verdict"]
+
+
+def test_too_few_pairs_are_refused_before_any_model_loads(tmp_path):
+    qa = tmp_path / "qa.jsonl"
+    lines = (SAMPLE / "qa.jsonl").read_text().splitlines()[:12]
+    qa.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match="12 question/answer pairs are too few .* at least 20"):
+        v.prepare(SAMPLE / "answers.yaml", SAMPLE / "docs", qa, tmp_path / "out", BuildSettings(), ["rag"])
+
+
+def test_bad_answers_are_refused_before_any_model_loads(tmp_path):
+    answers = tmp_path / "answers.yaml"
+    answers.write_text("version: 1\nanswers:\n  knowledge_change: hourly\n")
+    with pytest.raises(InputError, match="knowledge_change"):
+        v.prepare(answers, SAMPLE / "docs", SAMPLE / "qa.jsonl", tmp_path / "out", BuildSettings(), ["rag"])
+
+
+def test_a_failing_backend_is_reported_and_the_others_still_run(tmp_path, monkeypatch):
+    """Orchestration only: the stages are faked, the rule base, split, summary and reports are real."""
+    calls = []
+
+    def fake_stage(approach, inputs, docs_dir, qa_file, out, settings, progress):
+        calls.append(approach)
+        if approach == "fine-tuning":
+            raise RuntimeError("CUDA out of memory\nlong traceback text")
+        scores = [1.0] * len(inputs.test) if approach == "rag" else [0.0] * len(inputs.test)
+        _write_answers(out, approach, scores, [0.0] * len(inputs.test))
+        return _result(approach, scores, [0.0] * len(inputs.test)), False
+
+    monkeypatch.setattr(v, "run_stage", fake_stage)
+    monkeypatch.setattr("advisor.backends.evaluation.baseline_answers", lambda *a, **k: [])
+    out = tmp_path / "out"
+    lines = []
+    result = v.validate(SAMPLE / "answers.yaml", SAMPLE / "docs", SAMPLE / "qa.jsonl", out, echo=lines.append)
+    assert calls == ["rag", "fine-tuning", "hybrid"]
+    assert result["approaches"]["fine-tuning"] == {"status": "failed", "approach": "fine-tuning",
+                                                   "error": "CUDA out of memory"}
+    assert result["best_measured"] == "rag"
+    saved = json.loads((out / "validation.json").read_text())
+    assert saved["recommended"] in ("rag", "fine-tuning", "hybrid") and saved["best_measured"] == "rag"
+    html = (out / "report.html").read_text()
+    assert "CUDA out of memory" in html and "Evidence" in html
+    assert any("FAILED: CUDA out of memory" in line for line in lines)
+    assert any(line.startswith("[2/4] rag (about") for line in lines)
+
+
+def test_a_finished_stage_is_reused_only_with_the_same_fingerprint(tmp_path):
+    folder = tmp_path / "rag"
+    folder.mkdir()
+    (folder / "metrics.json").write_text(json.dumps({"approach": "rag", "interrupted": False}))
+    (folder / v.STAGE_FILE).write_text(json.dumps({"fingerprint": "abc"}))
+    assert v._reusable(folder, "abc") == {"approach": "rag", "interrupted": False}
+    assert v._reusable(folder, "other") is None
+    (folder / "metrics.json").write_text(json.dumps({"approach": "rag", "interrupted": True}))
+    assert v._reusable(folder, "abc") is None
+
+
+def test_fingerprint_changes_with_the_data_and_the_settings():
+    inputs = _inputs(4)
+    a = v.fingerprint("rag", inputs, BuildSettings())
+    assert a == v.fingerprint("rag", inputs, BuildSettings())
+    assert a != v.fingerprint("rag", inputs, BuildSettings(seed=1))
+    assert a != v.fingerprint("rag", _inputs(5), BuildSettings())
+    assert a != v.fingerprint("hybrid", inputs, BuildSettings())
+
+
+@pytest.mark.slow
+def test_real_validation_of_rag_on_the_bundled_sample(tmp_path):
+    """Real embedder, index and generator; a few questions, short answers."""
+    out = tmp_path / "val"
+    settings = BuildSettings(eval_limit=3, max_new_tokens=12)
+    result = v.validate(SAMPLE / "answers.yaml", SAMPLE / "docs", SAMPLE / "qa.jsonl", out, settings,
+                        approaches=["rag"], progress=False, echo=lambda s: None)
+    rag = result["approaches"]["rag"]
+    assert rag["status"] == "ok", rag
+    assert rag["retrieval"]["questions"] == result["held_out"] and rag["retrieval"]["recall_at_k"] >= 0.8
+    assert result["questions"] == 3 and result["baseline"]["answers"]["contains"] <= 0.34
+    assert result["best_measured"] == "rag"
+    assert (out / "report.html").is_file() and (out / "report.md").is_file()
+    # A second run with the same inputs reuses the finished stage.
+    lines: list[str] = []
+    again = v.validate(SAMPLE / "answers.yaml", SAMPLE / "docs", SAMPLE / "qa.jsonl", out, settings,
+                       approaches=["rag"], progress=False, echo=lines.append)
+    assert any("reused the earlier run" in line for line in lines)
+    assert again["approaches"]["rag"]["answers"] == rag["answers"]
