@@ -129,6 +129,7 @@ def test_a_failing_backend_is_reported_and_the_others_still_run(tmp_path, monkey
 
     monkeypatch.setattr(v, "run_stage", fake_stage)
     monkeypatch.setattr("advisor.backends.evaluation.baseline_answers", lambda *a, **k: [])
+    monkeypatch.setattr(v, "load_models", lambda settings, approaches: None)
     out = tmp_path / "out"
     lines = []
     result = v.validate(SAMPLE / "answers.yaml", SAMPLE / "docs", SAMPLE / "qa.jsonl", out, echo=lines.append)
@@ -141,7 +142,7 @@ def test_a_failing_backend_is_reported_and_the_others_still_run(tmp_path, monkey
     html = (out / "report.html").read_text()
     assert "CUDA out of memory" in html and "Evidence" in html
     assert any("FAILED: CUDA out of memory" in line for line in lines)
-    assert any(line.startswith("[2/4] rag (about") for line in lines)
+    assert any(line.startswith("[3/5] rag (about") for line in lines)
 
 
 def test_a_finished_stage_is_reused_only_with_the_same_fingerprint(tmp_path):
