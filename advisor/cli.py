@@ -200,6 +200,8 @@ def ask(ctx: click.Context, rules: str | None, save_answers: str | None, report_
     rulebase = _rulebase(rules)
 
     def read(prompt: str) -> str:
+        if sys.stdin.isatty():  # a person at a terminal: input() gives line editing
+            return input(prompt)
         click.echo(prompt, nl=False)
         line = _read_line()
         if not line:
