@@ -1,26 +1,124 @@
 """Click commands for the backends (build, query, validate). Light at import: heavy work is imported inside.
 
-STUB: filled in by the backends work (issues 3-5). The core CLI registers these commands.
+The commands are thin: they turn options into BuildSettings and call `runner.build_and_evaluate` or a
+backend's `load` + `answer`. Bad input (InputError) prints one line and exits 2, also when the commands run
+on their own (outside the `advisor` group).
 """
 
 from __future__ import annotations
 
+import functools
+import json
+from pathlib import Path
+
 import click
 
+from advisor.backends.base import APPROACHES, DEFAULT_EMBEDDER, DEFAULT_GENERATOR, BuildSettings
+from advisor.errors import InputError
+
+
+def _input_errors_exit_2(func):
+    """Report InputError as 'error: ...' on stderr with exit status 2, with no traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except InputError as exc:
+            click.echo(f"error: {exc}", err=True)
+            raise click.exceptions.Exit(2) from None
+
+    return wrapper
+
 
 @click.command()
-@click.argument("approach", type=click.Choice(["rag", "fine-tuning", "hybrid"]))
-def build(approach: str) -> None:
+@click.argument("approach", type=click.Choice(list(APPROACHES)))
+@click.option("--docs", "docs", required=True, type=click.Path(path_type=Path), help="Folder of .txt, .md, .html documents.")
+@click.option("--qa", "qa", required=True, type=click.Path(path_type=Path), help="Question/answer pairs (JSON Lines).")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Folder to build into (replaced as a whole).")
+@click.option("--seed", default=0, show_default=True, help="Seed of the split and of training.")
+@click.option("--test-fraction", default=0.3, show_default=True, help="Share of the pairs held out for evaluation.")
+@click.option("--eval-limit", type=int, default=None, help="Answer at most N held-out pairs (retrieval is scored on all).")
+@click.option("--embedder", default=DEFAULT_EMBEDDER, show_default=True, help="Sentence-transformers model id or folder.")
+@click.option("--generator", default=DEFAULT_GENERATOR, show_default=True, help="Causal LM id, folder or .gguf file.")
+@click.option("--device", default="cpu", show_default=True, type=click.Choice(["cpu", "cuda", "mps"]))
+@click.option("--k", "k", default=5, show_default=True, help="Chunks retrieved per question.")
+@click.option("--max-new-tokens", default=32, show_default=True, help="Longest answer generated, in tokens.")
+@click.option("--chunk-tokens", type=int, default=None, help="Chunk window in embedder word pieces [rag, hybrid; default 128].")
+@click.option("--chunk-overlap", type=int, default=None, help="Overlap of consecutive chunks [rag, hybrid; default 32].")
+@click.option("--mode", type=click.Choice(["qa", "documents", "both"]), default=None, help="What to fine-tune on [fine-tuning].")
+@click.option("--epochs", type=float, default=None, help="Training epochs [fine-tuning, hybrid].")
+@click.option("--lr", type=float, default=None, help="Learning rate [fine-tuning, hybrid].")
+@click.option("--rank", type=int, default=None, help="LoRA rank [fine-tuning, hybrid].")
+@click.option("--target-modules", default=None, help="LoRA target modules, comma-separated [fine-tuning, hybrid].")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@_input_errors_exit_2
+def build(approach: str, docs: Path, qa: Path, out: Path, seed: int, test_fraction: float, eval_limit: int | None,
+          embedder: str, generator: str, device: str, k: int, max_new_tokens: int, chunk_tokens: int | None,
+          chunk_overlap: int | None, mode: str | None, epochs: float | None, lr: float | None, rank: int | None,
+          target_modules: str | None, quiet: bool) -> None:
     """Build APPROACH on your documents and pairs, and evaluate it on held-out pairs."""
-    raise click.UsageError("not implemented yet")
+    from advisor.backends.evaluation import format_table
+    from advisor.backends.runner import METRICS_FILE, build_and_evaluate
+
+    extra = {"chunk_tokens": chunk_tokens, "chunk_overlap": chunk_overlap, "mode": mode, "epochs": epochs, "lr": lr,
+             "rank": rank, "target_modules": target_modules}
+    settings = BuildSettings(seed=seed, test_fraction=test_fraction, eval_limit=eval_limit, embedder=embedder,
+                             generator=generator, device=device, k=k, max_new_tokens=max_new_tokens,
+                             extra={key: value for key, value in extra.items() if value is not None})
+    echo = None if quiet else (lambda message: click.echo(message, err=True))
+    metrics = build_and_evaluate(approach, docs, qa, out, settings, progress=not quiet, echo=echo)
+    click.echo(format_table(metrics))
+    click.echo(f"wrote {out / METRICS_FILE}")
+
+
+def built_approach(out: Path) -> str:
+    """The approach recorded in OUT/manifest.json (or OUT/metrics.json)."""
+    for name in ("manifest.json", "metrics.json"):
+        path = Path(out) / name
+        if path.is_file():
+            try:
+                approach = json.loads(path.read_text(encoding="utf-8")).get("approach")
+            except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+                continue
+            if approach in APPROACHES:
+                return approach
+    if not Path(out).is_dir():
+        raise InputError(f"{out} does not exist; build a pipeline into it with 'advisor build' first")
+    raise InputError(f"{out} holds no built pipeline (no manifest.json naming its approach); run 'advisor build' first")
 
 
 @click.command()
-@click.argument("out", type=click.Path())
+@click.argument("out", type=click.Path(path_type=Path))
 @click.argument("question")
-def query(out: str, question: str) -> None:
+@click.option("--k", "k", type=int, default=None, help="Chunks retrieved (default: as built).")
+@click.option("--max-new-tokens", type=int, default=None, help="Longest answer, in tokens (default: as built).")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer, sources and chunks as JSON.")
+@_input_errors_exit_2
+def query(out: Path, question: str, k: int | None, max_new_tokens: int | None, as_json: bool) -> None:
     """Answer QUESTION with the pipeline built in OUT, naming the documents used."""
-    raise click.UsageError("not implemented yet")
+    from advisor.backends import backend_class
+
+    if not question.strip():
+        raise InputError("the question is empty")
+    approach = built_approach(out)
+    backend = backend_class(approach).load(out)
+    if k is not None:
+        backend.settings.k = k
+    if max_new_tokens is not None:
+        backend.settings.max_new_tokens = max_new_tokens
+    answer = backend.answer(question)
+    if as_json:
+        click.echo(json.dumps({"approach": approach, "question": question, "answer": answer.text,
+                               "sources": answer.sources,
+                               "hits": [{"doc_id": h.doc_id, "chunk_id": h.chunk_id, "score": h.score}
+                                        for h in answer.hits]}, indent=2))
+        return
+    click.echo(answer.text)
+    if answer.sources:
+        click.echo("\nSources: " + ", ".join(answer.sources))
+    else:
+        click.echo(f"\n(no documents: the {approach} pipeline answers from the model's weights)")
 
 
 @click.command()

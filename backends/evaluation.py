@@ -1,0 +1,320 @@
+"""Score any backend the same way on held-out pairs: retrieval, answers, the closed-book baseline, latency.
+
+Shared by RAG, fine-tuning, hybrid and validate, so their numbers compare one for one. Light at import:
+the generator is imported only when a baseline has to be generated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import re
+import string
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from advisor.atomic import write_text
+from advisor.backends.base import Answer, Backend, BuildSettings, QAPair
+
+ANSWERS_FILE = "answers.jsonl"
+METRICS = ("exact_match", "f1", "contains")
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCT = str.maketrans({ch: " " for ch in string.punctuation + "‘’“”–—"})
+
+
+# ---------------------------------------------------------------- answer metrics
+
+def normalize_answer(text: str) -> str:
+    """Lowercase, punctuation to spaces, articles (a, an, the) dropped, whitespace collapsed."""
+    text = text.lower().translate(_PUNCT)
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def exact_match(prediction: str, gold: str) -> float:
+    """1.0 when the normalised texts are equal."""
+    return float(normalize_answer(prediction) == normalize_answer(gold))
+
+
+def token_f1(prediction: str, gold: str) -> float:
+    """Harmonic mean of token precision and recall between the normalised texts (SQuAD's F1)."""
+    pred, ref = normalize_answer(prediction).split(), normalize_answer(gold).split()
+    if not pred or not ref:
+        return float(pred == ref)
+    common = sum((Counter(pred) & Counter(ref)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(pred), common / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+def contains(prediction: str, gold: str) -> float:
+    """1.0 when the normalised gold answer appears, as whole words, in the normalised prediction."""
+    pred, ref = normalize_answer(prediction), normalize_answer(gold)
+    if not ref:
+        return float(not pred)
+    return float(f" {ref} " in f" {pred} ")
+
+
+def answer_scores(prediction: str, gold: str) -> dict[str, float]:
+    """exact_match, f1 and contains of one prediction."""
+    return {"exact_match": exact_match(prediction, gold), "f1": round(token_f1(prediction, gold), 4),
+            "contains": contains(prediction, gold)}
+
+
+def mean_scores(scores: Sequence[dict[str, float]]) -> dict[str, float]:
+    """Per-metric means (0.0 for none), rounded to 4 places."""
+    n = len(scores)
+    return {m: round(sum(s[m] for s in scores) / n, 4) if n else 0.0 for m in METRICS}
+
+
+# ---------------------------------------------------------------- retrieval
+
+def retrieval_scores(backend: Backend, pairs: Sequence[QAPair], k: int) -> dict[str, Any] | None:
+    """Document recall@k and MRR@k over every pair with a source, scored by document id; None if the backend
+    does not retrieve or no pair names its source."""
+    scored = [p for p in pairs if p.source]
+    if not scored:
+        return None
+    many = getattr(backend, "retrieve_many", None)
+    if many is not None:
+        results = many([p.question for p in scored], k)
+    else:
+        results = [backend.retrieve(p.question, k) for p in scored]
+    if any(r is None for r in results):
+        return None
+    hits = 0
+    reciprocal = 0.0
+    for pair, ranked in zip(scored, results):
+        rank = next((i for i, h in enumerate(ranked[:k]) if h.doc_id == pair.source), None)
+        if rank is not None:
+            hits += 1
+            reciprocal += 1 / (rank + 1)
+    return {"k": k, "questions": len(scored), "recall_at_k": round(hits / len(scored), 4),
+            "mrr": round(reciprocal / len(scored), 4)}
+
+
+# ---------------------------------------------------------------- statistics
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100) with linear interpolation; 0.0 for no values."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q / 100
+    low, high = math.floor(pos), math.ceil(pos)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+def bootstrap_ci(per_question_a: Sequence[float], per_question_b: Sequence[float], n: int = 1000, seed: int = 0,
+                 confidence: float = 0.95) -> dict[str, float]:
+    """Paired bootstrap over questions of mean(a) - mean(b): the difference and its confidence interval.
+
+    `tie` is true when the interval includes 0 (the difference is inside the noise).
+    """
+    if len(per_question_a) != len(per_question_b):
+        raise ValueError(f"paired scores differ in length: {len(per_question_a)} and {len(per_question_b)}")
+    m = len(per_question_a)
+    if m == 0:
+        return {"difference": 0.0, "low": 0.0, "high": 0.0, "confidence": confidence, "questions": 0, "tie": True}
+    diffs = [a - b for a, b in zip(per_question_a, per_question_b)]
+    rng = random.Random(seed)
+    means = sorted(sum(diffs[rng.randrange(m)] for _ in range(m)) / m for _ in range(n))
+    tail = (1 - confidence) / 2
+    low = means[min(n - 1, int(math.floor(tail * n)))]
+    high = means[min(n - 1, int(math.ceil((1 - tail) * n)) - 1)]
+    return {"difference": round(sum(diffs) / m, 4), "low": round(low, 4), "high": round(high, 4),
+            "confidence": confidence, "questions": m, "tie": bool(low <= 0 <= high)}
+
+
+# ---------------------------------------------------------------- the closed-book baseline
+
+def default_baseline_cache() -> Path:
+    """Where closed-book answers are cached across builds and approaches: <advisor cache>/baselines."""
+    from advisor.backends.generator import cache_root
+
+    return cache_root() / "baselines"
+
+
+def _baseline_file(cache_dir: Path, generator: str, max_new_tokens: int) -> Path:
+    from advisor.backends.prompts import closed_book_messages
+
+    prompt = json.dumps(closed_book_messages("{question}"))
+    key = hashlib.sha256(f"{generator}|{max_new_tokens}|{prompt}".encode()).hexdigest()[:16]
+    return Path(cache_dir) / f"baseline-{key}.json"
+
+
+def baseline_answers(questions: Sequence[str], settings: BuildSettings, generator: Any = None,
+                     cache_dir: Path | None = None) -> list[str]:
+    """The untouched generator's closed-book answers, cached per (generator, max_new_tokens, prompt) and
+    question, so every approach and every re-run reuses them; only missing questions are generated."""
+    from advisor.backends.generator import resolve, shared_generator
+    from advisor.backends.prompts import closed_book_messages
+
+    name = generator.name if generator is not None and not isinstance(generator, str) else (generator or settings.generator)
+    resolved = resolve(name).name if isinstance(name, str) else str(name)
+    path = _baseline_file(cache_dir or default_baseline_cache(), resolved, settings.max_new_tokens)
+    cached: dict[str, str] = {}
+    if path.is_file():
+        try:
+            cached = json.loads(path.read_text(encoding="utf-8")).get("answers", {})
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+            cached = {}
+    missing = list(dict.fromkeys(q for q in questions if q not in cached))
+    if missing:
+        model = generator if generator is not None and not isinstance(generator, str) else \
+            shared_generator(name, settings.device)
+        texts = model.chat([closed_book_messages(q) for q in missing], max_new_tokens=settings.max_new_tokens)
+        cached.update(zip(missing, texts))
+        record = {"generator": resolved, "max_new_tokens": settings.max_new_tokens, "answers": cached}
+        write_text(path, json.dumps(record, indent=1, ensure_ascii=False) + "\n")
+    return [cached[q] for q in questions]
+
+
+# ---------------------------------------------------------------- evaluation
+
+def _answer_all(backend: Backend, questions: list[str], batch_size: int, progress: bool, desc: str) -> list[Answer]:
+    bar = None
+    if progress and questions:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(questions), desc=desc, unit="question", leave=False)
+    answers: list[Answer] = []
+    try:
+        for start in range(0, len(questions), batch_size):
+            batch = questions[start : start + batch_size]
+            t0 = time.perf_counter()
+            got = backend.answer_many(batch)
+            spent = time.perf_counter() - t0
+            for answer in got:  # backends that do not time their answers get the batch's share
+                if not answer.seconds:
+                    answer.seconds = spent / len(batch)
+            answers += got
+            if bar is not None:
+                bar.update(len(batch))
+    finally:
+        if bar is not None:
+            bar.close()
+    return answers
+
+
+def evaluate(backend: Backend, test_pairs: Sequence[QAPair], settings: BuildSettings | None = None, *,
+             baseline_generator: Any = None, out: Path | None = None, progress: bool = True,
+             baseline_cache: Path | None = None, build_seconds: float | None = None) -> dict[str, Any]:
+    """Score a built backend on held-out pairs; returns the contract's metrics.json fields (plus extras).
+
+    Retrieval is scored on every held-out pair with a source; answers (and the closed-book baseline, from
+    `baseline_generator`: a loaded Generator, a name, None for settings.generator, or False to skip) on at
+    most settings.eval_limit of them. With `out`, per-question records go to out/answers.jsonl.
+    """
+    settings = settings or backend.settings
+    started = time.perf_counter()
+    pairs = list(test_pairs)
+    answered = pairs[: settings.eval_limit] if settings.eval_limit else pairs
+    batch_size = int((settings.extra or {}).get("batch_size") or 8)
+    metrics: dict[str, Any] = {"approach": backend.approach, "questions": len(answered)}
+
+    retrieval = retrieval_scores(backend, pairs, settings.k)
+    if retrieval is not None:
+        metrics["retrieval"] = retrieval
+
+    questions = [p.question for p in answered]
+    answers = _answer_all(backend, questions, batch_size, progress, f"answering ({backend.approach})")
+    scores = [answer_scores(a.text, p.answer) for a, p in zip(answers, answered)]
+    metrics["answers"] = mean_scores(scores)
+
+    base_scores: list[dict[str, float]] | None = None
+    base_texts: list[str] = []
+    if baseline_generator is not False:
+        base_texts = baseline_answers(questions, settings, baseline_generator, baseline_cache)
+        base_scores = [answer_scores(t, p.answer) for t, p in zip(base_texts, answered)]
+        metrics["baseline"] = {"answers": mean_scores(base_scores)}
+        metrics["compared_to_baseline"] = {
+            m: bootstrap_ci([s[m] for s in scores], [s[m] for s in base_scores], seed=settings.seed)
+            for m in ("f1", "contains")
+        }
+
+    latencies = [a.seconds * 1000 for a in answers]
+    metrics["latency_ms"] = {"p50": round(percentile(latencies, 50), 1), "p95": round(percentile(latencies, 95), 1),
+                             "batch_size": batch_size}
+    metrics["build_seconds"] = build_seconds
+    models = {"generator": settings.generator}
+    embedder = (getattr(backend, "manifest", None) or {}).get("models", {}).get("embedder")
+    if embedder or retrieval is not None:
+        models["embedder"] = embedder or settings.embedder
+    metrics["models"] = models
+
+    records = [
+        {"kind": "answer", "line": p.line, "question": p.question, "gold": p.answer, "response": a.text,
+         "sources": a.sources, "expected_source": p.source, **s,
+         **({"baseline_response": base_texts[i], "baseline": base_scores[i]} if base_scores else {})}
+        for i, (p, a, s) in enumerate(zip(answered, answers, scores))
+    ]
+    reworded = [p for p in answered if p.paraphrase]
+    if reworded:
+        para_answers = _answer_all(backend, [p.paraphrase for p in reworded], batch_size, progress, "paraphrases")
+        para_scores = [answer_scores(a.text, p.answer) for a, p in zip(para_answers, reworded)]
+        metrics["paraphrase"] = {"questions": len(reworded), "answers": mean_scores(para_scores)}
+        records += [
+            {"kind": "paraphrase", "line": p.line, "question": p.paraphrase, "gold": p.answer, "response": a.text,
+             "sources": a.sources, "expected_source": p.source, **s}
+            for p, a, s in zip(reworded, para_answers, para_scores)
+        ]
+    metrics["eval_seconds"] = round(time.perf_counter() - started, 2)
+    if out is not None:
+        write_text(Path(out) / ANSWERS_FILE, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    return metrics
+
+
+def read_answers(out: Path, kind: str = "answer") -> list[dict[str, Any]]:
+    """Per-question records of an evaluation (for bootstrap intervals across approaches)."""
+    path = Path(out) / ANSWERS_FILE
+    with open(path, encoding="utf-8") as handle:
+        return [r for r in map(json.loads, filter(str.strip, handle)) if r.get("kind") == kind]
+
+
+# ---------------------------------------------------------------- display
+
+def format_table(metrics: dict[str, Any]) -> str:
+    """A short aligned summary of a metrics dict, approach beside the closed-book baseline."""
+    approach = metrics.get("approach", "?")
+    base = metrics.get("baseline", {}).get("answers", {})
+    rows: list[tuple[str, str, str]] = [("", approach, "baseline" if base else "")]
+    labels = {"exact_match": "exact match", "f1": "token F1", "contains": "contains answer"}
+    for m, label in labels.items():
+        value = metrics.get("answers", {}).get(m)
+        rows.append((label, f"{value:.3f}" if value is not None else "-", f"{base[m]:.3f}" if m in base else ""))
+    if "paraphrase" in metrics:
+        p = metrics["paraphrase"]
+        rows.append((f"F1 reworded ({p['questions']})", f"{p['answers']['f1']:.3f}", ""))
+    if "retrieval" in metrics:
+        r = metrics["retrieval"]
+        rows.append((f"recall@{r['k']} ({r['questions']})", f"{r['recall_at_k']:.3f}", ""))
+        rows.append((f"MRR@{r['k']}", f"{r['mrr']:.3f}", ""))
+    lat = metrics.get("latency_ms")
+    if lat:
+        rows.append(("latency p50 / p95", f"{lat['p50']:.0f} / {lat['p95']:.0f} ms", ""))
+    if metrics.get("build_seconds") is not None:
+        rows.append(("build", f"{metrics['build_seconds']:.1f} s", ""))
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    title = f"{approach}: {metrics.get('questions', 0)} held-out questions answered"
+    if metrics.get("interrupted"):
+        title += " (INTERRUPTED)"
+    lines = [title] + ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in
+                                 enumerate(zip(r, widths))).rstrip() for r in rows]
+    ci = metrics.get("compared_to_baseline", {}).get("f1")
+    if ci:
+        verdict = "inside the noise (a tie)" if ci["tie"] else "outside the noise"
+        lines.append(f"F1 difference vs baseline {ci['difference']:+.3f} "
+                     f"[{ci['low']:+.3f}, {ci['high']:+.3f}] 95% CI, {verdict}")
+    return "\n".join(lines)
+
+
+def print_table(metrics: dict[str, Any], file: TextIO | None = None) -> None:
+    """Print format_table to the terminal (stdout unless told)."""
+    print(format_table(metrics), file=file or sys.stdout)
