@@ -294,7 +294,9 @@ def _decoder(compiled: CompiledRules, sizes: list[int]) -> Any:
 def _answer_influence(compiled: CompiledRules, verdicts: Any, sizes: list[int]) -> tuple[list[dict], list[dict]]:
     """Per question: in how many contexts its answer matters; per answer: whether it ever differs from unknown."""
     rows, dead = [], []
-    referenced = {(qi, v) for conds in compiled.rule_conds for qi, allowed in conds for v in allowed}
+    # answers read by a rule with an effect (a note-only rule does not change any score)
+    referenced = {(qi, v) for conds, eff in zip(compiled.rule_conds, compiled.rule_effect) if any(eff)
+                  for qi, allowed in conds for v in allowed}
     for qi, qid in enumerate(compiled.qids):
         contexts = verdicts.size // sizes[qi]
         matters = int((verdicts.max(axis=qi) != verdicts.min(axis=qi)).sum())

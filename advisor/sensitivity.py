@@ -70,7 +70,12 @@ def summarise(data: Mapping[str, Any]) -> str:
     if flip is None:
         text += " No change of a single weight flips it."
     else:
-        verb = "raising" if flip["change"] > 0 else "lowering"
+        verb = "raising" if flip.get("direction", "raise" if flip["change"] > 0 else "lower") == "raise" else "lowering"
+        if flip.get("tie"):
+            return text + (
+                f" The top two are tied: {verb} the weight of {term_label(flip['term'])} even slightly makes it "
+                f"{flip['to']}."
+            )
         text += (
             f" The smallest single change that flips it: {verb} the weight of {term_label(flip['term'])} from "
             f"{flip['weight']:.2f} to {flip['new_weight']:.2f} ({flip['change']:+.0%}) makes it {flip['to']}."
@@ -104,8 +109,9 @@ def _raw(weights: list[float], feats: list[tuple]) -> list[float]:
 def smallest_flip(compiled: CompiledRules, answers: Mapping[str, Any]) -> dict[str, Any] | None:
     """The single term weight whose smallest relative change flips the verdict, or None when none does.
 
-    Returns {"term", "weight", "new_weight", "change" (relative, signed), "to"}; terms whose weight is 0 are
-    not considered (a relative change of 0 is undefined).
+    Returns {"term", "weight", "new_weight", "change" (relative, signed), "direction" ('raise' or 'lower'),
+    "tie" (already tied: the slightest change flips it), "to"}; terms whose weight is 0 are not considered (a
+    relative change of 0 is undefined).
     """
     terms, weights, feats = _features(compiled, answers)
     return _smallest_flip(compiled, terms, weights, feats)
@@ -144,8 +150,10 @@ def _smallest_flip(compiled: CompiledRules, terms: list[str], weights: list[floa
                 best = {
                     "term": term,
                     "weight": round(w, 4),
-                    "new_weight": round(max(0.0, w + delta), 4),
-                    "change": round(change, 4),
+                    "new_weight": round(max(0.0, w + delta), 6),
+                    "change": round(change, 6) + 0.0,
+                    "direction": "raise" if step > 0 else "lower",
+                    "tie": abs(delta) < 1e-9,
                     "to": APPROACHES[new_top],
                 }
             break

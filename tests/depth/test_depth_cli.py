@@ -11,11 +11,10 @@ from depth_support import MINI, SAMPLE_ANSWERS, synthetic_library
 
 from advisor import cli
 from advisor.calibrate import write_rule_base
-from advisor.depth_cli import add_validation_command, calibrate_command
 from advisor.engine import term_weights, with_term_weights
 from advisor.rulebase import load_rules
 
-MAIN = cli.AdvisorGroup(commands={"calibrate": calibrate_command, "add-validation": add_validation_command})
+MAIN = cli.main
 
 
 def invoke(*args, **kwargs):
@@ -96,3 +95,90 @@ def test_add_validation(tmp_path):
     assert cases[0]["expected"] == "hybrid" and cases[0]["source"] == [str(run / "validation.json")]
     assert_input_error(invoke("add-validation", run, "--answers", SAMPLE_ANSWERS, "--to", library), "already there")
     assert_input_error(invoke("add-validation", run, "--to", library), "--answers")
+
+
+def test_calibrated_rules_work_with_recommend(files):
+    out = files["tmp"] / "for-recommend.yaml"
+    assert invoke("calibrate", files["cases"], "--rules", files["rules"], "--output", out).exit_code == 0
+    result = invoke("recommend", SAMPLE_ANSWERS, "--rules", out, "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["rule_base"].endswith("(calibrated)")
+
+
+def test_rules_check_exhaustive_text_and_json():
+    text = invoke("rules", "check", "--exhaustive")
+    assert text.exit_code == 0, text.output
+    assert "2,867,200 answer combinations" in text.output and "Ties (top two equal" in text.output
+    data = json.loads(invoke("rules", "check", "--exhaustive", "--format", "json", "--near", "0.2").stdout)
+    assert data["near_ties"]["margin"] == 0.2
+    assert sum(data["wins"].values()) == data["combinations"] == 2_867_200
+
+
+def test_rules_check_exhaustive_on_a_custom_rule_base():
+    result = invoke("rules", "check", MINI, "--exhaustive")
+    assert "rule 'note_only'" not in result.output.split("finding(s)")[-1]  # a note is no finding
+    assert "note_only" in result.output and "(a note, no effect)" in result.output
+
+
+def test_what_if_text_shows_old_and_new():
+    result = invoke("recommend", SAMPLE_ANSWERS, "--set", "knowledge_change=static", "--set", "external_knowledge=none",
+                    "--set", "style_adaptation=strong", "--set", "labeled_examples=thousands")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "What if knowledge_change=static (was monthly)" in out
+    assert "before" in out and "after" in out and "<- changed" in out
+    assert "Factors whose pull changed" in out
+
+
+@pytest.mark.parametrize("item, fragment", [
+    ("knowledge_change", "expected QUESTION=VALUE"),
+    ("knowlege_change=static", "did you mean 'knowledge_change'"),
+    ("knowledge_change=statc", "did you mean 'static'"),
+])
+def test_what_if_bad_set(item, fragment):
+    assert_input_error(invoke("recommend", SAMPLE_ANSWERS, "--set", item), fragment)
+
+
+def _answers_with_costs(tmp_path, costs):
+    data = yaml.safe_load(SAMPLE_ANSWERS.read_text())
+    data["costs"] = costs
+    path = tmp_path / "answers.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+COSTS = {"queries_per_day": 2000, "tokens_per_query": 800, "price_per_1k_tokens": 0.002, "fine_tuning_cost": 400,
+         "vector_store_per_month": 50}
+
+
+def test_costs_in_json_text_and_reports(tmp_path):
+    path = _answers_with_costs(tmp_path, COSTS)
+    data = json.loads(invoke("recommend", path, "--format", "json").stdout)
+    rows = {r["approach"]: r for r in data["costs"]["rows"]}
+    # RAG: 2000 * 30 * (800 + 1500) * 0.000002 + 50 = 326
+    assert rows["rag"]["total_per_month"] == 326.0
+    assert data["costs"]["break_even"]["fine_tuning_cheaper"] in ("above", "always", "below", "never")
+    assert "Estimated cost a month" in invoke("recommend", path).output
+    html = tmp_path / "r.html"
+    md = tmp_path / "r.md"
+    assert invoke("report", path, "-o", html).exit_code == 0 and invoke("report", path, "-o", md).exit_code == 0
+    page = html.read_text()
+    assert "<svg" in page and "queries a day" in page and "Assumptions" in page or "assumption" in page.lower()
+    assert "| rag |" in md.read_text()
+
+
+@pytest.mark.parametrize("costs, fragment", [
+    ({**COSTS, "queries_per_day": -3}, "costs.queries_per_day: must not be negative"),
+    ({**COSTS, "tokens_per_query": "many"}, "costs.tokens_per_query: must be a number"),
+    ({**COSTS, "querys_per_day": 5}, "did you mean 'queries_per_day'"),
+])
+def test_costs_bad_input_exit_2(tmp_path, costs, fragment):
+    assert_input_error(invoke("recommend", _answers_with_costs(tmp_path, costs)), fragment, "answers.yaml")
+
+
+def test_robustness_in_text_and_json():
+    out = invoke("recommend", SAMPLE_ANSWERS).output
+    assert "Robustness: Stable in" in out
+    data = json.loads(invoke("recommend", SAMPLE_ANSWERS, "--format", "json").stdout)
+    assert 0.0 <= data["sensitivity"]["stability"] <= 1.0 and data["sensitivity"]["perturbations"] == 500
+    assert data["prompt_first"]["applies"] is False
