@@ -52,6 +52,18 @@ _EXPORTS = {
     "render_html": "advisor.report",
     "write_report": "advisor.report",
     "load_validation": "advisor.report",
+    # depth: calibration, exhaustive lint, sensitivity, what-if, adaptive questioning, prompt first, cost
+    "WeightCalibrator": "advisor.calibrate",
+    "calibrate": "advisor.calibrate",
+    "exhaustive_lint": "advisor.exhaustive",
+    "analyse_sensitivity": "advisor.sensitivity",
+    "what_if": "advisor.whatif",
+    "rank_questions": "advisor.adaptive",
+    "is_decided": "advisor.adaptive",
+    "run_adaptive_questionnaire": "advisor.adaptive",
+    "prompt_first": "advisor.promptfirst",
+    "parse_costs": "advisor.costs",
+    "estimate_costs": "advisor.costs",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -50,7 +50,7 @@ def _rulebase(path: str | None) -> Any:
 
 
 def _score(answers_path: str, rules: str | None, sets: tuple[str, ...] = (),
-           depth: bool = False) -> tuple[Any, Any, Any, dict[str, Any]]:
+           depth: bool = False, perturbations: int = 500, seed: int = 0) -> tuple[Any, Any, Any, dict[str, Any]]:
     """Load and score an answers file; extras: 'what_if' (given --set) and 'depth' (the depth analyses)."""
     from advisor.answers import load_answers
     from advisor.engine import compile_rules, recommend
@@ -69,7 +69,7 @@ def _score(answers_path: str, rules: str | None, sets: tuple[str, ...] = (),
     if depth:
         from advisor.depth_cli import depth_for
 
-        extras["depth"] = depth_for(compiled, rec, answers_path, raw_costs=model.costs)
+        extras["depth"] = depth_for(compiled, rec, answers_path, perturbations, seed, raw_costs=model.costs)
     return rulebase, model, rec, extras
 
 
@@ -105,10 +105,13 @@ def main(debug: bool) -> None:
               help="What if: score with this answer changed (repeatable) and compare with the file's answers.")
 @click.option("--depth/--no-depth", default=True, show_default=True,
               help="Add robustness to the weights, prompt-first advice and (given costs:) a cost estimate.")
+@click.option("--perturbations", type=click.IntRange(0, 100_000), default=500, show_default=True,
+              help="Random changes of all weights (each within ±20%) behind the robustness figure.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of those random changes.")
 def recommend(answers: str, rules: str | None, fmt: str, output: str | None, sets: tuple[str, ...],
-              depth: bool) -> None:
+              depth: bool, perturbations: int, seed: int) -> None:
     """Score an answers file (YAML or JSON) and print the recommendation."""
-    rulebase, model, rec, extras = _score(answers, rules, sets, depth)
+    rulebase, model, rec, extras = _score(answers, rules, sets, depth, perturbations, seed)
     bundle = extras.get("depth")
     if fmt == "json":
         data = rec.to_dict()
@@ -132,7 +135,9 @@ def recommend(answers: str, rules: str | None, fmt: str, output: str | None, set
             text += "\n" + extras["what_if"].render_text().rstrip("\n") + "\n"
         _emit(text, output)
     else:
-        _emit(report.render(rec, rulebase, fmt, project=model.project, answers_file=answers, depth=bundle), output)
+        what_if = extras["what_if"].to_dict() if "what_if" in extras else None
+        _emit(report.render(rec, rulebase, fmt, project=model.project, answers_file=answers, depth=bundle,
+                            what_if=what_if), output)
 
 
 @main.command("report")

@@ -179,10 +179,12 @@ def report_context(
     answers_file: str | None = None,
     validation: Mapping[str, Any] | None = None,
     depth: Mapping[str, Any] | None = None,
+    what_if: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything a report template needs, as plain data (charts as SVG strings).
 
-    `depth` is the bundle of `advisor.depth.analyse_depth` (robustness, prompt first, unknowns, costs).
+    `depth` is the bundle of `advisor.depth.analyse_depth` (robustness, prompt first, unknowns, costs);
+    `what_if` is `advisor.whatif.WhatIf.to_dict()` when answers were changed with `recommend --set`.
     """
     questions = {q.id: q for q in rulebase.questions}
     factor_labels = {f.id: f.label or f.id for f in rulebase.factors}
@@ -230,6 +232,7 @@ def report_context(
         "score_chart": score_chart,
         "factor_chart": factor_chart,
         "evidence": evidence_context(validation) if validation is not None else None,
+        "what_if": what_if,
         **_depth_sections(depth),
     }
 

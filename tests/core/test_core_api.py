@@ -13,6 +13,8 @@ PUBLIC = {
     "CompiledRules", "Recommendation", "compile_rules", "recommend", "contributions", "term_weights",
     "with_term_weights", "load_cases", "check_cases", "run_questionnaire", "render_text", "render_markdown",
     "render_html", "write_report", "load_validation",
+    "WeightCalibrator", "calibrate", "exhaustive_lint", "analyse_sensitivity", "what_if", "rank_questions",
+    "is_decided", "run_adaptive_questionnaire", "prompt_first", "parse_costs", "estimate_costs",
 }
 
 

@@ -182,3 +182,81 @@ def test_robustness_in_text_and_json():
     data = json.loads(invoke("recommend", SAMPLE_ANSWERS, "--format", "json").stdout)
     assert 0.0 <= data["sensitivity"]["stability"] <= 1.0 and data["sensitivity"]["perturbations"] == 500
     assert data["prompt_first"]["applies"] is False
+
+
+DECISIVE = {
+    "knowledge_change": "daily", "external_knowledge": "most", "traceability": "required",
+    "hallucination_cost": "critical", "labeled_examples": "none", "ml_expertise": "none",
+    "style_adaptation": "none", "data_sensitivity": "regulated", "cost_pressure": "low", "latency_budget": "relaxed",
+}
+
+
+def _adaptive_order(answers):
+    """The questions `ask --adaptive` asks for these answers, in order, until it is decided."""
+    from advisor.adaptive import AdaptiveSession
+    from advisor.engine import compile_rules
+
+    session = AdaptiveSession(compile_rules(load_rules(None)))
+    order = []
+    while not (session.asked and session.decided()):
+        q = session.next_question()
+        if q is None:
+            break
+        order.append(q)
+        session.answer(q, answers[q])
+    return order
+
+
+def test_ask_adaptive_stops_early_and_saves(tmp_path):
+    order = _adaptive_order(DECISIVE)
+    assert len(order) < 10
+    saved = tmp_path / "answers.yaml"
+    replies = "\n".join([DECISIVE[q] for q in order] + ["n"]) + "\n"
+    result = invoke("ask", "--adaptive", "--save-answers", saved, input=replies)
+    assert result.exit_code == 0, result.output
+    assert f"Decided after {len(order)} of 10 questions: rag" in result.output
+    assert "Recommendation: RAG" in result.output
+    data = yaml.safe_load(saved.read_text())["answers"]
+    assert {q: data[q] for q in order} == {q: DECISIVE[q] for q in order}
+    assert sum(v == "unknown" for v in data.values()) == 10 - len(order)
+    again = invoke("recommend", saved, "--format", "json")
+    assert json.loads(again.stdout)["recommendation"] == "rag"
+
+
+def test_ask_adaptive_can_go_on(tmp_path):
+    order = _adaptive_order(DECISIVE)
+    rest = [q for q in DECISIVE if q not in order]
+    from advisor.adaptive import AdaptiveSession
+    from advisor.engine import compile_rules
+
+    session = AdaptiveSession(compile_rules(load_rules(None)))
+    for q in order:
+        session.answer(q, DECISIVE[q])
+    more = []
+    while (q := session.next_question()) is not None:
+        more.append(q)
+        session.answer(q, DECISIVE[q])
+    assert sorted(more) == sorted(rest)
+    saved = tmp_path / "all.yaml"
+    replies = "\n".join([DECISIVE[q] for q in order] + ["y"] + [DECISIVE[q] for q in more]) + "\n"
+    result = invoke("ask", "--adaptive", "--save-answers", saved, input=replies)
+    assert result.exit_code == 0, result.output
+    assert yaml.safe_load(saved.read_text())["answers"] == DECISIVE
+
+
+def test_recommend_perturbation_options():
+    a = json.loads(invoke("recommend", SAMPLE_ANSWERS, "--format", "json", "--perturbations", "50", "--seed", "3").stdout)
+    b = json.loads(invoke("recommend", SAMPLE_ANSWERS, "--format", "json", "--perturbations", "50", "--seed", "3").stdout)
+    assert a["sensitivity"] == b["sensitivity"] and a["sensitivity"]["perturbations"] == 50
+    assert a["sensitivity"]["seed"] == 3
+
+
+def test_what_if_in_reports(tmp_path):
+    md = invoke("recommend", SAMPLE_ANSWERS, "--set", "style_adaptation=strong", "--format", "markdown").output
+    assert "## What if: style_adaptation = strong (was light)" in md
+    assert "| recommendation | rag | hybrid |" in md
+    page = tmp_path / "w.html"
+    invoke("recommend", SAMPLE_ANSWERS, "--set", "style_adaptation=strong", "--format", "html", "-o", page)
+    assert 'id="what-if"' in page.read_text()
+    plain = invoke("recommend", SAMPLE_ANSWERS, "--format", "markdown").output
+    assert "What if" not in plain
