@@ -8,6 +8,7 @@ from typing import Any
 
 from advisor.answers import _check_mapping, normalise_answers, read_data_file, validation_input_error
 from advisor.engine import CompiledRules, recommend
+from advisor.errors import InputError
 from advisor.models import APPROACHES, CaseLibrary, RuleBase
 
 
@@ -46,7 +47,12 @@ def load_cases(path: str | os.PathLike, rulebase: RuleBase) -> CaseLibrary:
         library = CaseLibrary.model_validate(data)
     except ValidationError as exc:
         raise validation_input_error(exc, name) from None
+    seen: dict[str, int] = {}
     for i, case in enumerate(library.cases):
+        key = case.name.strip().lower()
+        if key in seen:
+            raise InputError(f"{name}: cases[{i}].name: duplicate case name '{case.name}' (also cases[{seen[key]}])")
+        seen[key] = i
         normalise_answers(case.answers, rulebase, f"{name}: cases[{i}] ({case.name}).answers")
     return library
 

@@ -346,7 +346,7 @@ def cost_chart(estimate: CostEstimate, width: int = 560, height: int = 280) -> s
     point = estimate.break_even.get("queries_per_day")
     x_hi = max(q, point or 0.0) * 2 or 100.0
     lines = _linear(estimate.costs, estimate.training_per_month)
-    left, right, top, bottom = 70, 16, 34, 40
+    left, right, top, bottom = 70, 16, 50, 40  # the legend sits between the title and the plot
     plot_w, plot_h = width - left - right, height - top - bottom
     y_hi = max(per * DAYS_PER_MONTH * x_hi + fixed for per, fixed in lines.values()) or 1.0
 
@@ -379,13 +379,13 @@ def cost_chart(estimate: CostEstimate, width: int = 560, height: int = 280) -> s
             out.append(f'<line x1="{sx(x):.1f}" y1="{top}" x2="{sx(x):.1f}" y2="{top + plot_h}" stroke="#475569" '
                        f'stroke-dasharray="{dash}"/>')
             out.append(f'<text x="{sx(x) + 3:.1f}" y="{top + 10}" font-size="10" fill="#475569">{label}</text>')
-    lx = left + 8
+    lx = left
     for name, (per, fixed) in lines.items():
         colour = COLOURS[name]
         out.append(f'<line x1="{sx(0):.1f}" y1="{sy(fixed):.1f}" x2="{sx(x_hi):.1f}" '
                    f'y2="{sy(per * DAYS_PER_MONTH * x_hi + fixed):.1f}" stroke="{colour}" stroke-width="2"/>')
-        out.append(f'<rect x="{lx}" y="{top + 14}" width="10" height="10" fill="{colour}"/>')
-        out.append(f'<text x="{lx + 14}" y="{top + 23}" font-size="11" fill="#334155">{escape(name)}</text>')
+        out.append(f'<rect x="{lx}" y="26" width="10" height="10" fill="{colour}"/>')
+        out.append(f'<text x="{lx + 14}" y="35" font-size="11" fill="#334155">{escape(name)}</text>')
         lx += 30 + 7 * len(name)
     out.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#94a3b8"/>')
     out.append(f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#94a3b8"/>')

@@ -260,3 +260,10 @@ def test_what_if_in_reports(tmp_path):
     assert 'id="what-if"' in page.read_text()
     plain = invoke("recommend", SAMPLE_ANSWERS, "--format", "markdown").output
     assert "What if" not in plain
+
+
+def test_cases_with_duplicate_names_exit_2(tmp_path):
+    path = tmp_path / "cases.yaml"
+    case = {"name": "Helpdesk", "expected": "rag", "why": "x", "answers": {"knowledge_change": "daily"}}
+    path.write_text(yaml.safe_dump({"version": 1, "cases": [case, {**case, "name": "helpdesk "}]}))
+    assert_input_error(invoke("cases", path), "cases[1].name: duplicate case name", "cases.yaml")
