@@ -374,11 +374,11 @@ def cost_chart(estimate: CostEstimate, width: int = 560, height: int = 280) -> s
                    f'fill="#64748b">{x:,.0f}</text>')
     out.append(f'<text x="{left + plot_w / 2}" y="{height - 6}" font-size="11" text-anchor="middle" '
                'fill="#334155">queries a day</text>')
-    for label, x, dash in (("you", q, "4 3"), ("break-even", point, "2 2")):
+    for label, x, dash, dy in (("you", q, "4 3", 10), ("break-even", point, "2 2", 22)):
         if x is not None and 0 <= x <= x_hi:
             out.append(f'<line x1="{sx(x):.1f}" y1="{top}" x2="{sx(x):.1f}" y2="{top + plot_h}" stroke="#475569" '
                        f'stroke-dasharray="{dash}"/>')
-            out.append(f'<text x="{sx(x) + 3:.1f}" y="{top + 10}" font-size="10" fill="#475569">{label}</text>')
+            out.append(f'<text x="{sx(x) + 3:.1f}" y="{top + dy}" font-size="10" fill="#475569">{label}</text>')
     lx = left
     for name, (per, fixed) in lines.items():
         colour = COLOURS[name]

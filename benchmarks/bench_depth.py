@@ -8,7 +8,8 @@ Measures, on this machine (in-process, after imports):
     perturbations (target: seconds; it runs inside `advisor recommend`);
 (c) the adaptive decidedness check with nothing answered and with half the answers;
 (d) calibration on the core's case library (tests/core/cases.yaml): 5-fold cross-validated agreement of the
-    hand-set and the calibrated weights, and the time it takes.
+    hand-set and the calibrated weights, and the time it takes; also from deliberately spoiled weights;
+(e) whole processes: `advisor rules check --exhaustive` and `advisor recommend` with and without the depth analyses.
 Prints a table and writes benchmarks/results/depth.json atomically.
 """
 
@@ -18,6 +19,7 @@ import argparse
 import json
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -116,6 +118,22 @@ def main(argv: list[str] | None = None) -> int:
             "cv_agreement_calibrated": round(bad.calibrated_mean, 4),
         }
 
+    def process(args: list[str], runs: int) -> float:
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "advisor.cli", *args], capture_output=True, check=True, cwd=ROOT)
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    sample = str(ROOT / "sample" / "answers.yaml")
+    results["processes"] = {
+        "rules_check_exhaustive_seconds": round(process(["rules", "check", "--exhaustive", "--format", "json"],
+                                                        args.runs), 3),
+        "recommend_json_with_depth_seconds": round(process(["recommend", sample, "--format", "json"], 5), 3),
+        "recommend_json_no_depth_seconds": round(process(["recommend", sample, "--format", "json", "--no-depth"], 5),
+                                                 3),
+    }
     rows = [
         ("exhaustive lint (default rule base)",
          f"{statistics.median(lint_times):.2f} s for {report.total:,} combinations"),
@@ -133,6 +151,12 @@ def main(argv: list[str] | None = None) -> int:
         b = results["calibration_spoiled"]
         rows.append(("calibration from spoiled weights (×1/3..3)",
                      f"agreement hand {b['cv_agreement_hand']:.1%}, calibrated {b['cv_agreement_calibrated']:.1%}"))
+    p = results["processes"]
+    rows += [
+        ("process: advisor rules check --exhaustive", f"{p['rules_check_exhaustive_seconds']:.2f} s"),
+        ("process: advisor recommend (with / --no-depth)",
+         f"{p['recommend_json_with_depth_seconds']:.2f} s / {p['recommend_json_no_depth_seconds']:.2f} s"),
+    ]
     width = max(len(r[0]) for r in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
