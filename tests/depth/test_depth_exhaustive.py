@@ -168,3 +168,15 @@ def test_json_shape(mini_report):
     assert set(data["wins"]) == set(APPROACHES)
     assert {"count", "fully_answered", "examples"} <= set(data["ties"])
     assert "verdicts" not in data
+
+
+def test_too_many_combinations_is_bad_input():
+    from advisor.errors import InputError
+
+    values = [{"value": f"v{i}"} for i in range(30)]
+    rulebase = RuleBase.model_validate({
+        "version": 1, "approaches": {a: {"label": a} for a in APPROACHES}, "factors": [{"id": "f"}],
+        "questions": [{"id": f"q{i}", "factor": "f", "text": "?", "values": values} for i in range(6)],
+    })
+    with pytest.raises(InputError, match="answer combinations"):
+        exhaustive_lint(compile_rules(rulebase))
