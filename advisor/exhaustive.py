@@ -180,13 +180,13 @@ def exhaustive_lint(compiled: CompiledRules, near_margin: float = 0.1, examples:
         for _, cols in trailing_tables:
             for a in range(3):
                 raw[a] += cols[a]
-        active = []
+        active = []  # rules with an effect that fire somewhere in this chunk
         for ri, (lead_conds, mask, eff) in enumerate(rules):
-            if all(lead_idx[qi] in allowed for qi, allowed in lead_conds):
-                if not eff.any():
-                    fires[ri] += int(mask.sum())
-                    active.append((ri, mask, eff))
-                    continue
+            if not all(lead_idx[qi] in allowed for qi, allowed in lead_conds):
+                continue
+            count = int(mask.sum())
+            fires[ri] += count
+            if count and eff.any():
                 for a in range(3):
                     if eff[a]:
                         np.add(raw[a], eff[a], out=raw[a], where=mask)
@@ -211,12 +211,6 @@ def exhaustive_lint(compiled: CompiledRules, near_margin: float = 0.1, examples:
                 picked = _spread_pick(np.flatnonzero(sub), examples)
                 pool.extend((prefer, lead_idx + tuple(int(x) for x in np.unravel_index(p, tshape))) for p in picked)
         for ri, mask, eff in active:
-            count = int(mask.sum())
-            if not eff.any():
-                continue
-            fires[ri] += count
-            if not count:
-                continue
             # removing the rule moves any margin by at most its effect's spread: only those can change
             cand = mask & (margin <= float(eff.max() - eff.min()) + 2 * _EPS)
             if not cand.any():
