@@ -267,3 +267,21 @@ def test_cases_with_duplicate_names_exit_2(tmp_path):
     case = {"name": "Helpdesk", "expected": "rag", "why": "x", "answers": {"knowledge_change": "daily"}}
     path.write_text(yaml.safe_dump({"version": 1, "cases": [case, {**case, "name": "helpdesk "}]}))
     assert_input_error(invoke("cases", path), "cases[1].name: duplicate case name", "cases.yaml")
+
+
+def test_recommend_with_depth_stays_light():
+    """Robustness, prompt first and costs run inside `recommend`: no numpy, scipy, scikit-learn or jinja2."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom advisor.cli import main\n"
+        f"try:\n    main(['recommend', {str(SAMPLE_ANSWERS)!r}, '--format', 'json'])\n"
+        "except SystemExit:\n    pass\n"
+        "print('MODULES', ' '.join(sorted(m for m in sys.modules if '.' not in m)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    modules = set(out.split("MODULES", 1)[1].split())
+    assert '"sensitivity"' in out
+    for heavy in ("numpy", "scipy", "sklearn", "jinja2"):
+        assert heavy not in modules, heavy
