@@ -135,7 +135,7 @@ def _smallest_flip(compiled: CompiledRules, terms: list[str], weights: list[floa
             direction = -1.0 if slope > 0 else 1.0
             crossings.append((-(raw[top] - raw[b]) / slope, direction))
         for delta, direction in sorted(crossings, key=lambda c: abs(c[0])):
-            if delta < -w:
+            if delta < -w - 1e-9 * max(1.0, w):  # would need a negative weight (tolerance for rounding)
                 continue
             step = delta + direction * (abs(delta) * 1e-6 + 1e-7)  # just past the crossing
             if step < -w:
@@ -145,7 +145,7 @@ def _smallest_flip(compiled: CompiledRules, terms: list[str], weights: list[floa
             new_top = pick(compiled, _raw(trial, feats))
             if new_top == top:
                 continue
-            change = delta / w
+            change = max(delta / w, -1.0)
             if best is None or abs(change) < abs(best["change"]) - 1e-12:
                 best = {
                     "term": term,
