@@ -52,8 +52,11 @@ def _in_hub_cache(repo_id: str) -> bool:
         from huggingface_hub import try_to_load_from_cache
     except ImportError:  # pragma: no cover - sentence-transformers always brings it
         return False
-    return any(isinstance(try_to_load_from_cache(repo, "config.json"), str)
-               for repo in (repo_id, f"sentence-transformers/{repo_id}"))
+    candidates = [repo_id] if "/" in repo_id else [repo_id, f"sentence-transformers/{repo_id}"]
+    try:
+        return any(isinstance(try_to_load_from_cache(repo, "config.json"), str) for repo in candidates)
+    except ValueError:  # not a valid repository id
+        return False
 
 
 def resolve_embedder(name: str) -> EmbedderSource:

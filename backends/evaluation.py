@@ -63,7 +63,7 @@ def contains(prediction: str, gold: str) -> float:
 
 def answer_scores(prediction: str, gold: str) -> dict[str, float]:
     """exact_match, f1 and contains of one prediction."""
-    return {"exact_match": exact_match(prediction, gold), "f1": round(token_f1(prediction, gold), 4),
+    return {"exact_match": exact_match(prediction, gold), "f1": token_f1(prediction, gold),
             "contains": contains(prediction, gold)}
 
 
@@ -156,8 +156,12 @@ def baseline_answers(questions: Sequence[str], settings: BuildSettings, generato
     from advisor.backends.generator import resolve, shared_generator
     from advisor.backends.prompts import closed_book_messages
 
-    name = generator.name if generator is not None and not isinstance(generator, str) else (generator or settings.generator)
-    resolved = resolve(name).name if isinstance(name, str) else str(name)
+    if generator is None or isinstance(generator, str):
+        name, model = generator or settings.generator, None
+        resolved = resolve(name).name
+    else:  # an already loaded generator (anything with .name and .chat)
+        name, model = generator.name, generator
+        resolved = str(generator.name)
     path = _baseline_file(cache_dir or default_baseline_cache(), resolved, settings.max_new_tokens)
     cached: dict[str, str] = {}
     if path.is_file():
@@ -167,8 +171,7 @@ def baseline_answers(questions: Sequence[str], settings: BuildSettings, generato
             cached = {}
     missing = list(dict.fromkeys(q for q in questions if q not in cached))
     if missing:
-        model = generator if generator is not None and not isinstance(generator, str) else \
-            shared_generator(name, settings.device)
+        model = model or shared_generator(name, settings.device)
         texts = model.chat([closed_book_messages(q) for q in missing], max_new_tokens=settings.max_new_tokens)
         cached.update(zip(missing, texts))
         record = {"generator": resolved, "max_new_tokens": settings.max_new_tokens, "answers": cached}

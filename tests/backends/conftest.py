@@ -115,7 +115,7 @@ def built_rag(tmp_path_factory, tiny_documents):
     from advisor.backends.rag import RagBackend
 
     out = tmp_path_factory.mktemp("rag") / "index"
-    backend = RagBackend(BuildSettings(k=3, max_new_tokens=8))
+    backend = RagBackend(BuildSettings(k=3, max_new_tokens=16))
     backend.build(tiny_documents, [], out, progress=False)
     return backend, out
 

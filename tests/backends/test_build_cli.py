@@ -1,0 +1,87 @@
+"""`build rag` and `query` through click's CliRunner, end to end on the tiny corpus; bad input exits 2."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from advisor.backends.commands import build, query
+
+CONTRACT_FIELDS = {"approach", "questions", "retrieval", "answers", "baseline", "latency_ms", "build_seconds", "models"}
+
+
+@pytest.fixture(scope="module")
+def built_dir(tmp_path_factory, corpus_factory, pairs_factory):
+    root = tmp_path_factory.mktemp("cli")
+    docs = corpus_factory(root / "docs")
+    qa = pairs_factory(root / "qa.jsonl")
+    out = root / "out"
+    result = CliRunner().invoke(build, ["rag", "--docs", str(docs), "--qa", str(qa), "--out", str(out),
+                                        "--eval-limit", "2", "--test-fraction", "0.5", "--max-new-tokens", "8",
+                                        "--k", "2", "--quiet"])
+    assert result.exit_code == 0, result.output
+    return out, result.output
+
+
+def test_build_writes_metrics_in_the_contract_shape(built_dir):
+    out, output = built_dir
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert CONTRACT_FIELDS <= set(metrics)
+    assert metrics["approach"] == "rag" and metrics["questions"] == 2 and metrics["interrupted"] is False
+    assert metrics["retrieval"]["k"] == 2 and metrics["retrieval"]["questions"] == 4
+    assert 0.0 <= metrics["retrieval"]["recall_at_k"] <= 1.0
+    assert set(metrics["answers"]) == set(metrics["baseline"]["answers"]) == {"exact_match", "f1", "contains"}
+    assert metrics["latency_ms"]["p50"] > 0 and metrics["build_seconds"] > 0
+    assert metrics["models"] == {"generator": "SmolLM2-135M-Instruct", "embedder": "all-MiniLM-L6-v2"}
+    assert json.loads((out / "manifest.json").read_text())["approach"] == "rag"
+    assert len([line for line in (out / "answers.jsonl").read_text().splitlines() if '"answer"' in line]) == 2
+    assert "held-out questions answered" in output and "metrics.json" in output
+
+
+def test_query_answers_and_names_the_documents_used(built_dir):
+    out, _ = built_dir
+    result = CliRunner().invoke(query, [str(out), "Who founded Pelling Bakery?", "--max-new-tokens", "8", "--json"])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.output)
+    assert answer["approach"] == "rag" and answer["sources"][0] == "places/bakery.md"
+    plain = CliRunner().invoke(query, [str(out), "Who founded Pelling Bakery?", "--max-new-tokens", "8"])
+    assert plain.exit_code == 0 and "Sources: places/bakery.md" in plain.output
+
+
+def _build(args):
+    return CliRunner().invoke(build, ["rag", *args, "--quiet"])
+
+
+def test_bad_inputs_exit_2_with_one_clear_line(tmp_path, corpus_factory, pairs_factory):
+    docs = corpus_factory(tmp_path / "docs")
+    qa = pairs_factory(tmp_path / "qa.jsonl")
+    out = str(tmp_path / "out")
+    bad_qa = tmp_path / "bad.jsonl"
+    bad_qa.write_text('{"question": "Q", "answer": "A"}\n{"question": "Q2"\n', encoding="utf-8")
+    unknown_source = pairs_factory(tmp_path / "unknown.jsonl", [{"question": "Q", "answer": "A", "source": "clubs/chess.md"}])
+    (tmp_path / "not-a-model").mkdir()
+    (tmp_path / "empty-docs").mkdir()
+    cases = [
+        (["--docs", str(tmp_path / "nowhere"), "--qa", str(qa), "--out", out], "does not exist"),
+        (["--docs", str(tmp_path / "empty-docs"), "--qa", str(qa), "--out", out], "holds no"),
+        (["--docs", str(docs), "--qa", str(bad_qa), "--out", out], f"{bad_qa}:2"),
+        (["--docs", str(docs), "--qa", str(unknown_source), "--out", out], "did you mean 'clubs/chess.txt'"),
+        (["--docs", str(docs), "--qa", str(qa), "--out", out, "--embedder", str(tmp_path / "not-a-model")], "is not a model"),
+        (["--docs", str(docs), "--qa", str(qa), "--out", out, "--generator", str(tmp_path / "not-a-model")], "is not a model"),
+        (["--docs", str(docs), "--qa", str(qa), "--out", out, "--generator", "nobody/no-such-model-xyz"], "not in the Hugging Face cache"),
+        (["--docs", str(docs), "--qa", str(qa), "--out", out, "--test-fraction", "1.5"], "--test-fraction"),
+        (["--docs", str(docs), "--qa", str(qa), "--out", out, "--chunk-tokens", "16", "--chunk-overlap", "16"], "--chunk-overlap"),
+        (["--docs", str(docs), "--qa", str(qa), "--out", str(docs)], "holds other files"),
+    ]
+    for args, expected in cases:
+        result = _build(args)
+        assert result.exit_code == 2, (args, result.output)
+        assert expected in result.output and "Traceback" not in result.output, (args, result.output)
+    assert not (tmp_path / "out").exists()
+
+
+def test_query_without_a_build_exits_2(tmp_path):
+    result = CliRunner().invoke(query, [str(tmp_path), "anything?"])
+    assert result.exit_code == 2 and "no built pipeline" in result.output
