@@ -19,6 +19,7 @@ import shutil
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -248,7 +249,9 @@ def add_lora(model: Any, config: TrainConfig):
     lora = LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
                       target_modules=targets, task_type="CAUSAL_LM", bias="none")
     try:
-        return get_peft_model(model, lora)
+        with warnings.catch_warnings():  # peft calls a transformers method deprecated in 5.x
+            warnings.simplefilter("ignore", FutureWarning)
+            return get_peft_model(model, lora)
     except ValueError as exc:  # e.g. a model type peft cannot adapt
         raise InputError(f"LoRA cannot be applied to this model ({str(exc).splitlines()[0]})") from None
 
