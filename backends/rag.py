@@ -109,9 +109,14 @@ class RagBackend(Backend):
             self._embedder = shared_embedder(self.settings.embedder, self.settings.device)
         return self._embedder
 
-    def build(self, documents: list[Document], train: list[QAPair], out: Path, progress: bool = True) -> dict[str, Any]:
-        """Chunk, embed (reusing unchanged documents' vectors from a previous build in `out`), index, save atomically."""
+    def build(self, documents: list[Document], train: list[QAPair], out: Path, progress: bool | None = None) -> dict[str, Any]:
+        """Chunk, embed (reusing unchanged documents' vectors from a previous build in `out`), index, save atomically.
+
+        A progress bar shows the embedding unless progress is False (default: settings.extra['progress'], else on).
+        """
         out = Path(out)
+        if progress is None:
+            progress = bool((self.settings.extra or {}).get("progress", True))
         started = time.perf_counter()
         options = self.options
         embedder = self.embedder

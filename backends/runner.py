@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +92,8 @@ def build_and_evaluate(approach: str, docs_dir: str | Path, qa_file: str | Path,
     from advisor.backends.measure import measure
 
     settings = settings or BuildSettings()
+    if not progress and "progress" not in settings.extra:  # backends read it to silence their progress bars
+        settings = replace(settings, extra={**settings.extra, "progress": False})
     out = Path(out_dir)
     inputs = prepare(approach, docs_dir, qa_file, out, settings)
     say = echo or (lambda message: None)
