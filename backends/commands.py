@@ -31,43 +31,58 @@ def _input_errors_exit_2(func):
     return wrapper
 
 
+_DATA_OPTIONS = [
+    click.option("--docs", "docs", required=True, type=click.Path(path_type=Path), help="Folder of .txt, .md, .html documents."),
+    click.option("--qa", "qa", required=True, type=click.Path(path_type=Path), help="Question/answer pairs (JSON Lines)."),
+]
+_SETTING_OPTIONS = [
+    click.option("--seed", default=0, show_default=True, help="Seed of the split and of training."),
+    click.option("--test-fraction", default=0.3, show_default=True, help="Share of the pairs held out for evaluation."),
+    click.option("--eval-limit", type=int, default=None, help="Answer at most N held-out pairs (retrieval is scored on all)."),
+    click.option("--embedder", default=DEFAULT_EMBEDDER, show_default=True, help="Sentence-transformers model id or folder."),
+    click.option("--generator", default=DEFAULT_GENERATOR, show_default=True, help="Causal LM id, folder or .gguf file."),
+    click.option("--device", default="cpu", show_default=True, type=click.Choice(["cpu", "cuda", "mps"])),
+    click.option("--k", "k", default=5, show_default=True, help="Chunks retrieved per question."),
+    click.option("--max-new-tokens", default=32, show_default=True, help="Longest answer generated, in tokens."),
+    click.option("--chunk-tokens", type=int, default=None, help="Chunk window in embedder word pieces [rag, hybrid; default 128]."),
+    click.option("--chunk-overlap", type=int, default=None, help="Overlap of consecutive chunks [rag, hybrid; default 32]."),
+    click.option("--mode", type=click.Choice(["qa", "documents", "both"]), default=None, help="What to fine-tune on [fine-tuning]."),
+    click.option("--epochs", type=float, default=None, help="Training epochs [fine-tuning, hybrid]."),
+    click.option("--lr", type=float, default=None, help="Learning rate [fine-tuning, hybrid]."),
+    click.option("--rank", type=int, default=None, help="LoRA rank [fine-tuning, hybrid]."),
+    click.option("--target-modules", default=None, help="LoRA target modules, comma-separated [fine-tuning, hybrid]."),
+    click.option("--quiet", is_flag=True, help="No progress bars."),
+]
+_EXTRA_KEYS = ("chunk_tokens", "chunk_overlap", "mode", "epochs", "lr", "rank", "target_modules")
+
+
+def _pipeline_options(func):
+    """The data and settings options `build` and `validate` share."""
+    for option in reversed(_DATA_OPTIONS + _SETTING_OPTIONS):
+        func = option(func)
+    return func
+
+
+def settings_from(options: dict) -> BuildSettings:
+    """BuildSettings from the shared options; backend-specific ones go to `extra` when given."""
+    return BuildSettings(seed=options["seed"], test_fraction=options["test_fraction"], eval_limit=options["eval_limit"],
+                         embedder=options["embedder"], generator=options["generator"], device=options["device"],
+                         k=options["k"], max_new_tokens=options["max_new_tokens"],
+                         extra={key: options[key] for key in _EXTRA_KEYS if options.get(key) is not None})
+
+
 @click.command()
 @click.argument("approach", type=click.Choice(list(APPROACHES)))
-@click.option("--docs", "docs", required=True, type=click.Path(path_type=Path), help="Folder of .txt, .md, .html documents.")
-@click.option("--qa", "qa", required=True, type=click.Path(path_type=Path), help="Question/answer pairs (JSON Lines).")
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Folder to build into (replaced as a whole).")
-@click.option("--seed", default=0, show_default=True, help="Seed of the split and of training.")
-@click.option("--test-fraction", default=0.3, show_default=True, help="Share of the pairs held out for evaluation.")
-@click.option("--eval-limit", type=int, default=None, help="Answer at most N held-out pairs (retrieval is scored on all).")
-@click.option("--embedder", default=DEFAULT_EMBEDDER, show_default=True, help="Sentence-transformers model id or folder.")
-@click.option("--generator", default=DEFAULT_GENERATOR, show_default=True, help="Causal LM id, folder or .gguf file.")
-@click.option("--device", default="cpu", show_default=True, type=click.Choice(["cpu", "cuda", "mps"]))
-@click.option("--k", "k", default=5, show_default=True, help="Chunks retrieved per question.")
-@click.option("--max-new-tokens", default=32, show_default=True, help="Longest answer generated, in tokens.")
-@click.option("--chunk-tokens", type=int, default=None, help="Chunk window in embedder word pieces [rag, hybrid; default 128].")
-@click.option("--chunk-overlap", type=int, default=None, help="Overlap of consecutive chunks [rag, hybrid; default 32].")
-@click.option("--mode", type=click.Choice(["qa", "documents", "both"]), default=None, help="What to fine-tune on [fine-tuning].")
-@click.option("--epochs", type=float, default=None, help="Training epochs [fine-tuning, hybrid].")
-@click.option("--lr", type=float, default=None, help="Learning rate [fine-tuning, hybrid].")
-@click.option("--rank", type=int, default=None, help="LoRA rank [fine-tuning, hybrid].")
-@click.option("--target-modules", default=None, help="LoRA target modules, comma-separated [fine-tuning, hybrid].")
-@click.option("--quiet", is_flag=True, help="No progress bars.")
+@_pipeline_options
 @_input_errors_exit_2
-def build(approach: str, docs: Path, qa: Path, out: Path, seed: int, test_fraction: float, eval_limit: int | None,
-          embedder: str, generator: str, device: str, k: int, max_new_tokens: int, chunk_tokens: int | None,
-          chunk_overlap: int | None, mode: str | None, epochs: float | None, lr: float | None, rank: int | None,
-          target_modules: str | None, quiet: bool) -> None:
+def build(approach: str, docs: Path, qa: Path, out: Path, quiet: bool, **options) -> None:
     """Build APPROACH on your documents and pairs, and evaluate it on held-out pairs."""
     from advisor.backends.evaluation import format_table
     from advisor.backends.runner import METRICS_FILE, build_and_evaluate
 
-    extra = {"chunk_tokens": chunk_tokens, "chunk_overlap": chunk_overlap, "mode": mode, "epochs": epochs, "lr": lr,
-             "rank": rank, "target_modules": target_modules}
-    settings = BuildSettings(seed=seed, test_fraction=test_fraction, eval_limit=eval_limit, embedder=embedder,
-                             generator=generator, device=device, k=k, max_new_tokens=max_new_tokens,
-                             extra={key: value for key, value in extra.items() if value is not None})
     echo = None if quiet else (lambda message: click.echo(message, err=True))
-    metrics = build_and_evaluate(approach, docs, qa, out, settings, progress=not quiet, echo=echo)
+    metrics = build_and_evaluate(approach, docs, qa, out, settings_from(options), progress=not quiet, echo=echo)
     click.echo(format_table(metrics))
     click.echo(f"wrote {out / METRICS_FILE}")
 
@@ -122,7 +137,24 @@ def query(out: Path, question: str, k: int | None, max_new_tokens: int | None, a
 
 
 @click.command()
-@click.argument("answers", type=click.Path())
-def validate(answers: str) -> None:
-    """Recommend, then build and measure the approaches on your data, and write the report."""
-    raise click.UsageError("not implemented yet")
+@click.argument("answers", type=click.Path(path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path),
+              help="Folder for the pipelines, validation.json and the reports (re-runs reuse finished stages).")
+@click.option("--approaches", default=",".join(APPROACHES), show_default=True,
+              help="Approaches to build and compare, comma-separated.")
+@click.option("--rules", "rules", type=click.Path(path_type=Path), default=None, help="Rule base (default: the bundled one).")
+@_pipeline_options
+@_input_errors_exit_2
+def validate(answers: Path, out: Path, approaches: str, rules: Path | None, docs: Path, qa: Path, quiet: bool,
+             **options) -> None:
+    """Recommend from ANSWERS, then build and measure the approaches on your data, and write the report."""
+    from advisor.backends.validate import validate as run_validation
+
+    result = run_validation(answers, docs, qa, out, settings_from(options), approaches=approaches, rules_path=rules,
+                            progress=not quiet, echo=lambda message: click.echo(message, err=True))
+    click.echo("")
+    click.echo(result["verdict"])
+    for item in result["challenged_answers"]:
+        click.echo(f"  - {item['question']} = {item['answer']}: {item['evidence']}")
+    click.echo(f"\nwrote {out / 'validation.json'}")
+    click.echo(f"report: {(out / 'report.html').resolve()}")

@@ -184,3 +184,21 @@ def test_real_validation_of_rag_on_the_bundled_sample(tmp_path):
                        approaches=["rag"], progress=False, echo=lines.append)
     assert any("reused the earlier run" in line for line in lines)
     assert again["approaches"]["rag"]["answers"] == rag["answers"]
+
+
+def test_validate_command_reports_bad_input_with_exit_2_and_no_traceback(tmp_path):
+    from click.testing import CliRunner
+
+    from advisor.cli import main
+
+    answers = tmp_path / "answers.yaml"
+    answers.write_text("version: 1\nanswers:\n  traceabilty: required\n")
+    result = CliRunner().invoke(main, ["validate", str(answers), "--docs", str(SAMPLE / "docs"),
+                                       "--qa", str(SAMPLE / "qa.jsonl"), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert "traceability" in result.output and "Traceback" not in result.output
+    result = CliRunner().invoke(main, ["validate", str(SAMPLE / "answers.yaml"), "--docs", str(SAMPLE / "docs"),
+                                       "--qa", str(SAMPLE / "qa.jsonl"), "--out", str(tmp_path / "out"),
+                                       "--approaches", "rag,finetuning"])
+    assert result.exit_code == 2 and "did you mean 'fine-tuning'" in result.output
+    assert not (tmp_path / "out").exists()
