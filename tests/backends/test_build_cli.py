@@ -85,3 +85,23 @@ def test_bad_inputs_exit_2_with_one_clear_line(tmp_path, corpus_factory, pairs_f
 def test_query_without_a_build_exits_2(tmp_path):
     result = CliRunner().invoke(query, [str(tmp_path), "anything?"])
     assert result.exit_code == 2 and "no built pipeline" in result.output
+
+
+def test_ctrl_c_during_evaluation_leaves_the_build_and_a_metrics_file_marked_interrupted(
+        tmp_path, corpus_factory, pairs_factory, monkeypatch):
+    from advisor.backends import evaluation
+    from advisor.backends.base import BuildSettings
+    from advisor.backends.rag import RagBackend
+    from advisor.backends.runner import build_and_evaluate
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(evaluation, "evaluate", interrupted)
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        build_and_evaluate("rag", corpus_factory(tmp_path / "docs"), pairs_factory(tmp_path / "qa.jsonl"), out,
+                           BuildSettings(), progress=False)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["interrupted"] is True and metrics["approach"] == "rag" and metrics["build_seconds"] > 0
+    assert RagBackend.load(out).retrieve("Who is the chess champion?", 1)[0].doc_id == "clubs/chess.txt"
