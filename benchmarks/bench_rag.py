@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="only the default chunking")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--part", choices=["all", "ratio"], default="all",
-                        help="ratio: only re-measure build overhead, updating the existing results file")
+                        help="ratio: only re-measure build overhead, updating the results file")
     args = parser.parse_args(argv)
     if not (args.data / "docs").is_dir():
         print(f"covid-qa data not found at {args.data}; nothing to measure")

@@ -37,7 +37,7 @@ def test_answers_come_from_the_retrieved_context_and_name_their_documents(built_
 
 def test_options_come_from_settings_extra_with_measured_defaults():
     assert retrieval_options(BuildSettings()) == {"chunk_tokens": 128, "chunk_overlap": 32, "lexical": "bm25",
-                                                  "fusion": "rrf", "dense_weight": 0.5}
+                                                  "fusion": "weighted", "dense_weight": 0.4}
     assert retrieval_options(BuildSettings(extra={"chunk_overlap": 0}))["chunk_overlap"] == 0
 
 
