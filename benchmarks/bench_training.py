@@ -28,6 +28,15 @@ RESULTS = ROOT / "benchmarks" / "results" / "training.json"
 BATCH = 4
 LR = 5e-4
 MAX_LENGTH = 512
+DOC_WINDOWS = 12  # enough long sequences to make padding matter, few enough for a few minutes a run
+
+
+def _threads() -> None:
+    """Both sides use the same torch thread count (BENCH_THREADS, default torch's own)."""
+    if os.environ.get("BENCH_THREADS"):
+        import torch
+
+        torch.set_num_threads(int(os.environ["BENCH_THREADS"]))
 
 
 def _examples():
@@ -40,7 +49,7 @@ def _examples():
     docs = load_documents(ROOT / "sample" / "docs")
     pairs = load_pairs(ROOT / "sample" / "qa.jsonl", docs)
     qa = [supervised_example(tokenizer, closed_book_messages(p.question), p.answer, MAX_LENGTH)[0] for p in pairs]
-    return tokenizer, qa + document_examples(tokenizer, docs, 256)
+    return tokenizer, qa + document_examples(tokenizer, docs, 256)[:DOC_WINDOWS]
 
 
 def run_ours() -> dict:
@@ -88,8 +97,9 @@ def run_trainer(group_by_length: bool = False) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         args = TrainingArguments(output_dir=tmp, per_device_train_batch_size=BATCH, num_train_epochs=1, learning_rate=LR,
                                  seed=0, report_to=[], save_strategy="no", logging_strategy="no", use_cpu=True,
-                                 dataloader_num_workers=0, disable_tqdm=True, group_by_length=group_by_length,
-                                 max_grad_norm=1.0, warmup_ratio=0.06, lr_scheduler_type="linear")
+                                 dataloader_num_workers=0, disable_tqdm=True,
+                                 train_sampling_strategy="group_by_length" if group_by_length else "random",
+                                 max_grad_norm=1.0, warmup_steps=0.06, lr_scheduler_type="linear")
         trainer = Trainer(model=model, args=args, train_dataset=_ListDataset(rows), data_collator=counting)
         with measure() as m:
             out = trainer.train()
@@ -140,6 +150,7 @@ def main() -> None:
     parser.add_argument("--e2e-only", action="store_true", help="end-to-end runs only (keeps earlier throughput)")
     args = parser.parse_args()
     if args.one:
+        _threads()
         result = {"ours": run_ours, "trainer": run_trainer, "trainer-grouped": lambda: run_trainer(True)}[args.one]()
         print(json.dumps(result))
         return
@@ -149,7 +160,9 @@ def main() -> None:
     previous = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     results = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
                "settings": {"batch_size": BATCH, "lr": LR, "rank": 8, "target_modules": "all linear", "epochs": 1,
-                            "data": "72 closed-book sample pairs + 256-token windows of the 13 sample documents"}}
+                            "data": f"72 closed-book sample pairs + {DOC_WINDOWS} 256-token windows of the sample documents",
+                            "torch_threads": os.environ.get("BENCH_THREADS", "default"),
+                            "load_average_at_start": os.getloadavg()[0]}}
     if args.e2e_only:
         results["throughput"] = previous.get("throughput")
     else:

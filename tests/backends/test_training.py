@@ -141,11 +141,11 @@ def test_same_seed_same_adapter(tokenizer):
 
 
 def test_loss_goes_down_on_a_small_repeated_set(tokenizer):
-    config = TrainConfig(epochs=6, batch_size=4, lr=2e-3, patience=6)
+    config = TrainConfig(epochs=5, batch_size=4, lr=2e-3, patience=5)
     data = examples(tokenizer)
-    result = train_lora(fresh_model(), data, data, config, tokenizer.pad_token_id, progress=False)
+    result = train_lora(fresh_model(), data, data[:2], config, tokenizer.pad_token_id, progress=False)
     losses = [h["train_loss"] for h in result.history]
-    assert result.facts["steps"] == 6
+    assert result.facts["steps"] == 5
     assert losses[-1] < losses[0] / 2
     assert result.facts["best_val_loss"] < losses[0] / 2
     assert result.facts["trainable_parameters"] > 0 and not result.facts["interrupted"]
