@@ -84,6 +84,9 @@ class TrainConfig:
             raise InputError(f"--mode {self.mode!r} is not one of {', '.join(MODES)}")
         for name in ("epochs", "rank", "batch_size", "max_length", "chunk_tokens"):
             value = getattr(self, name)
+            if isinstance(value, float) and value.is_integer():  # the CLI parses --epochs as a number
+                value = int(value)
+                setattr(self, name, value)
             if not isinstance(value, int) or value < 1:
                 raise InputError(f"--{name.replace('_', '-')} must be a positive whole number, got {value!r}")
         if not (isinstance(self.lr, (int, float)) and 0 < self.lr < 1):
@@ -507,7 +510,9 @@ def load_adapter(out: Path, generator: str, device: str):
     if not (adapter / "adapter_config.json").is_file():
         raise InputError(f"{out} holds no trained adapter (expected {adapter}/adapter_config.json); build it first")
     base = load_model(generator, device)
-    model = PeftModel.from_pretrained(base, str(adapter))
+    with warnings.catch_warnings():  # peft calls a transformers method deprecated in 5.x
+        warnings.simplefilter("ignore", FutureWarning)
+        model = PeftModel.from_pretrained(base, str(adapter))
     return model.to(device).eval()
 
 

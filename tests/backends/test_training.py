@@ -115,9 +115,11 @@ def test_options_are_checked():
         TrainConfig(mode="everything").check()
     with pytest.raises(InputError, match="--lr"):
         TrainConfig(lr=5).check()
-    config = TrainConfig(target_modules="q_proj, v_proj")
+    with pytest.raises(InputError, match="--epochs"):
+        TrainConfig(epochs=1.5).check()
+    config = TrainConfig(target_modules="q_proj, v_proj", epochs=3.0)
     config.check()
-    assert config.target_modules == ("q_proj", "v_proj")
+    assert config.target_modules == ("q_proj", "v_proj") and config.epochs == 3 and isinstance(config.epochs, int)
 
 
 def test_fast_loss_equals_the_models_own_loss(tokenizer):
