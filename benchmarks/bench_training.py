@@ -191,7 +191,8 @@ def print_table(results: dict) -> None:
     if runs:
         print(f"throughput ratio ours/Trainer: {runs['ratio_tokens_per_second_vs_trainer']}  "
               f"(vs Trainer with group_by_length: {runs['ratio_vs_trainer_grouped']})")
-    for approach, r in (results.get("end_to_end") or {}).items():
+    e2e = results.get("end_to_end") or {}
+    for approach, r in ((a, e2e[a]) for a in ("fine-tuning", "hybrid") if a in e2e):
         a, b = r["answers"], r["baseline"]["answers"]
         para = (r.get("paraphrase") or {}).get("answers", {})
         print(f"{approach:<12} wall {r['wall_seconds']:>6}s train {r['train']['seconds']:>6}s  contains {a['contains']:.2f} "
