@@ -41,7 +41,7 @@ RESULTS = HERE / "results" / "rag.json"
 SAMPLE = HERE.parent / "sample"
 
 CHUNKINGS = [(128, 32), (192, 48), (254, 64), (128, 0)]
-RATIO_DOCS = 10  # papers in the build-vs-plain-encode comparison (keeps the run short on 2 cores)
+RATIO_DOCS = 30  # papers in the build-vs-plain-encode comparison (keeps the run short on 2 cores)
 DEFAULT_CHUNKING = (128, 32)
 
 
