@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from advisor.cases import check_library
 from advisor.engine import compile_rules, contributions, term_weights, with_term_weights
 from advisor.errors import InputError, did_you_mean
 from advisor.models import APPROACHES, CaseLibrary, RuleBase
@@ -182,16 +183,6 @@ def hand_predict(rulebase: RuleBase, X: Sequence[Mapping[str, Any]]) -> np.ndarr
     hand = term_weights(rulebase)
     w = np.array([hand[t] for t in terms])
     return np.array(APPROACHES)[pick_rows(np.einsum("nta,t->na", F, w), rulebase.scoring.tie_order)]
-
-
-def check_library(library: CaseLibrary, name: str = "case library") -> None:
-    """Problems the schema cannot see: duplicate case names (InputError naming both places)."""
-    seen: dict[str, int] = {}
-    for i, case in enumerate(library.cases):
-        key = case.name.strip().lower()
-        if key in seen:
-            raise InputError(f"{name}: cases[{i}].name: duplicate case name '{case.name}' (also cases[{seen[key]}])")
-        seen[key] = i
 
 
 def cases_xy(library: CaseLibrary, rulebase: RuleBase) -> tuple[list[dict[str, str]], list[str]]:

@@ -47,14 +47,20 @@ def load_cases(path: str | os.PathLike, rulebase: RuleBase) -> CaseLibrary:
         library = CaseLibrary.model_validate(data)
     except ValidationError as exc:
         raise validation_input_error(exc, name) from None
+    check_library(library, name)
+    for i, case in enumerate(library.cases):
+        normalise_answers(case.answers, rulebase, f"{name}: cases[{i}] ({case.name}).answers")
+    return library
+
+
+def check_library(library: CaseLibrary, name: str = "case library") -> None:
+    """Problems the schema cannot see: duplicate case names (InputError naming both places)."""
     seen: dict[str, int] = {}
     for i, case in enumerate(library.cases):
         key = case.name.strip().lower()
         if key in seen:
             raise InputError(f"{name}: cases[{i}].name: duplicate case name '{case.name}' (also cases[{seen[key]}])")
         seen[key] = i
-        normalise_answers(case.answers, rulebase, f"{name}: cases[{i}] ({case.name}).answers")
-    return library
 
 
 def check_cases(compiled: CompiledRules, library: CaseLibrary) -> CaseReport:

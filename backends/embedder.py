@@ -9,11 +9,11 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from advisor.backends.base import DEFAULT_EMBEDDER
+from advisor.backends.shared import load_once
 from advisor.errors import InputError
 
 _DEFAULT_ALIASES = {DEFAULT_EMBEDDER.lower(), "sentence-transformers/all-minilm-l6-v2", "minilm", "default"}
@@ -161,14 +161,6 @@ class Embedder:
         return out
 
 
-_LOADED: dict[tuple[str, str], Embedder] = {}
-_LOCK = threading.Lock()
-
-
 def shared_embedder(name: str = DEFAULT_EMBEDDER, device: str = "cpu") -> Embedder:
     """The embedder, loaded once per process and shared by every pipeline that retrieves."""
-    key = (resolve_embedder(name).fingerprint, device)
-    with _LOCK:
-        if key not in _LOADED:
-            _LOADED[key] = Embedder(name, device)
-        return _LOADED[key]
+    return load_once(("embedder", resolve_embedder(name).fingerprint, device), lambda: Embedder(name, device))

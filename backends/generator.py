@@ -12,13 +12,13 @@ import hashlib
 import importlib.util
 import logging
 import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from advisor.atomic import staged_dir
 from advisor.backends.base import DEFAULT_GENERATOR
+from advisor.backends.shared import load_once
 from advisor.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -206,14 +206,6 @@ class Generator:
         return answers
 
 
-_LOADED: dict[tuple[str, str], Generator] = {}
-_LOCK = threading.Lock()
-
-
 def shared_generator(name: str = DEFAULT_GENERATOR, device: str = "cpu") -> Generator:
     """The untouched generator, loaded once per process and shared by every approach that does not train it."""
-    key = (resolve(name).name, device)
-    with _LOCK:
-        if key not in _LOADED:
-            _LOADED[key] = Generator(name, device)
-        return _LOADED[key]
+    return load_once(("generator", resolve(name).name, device), lambda: Generator(name, device))
