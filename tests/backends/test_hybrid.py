@@ -7,7 +7,7 @@ import json
 import pytest
 
 from advisor.backends.base import BuildSettings, Document, Hit, QAPair
-from advisor.backends.hybrid import HybridBackend, oracle_hit, raft_contexts
+from advisor.backends.hybrid import DEFAULT_CONTEXT_K, HybridBackend, oracle_hit, raft_contexts
 from advisor.backends.prompts import context_messages
 
 DOCS = [Document(f"d{i}.md", f"Document {i} says the code word is word{i}. Nothing else here.", "0" * 64) for i in range(6)]
@@ -61,12 +61,12 @@ def test_hybrid_build_trains_on_context_and_answers_with_sources(built_hybrid, t
     backend, facts, out, settings = built_hybrid
     assert facts["train"]["steps"] == 2 and not facts["train"]["interrupted"]
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["approach"] == "hybrid" and manifest["context_k"] == 3
+    assert manifest["approach"] == "hybrid" and manifest["context_k"] == DEFAULT_CONTEXT_K
     assert (out / "rag" / "manifest.json").is_file() and (out / "adapter" / "adapter_config.json").is_file()
     ids = {d.id for d in tiny_documents}
     answers = backend.answer_many([tiny_pairs[0].question, tiny_pairs[3].question])
     for answer in answers:
-        assert answer.text and answer.sources and set(answer.sources) <= ids and len(answer.hits) == 3
+        assert answer.text and answer.sources and set(answer.sources) <= ids and len(answer.hits) == DEFAULT_CONTEXT_K
     assert backend.retrieve(tiny_pairs[0].question, 2)[0].doc_id in ids
     loaded = HybridBackend.load(out, settings)
     assert loaded.answer(tiny_pairs[0].question).text == answers[0].text
