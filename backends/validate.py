@@ -28,7 +28,7 @@ MIN_TEST = 8
 COST_ORDER = ("rag", "fine-tuning", "hybrid")
 SHORT_ANSWER_WORDS = 5
 # Rough seconds per unit on 2 CPU cores with the default models; only for the time-left estimate.
-_ESTIMATE = {"answer": 1.0, "rag": 20.0, "fine-tuning": 120.0, "hybrid": 240.0}
+_ESTIMATE = {"answer": 1.0, "rag": 20.0, "fine-tuning": 100.0, "hybrid": 300.0}
 
 
 @dataclass
