@@ -7,6 +7,7 @@ import json
 import pytest
 import yaml
 from click.testing import CliRunner
+from cli_support import assert_input_error
 
 from advisor import cli
 from advisor.models import CaseReportOut, RecommendationOut
@@ -21,15 +22,6 @@ def runner():
 
 def invoke(runner, *args, **kwargs):
     return runner.invoke(cli.main, [str(a) for a in args], catch_exceptions=False, **kwargs)
-
-
-def assert_input_error(result, *fragments):
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    err = result.stderr.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in err[0], err[0]
 
 
 def test_version_and_registered_commands(runner):

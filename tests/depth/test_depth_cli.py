@@ -7,6 +7,7 @@ import json
 import pytest
 import yaml
 from click.testing import CliRunner
+from cli_support import assert_input_error
 from depth_support import MINI, SAMPLE_ANSWERS, synthetic_library
 
 from advisor import cli
@@ -19,15 +20,6 @@ MAIN = cli.main
 
 def invoke(*args, **kwargs):
     return CliRunner().invoke(MAIN, [str(a) for a in args], catch_exceptions=False, **kwargs)
-
-
-def assert_input_error(result, *fragments):
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    err = result.stderr.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: "), result.stderr
-    for fragment in fragments:
-        assert fragment in err[0], err[0]
 
 
 @pytest.fixture(scope="module")
