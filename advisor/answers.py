@@ -156,17 +156,22 @@ def normalise_answers(answers: Mapping[str, Any], rulebase: RuleBase, where: str
     return {q.id: out.get(q.id, q.default or UNKNOWN) for q in rulebase.questions}
 
 
-def load_answers(path: str | os.PathLike, rulebase: RuleBase) -> tuple[AnswersFile, dict[str, str]]:
-    """Read an answers file; return the file model and the checked answers for every question."""
+def read_model_file(path: str | os.PathLike, model_class: Any, what: str) -> Any:
+    """Read a YAML/JSON file into a pydantic model; any problem is one InputError naming the file and place."""
     from pydantic import ValidationError
 
     name = str(path)
-    data = _check_mapping(read_data_file(path, "answers file"), name, "answers file")
+    data = _check_mapping(read_data_file(path, what), name, what)
     try:
-        model = AnswersFile.model_validate(data)
+        return model_class.model_validate(data)
     except ValidationError as exc:
         raise validation_input_error(exc, name) from None
-    return model, normalise_answers(model.answers, rulebase, f"{name}: answers")
+
+
+def load_answers(path: str | os.PathLike, rulebase: RuleBase) -> tuple[AnswersFile, dict[str, str]]:
+    """Read an answers file; return the file model and the checked answers for every question."""
+    model = read_model_file(path, AnswersFile, "answers file")
+    return model, normalise_answers(model.answers, rulebase, f"{path}: answers")
 
 
 def dump_answers(answers: Mapping[str, str], project: str | None = None) -> str:

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from advisor.answers import _check_mapping, normalise_answers, read_data_file, validation_input_error
+from advisor.answers import normalise_answers, read_model_file
 from advisor.engine import CompiledRules, recommend
 from advisor.errors import InputError
 from advisor.models import APPROACHES, CaseLibrary, RuleBase
@@ -39,14 +39,8 @@ class CaseReport:
 
 def load_cases(path: str | os.PathLike, rulebase: RuleBase) -> CaseLibrary:
     """Read a case library and check every case's answers against the rule base; InputError names the case."""
-    from pydantic import ValidationError
-
     name = str(path)
-    data = _check_mapping(read_data_file(path, "case library"), name, "case library")
-    try:
-        library = CaseLibrary.model_validate(data)
-    except ValidationError as exc:
-        raise validation_input_error(exc, name) from None
+    library = read_model_file(path, CaseLibrary, "case library")
     check_library(library, name)
     for i, case in enumerate(library.cases):
         normalise_answers(case.answers, rulebase, f"{name}: cases[{i}] ({case.name}).answers")
