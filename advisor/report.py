@@ -26,7 +26,11 @@ if TYPE_CHECKING:
     from advisor.models import RuleBase
 
 FORMATS = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
-METRICS = ("contains", "f1", "exact_match")
+METRIC_LABELS = {"accuracy": "accuracy", "macro_f1": "macro-F1", "chrf": "chrF", "bleu": "BLEU", "rouge_l": "ROUGE-L",
+                 "contains": "contains", "f1": "token F1", "exact_match": "exact match"}
+METRICS = tuple(METRIC_LABELS)
+KNOWLEDGE_METRICS = ("contains", "f1", "exact_match")  # the columns of runs made before metrics followed the task
+ARM_LABELS = {"prompt": "few-shot prompting", "rag": "RAG", "fine-tuning": "fine-tuning", "hybrid": "hybrid"}
 
 
 # ---------------------------------------------------------------- helpers
@@ -88,6 +92,8 @@ def load_validation(directory: str | os.PathLike) -> dict[str, Any]:
 def evidence_context(validation: Mapping[str, Any]) -> dict[str, Any]:
     """Plain rows and text for the Evidence section; tolerant of missing optional fields."""
     metric = validation.get("metric") if validation.get("metric") in METRICS else "contains"
+    reported = [m for m in validation.get("metrics_reported") or KNOWLEDGE_METRICS if m in METRICS]
+    columns = [metric] + [m for m in reported if m != metric]
     approaches = validation.get("approaches") or {}
     baseline = validation.get("baseline") if isinstance(validation.get("baseline"), Mapping) else None
     if baseline is None:
@@ -95,13 +101,14 @@ def evidence_context(validation: Mapping[str, Any]) -> dict[str, Any]:
                          if isinstance(a, Mapping) and isinstance(a.get("baseline"), Mapping)), None)
     rows = []
     if baseline:
-        rows.append(_row("baseline (untouched model)", "baseline", {"status": "ok", **baseline}))
-    names = [a for a in APPROACHES if a in approaches] + [a for a in approaches if a not in APPROACHES]
+        rows.append(_row("untouched model (zero-shot)", "baseline", {"status": "ok", **baseline}, columns))
+    names = [a for a in ARM_LABELS if a in approaches] + [a for a in approaches if a not in ARM_LABELS]
     for name in names:
-        rows.append(_row(name, name, approaches[name] if isinstance(approaches[name], Mapping) else {}))
+        rows.append(_row(ARM_LABELS.get(name, name), name,
+                         approaches[name] if isinstance(approaches[name], Mapping) else {}, columns))
     chart_items = [(r["key"], r["metric_values"][metric]) for r in rows
                    if r["ok"] and isinstance(r["metric_values"][metric], (int, float))]
-    chart = charts.bar_chart(chart_items, title=f"{metric} on held-out questions (higher is better)",
+    chart = charts.bar_chart(chart_items, title=f"{METRIC_LABELS[metric]} on held-out inputs (higher is better)",
                              min_value=0.0, max_value=1.0, highlight=validation.get("best_measured"))
     comparisons = []
     for comp in validation.get("comparisons") or []:
@@ -119,7 +126,22 @@ def evidence_context(validation: Mapping[str, Any]) -> dict[str, Any]:
         for c in validation.get("challenged_answers") or [] if isinstance(c, Mapping)
     ]
     agrees = validation.get("agrees")
+    examples = []
+    for ex in validation.get("examples") or []:
+        if not isinstance(ex, Mapping) or not isinstance(ex.get("outputs"), Mapping):
+            continue
+        outputs = [{"arm": "untouched model" if arm == "untouched" else ARM_LABELS.get(str(arm), str(arm)),
+                    "text": str(o.get("text", "")), "score": _num(o.get("score"))}
+                   for arm, o in ex["outputs"].items() if isinstance(o, Mapping)]
+        refs = [str(r) for r in ex.get("references") or []]
+        examples.append({"input": str(ex.get("input", "")), "references": refs[:3], "more": max(0, len(refs) - 3),
+                         "outputs": outputs})
+    retrieving = any(r["retrieval"] for r in rows)
     return {
+        "columns": [{"key": m, "label": METRIC_LABELS[m]} for m in columns],
+        "retrieving": retrieving,
+        "examples": examples,
+        "prompt_enough": validation.get("prompt_enough") is True,
         "file": validation.get("_file", ""),
         "metric": metric,
         "metric_reason": validation.get("metric_reason") or "",
@@ -140,12 +162,15 @@ def evidence_context(validation: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _row(label: str, key: str, data: Mapping[str, Any]) -> dict[str, Any]:
+def _row(label: str, key: str, data: Mapping[str, Any], columns: list[str]) -> dict[str, Any]:
     status = str(data.get("status") or ("ok" if data.get("answers") else "missing"))
     answers = data.get("answers") if isinstance(data.get("answers"), Mapping) else {}
     metric_values = {m: answers.get(m) for m in METRICS}
     retrieval = data.get("retrieval") if isinstance(data.get("retrieval"), Mapping) else {}
     return {
+        "scores": [_num(answers.get(m)) for m in columns],
+        "retrieval": bool(retrieval),
+        "in_context": _num(retrieval.get("answer_in_context")),
         "label": label,
         "key": key,
         "ok": status == "ok",

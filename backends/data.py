@@ -135,6 +135,35 @@ def _optional_text(record: dict, key: str, where: str) -> str | None:
     return value.strip() or None
 
 
+SPLITS = ("train", "test")
+
+
+def _short(text: str, limit: int = 40) -> str:
+    """A value cut for an error message, on one line."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _references(record: dict, where: str) -> tuple[str, ...]:
+    """The pair's reference answers: 'answer' (one string) or 'answers' (a non-empty list of strings)."""
+    if "answer" in record and "answers" in record:
+        raise InputError(f"{where}: give either 'answer' (one reference) or 'answers' (a list), not both")
+    if "answers" in record:
+        refs = record["answers"]
+        if not isinstance(refs, list) or not refs:
+            raise InputError(f"{where}: 'answers' must be a non-empty list of strings")
+        for i, ref in enumerate(refs):
+            if not isinstance(ref, str) or not ref.strip():
+                raise InputError(f"{where}: answers[{i}] must be a non-empty string, got {type(ref).__name__}")
+        return tuple(dict.fromkeys(ref.strip() for ref in refs))
+    value = record.get("answer")
+    if value is None:
+        raise InputError(f"{where}: missing 'answer' (expected a non-empty string, or 'answers': a list of them)")
+    if not isinstance(value, str) or not value.strip():
+        raise InputError(f"{where}: 'answer' must be a non-empty string")
+    return (value.strip(),)
+
+
 def load_pairs(path: str | Path, documents: list[Document] | None = None) -> list[QAPair]:
     """Question/answer pairs from a JSON Lines file; with documents, every `source` must name one of them."""
     path = Path(path).expanduser()
@@ -157,31 +186,43 @@ def load_pairs(path: str | Path, documents: list[Document] | None = None) -> lis
                              'expected one object a line like {"question": "...", "answer": "..."}') from None
         if not isinstance(record, dict):
             raise InputError(f"{where}: expected a JSON object with 'question' and 'answer', got {type(record).__name__}")
-        fields = {}
-        for key in ("question", "answer"):
-            value = record.get(key)
-            if value is None:
-                raise InputError(f"{where}: missing '{key}' (expected a non-empty string)")
-            if not isinstance(value, str) or not value.strip():
-                raise InputError(f"{where}: '{key}' must be a non-empty string")
-            fields[key] = value.strip()
+        question = record.get("question")
+        if question is None:
+            raise InputError(f"{where}: missing 'question' (expected a non-empty string)")
+        if not isinstance(question, str) or not question.strip():
+            raise InputError(f"{where}: 'question' must be a non-empty string")
+        references = _references(record, where)
         source = _optional_text(record, "source", where)
         if source is not None and ids is not None and source not in ids:
             raise InputError(f"{where}: source '{source}' is no document in the documents folder"
                              f"{did_you_mean(source, ids)}")
         paraphrase = _optional_text(record, "paraphrase", where)
-        pairs.append(QAPair(fields["question"], fields["answer"], source, paraphrase, number))
+        split = _optional_text(record, "split", where)
+        if split is not None and split not in SPLITS:
+            raise InputError(f"{where}: 'split' must be one of {', '.join(SPLITS)}, got '{_short(split)}'")
+        pairs.append(QAPair(question.strip(), references[0], source, paraphrase, number,
+                            references if "answers" in record else (), split))
     if not pairs:
         raise InputError(f"pairs file {path} holds no question/answer pairs")
     return pairs
 
 
 def split_pairs(pairs: list[QAPair], test_fraction: float, seed: int) -> tuple[list[QAPair], list[QAPair]]:
-    """Shuffle with seed and hold out round(n * test_fraction) pairs (at least 1); same seed, same split."""
+    """Shuffle with seed and hold out round(n * test_fraction) pairs (at least 1); same seed, same split.
+
+    When pairs carry a `split`, that split is kept as given (pairs without one train) and the fraction is unused.
+    """
     if not 0.0 < test_fraction < 1.0:
         raise InputError(f"--test-fraction must be between 0 and 1 (exclusive), got {test_fraction}")
     if len(pairs) < 2:
         raise InputError(f"need at least 2 question/answer pairs to hold some out for evaluation, got {len(pairs)}")
+    if any(p.split for p in pairs):
+        train = [p for p in pairs if p.split != "test"]
+        test = [p for p in pairs if p.split == "test"]
+        if not train or not test:
+            raise InputError("the pairs' 'split' fields leave no pair for " + ("training" if not train else "testing")
+                             + ": mark some pairs \"train\" and some \"test\"")
+        return train, test
     order = list(range(len(pairs)))
     random.Random(seed).shuffle(order)
     n_test = min(len(pairs) - 1, max(1, round(len(pairs) * test_fraction)))

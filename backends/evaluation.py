@@ -10,67 +10,17 @@ import hashlib
 import json
 import math
 import random
-import re
-import string
 import sys
 import time
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from advisor.atomic import write_text
 from advisor.backends.base import Answer, Backend, BuildSettings, QAPair
+from advisor.backends.metrics import Task, answer_in_context, choose_metric, score_all
 
 ANSWERS_FILE = "answers.jsonl"
-METRICS = ("exact_match", "f1", "contains")
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
-_PUNCT = str.maketrans({ch: " " for ch in string.punctuation + "‘’“”–—"})
-
-
-# ---------------------------------------------------------------- answer metrics
-
-def normalize_answer(text: str) -> str:
-    """Lowercase, punctuation to spaces, articles (a, an, the) dropped, whitespace collapsed."""
-    text = text.lower().translate(_PUNCT)
-    return " ".join(_ARTICLES.sub(" ", text).split())
-
-
-def exact_match(prediction: str, gold: str) -> float:
-    """1.0 when the normalised texts are equal."""
-    return float(normalize_answer(prediction) == normalize_answer(gold))
-
-
-def token_f1(prediction: str, gold: str) -> float:
-    """Harmonic mean of token precision and recall between the normalised texts (SQuAD's F1)."""
-    pred, ref = normalize_answer(prediction).split(), normalize_answer(gold).split()
-    if not pred or not ref:
-        return float(pred == ref)
-    common = sum((Counter(pred) & Counter(ref)).values())
-    if common == 0:
-        return 0.0
-    precision, recall = common / len(pred), common / len(ref)
-    return 2 * precision * recall / (precision + recall)
-
-
-def contains(prediction: str, gold: str) -> float:
-    """1.0 when the normalised gold answer appears, as whole words, in the normalised prediction."""
-    pred, ref = normalize_answer(prediction), normalize_answer(gold)
-    if not ref:
-        return float(not pred)
-    return float(f" {ref} " in f" {pred} ")
-
-
-def answer_scores(prediction: str, gold: str) -> dict[str, float]:
-    """exact_match, f1 and contains of one prediction."""
-    return {"exact_match": exact_match(prediction, gold), "f1": token_f1(prediction, gold),
-            "contains": contains(prediction, gold)}
-
-
-def mean_scores(scores: Sequence[dict[str, float]]) -> dict[str, float]:
-    """Per-metric means (0.0 for none), rounded to 4 places."""
-    n = len(scores)
-    return {m: round(sum(s[m] for s in scores) / n, 4) if n else 0.0 for m in METRICS}
 
 
 # ---------------------------------------------------------------- retrieval
@@ -162,7 +112,7 @@ def baseline_answers(questions: Sequence[str], settings: BuildSettings, generato
     else:  # an already loaded generator (anything with .name and .chat)
         name, model = generator.name, generator
         resolved = str(generator.name)
-    path = _baseline_file(cache_dir or default_baseline_cache(), resolved, settings.max_new_tokens)
+    path = _baseline_file(cache_dir or default_baseline_cache(), resolved, settings.new_tokens)
     cached: dict[str, str] = {}
     if path.is_file():
         try:
@@ -172,9 +122,9 @@ def baseline_answers(questions: Sequence[str], settings: BuildSettings, generato
     missing = list(dict.fromkeys(q for q in questions if q not in cached))
     if missing:
         model = model or shared_generator(name, settings.device)
-        texts = model.chat([closed_book_messages(q) for q in missing], max_new_tokens=settings.max_new_tokens)
+        texts = model.chat([closed_book_messages(q) for q in missing], max_new_tokens=settings.new_tokens)
         cached.update(zip(missing, texts))
-        record = {"generator": resolved, "max_new_tokens": settings.max_new_tokens, "answers": cached}
+        record = {"generator": resolved, "max_new_tokens": settings.new_tokens, "answers": cached}
         write_text(path, json.dumps(record, indent=1, ensure_ascii=False) + "\n")
     return [cached[q] for q in questions]
 
@@ -207,20 +157,26 @@ def _answer_all(backend: Backend, questions: list[str], batch_size: int, progres
 
 
 def evaluate(backend: Backend, test_pairs: Sequence[QAPair], settings: BuildSettings | None = None, *,
-             baseline_generator: Any = None, out: Path | None = None, progress: bool = True,
-             baseline_cache: Path | None = None, build_seconds: float | None = None) -> dict[str, Any]:
+             task: Task | None = None, baseline_generator: Any = None, out: Path | None = None,
+             progress: bool = True, baseline_cache: Path | None = None,
+             build_seconds: float | None = None) -> dict[str, Any]:
     """Score a built backend on held-out pairs; returns the contract's metrics.json fields (plus extras).
 
-    Retrieval is scored on every held-out pair with a source; answers (and the closed-book baseline, from
-    `baseline_generator`: a loaded Generator, a name, None for settings.generator, or False to skip) on at
-    most settings.eval_limit of them. With `out`, per-question records go to out/answers.jsonl.
+    `task` names the metrics (default: by `metrics.choose_metric`, as for a knowledge task when the backend
+    retrieves). Retrieval is scored on every held-out pair with a source; answers (and the closed-book
+    baseline, from `baseline_generator`: a loaded Generator, a name, None for settings.generator, or False
+    to skip) on at most settings.eval_limit of them. For retrieving backends, `retrieval.answer_in_context`
+    is the share of answered questions whose reference appears in the chunks given to the generator. With
+    `out`, per-question records go to out/answers.jsonl.
     """
     settings = settings or backend.settings
     started = time.perf_counter()
     pairs = list(test_pairs)
     answered = pairs[: settings.eval_limit] if settings.eval_limit else pairs
-    batch_size = int((settings.extra or {}).get("batch_size") or 8)
-    metrics: dict[str, Any] = {"approach": backend.approach, "questions": len(answered)}
+    task = task or choose_metric(pairs, backend.retrieves, settings.metric)
+    batch_size = settings.batch_size
+    metrics: dict[str, Any] = {"approach": backend.approach, "questions": len(answered),
+                               "metric": task.metric, "metric_reason": task.reason, "task": task.kind}
 
     retrieval = retrieval_scores(backend, pairs, settings.k)
     if retrieval is not None:
@@ -228,19 +184,25 @@ def evaluate(backend: Backend, test_pairs: Sequence[QAPair], settings: BuildSett
 
     questions = [p.question for p in answered]
     answers = _answer_all(backend, questions, batch_size, progress, f"answering ({backend.approach})")
-    scores = [answer_scores(a.text, p.answer) for a, p in zip(answers, answered)]
-    metrics["answers"] = mean_scores(scores)
+    scores, metrics["answers"] = score_all([a.text for a in answers], answered, task.reported)
+    in_context = [answer_in_context("\n".join(h.text for h in a.hits), p.references) if a.hits else None
+                  for a, p in zip(answers, answered)]
+    if any(flag is not None for flag in in_context):
+        shown = [flag for flag in in_context if flag is not None]
+        metrics.setdefault("retrieval", {})["answer_in_context"] = round(sum(shown) / len(answered), 4)
+        used = [s[task.metric] for s, flag in zip(scores, in_context) if flag]
+        metrics["retrieval"]["metric_when_in_context"] = round(sum(used) / len(used), 4) if used else None
 
     base_scores: list[dict[str, float]] | None = None
     base_texts: list[str] = []
     if baseline_generator is not False:
         base_texts = baseline_answers(questions, settings, baseline_generator, baseline_cache)
-        base_scores = [answer_scores(t, p.answer) for t, p in zip(base_texts, answered)]
-        metrics["baseline"] = {"answers": mean_scores(base_scores)}
+        base_scores, base_mean = score_all(base_texts, answered, task.reported)
+        metrics["baseline"] = {"answers": base_mean}
         metrics["compared_to_baseline"] = {
             m: bootstrap_ci([s[m] for s in scores], [s[m] for s in base_scores], seed=settings.seed)
-            for m in ("f1", "contains")
-        }
+            for m in task.reported if m in scores[0]
+        } if scores else {}
 
     latencies = [a.seconds * 1000 for a in answers]
     metrics["latency_ms"] = {"p50": round(percentile(latencies, 50), 1), "p95": round(percentile(latencies, 95), 1),
@@ -253,16 +215,18 @@ def evaluate(backend: Backend, test_pairs: Sequence[QAPair], settings: BuildSett
     metrics["models"] = models
 
     records = [
-        {"kind": "answer", "line": p.line, "question": p.question, "gold": p.answer, "response": a.text,
+        {"kind": "answer", "line": p.line, "question": p.question, "gold": p.answer,
+         **({"references": list(p.references)} if p.answers else {}), "response": a.text,
          "sources": a.sources, "expected_source": p.source, **s,
+         **({"in_context": in_context[i]} if in_context[i] is not None else {}),
          **({"baseline_response": base_texts[i], "baseline": base_scores[i]} if base_scores else {})}
         for i, (p, a, s) in enumerate(zip(answered, answers, scores))
     ]
     reworded = [p for p in answered if p.paraphrase]
     if reworded:
         para_answers = _answer_all(backend, [p.paraphrase for p in reworded], batch_size, progress, "paraphrases")
-        para_scores = [answer_scores(a.text, p.answer) for a, p in zip(para_answers, reworded)]
-        metrics["paraphrase"] = {"questions": len(reworded), "answers": mean_scores(para_scores)}
+        para_scores, para_mean = score_all([a.text for a in para_answers], reworded, task.reported)
+        metrics["paraphrase"] = {"questions": len(reworded), "answers": para_mean}
         records += [
             {"kind": "paraphrase", "line": p.line, "question": p.paraphrase, "gold": p.answer, "response": a.text,
              "sources": a.sources, "expected_source": p.source, **s}

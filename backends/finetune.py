@@ -8,6 +8,7 @@ writes `out/adapter` (peft format), `training_config.json`, `loss.json`, `loss.s
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import time
 from pathlib import Path
@@ -33,6 +34,17 @@ from advisor.backends.training import (
 )
 
 FORMAT_VERSION = 1
+EXAMPLES_SEEN = 300  # the default epochs show the model about this many training examples
+MAX_EPOCHS = 6
+
+
+def default_epochs(fit_pairs: int) -> int:
+    """Epochs when none are given: enough to see about 300 examples, from 1 to 6 (early stopping may end sooner).
+
+    Small sets (the 50-pair sample) get 6, as measured; a few hundred pairs get 1 or 2, so training time
+    grows with the data only up to that budget.
+    """
+    return max(1, min(MAX_EPOCHS, math.ceil(EXAMPLES_SEEN / max(1, fit_pairs))))
 
 
 class FineTuneBackend(Backend):
@@ -44,7 +56,6 @@ class FineTuneBackend(Backend):
     def __init__(self, settings: BuildSettings | None = None):
         super().__init__(settings or BuildSettings())
         self.on_step: Callable[[int, float], None] | None = None  # called after each optimiser step (tests)
-        self.progress = True
         self.model: Any = None
         self.tokenizer: Any = None
         self.generator_name = self.settings.generator
@@ -53,7 +64,7 @@ class FineTuneBackend(Backend):
 
     # ------------------------------------------------------------------------------------------ build
 
-    def prepare(self, documents: list[Document], train: list[QAPair], work: Path) -> dict[str, Any]:
+    def prepare(self, documents: list[Document], train: list[QAPair], work: Path, progress: bool) -> dict[str, Any]:
         """Work before training (the hybrid builds its index here); returns extra manifest fields."""
         return {}
 
@@ -71,21 +82,25 @@ class FineTuneBackend(Backend):
             truncated += cut
         return out, truncated
 
-    def build(self, documents: list[Document], train: list[QAPair], out: Path) -> dict[str, Any]:
-        """Train the adapter on `train` (split into fit and validation pairs) and save it into `out` atomically."""
+    def build(self, documents: list[Document], train: list[QAPair], out: Path, progress: bool = True) -> dict[str, Any]:
+        """Train the adapter on `train` (split into fit and validation pairs) and save it into `out` atomically.
+
+        A training progress bar is drawn only when `progress` is true."""
         from advisor.backends.generator import load_model, load_tokenizer, resolve
 
         start = time.perf_counter()
         out = Path(out)
         config = TrainConfig.from_settings(self.settings, **self.train_defaults)
         fit_pairs, val_pairs = split_pairs(train, config.seed, config.val_fraction, config.mode)
+        if "epochs" not in self.train_defaults and self.settings.training.epochs is None:
+            config.epochs = default_epochs(len(fit_pairs))
         source = resolve(self.settings.generator)
         tokenizer = load_tokenizer(self.settings.generator)
         model = load_model(self.settings.generator, self.settings.device)
         max_length = max_length_for(model, config.max_length)
         work = scratch_dir(out)
         try:
-            extra_manifest = self.prepare(documents, train, work)
+            extra_manifest = self.prepare(documents, train, work, progress)
             train_examples: list[Example] = []
             truncated = 0
             if config.mode in ("qa", "both"):
@@ -95,7 +110,7 @@ class FineTuneBackend(Backend):
             val_examples, val_truncated = self.examples(tokenizer, val_pairs, documents, config, max_length)
             warn_truncated(truncated + val_truncated, len(train_examples) + len(val_examples), max_length)
             result = train_lora(model, train_examples, val_examples, config, tokenizer.pad_token_id,
-                                self.settings.device, on_step=self.on_step, progress=self.progress)
+                                self.settings.device, on_step=self.on_step, progress=progress)
             result.facts["truncated_examples"] = truncated + val_truncated
             manifest = {"format_version": FORMAT_VERSION, "approach": self.approach, "generator": source.name,
                         "generator_path": self.settings.generator, "adapter": "adapter", **extra_manifest}
@@ -162,7 +177,8 @@ class FineTuneBackend(Backend):
         start = time.perf_counter()
         contexts = self.contexts_for(questions)
         conversations = [self.prompt_with(q, hits) for q, hits in zip(questions, contexts)]
-        texts = self.generator.chat(conversations, max_new_tokens=self.settings.max_new_tokens, batch_size=8)
+        texts = self.generator.chat(conversations, max_new_tokens=self.settings.new_tokens,
+                                     batch_size=self.settings.batch_size)
         each = (time.perf_counter() - start) / len(questions)
         return [Answer(text, sources=_unique(h.doc_id for h in hits), hits=list(hits), seconds=round(each, 4))
                 for text, hits in zip(texts, contexts)]

@@ -90,6 +90,8 @@ class HybridBackend(FineTuneBackend):
     """Retrieval with the RAG index, answered by a generator LoRA-tuned RAFT-style on retrieved context."""
 
     approach: ClassVar[str] = "hybrid"
+    retrieves: ClassVar[bool] = True
+    needs_documents: ClassVar[bool] = True
     # Context makes every step several times longer than closed-book: two epochs in small batches give
     # two dozen optimiser steps on a few dozen pairs. Prompts of two or three 128-word-piece chunks run
     # 350-550 tokens: allow 1024 so none is cut.
@@ -98,26 +100,27 @@ class HybridBackend(FineTuneBackend):
     def __init__(self, settings=None):
         super().__init__(settings)
         self.rag: Any = None
-        self.context_k = int(self.settings.extra.get("context_k") or DEFAULT_CONTEXT_K)
-        self.oracle_share = float(self.settings.extra.get("oracle_share", DEFAULT_ORACLE_SHARE))
+        self.context_k = self.settings.retrieval.context_k or DEFAULT_CONTEXT_K
+        share = self.settings.hybrid.oracle_share
+        self.oracle_share = DEFAULT_ORACLE_SHARE if share is None else share
         self.last_contexts: list[RaftContext] = []
         if not 0 <= self.oracle_share <= 1:
             raise InputError(f"oracle_share must be between 0 and 1, got {self.oracle_share}")
 
     # ------------------------------------------------------------------------------------------ build
 
-    def prepare(self, documents: list[Document], train: list[QAPair], work: Path) -> dict[str, Any]:
-        """Build the RAG index into work/rag, or copy the one named by settings.extra['rag_index']."""
+    def prepare(self, documents: list[Document], train: list[QAPair], work: Path, progress: bool) -> dict[str, Any]:
+        """Build the RAG index into work/rag, or copy the one named by the hybrid's rag_index option."""
         from advisor.backends.rag import RagBackend
 
-        given = self.settings.extra.get("rag_index")
+        given = self.settings.hybrid.rag_index
         if given:
             given = Path(given)
             if not (given / "manifest.json").is_file():
                 raise InputError(f"rag_index {given} is not a built RAG index (no manifest.json)")
             shutil.copytree(given, work / "rag")
         else:
-            RagBackend(self.settings).build(documents, train, work / "rag")
+            RagBackend(self.settings).build(documents, train, work / "rag", progress)
         self.rag = RagBackend.load(work / "rag", self.settings)
         return {"rag": "rag", "context_k": self.context_k, "oracle_share": self.oracle_share}
 

@@ -27,3 +27,12 @@ def context_messages(question: str, hits: Sequence[Hit]) -> list[dict[str, str]]
     """Chat messages for answering from retrieved context (RAG and the RAFT-style hybrid)."""
     user = f"{RAG_INSTRUCTIONS}\n\nContext:\n{format_context(hits)}\n\nQuestion: {question.strip()}"
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+
+
+def few_shot_messages(question: str, demonstrations: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
+    """Chat messages with solved examples as earlier turns (least similar first, so the closest sits last)."""
+    messages = [{"role": "system", "content": SYSTEM}]
+    for shown_question, shown_answer in demonstrations:
+        messages += [{"role": "user", "content": shown_question.strip()},
+                     {"role": "assistant", "content": shown_answer.strip()}]
+    return messages + [{"role": "user", "content": question.strip()}]

@@ -10,7 +10,7 @@ import json
 import logging
 import time
 import warnings
-from dataclasses import asdict
+from dataclasses import replace
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -41,16 +41,13 @@ DEFAULT_CONTEXT_K = 2
 
 
 def retrieval_options(settings: BuildSettings) -> dict[str, Any]:
-    """Chunking and retrieval options from settings.extra, with the measured defaults."""
-    extra = settings.extra or {}
-    return {
-        "chunk_tokens": int(extra.get("chunk_tokens") or DEFAULT_CHUNK_TOKENS),
-        "chunk_overlap": int(DEFAULT_CHUNK_OVERLAP if extra.get("chunk_overlap") is None else extra["chunk_overlap"]),
-        "lexical": str(extra.get("lexical") or DEFAULT_LEXICAL),
-        "fusion": str(extra.get("fusion") or DEFAULT_FUSION),
-        "dense_weight": float(DEFAULT_DENSE_WEIGHT if extra.get("dense_weight") is None else extra["dense_weight"]),
-        "context_k": int(extra.get("context_k") or DEFAULT_CONTEXT_K),
-    }
+    """Chunking and retrieval options from settings.retrieval, with the measured defaults filled in."""
+    given = settings.retrieval
+    defaults = {"chunk_tokens": DEFAULT_CHUNK_TOKENS, "chunk_overlap": DEFAULT_CHUNK_OVERLAP,
+                "lexical": DEFAULT_LEXICAL, "fusion": DEFAULT_FUSION, "dense_weight": DEFAULT_DENSE_WEIGHT,
+                "context_k": DEFAULT_CONTEXT_K}
+    return {name: default if getattr(given, name) is None else getattr(given, name)
+            for name, default in defaults.items()}
 
 
 def library_versions() -> dict[str, str]:
@@ -98,6 +95,8 @@ class RagBackend(Backend):
     """Hybrid dense + lexical retrieval over the user's chunks, answered by the untouched generator."""
 
     approach = "rag"
+    retrieves = True
+    needs_documents = True
 
     def __init__(self, settings: BuildSettings | None = None):
         super().__init__(settings or BuildSettings())
@@ -115,14 +114,12 @@ class RagBackend(Backend):
             self._embedder = shared_embedder(self.settings.embedder, self.settings.device)
         return self._embedder
 
-    def build(self, documents: list[Document], train: list[QAPair], out: Path, progress: bool | None = None) -> dict[str, Any]:
+    def build(self, documents: list[Document], train: list[QAPair], out: Path, progress: bool = True) -> dict[str, Any]:
         """Chunk, embed (reusing unchanged documents' vectors from a previous build in `out`), index, save atomically.
 
-        A progress bar shows the embedding unless progress is False (default: settings.extra['progress'], else on).
+        A progress bar shows the embedding when `progress` is true.
         """
         out = Path(out)
-        if progress is None:
-            progress = bool((self.settings.extra or {}).get("progress", True))
         started = time.perf_counter()
         options = self.options
         embedder = self.embedder
@@ -194,7 +191,7 @@ class RagBackend(Backend):
             "chunking": {"tokens": options["chunk_tokens"], "overlap": options["chunk_overlap"],
                          "tokenizer": embedder.name, "version": CHUNKER_VERSION},
             "retrieval": {**index.settings(), "context_k": self.context_k},
-            "settings": {k: v for k, v in asdict(self.settings).items() if k != "extra"} | {"extra": self.settings.extra},
+            "settings": self.settings.to_json(),
             "documents": entries,
             "counts": facts,
             "versions": library_versions(),
@@ -214,11 +211,11 @@ class RagBackend(Backend):
         manifest = read_manifest(out)
         saved = manifest.get("settings", {})
         if settings is None:
-            settings = BuildSettings(**{k: v for k, v in saved.items() if k in BuildSettings.__dataclass_fields__})
+            settings = BuildSettings.from_json(saved)
         built_with = manifest["models"]["embedder"]
         if settings.embedder != built_with:
             log.info("using embedder %s, which built the index in %s", built_with, out)
-            settings = BuildSettings(**{**asdict(settings), "embedder": built_with})
+            settings = replace(settings, embedder=built_with)
         backend = cls(settings)
         retrieval = manifest.get("retrieval", {})
         try:
@@ -250,7 +247,7 @@ class RagBackend(Backend):
 
     @property
     def context_k(self) -> int:
-        """Chunks given to the generator: min(settings.k, settings.extra['context_k'] or 2)."""
+        """Chunks given to the generator: min(settings.k, the context_k option, 2 by default)."""
         return max(1, min(self.settings.k, self.options["context_k"]))
 
     def answer_many(self, questions: list[str], batch_size: int | None = None) -> list[Answer]:
@@ -259,7 +256,7 @@ class RagBackend(Backend):
         from advisor.backends.generator import shared_generator
         from advisor.backends.prompts import context_messages
 
-        batch_size = batch_size or int((self.settings.extra or {}).get("batch_size") or 8)
+        batch_size = batch_size or self.settings.batch_size
         generator = shared_generator(self.settings.generator, self.settings.device)
         answers: list[Answer] = []
         for start in range(0, len(questions), batch_size):
@@ -268,7 +265,7 @@ class RagBackend(Backend):
             hits = self.retrieve_many(batch, self.context_k)
             t1 = time.perf_counter()
             texts = generator.chat([context_messages(q, h) for q, h in zip(batch, hits)],
-                                   max_new_tokens=self.settings.max_new_tokens, batch_size=batch_size)
+                                   max_new_tokens=self.settings.new_tokens, batch_size=batch_size)
             share = (time.perf_counter() - t1) / len(batch) + (t1 - t0) / len(batch)
             for text, h in zip(texts, hits):
                 sources = list(dict.fromkeys(hit.doc_id for hit in h))

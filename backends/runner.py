@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from advisor.atomic import write_text
-from advisor.backends.base import APPROACHES, BuildSettings, Document, QAPair
+from advisor.backends.base import APPROACHES, RETRIEVING, BuildSettings, Document, QAPair, fit_max_new_tokens
+from advisor.backends.metrics import Task, check_metric, choose_metric
 from advisor.errors import InputError, did_you_mean
 
 log = logging.getLogger(__name__)
@@ -23,12 +24,14 @@ _OWN_FILES = {"manifest.json", METRICS_FILE}
 
 @dataclass
 class Inputs:
-    """Validated inputs of a build: the documents, all pairs, and their split."""
+    """Validated inputs of a build: the documents (none for a behaviour task), all pairs, their split, the task."""
 
     documents: list[Document]
     pairs: list[QAPair]
     train: list[QAPair]
     test: list[QAPair]
+    task: Task
+    settings: BuildSettings  # max_new_tokens resolved against the references
 
 
 def check_settings(approach: str, settings: BuildSettings) -> None:
@@ -44,17 +47,49 @@ def check_settings(approach: str, settings: BuildSettings) -> None:
         raise InputError(f"--eval-limit must be at least 1, got {settings.eval_limit}")
     if settings.k < 1:
         raise InputError(f"--k must be at least 1, got {settings.k}")
-    if settings.max_new_tokens < 1:
+    if settings.max_new_tokens is not None and settings.max_new_tokens < 1:
         raise InputError(f"--max-new-tokens must be at least 1, got {settings.max_new_tokens}")
+    if settings.batch_size < 1:
+        raise InputError(f"--batch-size must be at least 1, got {settings.batch_size}")
+    if settings.metric is not None:
+        check_metric(settings.metric)
     if settings.device not in ("cpu", "cuda", "mps") and not settings.device.startswith("cuda:"):
         raise InputError(f"--device must be cpu, cuda or mps, got '{settings.device}'")
     resolve(settings.generator)
-    if approach in ("rag", "hybrid"):
+    if approach in ("fine-tuning", "hybrid"):
+        from advisor.backends.training import TrainConfig
+
+        TrainConfig.from_settings(settings)
+    if approach in ("prompt", "rag", "hybrid"):
+        resolve_embedder(settings.embedder)
+    if approach in RETRIEVING:
         from advisor.backends.rag import retrieval_options
 
         options = retrieval_options(settings)
         check_window(options["chunk_tokens"], options["chunk_overlap"])
-        resolve_embedder(settings.embedder)
+
+
+def load_inputs(docs_dir: str | Path | None, qa_file: str | Path, settings: BuildSettings,
+                approaches: list[str]) -> Inputs:
+    """Documents (optional), pairs, split, task and the fitted answer length, checked; no model is loaded."""
+    from advisor.backends.data import load_documents, load_pairs, split_pairs
+
+    if docs_dir is None:
+        needing = [a for a in approaches if a in RETRIEVING]
+        if len(needing) == len(approaches):
+            raise InputError(f"{', '.join(needing)} retrieve from documents: give --docs FOLDER "
+                             "(without documents, build prompt or fine-tuning)")
+    documents = load_documents(docs_dir) if docs_dir is not None else []
+    pairs = load_pairs(qa_file, documents if docs_dir is not None else None)
+    train, test = split_pairs(pairs, settings.test_fraction, settings.seed)
+    if "prompt" in approaches:
+        from advisor.backends.fewshot import check_shots
+
+        check_shots(settings.prompt.shots, train)
+    task = choose_metric(test, bool(documents), settings.metric)
+    if settings.max_new_tokens is None:
+        settings = replace(settings, max_new_tokens=fit_max_new_tokens(pairs))
+    return Inputs(documents, pairs, train, test, task, settings)
 
 
 def check_out_dir(out: Path) -> None:
@@ -67,54 +102,49 @@ def check_out_dir(out: Path) -> None:
                          "whole, so choose a new or empty folder")
 
 
-def prepare(approach: str, docs_dir: str | Path, qa_file: str | Path, out_dir: str | Path,
+def prepare(approach: str, docs_dir: str | Path | None, qa_file: str | Path, out_dir: str | Path,
             settings: BuildSettings) -> Inputs:
     """Validate everything and split the pairs; no model is loaded."""
-    from advisor.backends.data import load_documents, load_pairs, split_pairs
-
     check_settings(approach, settings)
     check_out_dir(Path(out_dir))
-    documents = load_documents(docs_dir)
-    pairs = load_pairs(qa_file, documents)
-    train, test = split_pairs(pairs, settings.test_fraction, settings.seed)
-    return Inputs(documents, pairs, train, test)
+    return load_inputs(docs_dir, qa_file, settings, [approach])
 
 
-def build_and_evaluate(approach: str, docs_dir: str | Path, qa_file: str | Path, out_dir: str | Path,
+def build_and_evaluate(approach: str, docs_dir: str | Path | None, qa_file: str | Path, out_dir: str | Path,
                        settings: BuildSettings | None = None, *, progress: bool = True,
-                       baseline_cache: Path | None = None, echo=None) -> dict[str, Any]:
+                       baseline_cache: Path | None = None, echo=None, inputs: Inputs | None = None) -> dict[str, Any]:
     """Validate, build `approach` into out_dir, evaluate on the held-out pairs, write out_dir/metrics.json.
 
-    Ctrl-C during evaluation leaves a metrics.json marked "interrupted" beside the finished build.
+    `inputs` (already checked by validate) skips loading the data again. Ctrl-C during evaluation leaves a
+    metrics.json marked "interrupted" beside the finished build.
     """
     from advisor.backends import backend_class
     from advisor.backends.evaluation import evaluate
     from advisor.backends.measure import measure
 
-    settings = settings or BuildSettings()
-    if not progress and "progress" not in settings.extra:  # backends read it to silence their progress bars
-        settings = replace(settings, extra={**settings.extra, "progress": False})
     out = Path(out_dir)
-    inputs = prepare(approach, docs_dir, qa_file, out, settings)
+    if inputs is None:
+        inputs = prepare(approach, docs_dir, qa_file, out, settings or BuildSettings())
+    settings = replace(settings or inputs.settings, max_new_tokens=inputs.settings.max_new_tokens)
     say = echo or (lambda message: None)
     say(f"{approach}: {len(inputs.documents)} documents, {len(inputs.pairs)} pairs "
         f"({len(inputs.train)} for training, {len(inputs.test)} held out, seed {settings.seed})")
 
     backend = backend_class(approach)(settings)
     with measure() as built:
-        build_facts = backend.build(inputs.documents, inputs.train, out) or {}
+        build_facts = backend.build(inputs.documents, inputs.train, out, progress) or {}
     say(f"built in {built.seconds:.1f} s; evaluating")
 
     header = {"approach": approach, "build_seconds": built.seconds, "peak_memory_mb": built.peak_memory_mb,
               "split": {"seed": settings.seed, "test_fraction": settings.test_fraction, "train": len(inputs.train),
                         "test": len(inputs.test), "eval_limit": settings.eval_limit},
               "build": {k: v for k, v in build_facts.items() if k != "train"},
-              "settings": {**{k: v for k, v in asdict(settings).items() if k != "extra"}, "extra": settings.extra}}
+              "settings": settings.to_json()}
     if "train" in build_facts:
         header["train"] = build_facts["train"]
     try:
         with measure() as evaluated:
-            metrics = evaluate(backend, inputs.test, settings, out=out, progress=progress,
+            metrics = evaluate(backend, inputs.test, settings, task=inputs.task, out=out, progress=progress,
                                baseline_cache=baseline_cache, build_seconds=built.seconds)
     except KeyboardInterrupt:
         write_text(out / METRICS_FILE, json.dumps({**header, "interrupted": True}, indent=2) + "\n")

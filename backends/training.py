@@ -58,19 +58,12 @@ class TrainConfig:
     chunk_tokens: int = 256  # document windows for --mode documents|both
     seed: int = 0
 
-    # settings.extra key -> field (batch_size and chunk_tokens mean other things to the RAG backend)
-    _EXTRA_KEYS = {"mode": "mode", "epochs": "epochs", "lr": "lr", "rank": "rank", "alpha": "alpha",
-                   "dropout": "dropout", "target_modules": "target_modules", "train_batch_size": "batch_size",
-                   "max_length": "max_length", "val_fraction": "val_fraction", "patience": "patience",
-                   "doc_chunk_tokens": "chunk_tokens"}
-
     @classmethod
     def from_settings(cls, settings: BuildSettings, **defaults: Any) -> "TrainConfig":
-        """The config for a build: backend defaults, overridden by the user's options in `settings.extra`."""
+        """The config for a build: backend defaults, overridden by the options the user set in settings.training."""
         values: dict[str, Any] = dict(defaults)
-        for key, name in cls._EXTRA_KEYS.items():
-            if (settings.extra or {}).get(key) is not None:
-                values[name] = settings.extra[key]
+        for key, value in settings.training.model_dump(exclude_none=True).items():
+            values["chunk_tokens" if key == "doc_chunk_tokens" else key] = value
         config = cls(seed=settings.seed, **values)
         config.check()
         return config

@@ -27,6 +27,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 
 from advisor.atomic import write_text  # noqa: E402
+from advisor.backends.options import RetrievalOptions
 from advisor.backends.base import BuildSettings  # noqa: E402
 from advisor.backends.chunking import chunk_documents  # noqa: E402
 from advisor.backends.data import load_documents, load_pairs  # noqa: E402
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # The full default build through the public API: time and peak memory.
     with tempfile.TemporaryDirectory() as tmp:
-        backend = RagBackend(BuildSettings(extra={"chunk_tokens": DEFAULT_CHUNKING[0], "chunk_overlap": DEFAULT_CHUNKING[1]}))
+        backend = RagBackend(BuildSettings(retrieval=RetrievalOptions(chunk_tokens=DEFAULT_CHUNKING[0], chunk_overlap=DEFAULT_CHUNKING[1])))
         base_rss = rss_mb()
         with measure() as build_m:
             facts = backend.build(documents, [], Path(tmp) / "index", progress=True)

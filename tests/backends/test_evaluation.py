@@ -8,9 +8,9 @@ import pytest
 
 from advisor.backends.base import Answer, Backend, BuildSettings, Hit, QAPair
 from advisor.backends.evaluation import (
-    baseline_answers, bootstrap_ci, contains, evaluate, exact_match, format_table, normalize_answer, percentile,
-    read_answers, retrieval_scores, token_f1,
+    baseline_answers, bootstrap_ci, evaluate, format_table, percentile, read_answers, retrieval_scores,
 )
+from advisor.backends.metrics import contains, exact_match, normalize_answer, token_f1
 
 
 def test_normalisation_drops_case_punctuation_articles_and_spaces():
@@ -58,6 +58,7 @@ class FakeBackend(Backend):
     """Answers with a canned text per question; retrieves a fixed document."""
 
     approach = "rag"
+    retrieves = True
 
     def __init__(self, settings, replies, docs):
         super().__init__(settings)

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from advisor.backends.options import TrainingOptions
 from advisor.backends.base import BuildSettings, Document, QAPair
 from advisor.backends.finetune import FineTuneBackend
 from advisor.backends.prompts import closed_book_messages
@@ -27,20 +28,15 @@ PAIRS = [
 DOCS = [Document("tea.md", "Quillmarsh Tea was founded by Ebba Lindqvorn in Harrowgate Reach.", "0" * 64)]
 
 
-def settings(**extra):
-    return BuildSettings(max_new_tokens=8, extra={"epochs": 1, "train_batch_size": 4, **extra})
-
-
-def quiet(backend):
-    backend.progress = False
-    return backend
+def settings(**options):
+    return BuildSettings(max_new_tokens=8, training=TrainingOptions(**{"epochs": 1, "batch_size": 4, **options}))
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     out = tmp_path_factory.mktemp("ft") / "out"
-    backend = quiet(FineTuneBackend(settings()))
-    facts = backend.build(DOCS, PAIRS, out)
+    backend = FineTuneBackend(settings())
+    facts = backend.build(DOCS, PAIRS, out, progress=False)
     return backend, facts, out
 
 
@@ -80,7 +76,7 @@ def test_saved_adapter_reloads_in_peft_and_answers_the_same(built):
 
 def test_too_few_pairs_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="at least 8 training pairs"):
-        FineTuneBackend(settings()).build(DOCS, PAIRS[:5], tmp_path / "out")
+        FineTuneBackend(settings()).build(DOCS, PAIRS[:5], tmp_path / "out", progress=False)
     assert not (tmp_path / "out").exists()
 
 
@@ -99,10 +95,10 @@ def _stop_at(n):
 def test_ctrl_c_keeps_the_finished_build_and_saves_the_best_so_far_beside_it(built):
     _, _, out = built
     before = (out / "adapter" / "adapter_model.safetensors").read_bytes()
-    backend = quiet(FineTuneBackend(settings(epochs=3)))
+    backend = FineTuneBackend(settings(epochs=3))
     backend.on_step = _stop_at(3)
     with pytest.raises(TrainingInterrupted) as caught:
-        backend.build(DOCS, PAIRS, out)
+        backend.build(DOCS, PAIRS, out, progress=False)
     assert isinstance(caught.value, KeyboardInterrupt)
     assert (out / "adapter" / "adapter_model.safetensors").read_bytes() == before
     assert json.loads((out / "manifest.json").read_text())["interrupted"] is False
@@ -115,10 +111,10 @@ def test_ctrl_c_keeps_the_finished_build_and_saves_the_best_so_far_beside_it(bui
 
 
 def test_ctrl_c_on_a_first_build_leaves_a_valid_build_marked_interrupted(tmp_path):
-    backend = quiet(FineTuneBackend(settings()))
+    backend = FineTuneBackend(settings())
     backend.on_step = _stop_at(1)
     with pytest.raises(KeyboardInterrupt):
-        backend.build(DOCS, PAIRS, tmp_path / "out")
+        backend.build(DOCS, PAIRS, tmp_path / "out", progress=False)
     assert json.loads((tmp_path / "out" / "metrics.json").read_text())["interrupted"] is True
     assert json.loads((tmp_path / "out" / "manifest.json").read_text())["interrupted"] is True
     assert (tmp_path / "out" / "adapter" / "adapter_config.json").is_file()

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from advisor.backends.options import HybridOptions, TrainingOptions
 from advisor.backends.base import BuildSettings, Document, Hit, QAPair
 from advisor.backends.hybrid import DEFAULT_CONTEXT_K, HybridBackend, oracle_hit, raft_contexts
 from advisor.backends.prompts import context_messages
@@ -50,10 +51,10 @@ def test_oracle_falls_back_to_a_window_of_the_source_when_retrieval_missed_it():
 def built_hybrid(tmp_path_factory, built_rag, tiny_documents, tiny_pairs):
     _, index = built_rag
     out = tmp_path_factory.mktemp("hybrid") / "out"
-    settings = BuildSettings(k=3, max_new_tokens=8, extra={"epochs": 1, "train_batch_size": 4, "rag_index": str(index)})
+    settings = BuildSettings(k=3, max_new_tokens=8, training=TrainingOptions(epochs=1, batch_size=4),
+                             hybrid=HybridOptions(rag_index=str(index)))
     backend = HybridBackend(settings)
-    backend.progress = False
-    facts = backend.build(tiny_documents, tiny_pairs, out)
+    facts = backend.build(tiny_documents, tiny_pairs, out, progress=False)
     return backend, facts, out, settings
 
 

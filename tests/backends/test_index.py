@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from advisor.backends.options import RetrievalOptions
 from advisor.backends.base import BuildSettings
 from advisor.backends.data import load_documents
 from advisor.backends.index import ChunkIndex, Lexical, Ranking, fuse
@@ -94,7 +95,7 @@ def test_rerun_reuses_every_embedding_and_adding_a_document_embeds_only_it(tmp_p
     hit = RagBackend.load(out).retrieve("What happened to the oven Old Brannoc?", 1)[0]
     assert hit.doc_id == "places/bakery.md" and "sold" in hit.text
 
-    other = RagBackend(BuildSettings(extra={"chunk_tokens": 64, "chunk_overlap": 16}))
+    other = RagBackend(BuildSettings(retrieval=RetrievalOptions(chunk_tokens=64, chunk_overlap=16)))
     assert other.build(load_documents(docs_dir), [], out, progress=False)["reused_chunks"] == 0
 
 

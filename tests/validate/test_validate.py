@@ -10,28 +10,26 @@ import pytest
 
 from advisor.backends import validate as v
 from advisor.backends.base import BuildSettings, QAPair
+from advisor.backends.metrics import choose_metric
+from advisor.backends.runner import Inputs as DataInputs
 from advisor.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample"
 
 
-def _pairs(n: int, answer: str = "Odo Farlane") -> list[QAPair]:
-    return [QAPair(question=f"q{i}?", answer=answer, source=None, line=i + 1) for i in range(n)]
+def _pairs(n: int) -> list[QAPair]:
+    return [QAPair(question=f"q{i}?", answer=f"Farlane {i}", source=None, line=i + 1) for i in range(n)]
 
 
-def test_ranking_metric_is_contains_for_short_answers_and_f1_for_long_ones():
-    assert v.ranking_metric(_pairs(5))[0] == "contains"
-    long = "a very long gold answer that spans a whole sentence of words"
-    metric, why = v.ranking_metric(_pairs(5, long))
-    assert metric == "f1" and "median 12 words" in why
-
-
-def test_parse_approaches_checks_names():
+def test_parse_approaches_checks_names_and_leaves_out_retrieval_without_documents():
     assert v.parse_approaches("rag, hybrid") == ["rag", "hybrid"]
-    assert v.parse_approaches(None) == ["rag", "fine-tuning", "hybrid"]
+    assert v.parse_approaches(None) == ["prompt", "rag", "fine-tuning", "hybrid"]
+    assert v.parse_approaches(None, has_documents=False) == ["prompt", "fine-tuning"]
     with pytest.raises(InputError, match="did you mean 'hybrid'"):
         v.parse_approaches("rag,hybird")
+    with pytest.raises(InputError, match="--approaches rag: rag retrieve[s]? from documents; give --docs"):
+        v.parse_approaches("prompt,rag", has_documents=False)
 
 
 def _write_answers(folder: Path, approach: str, scores: list[float], base: list[float]) -> None:
@@ -59,7 +57,9 @@ class _Rec:
 
 def _inputs(n: int) -> v.Inputs:
     pairs = _pairs(n)
-    return v.Inputs(rulebase=None, recommendation=None, project=None, documents=[], pairs=pairs, train=[], test=pairs)
+    data = DataInputs(documents=[], pairs=pairs, train=[], test=pairs, task=choose_metric(pairs, True),
+                      settings=BuildSettings())
+    return v.Inputs(rulebase=None, recommendation=None, project=None, data=data, not_applicable={})
 
 
 def test_summarise_ranks_by_correctness_and_calls_out_the_questionnaire(tmp_path):
@@ -73,7 +73,7 @@ def test_summarise_ranks_by_correctness_and_calls_out_the_questionnaire(tmp_path
         _write_answers(tmp_path, name, scores, base)
         results[name] = _result(name, scores, base)
     answers = {"external_knowledge": "none", "style_adaptation": "light", "knowledge_change": "static"}
-    out = v.summarise(_Rec("fine-tuning", answers), _inputs(n), results, BuildSettings(), tmp_path)
+    out = v.summarise_run(_Rec("fine-tuning", answers), _inputs(n), results, BuildSettings(), tmp_path)
     assert out["best_measured"] == "hybrid" and out["agrees"] is False
     assert out["metric"] == "contains"
     challenged = {c["question"]: c["evidence"] for c in out["challenged_answers"]}
@@ -94,7 +94,7 @@ def test_a_difference_inside_the_noise_is_a_tie_that_goes_to_the_cheaper_approac
     for name, scores in (("rag", rag), ("hybrid", hybrid)):
         _write_answers(tmp_path, name, scores, base)
         results[name] = _result(name, scores, base)
-    out = v.summarise(_Rec("hybrid", {}), _inputs(n), results, BuildSettings(), tmp_path)
+    out = v.summarise_run(_Rec("hybrid", {}), _inputs(n), results, BuildSettings(), tmp_path)
     assert out["tied_with_best"] == ["rag", "hybrid"]
     assert out["best_measured"] == "rag" and out["agrees"] is False
     assert "statistically tied" in out["verdict"]
@@ -124,6 +124,7 @@ def test_a_failing_backend_is_reported_and_the_others_still_run(tmp_path, monkey
         if approach == "fine-tuning":
             raise RuntimeError("CUDA out of memory\nlong traceback text")
         scores = [1.0] * len(inputs.test) if approach == "rag" else [0.0] * len(inputs.test)
+        assert inputs.task.metric == "contains"
         _write_answers(out, approach, scores, [0.0] * len(inputs.test))
         return _result(approach, scores, [0.0] * len(inputs.test)), False
 
@@ -133,7 +134,7 @@ def test_a_failing_backend_is_reported_and_the_others_still_run(tmp_path, monkey
     out = tmp_path / "out"
     lines = []
     result = v.validate(SAMPLE / "answers.yaml", SAMPLE / "docs", SAMPLE / "qa.jsonl", out, echo=lines.append)
-    assert calls == ["rag", "fine-tuning", "hybrid"]
+    assert calls == ["prompt", "rag", "fine-tuning", "hybrid"]
     assert result["approaches"]["fine-tuning"] == {"status": "failed", "approach": "fine-tuning",
                                                    "error": "CUDA out of memory"}
     assert result["best_measured"] == "rag"
@@ -142,7 +143,7 @@ def test_a_failing_backend_is_reported_and_the_others_still_run(tmp_path, monkey
     html = (out / "report.html").read_text()
     assert "CUDA out of memory" in html and "Evidence" in html
     assert any("FAILED: CUDA out of memory" in line for line in lines)
-    assert any(line.startswith("[3/5] rag (about") for line in lines)
+    assert any(line.startswith("[4/6] rag (about") for line in lines)
 
 
 def test_a_finished_stage_is_reused_only_with_the_same_fingerprint(tmp_path):

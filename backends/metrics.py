@@ -1,0 +1,222 @@
+"""Which metric measures a task, and the metrics themselves, from well-kept libraries.
+
+The rule that picks the ranking metric (`choose_metric`) is written down once, here, and shown in the
+report. Label-like answers are scored by accuracy with macro-F1 beside it (scikit-learn); free text
+without documents by chrF (sacrebleu) with BLEU (sacrebleu) and ROUGE-L (rouge-score) beside it;
+knowledge answers by `contains` (short answers) or token F1 (long ones), as SQuAD scores them. Every
+metric takes the best over a pair's references. Scores are fractions from 0 to 1 (sacrebleu's 0-100
+divided by 100). Light at import: the libraries are imported where they are used.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import string
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from advisor.backends.base import QAPair
+from advisor.errors import InputError, did_you_mean
+
+METRICS = ("accuracy", "macro_f1", "chrf", "bleu", "rouge_l", "contains", "f1", "exact_match")
+# Metrics scored per held-out input, so that a paired bootstrap can resample inputs; the others are corpus-level.
+PER_QUESTION = ("accuracy", "chrf", "rouge_l", "contains", "f1", "exact_match")
+TASK_METRICS = {
+    "labels": ("accuracy", "macro_f1", "exact_match"),
+    "text": ("chrf", "bleu", "rouge_l", "f1"),
+    "knowledge": ("contains", "f1", "exact_match"),
+}
+SHORT_ANSWER_WORDS = 5
+LABEL_WORDS = 3
+MAX_LABELS = 20
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCT = str.maketrans({ch: " " for ch in string.punctuation + "‘’“”–—"})
+
+
+@dataclass(frozen=True)
+class Task:
+    """What kind of task the pairs are, the metric that ranks the arms, why, and the metrics reported."""
+
+    kind: str
+    metric: str
+    reason: str
+    reported: tuple[str, ...]
+
+
+# ---------------------------------------------------------------- the rule
+
+
+def choose_metric(pairs: Sequence[QAPair], has_documents: bool, override: str | None = None) -> Task:
+    """The task's kind and ranking metric, by a rule stated in its reason; `override` (--metric) wins.
+
+    - label-like: every reference has at most 3 words, there are at most 20 distinct ones, and each
+      distinct reference recurs (at most half as many distinct references as pairs) -> accuracy;
+    - otherwise, without documents: free text -> chrF;
+    - otherwise, with documents: knowledge -> contains when the median reference has at most 5 words,
+      else token F1.
+    """
+    refs = [r for p in pairs for r in p.references]
+    labels = {normalize_answer(r) for r in refs}
+    words = statistics.median(len(r.split()) for r in refs) if refs else 0
+    if refs and max(len(r.split()) for r in refs) <= LABEL_WORDS and len(labels) <= MAX_LABELS \
+            and len(labels) <= len(pairs) / 2:
+        kind, metric = "labels", "accuracy"
+        reason = (f"the answers are labels ({len(labels)} distinct, each at most {LABEL_WORDS} words, recurring), "
+                  "so the share answered with exactly the right label ranks the arms; macro-F1 weighs every label "
+                  "equally")
+    elif not has_documents:
+        kind, metric = "text", "chrf"
+        reason = (f"the answers are free text (median {words:g} words) with no documents, so chrF, character "
+                  "n-gram overlap with the best-matching reference, measures the form; BLEU and ROUGE-L beside it")
+    elif words <= SHORT_ANSWER_WORDS:
+        kind, metric = "knowledge", "contains"
+        reason = (f"gold answers are short (median {words:g} words), so correctness is whether the response "
+                  "contains the gold answer; token F1 would reward the answers' form")
+    else:
+        kind, metric = "knowledge", "f1"
+        reason = f"gold answers are long (median {words:g} words), so token F1 measures correctness better"
+    if override is not None:
+        check_metric(override)
+        reason = f"--metric {override} was given (the rule would pick {metric}: {reason})"
+        metric = override
+    reported = tuple(dict.fromkeys((metric, *TASK_METRICS[kind])))
+    return Task(kind, metric, reason, reported)
+
+
+def check_metric(name: str) -> str:
+    """A --metric value, checked: one of the metrics that can rank arms input by input."""
+    if name in METRICS and name not in PER_QUESTION:
+        raise InputError(f"--metric {name}: it is a corpus-level score that cannot be compared input by input; "
+                         f"rank by one of {', '.join(PER_QUESTION)} (it is still reported beside them)")
+    if name not in METRICS:
+        raise InputError(f"--metric: unknown metric '{name}' (expected one of {', '.join(PER_QUESTION)})"
+                         f"{did_you_mean(name, PER_QUESTION)}")
+    return name
+
+
+# ---------------------------------------------------------------- per input
+
+
+def normalize_answer(text: str) -> str:
+    """Lowercase, punctuation to spaces, articles (a, an, the) dropped, whitespace collapsed."""
+    text = text.lower().translate(_PUNCT)
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def exact_match(prediction: str, gold: str) -> float:
+    """1.0 when the normalised texts are equal."""
+    return float(normalize_answer(prediction) == normalize_answer(gold))
+
+
+def token_f1(prediction: str, gold: str) -> float:
+    """Harmonic mean of token precision and recall between the normalised texts (SQuAD's F1)."""
+    pred, ref = normalize_answer(prediction).split(), normalize_answer(gold).split()
+    if not pred or not ref:
+        return float(pred == ref)
+    common = sum((Counter(pred) & Counter(ref)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(pred), common / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+def contains(prediction: str, gold: str) -> float:
+    """1.0 when the normalised gold answer appears, as whole words, in the normalised prediction."""
+    pred, ref = normalize_answer(prediction), normalize_answer(gold)
+    if not ref:
+        return float(not pred)
+    return float(f" {ref} " in f" {pred} ")
+
+
+_PAIRWISE = {"exact_match": exact_match, "accuracy": exact_match, "f1": token_f1, "contains": contains}
+
+
+def _rouge_scorer():
+    from rouge_score import rouge_scorer
+
+    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
+
+
+def score_one(prediction: str, references: Sequence[str], names: Sequence[str], scorer=None) -> dict[str, float]:
+    """The per-input metrics among `names` of one prediction, each the best over the references."""
+    scores: dict[str, float] = {}
+    for name in names:
+        if name in _PAIRWISE:
+            scores[name] = max(_PAIRWISE[name](prediction, ref) for ref in references)
+        elif name == "chrf":
+            from sacrebleu.metrics import CHRF
+
+            scores[name] = max(CHRF().sentence_score(prediction, [ref]).score for ref in references) / 100
+        elif name == "rouge_l":
+            scorer = scorer or _rouge_scorer()
+            scores[name] = scorer.score_multi(list(references), prediction)["rougeL"].fmeasure
+    return scores
+
+
+def score_all(predictions: Sequence[str], pairs: Sequence[QAPair],
+              names: Sequence[str]) -> tuple[list[dict[str, float]], dict[str, float]]:
+    """Per-input scores and the task's aggregate over them (means, plus corpus-level macro-F1 and BLEU)."""
+    per_input = [n for n in names if n in PER_QUESTION]
+    scorer = _rouge_scorer() if "rouge_l" in per_input else None
+    rows = [score_one(text, pair.references, per_input, scorer) for text, pair in zip(predictions, pairs)]
+    total = {n: round(sum(r[n] for r in rows) / len(rows), 4) if rows else 0.0 for n in per_input}
+    if "macro_f1" in names:
+        total["macro_f1"] = macro_f1(predictions, pairs)
+    if "bleu" in names:
+        total["bleu"] = corpus_bleu(predictions, pairs)
+    return rows, {n: total[n] for n in names if n in total}
+
+
+# ---------------------------------------------------------------- corpus-level
+
+
+def macro_f1(predictions: Sequence[str], pairs: Sequence[QAPair]) -> float:
+    """scikit-learn's macro-averaged F1 over the gold labels (a prediction outside them counts as wrong)."""
+    from sklearn.metrics import f1_score
+
+    if not pairs:
+        return 0.0
+    predicted = [normalize_answer(p) for p in predictions]
+    gold = []
+    for guess, pair in zip(predicted, pairs):
+        refs = [normalize_answer(r) for r in pair.references]
+        gold.append(guess if guess in refs else refs[0])
+    return round(float(f1_score(gold, predicted, labels=sorted(set(gold)), average="macro", zero_division=0)), 4)
+
+
+def corpus_bleu(predictions: Sequence[str], pairs: Sequence[QAPair]) -> float:
+    """sacrebleu's corpus BLEU over every input's references (a variable number each)."""
+    from sacrebleu.metrics import BLEU
+
+    if not pairs:
+        return 0.0
+    most = max(len(p.references) for p in pairs)
+    streams = [[p.references[i] if i < len(p.references) else None for p in pairs] for i in range(most)]
+    return round(BLEU().corpus_score(list(predictions), streams).score / 100, 4)
+
+
+# ---------------------------------------------------------------- was the answer in front of the model?
+
+
+def answer_in_context(context: str, references: Sequence[str]) -> bool:
+    """Whether a reference answer appears in the text given to the generator.
+
+    Short references (at most 5 words) must appear whole after normalisation; for longer ones, whose exact
+    wording rarely survives chunking, at least 80% of the reference's normalised tokens must appear in it.
+    """
+    text = f" {normalize_answer(context)} "
+    tokens = set(text.split())
+    for ref in references:
+        norm = normalize_answer(ref)
+        if not norm:
+            continue
+        words = norm.split()
+        if len(words) <= SHORT_ANSWER_WORDS:
+            if f" {norm} " in text:
+                return True
+        elif sum(w in tokens for w in words) / len(words) >= 0.8:
+            return True
+    return False

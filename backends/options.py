@@ -1,0 +1,54 @@
+"""Each pipeline's own options, typed: a model that refuses unknown keys, so a misspelt option is an error.
+
+`None` means "the measured default of the approach", which lives beside the code that uses it (chunking,
+index, training, hybrid, few-shot prompting). Light module: pydantic only.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Options(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class RetrievalOptions(_Options):
+    """Chunking and retrieval [rag, hybrid]."""
+
+    chunk_tokens: int | None = Field(None, ge=1)
+    chunk_overlap: int | None = Field(None, ge=0)
+    lexical: str | None = None
+    fusion: str | None = None
+    dense_weight: float | None = Field(None, ge=0, le=1)
+    context_k: int | None = Field(None, ge=1)
+
+
+class TrainingOptions(_Options):
+    """LoRA and the training loop [fine-tuning, hybrid]; checked again by TrainConfig.check."""
+
+    mode: str | None = None
+    epochs: float | None = None
+    lr: float | None = None
+    rank: int | None = None
+    alpha: int | None = None
+    dropout: float | None = None
+    target_modules: str | tuple[str, ...] | None = None
+    batch_size: int | None = None
+    max_length: int | None = None
+    val_fraction: float | None = None
+    patience: int | None = None
+    doc_chunk_tokens: int | None = None
+
+
+class HybridOptions(_Options):
+    """RAFT-style training data [hybrid]: the share of prompts holding the right chunk, and an index to reuse."""
+
+    oracle_share: float | None = Field(None, ge=0, le=1)
+    rag_index: str | None = None
+
+
+class PromptOptions(_Options):
+    """Few-shot prompting [prompt]: demonstrations per input (None: the rule in backends/fewshot.py)."""
+
+    shots: int | None = Field(None, ge=0)
