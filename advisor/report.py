@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from advisor import charts
 from advisor.atomic import write_text
 from advisor.errors import InputError
+from advisor.measures import ARM_LABELS, METRIC_LABELS
 from advisor.models import APPROACHES, UNKNOWN
 
 if TYPE_CHECKING:
@@ -26,11 +27,8 @@ if TYPE_CHECKING:
     from advisor.models import RuleBase
 
 FORMATS = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
-METRIC_LABELS = {"accuracy": "accuracy", "macro_f1": "macro-F1", "chrf": "chrF", "bleu": "BLEU", "rouge_l": "ROUGE-L",
-                 "contains": "contains", "f1": "token F1", "exact_match": "exact match"}
 METRICS = tuple(METRIC_LABELS)
 KNOWLEDGE_METRICS = ("contains", "f1", "exact_match")  # the columns of runs made before metrics followed the task
-ARM_LABELS = {"prompt": "few-shot prompting", "rag": "RAG", "fine-tuning": "fine-tuning", "hybrid": "hybrid"}
 
 
 # ---------------------------------------------------------------- helpers
@@ -101,8 +99,9 @@ def evidence_context(validation: Mapping[str, Any]) -> dict[str, Any]:
                          if isinstance(a, Mapping) and isinstance(a.get("baseline"), Mapping)), None)
     rows = []
     if baseline:
-        rows.append(_row("untouched model (zero-shot)", "baseline", {"status": "ok", **baseline}, columns))
-    names = [a for a in ARM_LABELS if a in approaches] + [a for a in approaches if a not in ARM_LABELS]
+        rows.append(_row(ARM_LABELS["untouched"], "baseline", {"status": "ok", **baseline}, columns))
+    names = [a for a in ARM_LABELS if a in approaches and a != "untouched"] + \
+        [a for a in approaches if a not in ARM_LABELS]
     for name in names:
         rows.append(_row(ARM_LABELS.get(name, name), name,
                          approaches[name] if isinstance(approaches[name], Mapping) else {}, columns))
@@ -130,7 +129,7 @@ def evidence_context(validation: Mapping[str, Any]) -> dict[str, Any]:
     for ex in validation.get("examples") or []:
         if not isinstance(ex, Mapping) or not isinstance(ex.get("outputs"), Mapping):
             continue
-        outputs = [{"arm": "untouched model" if arm == "untouched" else ARM_LABELS.get(str(arm), str(arm)),
+        outputs = [{"arm": ARM_LABELS.get(str(arm), str(arm)),
                     "text": str(o.get("text", "")), "score": _num(o.get("score"))}
                    for arm, o in ex["outputs"].items() if isinstance(o, Mapping)]
         refs = [str(r) for r in ex.get("references") or []]

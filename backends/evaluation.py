@@ -19,6 +19,7 @@ from typing import Any, TextIO
 from advisor.atomic import write_text
 from advisor.backends.base import Answer, Backend, BuildSettings, QAPair
 from advisor.backends.metrics import Task, answer_in_context, choose_metric, score_all
+from advisor.measures import METRIC_LABELS
 
 ANSWERS_FILE = "answers.jsonl"
 
@@ -252,32 +253,34 @@ def format_table(metrics: dict[str, Any]) -> str:
     approach = metrics.get("approach", "?")
     base = metrics.get("baseline", {}).get("answers", {})
     rows: list[tuple[str, str, str]] = [("", approach, "baseline" if base else "")]
-    labels = {"exact_match": "exact match", "f1": "token F1", "contains": "contains answer"}
-    for m, label in labels.items():
-        value = metrics.get("answers", {}).get(m)
-        rows.append((label, f"{value:.3f}" if value is not None else "-", f"{base[m]:.3f}" if m in base else ""))
-    if "paraphrase" in metrics:
+    for m, value in (metrics.get("answers") or {}).items():
+        rows.append((METRIC_LABELS.get(m, m), f"{value:.3f}", f"{base[m]:.3f}" if m in base else ""))
+    ranking = metrics.get("metric") or "f1"
+    if "paraphrase" in metrics and ranking in metrics["paraphrase"]["answers"]:
         p = metrics["paraphrase"]
-        rows.append((f"F1 reworded ({p['questions']})", f"{p['answers']['f1']:.3f}", ""))
-    if "retrieval" in metrics:
+        rows.append((f"{METRIC_LABELS.get(ranking, ranking)} reworded ({p['questions']})",
+                     f"{p['answers'][ranking]:.3f}", ""))
+    if "recall_at_k" in (metrics.get("retrieval") or {}):
         r = metrics["retrieval"]
         rows.append((f"recall@{r['k']} ({r['questions']})", f"{r['recall_at_k']:.3f}", ""))
         rows.append((f"MRR@{r['k']}", f"{r['mrr']:.3f}", ""))
+    if "answer_in_context" in (metrics.get("retrieval") or {}):
+        rows.append(("answer in context", f"{metrics['retrieval']['answer_in_context']:.3f}", ""))
     lat = metrics.get("latency_ms")
     if lat:
         rows.append(("latency p50 / p95", f"{lat['p50']:.0f} / {lat['p95']:.0f} ms", ""))
     if metrics.get("build_seconds") is not None:
         rows.append(("build", f"{metrics['build_seconds']:.1f} s", ""))
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    title = f"{approach}: {metrics.get('questions', 0)} held-out questions answered"
+    title = f"{approach}: {metrics.get('questions', 0)} held-out questions answered, ranked by {ranking}"
     if metrics.get("interrupted"):
         title += " (INTERRUPTED)"
     lines = [title] + ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in
                                  enumerate(zip(r, widths))).rstrip() for r in rows]
-    ci = metrics.get("compared_to_baseline", {}).get("f1")
+    ci = metrics.get("compared_to_baseline", {}).get(ranking)
     if ci:
         verdict = "inside the noise (a tie)" if ci["tie"] else "outside the noise"
-        lines.append(f"F1 difference vs baseline {ci['difference']:+.3f} "
+        lines.append(f"{METRIC_LABELS.get(ranking, ranking)} difference vs baseline {ci['difference']:+.3f} "
                      f"[{ci['low']:+.3f}, {ci['high']:+.3f}] 95% CI, {verdict}")
     return "\n".join(lines)
 

@@ -151,6 +151,9 @@ def load_tokenizer(name: str):
 def load_model(name: str, device: str = "cpu"):
     """A fresh, untouched copy of the generator's weights in fp32 on `device` (cheap after the first load)."""
     from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # a bar per load is noise; advisor draws its own progress
 
     try:
         model = AutoModelForCausalLM.from_pretrained(weights_folder(name), dtype="float32")

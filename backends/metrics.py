@@ -19,8 +19,9 @@ from dataclasses import dataclass
 
 from advisor.backends.base import QAPair
 from advisor.errors import InputError, did_you_mean
+from advisor.measures import METRIC_LABELS
 
-METRICS = ("accuracy", "macro_f1", "chrf", "bleu", "rouge_l", "contains", "f1", "exact_match")
+METRICS = tuple(METRIC_LABELS)
 # Metrics scored per held-out input, so that a paired bootstrap can resample inputs; the others are corpus-level.
 PER_QUESTION = ("accuracy", "chrf", "rouge_l", "contains", "f1", "exact_match")
 TASK_METRICS = {
