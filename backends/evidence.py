@@ -121,11 +121,12 @@ def summarise(rec: Any, task: Task, results: dict[str, dict[str, Any]], not_appl
         "baseline": baseline_block,
         "approaches": approaches,
         "comparisons": comparisons,
-        "retrieval_diagnosis": retrieval_diagnosis(approaches, metric),
         "examples": pick_examples(records, metric),
         "models": {"generator": settings.generator, "embedder": settings.embedder},
         "answers": rec.answers,
     }
+    lifted = {a for a in ok if _beats(validation, a, "baseline")}
+    validation["retrieval_diagnosis"] = retrieval_diagnosis(approaches, metric, lifted)
     validation["challenged_answers"] = challenged_answers(rec.answers, validation)
     validation["verdict"] = verdict(validation)
     validation["next_steps"] = next_steps(validation)
@@ -150,8 +151,13 @@ def _beats(validation: dict[str, Any], a: str, b: str) -> bool:
     return False
 
 
-def retrieval_diagnosis(approaches: dict[str, Any], metric: str) -> list[dict[str, Any]]:
-    """For each retrieving arm: how often the answer was in front of the generator, and how well it used it."""
+def retrieval_diagnosis(approaches: dict[str, Any], metric: str, lifted: set[str] | None = None) -> list[dict[str, Any]]:
+    """For each retrieving arm: how often the answer was in front of the generator, and how well it used it.
+
+    The weak part is retrieval when the answer reached the prompt for under half the questions; the generator
+    when it did reach it but the arm did not beat the untouched model (`lifted`) or scored under 0.5 on them.
+    """
+    lifted = set(approaches) if lifted is None else lifted
     found = []
     for arm in RETRIEVING:
         block = approaches.get(arm, {})
@@ -161,7 +167,7 @@ def retrieval_diagnosis(approaches: dict[str, Any], metric: str) -> list[dict[st
         used = block["retrieval"].get("metric_when_in_context")
         if shown < IN_CONTEXT_GOOD:
             failed = "retrieval"
-        elif used is not None and used < 0.5:
+        elif arm not in lifted or (used is not None and used < 0.5):
             failed = "generator"
         else:
             failed = None

@@ -69,16 +69,22 @@ def check_settings(approach: str, settings: BuildSettings) -> None:
         check_window(options["chunk_tokens"], options["chunk_overlap"])
 
 
+def require_documents(approaches: list[str], option: str = "") -> None:
+    """Refuse retrieving arms when no documents were given, naming them and what to do instead."""
+    needing = [a for a in approaches if a in RETRIEVING]
+    if needing:
+        verb = "retrieves" if len(needing) == 1 else "retrieve"
+        raise InputError(f"{option}{' and '.join(needing)} {verb} from documents: give --docs FOLDER "
+                         "(without documents, use prompt or fine-tuning)")
+
+
 def load_inputs(docs_dir: str | Path | None, qa_file: str | Path, settings: BuildSettings,
                 approaches: list[str]) -> Inputs:
     """Documents (optional), pairs, split, task and the fitted answer length, checked; no model is loaded."""
     from advisor.backends.data import load_documents, load_pairs, split_pairs
 
     if docs_dir is None:
-        needing = [a for a in approaches if a in RETRIEVING]
-        if len(needing) == len(approaches):
-            raise InputError(f"{', '.join(needing)} retrieve from documents: give --docs FOLDER "
-                             "(without documents, build prompt or fine-tuning)")
+        require_documents(approaches)
     documents = load_documents(docs_dir) if docs_dir is not None else []
     pairs = load_pairs(qa_file, documents if docs_dir is not None else None)
     train, test = split_pairs(pairs, settings.test_fraction, settings.seed)

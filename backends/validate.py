@@ -73,10 +73,10 @@ def parse_approaches(text: str | Sequence[str] | None, has_documents: bool = Tru
                              f"{did_you_mean(name, APPROACHES)}")
     if not names:
         raise InputError(f"--approaches: name at least one of {', '.join(APPROACHES)}")
-    needing = [n for n in names if n in RETRIEVING]
-    if needing and not has_documents:
-        raise InputError(f"--approaches {','.join(needing)}: {' and '.join(needing)} retrieve from documents; "
-                         "give --docs FOLDER or leave them out")
+    if not has_documents:
+        from advisor.backends.runner import require_documents
+
+        require_documents(names, f"--approaches {','.join(n for n in names if n in RETRIEVING)}: ")
     return list(dict.fromkeys(names))
 
 

@@ -193,6 +193,10 @@ def test_the_diagnosis_names_the_generator_when_retrieval_found_the_answer():
                   "hybrid": {"status": "ok", "retrieval": {"answer_in_context": 0.3, "metric_when_in_context": 0.2}}}
     found = evidence.retrieval_diagnosis(approaches, "contains")
     assert [d["weak_part"] for d in found] == ["generator", "retrieval"]
+    not_lifted = evidence.retrieval_diagnosis(
+        {"rag": {"status": "ok", "retrieval": {"answer_in_context": 0.9, "metric_when_in_context": 0.7}}},
+        "f1", lifted=set())
+    assert not_lifted[0]["weak_part"] == "generator"  # in front of it, yet no better than the untouched model
     text = evidence._diagnosis_sentence(found[0])
     assert text == ("rag: retrieval puts the answer in front of the model 80% of the time; the generator's "
                     "contains on those questions is 0.10")
@@ -202,7 +206,7 @@ def test_the_diagnosis_names_the_generator_when_retrieval_found_the_answer():
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--approaches", "prompt,rag"], "--approaches rag: rag retrieves? from documents; give --docs"),
+    (["--approaches", "prompt,rag"], "--approaches rag: rag retrieves from documents: give --docs"),
     (["--metric", "chrF2"], "unknown metric 'chrF2'"),
     (["--shots", "500"], "--shots 500 is more than the 200 training pairs"),
 ])

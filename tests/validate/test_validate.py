@@ -28,7 +28,7 @@ def test_parse_approaches_checks_names_and_leaves_out_retrieval_without_document
     assert v.parse_approaches(None, has_documents=False) == ["prompt", "fine-tuning"]
     with pytest.raises(InputError, match="did you mean 'hybrid'"):
         v.parse_approaches("rag,hybird")
-    with pytest.raises(InputError, match="--approaches rag: rag retrieve[s]? from documents; give --docs"):
+    with pytest.raises(InputError, match="--approaches rag: rag retrieves from documents: give --docs"):
         v.parse_approaches("prompt,rag", has_documents=False)
 
 
