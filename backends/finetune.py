@@ -7,7 +7,6 @@ writes `out/adapter` (peft format), `training_config.json`, `loss.json`, `loss.s
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import time
@@ -207,8 +206,3 @@ _PUBLIC_FACTS = ("seconds", "steps", "epochs", "trainable_parameters", "final_tr
 
 def _public_facts(facts: dict[str, Any]) -> dict[str, Any]:
     return {k: facts[k] for k in _PUBLIC_FACTS if k in facts}
-
-
-def training_record(out: Path) -> dict[str, Any]:
-    """The training record saved with a build (config, versions and facts)."""
-    return json.loads((Path(out) / "training_config.json").read_text())

@@ -98,14 +98,13 @@ def load_inputs(docs_dir: str | Path | None, qa_file: str | Path, settings: Buil
     return Inputs(documents, pairs, train, test, task, settings)
 
 
-def check_out_dir(out: Path) -> None:
-    """OUT must be new, empty, or an earlier build's folder: a build replaces it as a whole."""
+def check_out_dir(out: Path, own: tuple[str, ...] = tuple(_OWN_FILES), what: str = "build") -> None:
+    """OUT must be new, empty, or an earlier run's folder (one holding any of `own`): it is replaced as a whole."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} is a file; give a folder")
-    if out.is_dir() and any(out.iterdir()) and not any((out / name).exists() for name in _OWN_FILES):
-        raise InputError(f"--out {out} holds other files and no earlier build; a build replaces the folder as a "
-                         "whole, so choose a new or empty folder")
+    if out.is_dir() and any(out.iterdir()) and not any((out / name).exists() for name in own):
+        raise InputError(f"--out {out} holds other files and no earlier {what}; choose a new or empty folder")
 
 
 def prepare(approach: str, docs_dir: str | Path | None, qa_file: str | Path, out_dir: str | Path,
@@ -160,11 +159,3 @@ def build_and_evaluate(approach: str, docs_dir: str | Path | None, qa_file: str 
     metrics["interrupted"] = False
     write_text(out / METRICS_FILE, json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
     return metrics
-
-
-def read_metrics(out: str | Path) -> dict[str, Any]:
-    """OUT/metrics.json of an earlier build."""
-    path = Path(out) / METRICS_FILE
-    if not path.is_file():
-        raise InputError(f"{out} holds no {METRICS_FILE}; run 'advisor build' first")
-    return json.loads(path.read_text(encoding="utf-8"))

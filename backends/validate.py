@@ -85,7 +85,7 @@ def prepare(answers_path: str | Path, docs_dir: str | Path | None, qa_file: str 
             rules_path: str | Path | None = None) -> tuple[Inputs, list[str]]:
     """Check answers, rule base, documents, pairs, options and model names; recommend. No model is loaded."""
     from advisor.answers import load_answers
-    from advisor.backends.runner import check_settings, load_inputs
+    from advisor.backends.runner import check_out_dir, check_settings, load_inputs
     from advisor.engine import compile_rules, recommend
     from advisor.rulebase import load_rules
 
@@ -93,12 +93,7 @@ def prepare(answers_path: str | Path, docs_dir: str | Path | None, qa_file: str 
     answers_file, answers = load_answers(answers_path, rulebase)
     rec = recommend(compile_rules(rulebase), answers)
     chosen = parse_approaches(approaches, docs_dir is not None)
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out} is a file; give a folder")
-    if out.is_dir() and any(out.iterdir()) and not (out / VALIDATION_FILE).exists() and \
-            not any((out / a).is_dir() for a in APPROACHES):
-        raise InputError(f"--out {out} holds other files and no earlier validation; choose a new or empty folder")
+    check_out_dir(Path(out_dir), (VALIDATION_FILE, *APPROACHES), "validation")
     for approach in chosen:
         check_settings(approach, settings)
     data = load_inputs(docs_dir, qa_file, settings, chosen)
