@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
-import traceback
 from typing import Any
 
 import click
@@ -14,33 +12,19 @@ from advisor import __version__
 from advisor.backends.commands import build, query, validate
 from advisor.depth_cli import add_validation_command, calibrate_command
 from advisor.errors import InputError
+from advisor.exits import exit_statuses
 
 FORMATS = ("text", "json", "markdown", "html")
 PARTIAL_ANSWERS = "advisor-answers.yaml"
 
 
 class AdvisorGroup(click.Group):
-    """Turns InputError into exit 2 and unexpected exceptions into exit 1, each with one line on stderr."""
+    """Runs every command under the one error-to-exit mapping (`advisor.exits`)."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        """Run the command; map InputError to exit 2 and any other exception to exit 1, one line each."""
-        try:
+        """Run the command: bad input exits 2, an interrupt 130, an internal fault 1, each with one line."""
+        with exit_statuses(bool(ctx.params.get("debug"))):
             return super().invoke(ctx)
-        except InputError as exc:
-            click.echo(f"error: {exc}", err=True)
-            ctx.exit(2)
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
-            raise
-        except BrokenPipeError:  # the reader went away (e.g. `| head`): not a fault
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
-            ctx.exit(0)
-        except Exception as exc:  # an internal fault: one line, traceback only on request
-            if ctx.params.get("debug") or os.environ.get("ADVISOR_DEBUG") == "1":
-                traceback.print_exc()
-            else:
-                click.echo(f"error: internal fault: {type(exc).__name__}: {exc} "
-                           "(run with --debug or ADVISOR_DEBUG=1 for the traceback)", err=True)
-            ctx.exit(1)
 
 
 def _rulebase(path: str | None) -> Any:

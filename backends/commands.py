@@ -15,18 +15,16 @@ import click
 
 from advisor.backends.base import APPROACHES, DEFAULT_EMBEDDER, DEFAULT_GENERATOR, BuildSettings
 from advisor.errors import InputError
+from advisor.exits import exit_statuses
 
 
 def _input_errors_exit_2(func):
-    """Report InputError as 'error: ...' on stderr with exit status 2, with no traceback."""
+    """Run the command under advisor's one error-to-exit mapping, also when it runs outside the `advisor` group."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        try:
+        with exit_statuses():
             return func(*args, **kwargs)
-        except InputError as exc:
-            click.echo(f"error: {exc}", err=True)
-            raise click.exceptions.Exit(2) from None
 
     return wrapper
 
