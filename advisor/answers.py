@@ -112,10 +112,14 @@ def normalise_answers(answers: Mapping[str, Any], rulebase: RuleBase, where: str
 
 def read_model_file(path: str | os.PathLike, model_class: Any, what: str) -> Any:
     """Read a YAML/JSON file into a pydantic model; any problem is one InputError naming the file and place."""
+    return check_model(read_data_file(path, what), model_class, str(path), what)
+
+
+def check_model(data: Any, model_class: Any, name: str, what: str) -> Any:
+    """Validate parsed data (a mapping) as a pydantic model; any problem is one InputError naming the place."""
     from pydantic import ValidationError
 
-    name = str(path)
-    data = _check_mapping(read_data_file(path, what), name, what)
+    data = _check_mapping(data, name, what)
     try:
         return model_class.model_validate(data)
     except ValidationError as exc:
@@ -126,6 +130,15 @@ def load_answers(path: str | os.PathLike, rulebase: RuleBase) -> tuple[AnswersFi
     """Read an answers file; return the file model and the checked answers for every question."""
     model = read_model_file(path, AnswersFile, "answers file")
     return model, normalise_answers(model.answers, rulebase, f"{path}: answers")
+
+
+def load_partial_answers(path: str | os.PathLike, rulebase: RuleBase) -> tuple[dict[str, str], str | None]:
+    """The answers a saved (maybe partial) answers file holds, checked, and its project; ({}, None) if none."""
+    if not os.path.lexists(path):
+        return {}, None
+    model = read_model_file(path, AnswersFile, "answers file")
+    checked = normalise_answers(model.answers, rulebase, f"{path}: answers")
+    return {q: checked[q] for q in checked if q in model.answers}, model.project
 
 
 def dump_answers(answers: Mapping[str, str], project: str | None = None) -> str:

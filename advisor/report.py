@@ -68,20 +68,23 @@ def load_validation(directory: str | os.PathLike) -> dict[str, Any]:
     path = Path(directory)
     if path.is_dir() or path.suffix.lower() != ".json":
         path = path / "validation.json"
-    if not path.is_file():
+    if not path.exists():
         raise InputError(f"validation file '{path}' not found (run 'advisor validate' to create it)")
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = json.loads(text)
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: line {exc.lineno}: malformed JSON: {exc.msg}") from None
+    data = read_validation_file(path)
+    data.setdefault("_file", str(path))
+    return data
+
+
+def read_validation_file(path: str | os.PathLike) -> dict[str, Any]:
+    """A validation.json through the one reader, its rendered fields type-checked (ValidationRun); plain data."""
+    from advisor.answers import check_model
+    from advisor.datafiles import read_data_file
+    from advisor.models import ValidationRun
+
+    data = read_data_file(path, "validation file")
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a JSON object with 'approaches', found {type(data).__name__}")
-    if not isinstance(data.get("approaches", {}), dict):
-        raise InputError(f"{path}: 'approaches' must be an object keyed by approach")
-    data.setdefault("_file", str(path))
+    check_model(data, ValidationRun, str(path), "validation file")
     return data
 
 
