@@ -11,7 +11,9 @@ import contextlib
 import os
 import sys
 import traceback
+import warnings
 from collections.abc import Iterator
+from typing import Any
 
 import click
 
@@ -42,9 +44,18 @@ def check_stdout() -> None:
         raise closed from None
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """Warnings as one 'warning: ...' line on stderr, without the Python source line."""
+    _say(f"warning: {message}")
+
+
 @contextlib.contextmanager
 def exit_statuses(debug: bool = False) -> Iterator[None]:
     """Run a command's body; turn its errors into click's exit of the right status, each with one line."""
+    shown = warnings.showwarning
+    if not debug:
+        warnings.showwarning = _show_warning
     try:
         check_stdout()
         yield
@@ -66,3 +77,5 @@ def exit_statuses(debug: bool = False) -> Iterator[None]:
             _say(f"error: internal fault: {type(exc).__name__}: {exc} "
                  "(run with --debug or ADVISOR_DEBUG=1 for the traceback)")
         raise click.exceptions.Exit(FAULT) from None
+    finally:
+        warnings.showwarning = shown

@@ -20,6 +20,7 @@ from advisor import charts
 from advisor.atomic import write_text
 from advisor.errors import InputError
 from advisor.models import APPROACHES, UNKNOWN
+from advisor.text import terminal_safe
 
 if TYPE_CHECKING:
     from advisor.engine import Recommendation
@@ -259,16 +260,26 @@ def confidence_word(confidence: float) -> str:
 
 # ---------------------------------------------------------------- rendering
 
-_MD_SPECIAL = re.compile(r"([\\*\[\]|])")  # backticks stay: a code span cannot carry markup
+# `_` only where it could open or close emphasis: inside a word (snake_case) CommonMark never reads it as markup
+_MD_SPECIAL = re.compile(r"([\\*~\[\]|]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
+_CODE_SPAN = re.compile(r"(`[^`\n]+`)")
 
 
 def escape_markdown(value: Any) -> str:
-    """Escape text for Markdown (also inside tables): backslash-escape markup, entity-escape < > &, one line."""
-    text = "" if value is None else str(value)
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = _MD_SPECIAL.sub(r"\\\1", text)
-    text = re.sub(r"^#", r"\\#", text)
-    return " ".join(text.split())
+    """Escape text for Markdown (also inside tables), as one line with control characters shown as escapes.
+
+    Outside `code spans`: markup (* _ ~ [ ] | \\ and a leading #) is backslash-escaped and < > & become
+    entities. Inside a code span nothing is markup, so only the table's | is escaped.
+    """
+    text = terminal_safe(" ".join(("" if value is None else str(value)).split()))
+    parts = []
+    for n, part in enumerate(_CODE_SPAN.split(text)):
+        if n % 2:
+            parts.append(part.replace("|", "\\|"))
+        else:
+            part = part.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            parts.append(_MD_SPECIAL.sub(r"\\\1", part))
+    return re.sub(r"^#", r"\\#", "".join(parts))
 
 
 def _code_spans(value: Any) -> Any:
@@ -372,4 +383,4 @@ def render_text(rec: Recommendation, rulebase: RuleBase, project: str | None = N
         lines.append("")
         lines.append("Next steps:")
         lines.extend(f"  {i}. {step}" for i, step in enumerate(rec.next_steps, 1))
-    return "\n".join(lines) + "\n"
+    return terminal_safe("\n".join(lines) + "\n")

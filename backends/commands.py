@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from advisor.backends.base import APPROACHES, DEFAULT_EMBEDDER, DEFAULT_GENERATOR, BuildSettings
+from advisor.datafiles import read_data_file
 from advisor.errors import InputError
 from advisor.exits import exit_statuses
 from advisor.params import FRACTION, POSITIVE
@@ -77,13 +78,11 @@ def settings_from(options: dict) -> BuildSettings:
 @_input_errors_exit_2
 def build(approach: str, docs: Path, qa: Path, out: Path, quiet: bool, **options) -> None:
     """Build APPROACH on your documents and pairs, and evaluate it on held-out pairs."""
-    from advisor.atomic import check_output_dir, refuse_overwrite
+    from advisor.atomic import check_output_dir
     from advisor.backends.evaluation import format_table
     from advisor.backends.runner import METRICS_FILE, build_and_evaluate
 
-    check_output_dir(out)
-    refuse_overwrite(out, docs, qa, what="--out")
-
+    check_output_dir(out)  # before any model loads; a folder holding other files is refused by the runner
     echo = None if quiet else (lambda message: click.echo(message, err=True))
     metrics = build_and_evaluate(approach, docs, qa, out, settings_from(options), progress=not quiet, echo=echo)
     click.echo(format_table(metrics))
@@ -96,8 +95,8 @@ def built_approach(out: Path) -> str:
         path = Path(out) / name
         if path.is_file():
             try:
-                approach = json.loads(path.read_text(encoding="utf-8")).get("approach")
-            except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+                approach = read_data_file(path, "manifest").get("approach")
+            except (InputError, AttributeError):
                 continue
             if approach in APPROACHES:
                 return approach
@@ -151,12 +150,10 @@ def query(out: Path, question: str, k: int | None, max_new_tokens: int | None, a
 def validate(answers: Path, out: Path, approaches: str, rules: Path | None, docs: Path, qa: Path, quiet: bool,
              **options) -> None:
     """Recommend from ANSWERS, then build and measure the approaches on your data, and write the report."""
-    from advisor.atomic import check_output_dir, refuse_overwrite
+    from advisor.atomic import check_output_dir
     from advisor.backends.validate import validate as run_validation
 
-    check_output_dir(out)
-    refuse_overwrite(out, answers, docs, qa, rules, what="--out")
-
+    check_output_dir(out)  # before any model loads; a folder holding other files is refused by validate
     result = run_validation(answers, docs, qa, out, settings_from(options), approaches=approaches, rules_path=rules,
                             progress=not quiet, echo=lambda message: click.echo(message, err=True))
     click.echo("")
