@@ -89,7 +89,8 @@ def refuse_overwrite(output: str | os.PathLike | None, *inputs: str | os.PathLik
         if given is None:
             continue
         source = Path(os.path.realpath(given))
-        if source == out or out in source.parents:
+        same = source.exists() and out.exists() and os.path.samefile(source, out)  # hard links too
+        if same or source == out or out in source.parents:
             raise InputError(f"{what} '{output}' would overwrite the input '{given}'; write somewhere else")
 
 

@@ -192,6 +192,9 @@ def ask(ctx: click.Context, rules: str | None, save_answers: str | None, report_
     from advisor.engine import compile_rules, recommend as score
     from advisor.questionnaire import Interrupted, run_questionnaire
 
+    from advisor.datafiles import check_strings
+
+    check_strings(project, "--project")
     path = save_answers or PARTIAL_ANSWERS
     if save_answers:
         check_output_file(save_answers, "answers file")

@@ -65,7 +65,10 @@ def exit_statuses(debug: bool = False) -> Iterator[None]:
     except (KeyboardInterrupt, click.exceptions.Abort):
         _say("interrupted")
         raise click.exceptions.Exit(INTERRUPTED) from None
-    except (click.exceptions.ClickException, click.exceptions.Exit):
+    except click.exceptions.ClickException as exc:  # click prints usage errors itself; one safe line each
+        exc.message = one_line(exc.message)
+        raise
+    except click.exceptions.Exit:
         raise
     except BrokenPipeError:  # the reader went away (e.g. `| head`): not a fault
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit

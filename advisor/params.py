@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from advisor.text import show
+
 
 class FiniteFloat(click.ParamType):
     """A finite float (1, 0.5, 5e-4) within optional bounds; nan and inf are refused with the option's name."""
@@ -25,15 +27,15 @@ class FiniteFloat(click.ParamType):
             try:
                 number = float(str(value).strip())
             except ValueError:
-                self.fail(f"{str(value)[:40]!r} is not a number", param, ctx)
+                self.fail(f"{show(value)} is not a number", param, ctx)
         if not math.isfinite(number):
-            self.fail(f"{value!r} is not a finite number", param, ctx)
+            self.fail(f"{show(value)} is not a finite number", param, ctx)
         if self.integral and number != int(number):
-            self.fail(f"{value!r} is not a whole number", param, ctx)
+            self.fail(f"{show(value)} is not a whole number", param, ctx)
         if self.low is not None and (number < self.low or (self.low_open and number == self.low)):
-            self.fail(f"{value!r} must be {'greater than' if self.low_open else 'at least'} {self.low:g}", param, ctx)
+            self.fail(f"{show(value)} must be {'greater than' if self.low_open else 'at least'} {self.low:g}", param, ctx)
         if self.high is not None and (number > self.high or (self.high_open and number == self.high)):
-            self.fail(f"{value!r} must be {'less than' if self.high_open else 'at most'} {self.high:g}", param, ctx)
+            self.fail(f"{show(value)} must be {'less than' if self.high_open else 'at most'} {self.high:g}", param, ctx)
         return int(number) if self.integral else number
 
 

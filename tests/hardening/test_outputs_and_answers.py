@@ -154,8 +154,8 @@ def test_add_validation_keeps_a_json_library_json(tmp_path):
 
 def test_add_validation_keeps_the_comments_of_a_yaml_library(tmp_path):
     library = tmp_path / "lib.yaml"
-    library.write_text("# my library\nversion: 1\ncases:\n  # the first one\n  - name: one  # inline\n"
-                       "    expected: rag\n    why: because\n    answers: {knowledge_change: daily}\n")
+    library.write_text("# my library\nversion: 1\ncases:\n    # the first one\n    - name: one  # inline\n"
+                       "      expected: rag\n      why: because\n      answers: {knowledge_change: daily}\n")
     result = invoke("add-validation", _validation_run(tmp_path), "--to", library, "--name", "measured")
     assert result.exit_code == 0, result.output
     text = library.read_text()
