@@ -211,3 +211,22 @@ def test_set_values_are_shown_on_one_capped_line(tmp_path, sets):
     result = invoke("recommend", _save(tmp_path / "a.yaml", ANSWERS), "--set", sets)
     assert result.exit_code == 2
     assert len(result.stderr.strip().splitlines()) == 1 and len(result.stderr) < 700
+
+
+def _limited() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))  # 1 GiB: an expanded alias bomb needs ~2.5
+
+
+@pytest.mark.parametrize("text", [
+    "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi")) + "version: 1\n",
+    "version: 1\nanswers: " + "[" * 50_000 + "]" * 50_000 + "\n",
+], ids=["alias-bomb", "deep-nesting"])
+def test_in_a_real_process_bombs_exit_2_within_bounded_memory(tmp_path, text):
+    path = _write(tmp_path / "a.yaml", text)
+    result = subprocess.run([sys.executable, "-m", "advisor.cli", "recommend", str(path)], capture_output=True,
+                            text=True, timeout=120, preexec_fn=_limited)
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
