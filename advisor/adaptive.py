@@ -260,21 +260,26 @@ def run_adaptive_questionnaire(
     rulebase: Any,
     input_fn: Any = input,
     output_fn: Any = print,
+    initial: Any = None,
 ) -> dict[str, str]:
     """The questionnaire in adaptive order: the most informative question next, stopping once decided.
 
     Same replies as `advisor.questionnaire.run_questionnaire` (a value or its number, Enter for unknown,
     '?' for help and why this question, 'b' to go back). Once no answers to the remaining questions can
     change the verdict it says so ("decided after 6 of 10 questions") and asks whether to go on. Ctrl-C
-    or end of input raises `Interrupted` with the answers so far. Returns every question's answer.
+    or end of input raises `Interrupted` with the answers so far. `initial` answers (a resumed file) count as
+    already given. Returns every question's answer.
     """
     from advisor.engine import compile_rules
     from advisor.errors import did_you_mean
     from advisor.questionnaire import BACK_WORDS, HELP_WORDS, Interrupted, parse_reply
+    from advisor.text import show
 
     compiled = compile_rules(rulebase)
     questions = {q.id: q for q in rulebase.questions}
     session = AdaptiveSession(compiled)
+    for qid, value in (initial or {}).items():
+        session.answer(qid, value)
     total = len(compiled.qids)
     go_on = False
     output_fn("Adaptive questionnaire: the question that can change the verdict most comes first, and it stops "
@@ -327,7 +332,7 @@ def run_adaptive_questionnaire(
             continue
         value = parse_reply(reply, values, q.default or UNKNOWN)
         if value is None:
-            output_fn(f"  '{reply.strip()}' is not an answer{did_you_mean(text, values)}. Allowed: "
+            output_fn(f"  {show(reply.strip())} is not an answer{did_you_mean(text, values)}. Allowed: "
                       f"{', '.join(values)}, 1-{len(values)}, or Enter for unknown.")
             continue
         session.answer(qid, value)

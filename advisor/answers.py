@@ -1,7 +1,7 @@
 """Answers files (YAML or JSON, contract version 1): read, check against a rule base, save.
 
-Also holds the small readers every loader shares: `read_data_file` (YAML/JSON with the file and line in
-every error) and `describe_validation_error` (pydantic errors as `file: place: problem`).
+Also holds what every loader shares: `read_model_file` (a YAML/JSON file through `advisor.datafiles` into a
+pydantic model) and `describe_validation_error` (pydantic errors as `file: place: problem`).
 """
 
 from __future__ import annotations
@@ -15,8 +15,13 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from advisor.atomic import write_text
+from advisor.datafiles import parse_data, read_data_file
 from advisor.errors import InputError, did_you_mean
 from advisor.models import UNKNOWN, AnswersFile
+from advisor.text import show
+
+__all__ = ["dump_answers", "load_answers", "normalise_answers", "parse_data", "read_data_file", "read_model_file",
+           "safe_load", "save_answers", "show"]
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -24,60 +29,9 @@ if TYPE_CHECKING:
     from advisor.models import RuleBase
 
 
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def safe_load(text: str) -> Any:
-    """yaml.safe_load, through libyaml's C SafeLoader when present (same safe subset, about ten times faster)."""
-    return yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 - a SafeLoader, never the full loader
-
-
-def show(value: Any) -> str:
-    """A user-supplied value quoted for a one-line message: 'text', or its repr when not plain printable text."""
-    text = str(value)
-    if isinstance(value, str) and text.isprintable() and len(text) <= 80:
-        return f"'{text}'"
-    return repr(value if len(text) <= 80 else text[:77] + "...")
-
-
-def read_data_file(path: str | os.PathLike, what: str = "file") -> Any:
-    """Parse a YAML or JSON file (JSON when it ends in .json) into plain data; InputError names file and line."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{what} '{path}' not found")
-    if path.is_dir():
-        raise InputError(f"{what} '{path}' is a folder, not a file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
-    return parse_data(text, str(path), json_format=path.suffix.lower() == ".json", what=what)
-
-
-def parse_data(text: str, name: str, json_format: bool = False, what: str = "file") -> Any:
-    """Parse YAML (or JSON) text; `name` is used in messages. Empty text is an error."""
-    if not text.strip():
-        raise InputError(f"{name}: the {what} is empty")
-    if json_format:
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{name}: line {exc.lineno}: malformed JSON: {exc.msg}") from None
-        except (ValueError, RecursionError) as exc:
-            raise InputError(f"{name}: malformed JSON: {exc}") from None
-    try:
-        return safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = " ".join(str(exc.problem or exc.context or "cannot parse").split())
-        raise InputError(f"{name}: {line}malformed YAML: {problem}") from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"{name}: malformed YAML: {' '.join(str(exc).split())}") from None
-    except (ValueError, TypeError, OverflowError, RecursionError) as exc:  # e.g. an impossible date like 2001-13-01
-        raise InputError(f"{name}: malformed YAML: {' '.join(str(exc).split())}") from None
+def safe_load(text: str, name: str = "YAML text") -> Any:
+    """YAML text to plain data through the one guarded reader (bounded nesting and aliases, no duplicate keys)."""
+    return parse_data(text, name)
 
 
 def format_loc(loc: tuple[Any, ...]) -> str:
@@ -158,10 +112,14 @@ def normalise_answers(answers: Mapping[str, Any], rulebase: RuleBase, where: str
 
 def read_model_file(path: str | os.PathLike, model_class: Any, what: str) -> Any:
     """Read a YAML/JSON file into a pydantic model; any problem is one InputError naming the file and place."""
+    return check_model(read_data_file(path, what), model_class, str(path), what)
+
+
+def check_model(data: Any, model_class: Any, name: str, what: str) -> Any:
+    """Validate parsed data (a mapping) as a pydantic model; any problem is one InputError naming the place."""
     from pydantic import ValidationError
 
-    name = str(path)
-    data = _check_mapping(read_data_file(path, what), name, what)
+    data = _check_mapping(data, name, what)
     try:
         return model_class.model_validate(data)
     except ValidationError as exc:
@@ -172,6 +130,15 @@ def load_answers(path: str | os.PathLike, rulebase: RuleBase) -> tuple[AnswersFi
     """Read an answers file; return the file model and the checked answers for every question."""
     model = read_model_file(path, AnswersFile, "answers file")
     return model, normalise_answers(model.answers, rulebase, f"{path}: answers")
+
+
+def load_partial_answers(path: str | os.PathLike, rulebase: RuleBase) -> tuple[dict[str, str], str | None]:
+    """The answers a saved (maybe partial) answers file holds, checked, and its project; ({}, None) if none."""
+    if not os.path.lexists(path):
+        return {}, None
+    model = read_model_file(path, AnswersFile, "answers file")
+    checked = normalise_answers(model.answers, rulebase, f"{path}: answers")
+    return {q: checked[q] for q in checked if q in model.answers}, model.project
 
 
 def dump_answers(answers: Mapping[str, str], project: str | None = None) -> str:

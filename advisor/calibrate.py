@@ -32,6 +32,7 @@ from advisor.cases import check_library
 from advisor.engine import compile_rules, contributions, term_weights, with_term_weights
 from advisor.errors import InputError, did_you_mean
 from advisor.models import APPROACHES, CaseLibrary, RuleBase
+from advisor.text import show
 
 MIN_CASES = 10
 
@@ -333,14 +334,13 @@ def calibrate(library: CaseLibrary, rulebase: RuleBase, *, cv: int = 5, alpha: f
 
 def write_rule_base(path: str | os.PathLike, rulebase: RuleBase) -> Path:
     """Write a rule base as YAML atomically, after checking the text loads back (what `--rules` reads)."""
-    import yaml
-
     from advisor.atomic import write_text
+    from advisor.datafiles import parse_data
     from advisor.rulebase import dump_rules, parse_rules
 
     text = "# Written by 'advisor calibrate': the hand-set rule base with calibrated weights.\n" + dump_rules(rulebase)
-    parse_rules(yaml.safe_load(text), str(path))
-    return write_text(path, text)
+    parse_rules(parse_data(text, str(path), what="rule base"), str(path))
+    return write_text(path, text, "rule base")
 
 
 # ---- measured cases from validation runs -------------------------------------------------------------
@@ -352,18 +352,13 @@ def _read_validation(path: str | os.PathLike) -> tuple[dict[str, Any], Path]:
         p = p / "validation.json"
     if not p.exists():
         raise InputError(f"validation file '{p}' not found (give validation.json or the folder holding it)")
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{p}: line {exc.lineno}: malformed JSON: {exc.msg}") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{p}: not UTF-8 text") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{p}: expected a JSON object with 'best_measured' and 'approaches'")
+    from advisor.report import read_validation_file
+
+    data = read_validation_file(p)
     best = data.get("best_measured")
     if best not in APPROACHES:
         raise InputError(
-            f"{p}: best_measured: {best!r} is not one of {', '.join(APPROACHES)}"
+            f"{p}: best_measured: {show(best)} is not one of {', '.join(APPROACHES)}"
             + (did_you_mean(str(best), APPROACHES) if isinstance(best, str) else "")
         )
     return data, p
@@ -411,37 +406,65 @@ def case_from_validation(validation: str | os.PathLike, rulebase: RuleBase,
 
 
 def add_case(cases_path: str | os.PathLike, case: Mapping[str, Any], rulebase: RuleBase) -> Path:
-    """Append a case to a case library file (created when missing), keeping its comments; InputError on duplicates."""
-    import yaml
+    """Append a case to a case library file (created when missing) in its own format; InputError on duplicates.
 
-    from advisor.answers import read_data_file
+    A JSON library stays JSON; a YAML library is edited round-trip (ruamel.yaml), so its comments, order
+    and quoting stay. The result is read back through the usual reader before it replaces the file.
+    """
     from advisor.atomic import write_text
     from advisor.cases import load_cases
+    from advisor.datafiles import parse_data, read_data_file, read_text_file
 
     path = Path(cases_path)
-    item = yaml.safe_dump([dict(case)], sort_keys=False, allow_unicode=True, width=110)
-    if not path.exists():
-        text = "version: 1\ncases:\n" + _indent(item)
-        library = CaseLibrary.model_validate(yaml.safe_load(text))
-        return write_text(path, text)
-    library = load_cases(path, rulebase)
-    for existing in library.cases:
-        if existing.name.strip().lower() == str(case["name"]).strip().lower():
-            raise InputError(f"{path}: a case named '{case['name']}' is already there; give another --name")
-    old = path.read_text(encoding="utf-8")
-    data = read_data_file(path, "case library")
-    expected = dict(data)
-    expected["cases"] = [*data.get("cases", []), dict(case)]
-    candidate = old.rstrip("\n") + "\n" + _indent(item)
-    try:
-        appended_ok = yaml.safe_load(candidate) == expected
-    except yaml.YAMLError:
-        appended_ok = False
-    text = candidate if appended_ok else yaml.safe_dump(expected, sort_keys=False, allow_unicode=True, width=110)
-    library = CaseLibrary.model_validate(yaml.safe_load(text))
+    as_json = path.suffix.lower() == ".json"
+    new = dict(case)
+    if not os.path.lexists(path):
+        data: dict[str, Any] = {"version": 1, "cases": [new]}
+        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n" if as_json else \
+            _dump_yaml_round_trip(data)
+    else:
+        library = load_cases(path, rulebase)
+        for existing in library.cases:
+            if existing.name.strip().lower() == str(case["name"]).strip().lower():
+                raise InputError(f"{path}: a case named {show(case['name'])} is already there; give another --name")
+        data = read_data_file(path, "case library")
+        data = {**data, "cases": [*data.get("cases", []), new]}
+        if as_json:
+            text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        else:
+            text = _append_round_trip(read_text_file(path, "case library"), new)
+    if parse_data(text, str(path), json_format=as_json, what="case library") != data:
+        raise InputError(f"{path}: cannot add the case without changing what the library holds; add it by hand")
+    library = CaseLibrary.model_validate(data)
     check_library(library, str(path))
-    return write_text(path, text)
+    return write_text(path, text, "case library")
 
 
-def _indent(item: str) -> str:
-    return "".join(f"  {line}\n" for line in item.splitlines())
+def _round_trip_yaml() -> Any:
+    from ruamel.yaml import YAML
+
+    rt = YAML(typ="rt")
+    rt.preserve_quotes = True
+    rt.width = 110
+    rt.indent(mapping=2, sequence=4, offset=2)
+    return rt
+
+
+def _dump_yaml_round_trip(data: Any) -> str:
+    import io
+
+    buffer = io.StringIO()
+    _round_trip_yaml().dump(data, buffer)
+    return buffer.getvalue()
+
+
+def _append_round_trip(text: str, case: dict[str, Any]) -> str:
+    """The YAML library's text with one more case, everything else (comments included) kept."""
+    rt = _round_trip_yaml()
+    document = rt.load(text)
+    document["cases"].append(case)
+    import io
+
+    buffer = io.StringIO()
+    rt.dump(document, buffer)
+    return buffer.getvalue()

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
-import traceback
 from typing import Any
 
 import click
@@ -14,33 +12,20 @@ from advisor import __version__
 from advisor.backends.commands import build, query, validate
 from advisor.depth_cli import add_validation_command, calibrate_command
 from advisor.errors import InputError
+from advisor.exits import exit_statuses
+from advisor.text import terminal_safe
 
 FORMATS = ("text", "json", "markdown", "html")
 PARTIAL_ANSWERS = "advisor-answers.yaml"
 
 
 class AdvisorGroup(click.Group):
-    """Turns InputError into exit 2 and unexpected exceptions into exit 1, each with one line on stderr."""
+    """Runs every command under the one error-to-exit mapping (`advisor.exits`)."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        """Run the command; map InputError to exit 2 and any other exception to exit 1, one line each."""
-        try:
+        """Run the command: bad input exits 2, an interrupt 130, an internal fault 1, each with one line."""
+        with exit_statuses(bool(ctx.params.get("debug"))):
             return super().invoke(ctx)
-        except InputError as exc:
-            click.echo(f"error: {exc}", err=True)
-            ctx.exit(2)
-        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
-            raise
-        except BrokenPipeError:  # the reader went away (e.g. `| head`): not a fault
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
-            ctx.exit(0)
-        except Exception as exc:  # an internal fault: one line, traceback only on request
-            if ctx.params.get("debug") or os.environ.get("ADVISOR_DEBUG") == "1":
-                traceback.print_exc()
-            else:
-                click.echo(f"error: internal fault: {type(exc).__name__}: {exc} "
-                           "(run with --debug or ADVISOR_DEBUG=1 for the traceback)", err=True)
-            ctx.exit(1)
 
 
 def _rulebase(path: str | None) -> Any:
@@ -111,6 +96,11 @@ def main(debug: bool) -> None:
 def recommend(answers: str, rules: str | None, fmt: str, output: str | None, sets: tuple[str, ...],
               depth: bool, perturbations: int, seed: int) -> None:
     """Score an answers file (YAML or JSON) and print the recommendation."""
+    if output:
+        from advisor.atomic import check_output_file, refuse_overwrite
+
+        check_output_file(output)
+        refuse_overwrite(output, answers, rules, what="--output")
     rulebase, model, rec, extras = _score(answers, rules, sets, depth, perturbations, seed)
     bundle = extras.get("depth")
     if fmt == "json":
@@ -133,7 +123,7 @@ def recommend(answers: str, rules: str | None, fmt: str, output: str | None, set
             text += depth_text(bundle)
         if "what_if" in extras:
             text += "\n" + extras["what_if"].render_text().rstrip("\n") + "\n"
-        _emit(text, output)
+        _emit(terminal_safe(text), output)
     else:
         what_if = extras["what_if"].to_dict() if "what_if" in extras else None
         _emit(report.render(rec, rulebase, fmt, project=model.project, answers_file=answers, depth=bundle,
@@ -150,8 +140,11 @@ def recommend(answers: str, rules: str | None, fmt: str, output: str | None, set
 def report_command(answers: str, output: str, validation: str | None, rules: str | None, depth: bool) -> None:
     """Write the Markdown or HTML report (format from the ending of --output)."""
     from advisor import report
+    from advisor.atomic import check_output_file, refuse_overwrite
 
     report.format_for(output)
+    check_output_file(output, "report")
+    refuse_overwrite(output, answers, rules, validation, what="--output")
     evidence = report.load_validation(validation) if validation else None
     rulebase, model, rec, extras = _score(answers, rules, depth=depth)
     report.write_report(output, rec, rulebase, project=model.project, answers_file=answers, validation=evidence,
@@ -175,7 +168,7 @@ def cases(cases_file: str, rules: str | None, fmt: str) -> None:
         return
     click.echo(f"{result.agree} of {result.total} cases agree ({result.accuracy:.0%}).")
     for d in result.disagreements:
-        click.echo(f"  disagree: {d['name']}: expected {d['expected']}, got {d['got']}")
+        click.echo(terminal_safe(f"  disagree: {d['name']}: expected {d['expected']}, got {d['got']}"))
     click.echo("confusion (rows expected, columns got):")
     names = list(result.confusion)
     click.echo("  " + " " * 12 + "".join(f"{n:>13}" for n in names))
@@ -193,16 +186,34 @@ def cases(cases_file: str, rules: str | None, fmt: str) -> None:
 @click.pass_context
 def ask(ctx: click.Context, rules: str | None, save_answers: str | None, report_path: str | None,
         project: str | None, adaptive: bool) -> None:
-    """Walk through the questionnaire and print the recommendation."""
-    from advisor.answers import save_answers as save
+    """Walk through the questionnaire and print the recommendation; resumes from a saved partial answers file."""
+    from advisor.answers import load_partial_answers, save_answers as save
+    from advisor.atomic import check_output_file, refuse_overwrite
     from advisor.engine import compile_rules, recommend as score
     from advisor.questionnaire import Interrupted, run_questionnaire
 
+    from advisor.datafiles import check_strings
+
+    check_strings(project, "--project")
+    path = save_answers or PARTIAL_ANSWERS
+    if save_answers:
+        check_output_file(save_answers, "answers file")
+        refuse_overwrite(save_answers, rules, what="--save-answers")
     if report_path:
         from advisor.report import format_for
 
         format_for(report_path)
+        check_output_file(report_path, "report")
+        refuse_overwrite(report_path, path, rules, what="--report")
+    if sys.stdin is None or sys.stdin.closed:
+        raise InputError("standard input is closed; 'advisor ask' reads your replies from it "
+                         "(or score an answers file with 'advisor recommend FILE')")
     rulebase = _rulebase(rules)
+    initial, saved_project = load_partial_answers(path, rulebase)
+    project = project or saved_project
+    if initial:
+        click.echo(f"Resuming from {path}: {len(initial)} of {len(rulebase.questions)} question(s) answered "
+                   "(Enter keeps an answer, b goes back).")
 
     def read(prompt: str) -> str:
         if sys.stdin.isatty():  # a person at a terminal: input() gives line editing
@@ -216,16 +227,20 @@ def ask(ctx: click.Context, rules: str | None, save_answers: str | None, report_
     if adaptive:
         from advisor.adaptive import run_adaptive_questionnaire as run_questionnaire  # same replies, same contract
     try:
-        answers = run_questionnaire(rulebase, read, click.echo)
+        answers = run_questionnaire(rulebase, read, click.echo, initial=initial)
     except Interrupted as stop:
-        path = save_answers or PARTIAL_ANSWERS
-        save(path, stop.answers, project)
-        click.echo(f"\nInterrupted: saved {len(stop.answers)} answer(s) to {path}. "
-                   f"Finish with 'advisor ask' or score them with 'advisor recommend {path}'.", err=True)
+        if stop.answers == initial:
+            kept = f"{path} is unchanged" if initial else "nothing was saved"
+            click.echo(f"\nInterrupted before a new answer: {kept}.", err=True)
+        else:
+            save(path, stop.answers, project)
+            resume = "advisor ask" + (f" --save-answers {path}" if save_answers else "")
+            click.echo(f"\nInterrupted: saved {len(stop.answers)} answer(s) to {path}. "
+                       f"Resume with '{resume}' or score them with 'advisor recommend {path}'.", err=True)
         ctx.exit(130)
-    if save_answers:
-        save(save_answers, answers, project)
-        click.echo(f"saved answers to {save_answers}")
+    if save_answers or initial:
+        save(path, answers, project)
+        click.echo(f"saved answers to {path}")
     from advisor import report
 
     from advisor.depth import render_text as depth_text
@@ -235,7 +250,7 @@ def ask(ctx: click.Context, rules: str | None, save_answers: str | None, report_
     rec = score(compiled, answers)
     bundle = depth_for(compiled, rec, save_answers)
     click.echo("")
-    click.echo(report.render_text(rec, rulebase, project=project) + depth_text(bundle), nl=False)
+    click.echo(terminal_safe(report.render_text(rec, rulebase, project=project) + depth_text(bundle)), nl=False)
     if report_path:
         report.write_report(report_path, rec, rulebase, project=project, answers_file=save_answers, depth=bundle)
         click.echo(f"wrote {report_path}")

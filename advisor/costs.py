@@ -38,6 +38,7 @@ from typing import Any
 
 from advisor.errors import InputError, did_you_mean
 from advisor.models import UNKNOWN
+from advisor.text import show
 
 DAYS_PER_MONTH = 30
 
@@ -58,6 +59,7 @@ FIELDS: dict[str, tuple[float | None, str]] = {
     "fine_tuned_price_factor": (1.0, "price per token of the tuned model relative to the base model"),
 }
 TEXT_FIELDS = {"currency": "USD"}
+MAX_VALUE = 1e12  # a trillion: products of a few such fields stay far from float overflow
 POSITIVE = {"tokens_per_second", "amortisation_months", "fine_tuned_token_share", "fine_tuned_price_factor"}
 
 RETRAINING_BY_CHANGE = {
@@ -105,18 +107,21 @@ def parse_costs(data: Any, where: str = "answers file") -> Costs:
             )
         if key == "currency":
             if not isinstance(raw, str) or not raw.strip():
-                raise InputError(f"{where}: costs.currency: must be text such as USD or EUR, got {raw!r}")
+                raise InputError(f"{where}: costs.currency: must be text such as USD or EUR, got {show(raw)}")
             currency = raw.strip()
             continue
         if isinstance(raw, bool) or not isinstance(raw, (int, float)):
-            raise InputError(f"{where}: costs.{key}: must be a number ({FIELDS[key][1]}), got {raw!r}")
+            raise InputError(f"{where}: costs.{key}: must be a number ({FIELDS[key][1]}), got {show(raw)}")
         number = float(raw)
         if not math.isfinite(number):
-            raise InputError(f"{where}: costs.{key}: must be a finite number, got {raw!r}")
+            raise InputError(f"{where}: costs.{key}: must be a finite number, got {show(raw)}")
         if number < 0:
-            raise InputError(f"{where}: costs.{key}: must not be negative, got {raw!r}")
+            raise InputError(f"{where}: costs.{key}: must not be negative, got {show(raw)}")
+        if number > MAX_VALUE:
+            raise InputError(f"{where}: costs.{key}: must be at most {MAX_VALUE:.0e} (so every estimate stays a "
+                             f"finite number), got {show(raw)}")
         if key in POSITIVE and number == 0:
-            raise InputError(f"{where}: costs.{key}: must be greater than 0, got {raw!r}")
+            raise InputError(f"{where}: costs.{key}: must be greater than 0, got {show(raw)}")
         values[key] = number
     for key in ("queries_per_day", "tokens_per_query"):
         if key not in values:

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from advisor.errors import InputError
+from advisor.params import FINITE_NON_NEGATIVE
 
 
 def _load_rules(path: str | None) -> Any:
@@ -26,7 +27,7 @@ def _load_rules(path: str | None) -> Any:
 @click.option("--output", "-o", metavar="FILE", required=True, help="Write the calibrated rule base here (YAML).")
 @click.option("--rules", "rules", metavar="FILE", help="Start from this rule base instead of the bundled one.")
 @click.option("--cv", type=click.IntRange(2, 20), default=5, show_default=True, help="Cross-validation folds.")
-@click.option("--alpha", type=click.FloatRange(0, None), default=0.02, show_default=True,
+@click.option("--alpha", type=FINITE_NON_NEGATIVE, default=0.02, show_default=True,
               help="Pull toward the hand-set weights (larger: weights move less).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fold split.")
 @click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True)
@@ -37,8 +38,12 @@ def calibrate_command(cases_file: str, output: str, rules: str | None, cv: int, 
     from advisor.calibrate import calibrate, write_rule_base
     from advisor.cases import load_cases
 
+    from advisor.atomic import check_output_file, refuse_overwrite
+
     if not output.lower().endswith((".yaml", ".yml", ".json")):
         raise InputError(f"--output '{output}': write the rule base to a .yaml file")
+    check_output_file(output, "rule base")
+    refuse_overwrite(output, cases_file, rules, what="--output")
     rulebase = _load_rules(rules)
     library = load_cases(cases_file, rulebase)
     result = calibrate(library, rulebase, cv=cv, alpha=alpha, seed=seed, source=cases_file)
@@ -61,8 +66,11 @@ def calibrate_command(cases_file: str, output: str, rules: str | None, cv: int, 
 def add_validation_command(validation: str, cases_file: str, answers: str | None, name: str | None,
                            rules: str | None) -> None:
     """Add a validation run (validation.json or its folder) to a case library as a measured case."""
+    from advisor.atomic import check_output_file, refuse_overwrite
     from advisor.calibrate import add_case, case_from_validation
 
+    check_output_file(cases_file, "case library")
+    refuse_overwrite(cases_file, validation, answers, rules, what="--to")
     rulebase = _load_rules(rules)
     case = case_from_validation(validation, rulebase, answers=answers, name=name)
     add_case(cases_file, case, rulebase)

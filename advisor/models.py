@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 APPROACHES: tuple[str, ...] = ("rag", "fine-tuning", "hybrid")
 UNKNOWN = "unknown"
@@ -16,6 +16,16 @@ UNKNOWN = "unknown"
 Approach = Literal["rag", "fine-tuning", "hybrid"]
 Pull = Annotated[float, Field(ge=-100, le=100)]  # bounded so that sums stay finite
 Weight = Annotated[float, Field(ge=0, le=100)]
+
+
+def _not_bool(value: object) -> object:
+    """YAML reads yes/no/on/off as true/false: refuse them where a number is meant."""
+    if isinstance(value, bool):
+        raise ValueError(f"must be a number, not {str(value).lower()} (YAML reads yes/no/on/off as true/false)")
+    return value
+
+
+Version = Annotated[Literal[1], BeforeValidator(_not_bool)]
 
 # The answers contract (format version 1): question ids and their values, in order. Never change these.
 CONTRACT_QUESTIONS: dict[str, tuple[str, ...]] = {
@@ -38,8 +48,9 @@ def _as_list(value: object) -> object:
 
 
 class _Strict(BaseModel):
-    # defer_build: schemas are built on first use, so importing this module stays cheap
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, defer_build=True)
+    # defer_build: schemas are built on first use, so importing this module stays cheap.
+    # strict: no quiet conversions (yes -> 1.0, "2" -> 2); whole numbers are still accepted where floats are.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True, defer_build=True)
 
 
 class ApproachInfo(_Strict):
@@ -115,7 +126,7 @@ class Scoring(_Strict):
 class RuleBase(_Strict):
     """A whole rule base: approaches, factors, questions, combination rules and scoring settings."""
 
-    version: Literal[1]
+    version: Version
     name: str = "custom"
     description: str = ""
     approaches: dict[Approach, ApproachInfo]
@@ -128,7 +139,7 @@ class RuleBase(_Strict):
 class AnswersFile(_Strict):
     """An answers file (contract version 1). Values may be null or 'unknown'."""
 
-    version: Literal[1]
+    version: Version
     project: Optional[str] = None
     answers: dict[str, Any] = Field(default_factory=dict)  # values checked against the rule base
     costs: Optional[dict[str, Any]] = None  # optional cost assumptions, checked by advisor.costs
@@ -149,7 +160,7 @@ class Case(_Strict):
 class CaseLibrary(_Strict):
     """A case library (contract version 1)."""
 
-    version: Literal[1]
+    version: Version
     cases: list[Case]
 
 
@@ -195,3 +206,31 @@ class CaseReportOut(BaseModel):
     accuracy: float
     confusion: dict[str, dict[str, int]]
     disagreements: list[dict[str, Any]]
+
+
+class ValidationRun(BaseModel):
+    """The fields of validation.json (written by `advisor validate`) that reports and cases read, typed.
+
+    More fields are allowed; the ones named here must have their type, so a hand-edited file with
+    `next_steps: "abc"` is refused instead of rendered as steps a, b, c.
+    """
+
+    model_config = ConfigDict(extra="allow", strict=True, defer_build=True)
+    version: Optional[int] = None
+    recommended: Optional[str] = None
+    best_measured: Optional[str] = None
+    agrees: Optional[bool] = None
+    metric: Optional[str] = None
+    metric_reason: Optional[str] = None
+    questions: Optional[int] = None
+    seed: Optional[int] = None
+    test_fraction: Optional[float] = None
+    baseline: Optional[dict[str, Any]] = None
+    approaches: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    comparisons: list[dict[str, Any]] = Field(default_factory=list)
+    challenged_answers: list[dict[str, Any]] = Field(default_factory=list)
+    verdict: Optional[str] = None
+    next_steps: list[str] = Field(default_factory=list)
+    stages: list[dict[str, Any]] = Field(default_factory=list)
+    answers: Optional[dict[str, Any]] = None
+    answers_file: Optional[str] = None

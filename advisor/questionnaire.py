@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 
 from advisor.errors import did_you_mean
 from advisor.models import UNKNOWN, RuleBase
+from advisor.text import show
 
 InputFn = Callable[[str], str]
 OutputFn = Callable[[str], None]
@@ -45,13 +46,14 @@ def run_questionnaire(
 
     Replies: a value or its number; empty for the default (unknown); '?' for help; 'b' or 'back' for the
     previous question. Invalid replies are re-asked. Ctrl-C or end of input raises `Interrupted` with the
-    answers given so far.
+    answers given so far. `initial` answers (a resumed file) are kept and asking starts at the first question
+    they leave open.
     """
     questions = rulebase.questions
     answers: dict[str, str] = dict(initial or {})
     total = len(questions)
     output_fn("Answer each question with a value or its number. Enter: unknown, ?: help, b: back.")
-    i = 0
+    i = next((n for n, q in enumerate(questions) if q.id not in answers), 0)
     while i < total:
         q = questions[i]
         values = tuple(v.value for v in q.values)
@@ -82,7 +84,7 @@ def run_questionnaire(
         value = parse_reply(reply, values, current or default)
         if value is None:
             hint = did_you_mean(text, values)
-            output_fn(f"  '{reply.strip()}' is not an answer{hint}. Allowed: {', '.join(values)}, "
+            output_fn(f"  {show(reply.strip())} is not an answer{hint}. Allowed: {', '.join(values)}, "
                       f"1-{len(values)}, or Enter for unknown.")
             continue
         answers[q.id] = value

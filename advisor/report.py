@@ -7,7 +7,6 @@ user wrote (project name, file names, answers) is escaped in both.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Mapping
@@ -21,6 +20,7 @@ from advisor.atomic import write_text
 from advisor.errors import InputError
 from advisor.measures import ARM_LABELS, METRIC_LABELS
 from advisor.models import APPROACHES, UNKNOWN
+from advisor.text import terminal_safe
 
 if TYPE_CHECKING:
     from advisor.engine import Recommendation
@@ -70,20 +70,23 @@ def load_validation(directory: str | os.PathLike) -> dict[str, Any]:
     path = Path(directory)
     if path.is_dir() or path.suffix.lower() != ".json":
         path = path / "validation.json"
-    if not path.is_file():
+    if not path.exists():
         raise InputError(f"validation file '{path}' not found (run 'advisor validate' to create it)")
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = json.loads(text)
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: line {exc.lineno}: malformed JSON: {exc.msg}") from None
+    data = read_validation_file(path)
+    data.setdefault("_file", str(path))
+    return data
+
+
+def read_validation_file(path: str | os.PathLike) -> dict[str, Any]:
+    """A validation.json through the one reader, its rendered fields type-checked (ValidationRun); plain data."""
+    from advisor.answers import check_model
+    from advisor.datafiles import read_data_file
+    from advisor.models import ValidationRun
+
+    data = read_data_file(path, "validation file")
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a JSON object with 'approaches', found {type(data).__name__}")
-    if not isinstance(data.get("approaches", {}), dict):
-        raise InputError(f"{path}: 'approaches' must be an object keyed by approach")
-    data.setdefault("_file", str(path))
+    check_model(data, ValidationRun, str(path), "validation file")
     return data
 
 
@@ -280,16 +283,26 @@ def confidence_word(confidence: float) -> str:
 
 # ---------------------------------------------------------------- rendering
 
-_MD_SPECIAL = re.compile(r"([\\*\[\]|])")  # backticks stay: a code span cannot carry markup
+# `_` only where it could open or close emphasis: inside a word (snake_case) CommonMark never reads it as markup
+_MD_SPECIAL = re.compile(r"([\\*~\[\]|]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
+_CODE_SPAN = re.compile(r"(`[^`\n]+`)")
 
 
 def escape_markdown(value: Any) -> str:
-    """Escape text for Markdown (also inside tables): backslash-escape markup, entity-escape < > &, one line."""
-    text = "" if value is None else str(value)
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = _MD_SPECIAL.sub(r"\\\1", text)
-    text = re.sub(r"^#", r"\\#", text)
-    return " ".join(text.split())
+    """Escape text for Markdown (also inside tables), as one line with control characters shown as escapes.
+
+    Outside `code spans`: markup (* _ ~ [ ] | \\ and a leading #) is backslash-escaped and < > & become
+    entities. Inside a code span nothing is markup, so only the table's | is escaped.
+    """
+    text = terminal_safe(" ".join(("" if value is None else str(value)).split()))
+    parts = []
+    for n, part in enumerate(_CODE_SPAN.split(text)):
+        if n % 2:
+            parts.append(part.replace("|", "\\|"))
+        else:
+            part = part.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            parts.append(_MD_SPECIAL.sub(r"\\\1", part))
+    return re.sub(r"^#", r"\\#", "".join(parts))
 
 
 def _code_spans(value: Any) -> Any:
@@ -393,4 +406,4 @@ def render_text(rec: Recommendation, rulebase: RuleBase, project: str | None = N
         lines.append("")
         lines.append("Next steps:")
         lines.extend(f"  {i}. {step}" for i, step in enumerate(rec.next_steps, 1))
-    return "\n".join(lines) + "\n"
+    return terminal_safe("\n".join(lines) + "\n")

@@ -15,19 +15,19 @@ import click
 
 from advisor.backends.base import APPROACHES, DEFAULT_EMBEDDER, DEFAULT_GENERATOR, BuildSettings
 from advisor.backends.options import PromptOptions, RetrievalOptions, TrainingOptions
+from advisor.datafiles import read_data_file
 from advisor.errors import InputError
+from advisor.exits import exit_statuses
+from advisor.params import FRACTION, POSITIVE
 
 
 def _input_errors_exit_2(func):
-    """Report InputError as 'error: ...' on stderr with exit status 2, with no traceback."""
+    """Run the command under advisor's one error-to-exit mapping, also when it runs outside the `advisor` group."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        try:
+        with exit_statuses():
             return func(*args, **kwargs)
-        except InputError as exc:
-            click.echo(f"error: {exc}", err=True)
-            raise click.exceptions.Exit(2) from None
 
     return wrapper
 
@@ -39,23 +39,24 @@ _DATA_OPTIONS = [
 ]
 _SETTING_OPTIONS = [
     click.option("--seed", default=0, show_default=True, help="Seed of the split and of training."),
-    click.option("--test-fraction", default=0.3, show_default=True, help="Share of the pairs held out for evaluation."),
-    click.option("--eval-limit", type=int, default=None, help="Answer at most N held-out pairs (retrieval is scored on all)."),
+    click.option("--test-fraction", type=FRACTION, default=0.3, show_default=True, help="Share of the pairs held out for evaluation."),
+    click.option("--eval-limit", type=click.IntRange(1), default=None, help="Answer at most N held-out pairs (retrieval is scored on all)."),
     click.option("--embedder", default=DEFAULT_EMBEDDER, show_default=True, help="Sentence-transformers model id or folder."),
     click.option("--generator", default=DEFAULT_GENERATOR, show_default=True, help="Causal LM id, folder or .gguf file."),
     click.option("--device", default="cpu", show_default=True, type=click.Choice(["cpu", "cuda", "mps"])),
-    click.option("--k", "k", default=5, show_default=True, help="Chunks retrieved per question."),
-    click.option("--max-new-tokens", type=int, default=None,
+    click.option("--k", "k", type=click.IntRange(1), default=5, show_default=True, help="Chunks retrieved per question."),
+    click.option("--max-new-tokens", type=click.IntRange(1), default=None,
                  help="Longest answer generated, in tokens (default: fits the references, at least 32)."),
     click.option("--metric", default=None,
                  help="Rank by this metric instead of the task's rule (accuracy, chrf, rouge_l, contains, f1, exact_match)."),
-    click.option("--shots", type=int, default=None, help="Demonstrations per input [prompt; default: as many as fit, 1-8]."),
-    click.option("--chunk-tokens", type=int, default=None, help="Chunk window in embedder word pieces [rag, hybrid; default 128]."),
-    click.option("--chunk-overlap", type=int, default=None, help="Overlap of consecutive chunks [rag, hybrid; default 32]."),
+    click.option("--shots", type=click.IntRange(0), default=None,
+                 help="Demonstrations per input [prompt; default: as many as fit, 1-8]."),
+    click.option("--chunk-tokens", type=click.IntRange(1), default=None, help="Chunk window in embedder word pieces [rag, hybrid; default 128]."),
+    click.option("--chunk-overlap", type=click.IntRange(0), default=None, help="Overlap of consecutive chunks [rag, hybrid; default 32]."),
     click.option("--mode", type=click.Choice(["qa", "documents", "both"]), default=None, help="What to fine-tune on [fine-tuning]."),
-    click.option("--epochs", type=float, default=None, help="Training epochs [fine-tuning, hybrid]."),
-    click.option("--lr", type=float, default=None, help="Learning rate [fine-tuning, hybrid]."),
-    click.option("--rank", type=int, default=None, help="LoRA rank [fine-tuning, hybrid]."),
+    click.option("--epochs", type=POSITIVE, default=None, help="Training epochs [fine-tuning, hybrid]."),
+    click.option("--lr", type=POSITIVE, default=None, help="Learning rate [fine-tuning, hybrid]."),
+    click.option("--rank", type=click.IntRange(1), default=None, help="LoRA rank [fine-tuning, hybrid]."),
     click.option("--target-modules", default=None, help="LoRA target modules, comma-separated [fine-tuning, hybrid]."),
     click.option("--quiet", is_flag=True, help="No progress bars."),
 ]
@@ -87,9 +88,11 @@ def settings_from(options: dict) -> BuildSettings:
 @_input_errors_exit_2
 def build(approach: str, docs: Path | None, qa: Path, out: Path, quiet: bool, **options) -> None:
     """Build APPROACH on your pairs (and documents), and evaluate it on held-out pairs."""
+    from advisor.atomic import check_output_dir
     from advisor.backends.evaluation import format_table
     from advisor.backends.runner import METRICS_FILE, build_and_evaluate
 
+    check_output_dir(out)  # before any model loads; a folder holding other files is refused by the runner
     echo = None if quiet else (lambda message: click.echo(message, err=True))
     metrics = build_and_evaluate(approach, docs, qa, out, settings_from(options), progress=not quiet, echo=echo)
     click.echo(format_table(metrics))
@@ -102,8 +105,8 @@ def built_approach(out: Path) -> str:
         path = Path(out) / name
         if path.is_file():
             try:
-                approach = json.loads(path.read_text(encoding="utf-8")).get("approach")
-            except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+                approach = read_data_file(path, "manifest").get("approach")
+            except (InputError, AttributeError):
                 continue
             if approach in APPROACHES:
                 return approach
@@ -157,8 +160,10 @@ def query(out: Path, question: str, k: int | None, max_new_tokens: int | None, a
 def validate(answers: Path, out: Path, approaches: str, rules: Path | None, docs: Path | None, qa: Path, quiet: bool,
              **options) -> None:
     """Recommend from ANSWERS, then build and measure the approaches on your data, and write the report."""
+    from advisor.atomic import check_output_dir
     from advisor.backends.validate import validate as run_validation
 
+    check_output_dir(out)  # before any model loads; a folder holding other files is refused by validate
     result = run_validation(answers, docs, qa, out, settings_from(options), approaches=approaches, rules_path=rules,
                             progress=not quiet, echo=lambda message: click.echo(message, err=True))
     click.echo("")

@@ -6,7 +6,6 @@ Light module (standard library only), so every input can be checked before any m
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import random
 import warnings
@@ -14,6 +13,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from advisor.backends.base import Document, QAPair
+from advisor.datafiles import parse_json
 from advisor.errors import InputError, did_you_mean
 
 log = logging.getLogger(__name__)
@@ -78,9 +78,7 @@ def html_to_text(html: str) -> str:
 
 
 def _skip(path: Path, why: str) -> None:
-    message = f"skipping {path}: {why}"
-    log.warning(message)
-    warnings.warn(message, stacklevel=3)
+    warnings.warn(f"skipping {path}: {why}", stacklevel=3)  # the CLI shows it as one 'warning:' line
 
 
 def read_document(path: Path, doc_id: str) -> Document | None:
@@ -180,10 +178,11 @@ def load_pairs(path: str | Path, documents: list[Document] | None = None) -> lis
             continue
         where = f"{path}:{number}"
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno}); "
-                             'expected one object a line like {"question": "...", "answer": "..."}') from None
+            record = parse_json(line, where)  # nesting bounded before parsing
+        except InputError as exc:
+            detail = str(exc).removeprefix(f"{where}: ")
+            raise InputError(f"{where}: not valid JSON ({detail}); expected one object a line like "
+                             '{"question": "...", "answer": "..."}') from None
         if not isinstance(record, dict):
             raise InputError(f"{where}: expected a JSON object with 'question' and 'answer', got {type(record).__name__}")
         question = record.get("question")

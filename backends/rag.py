@@ -62,14 +62,10 @@ def library_versions() -> dict[str, str]:
 
 
 def read_manifest(out: Path) -> dict[str, Any]:
-    """OUT/manifest.json, or InputError saying nothing was built there."""
-    path = Path(out) / MANIFEST
-    if not path.is_file():
-        raise InputError(f"{out} holds no built pipeline (no {MANIFEST}); run 'advisor build' first")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path} is not valid JSON ({exc}); rebuild with 'advisor build'") from None
+    """OUT/manifest.json of a RAG build, or InputError saying nothing (usable) was built there."""
+    from advisor.backends.manifest import read_manifest_file
+
+    return read_manifest_file(out, needs=("models.embedder",))
 
 
 def _cache_key(embedder_fingerprint: str, options: dict[str, Any]) -> str:

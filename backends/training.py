@@ -510,16 +510,12 @@ def load_adapter(out: Path, generator: str, device: str):
 
 
 def read_manifest(out: Path, approach: str) -> dict[str, Any]:
-    """The manifest of a build in `out`, checked to be of `approach`."""
-    path = Path(out) / "manifest.json"
-    try:
-        manifest = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"{out} is not a built pipeline (no manifest.json); run advisor build first") from None
-    except ValueError:
-        raise InputError(f"{path} is not valid JSON; rebuild the pipeline") from None
-    if manifest.get("approach") != approach:
-        raise InputError(f"{out} holds a {manifest.get('approach')!r} build, not {approach!r}")
+    """The manifest of a build in `out`, checked to be of `approach` and to name its generator."""
+    from advisor.backends.manifest import read_manifest_file
+
+    manifest = read_manifest_file(out, approach)
+    if not (manifest.get("generator_path") or manifest.get("generator")):
+        raise InputError(f"{Path(out) / 'manifest.json'}: generator: missing; rebuild the pipeline")
     return manifest
 
 
