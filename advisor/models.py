@@ -6,9 +6,10 @@ tuples once. Models forbid unknown keys so a typo in a rule file is reported ins
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 APPROACHES: tuple[str, ...] = ("rag", "fine-tuning", "hybrid")
 UNKNOWN = "unknown"
@@ -112,6 +113,42 @@ class Scoring(_Strict):
     tie_order: list[Approach] = Field(default_factory=lambda: list(APPROACHES))
 
 
+_REFERENCE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
+_PUBLIC_URL = re.compile(r"https?://[^\s<>\"'()\[\]{}|\\^`]+")
+
+
+class Reference(_Strict):
+    """A work the rule base cites: `source: [key]` in a value or rule names it by its key."""
+
+    key: str
+    title: str = Field(min_length=1)
+    authors: list[str] = Field(default_factory=list)
+    publisher: str = ""
+    year: Optional[Annotated[int, Field(ge=1000, le=2100)]] = None  # None: undated (shown as n.d.)
+    url: Optional[str] = None
+    label: Optional[str] = Field(default=None, min_length=1, description="short citation label; default from authors/publisher and year")
+
+    @field_validator("key")
+    @classmethod
+    def _one_word(cls, value: str) -> str:
+        if not _REFERENCE_KEY.fullmatch(value):
+            raise ValueError(f"a reference key is one word of letters, digits, '-', '_', '.' or ':' (found {value!r})")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _public_url(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not _PUBLIC_URL.fullmatch(value):
+            raise ValueError(f"expected an http:// or https:// address without spaces, quotes or brackets (found {value!r})")
+        return value
+
+    @model_validator(mode="after")
+    def _someone(self) -> "Reference":
+        if not self.publisher.strip() and not any(a.strip() for a in self.authors):
+            raise ValueError(f"reference {self.key!r} names neither authors nor a publisher; give one of them")
+        return self
+
+
 class RuleBase(_Strict):
     """A whole rule base: approaches, factors, questions, combination rules and scoring settings."""
 
@@ -123,6 +160,9 @@ class RuleBase(_Strict):
     questions: list[Question] = Field(min_length=1)
     rules: list[Rule] = Field(default_factory=list)
     scoring: Scoring = Field(default_factory=Scoring)
+    # None: sources are plain-text citations (rule bases written before references existed); a list:
+    # every source is the key of one of these
+    references: Optional[list[Reference]] = None
 
 
 class AnswersFile(_Strict):
@@ -139,7 +179,7 @@ class Case(_Strict):
 
     name: str = Field(min_length=1)
     expected: Approach
-    why: str = Field(min_length=1)
+    why: str = ""  # optional: a hand-written case is not refused for a missing comment (`case_warnings` notes it)
     answers: dict[str, Any]
     source: list[str] = Field(default_factory=list)
 
