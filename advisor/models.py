@@ -10,6 +10,7 @@ import re
 from typing import Annotated, Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 APPROACHES: tuple[str, ...] = ("rag", "fine-tuning", "hybrid")
 UNKNOWN = "unknown"
@@ -113,39 +114,51 @@ class Scoring(_Strict):
     tie_order: list[Approach] = Field(default_factory=lambda: list(APPROACHES))
 
 
-_REFERENCE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
-_PUBLIC_URL = re.compile(r"https?://[^\s<>\"'()\[\]{}|\\^`]+")
+_REFERENCE_KEY = r"[A-Za-z0-9][A-Za-z0-9._:-]*"
+_PUBLIC_URL = r"https?://[^\s<>\"'()\[\]{}|\\^`]+"
 
 
 class Reference(_Strict):
     """A work the rule base cites: `source: [key]` in a value or rule names it by its key."""
 
-    key: str
+    # the patterns are for editors; the validators below say the same in words
+    key: str = Field(description="what `source:` cites, e.g. ovadia-2023",
+                     json_schema_extra={"pattern": f"^{_REFERENCE_KEY}$"})
     title: str = Field(min_length=1)
-    authors: list[str] = Field(default_factory=list)
-    publisher: str = ""
-    year: Optional[Annotated[int, Field(ge=1000, le=2100)]] = None  # None: undated (shown as n.d.)
-    url: Optional[str] = None
-    label: Optional[str] = Field(default=None, min_length=1, description="short citation label; default from authors/publisher and year")
+    authors: list[str] = Field(default_factory=list, description="authors' names; give these or a publisher")
+    publisher: str = Field(default="", description="who published it (a journal, a preprint server, a company)")
+    year: Optional[Annotated[int, Field(ge=1000, le=2100)]] = Field(default=None, description="omit when undated")
+    url: Optional[str] = Field(default=None, description="public http(s) address, where there is one",
+                               json_schema_extra={"pattern": f"^{_PUBLIC_URL}$"})
+    label: Optional[str] = Field(default=None, min_length=1,
+                                 description="short citation label; default from authors or publisher and year")
 
     @field_validator("key")
     @classmethod
     def _one_word(cls, value: str) -> str:
-        if not _REFERENCE_KEY.fullmatch(value):
-            raise ValueError(f"a reference key is one word of letters, digits, '-', '_', '.' or ':' (found {value!r})")
+        if not re.fullmatch(_REFERENCE_KEY, value):
+            raise PydanticCustomError(
+                "reference_key",
+                "a reference key is one word of letters, digits, '-', '_', '.' or ':' (found {found})",
+                {"found": repr(value)})
         return value
 
     @field_validator("url")
     @classmethod
     def _public_url(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and not _PUBLIC_URL.fullmatch(value):
-            raise ValueError(f"expected an http:// or https:// address without spaces, quotes or brackets (found {value!r})")
+        if value is not None and not re.fullmatch(_PUBLIC_URL, value):
+            raise PydanticCustomError(
+                "reference_url",
+                "expected an http:// or https:// address without spaces, quotes or brackets (found {found})",
+                {"found": repr(value)})
         return value
 
     @model_validator(mode="after")
-    def _someone(self) -> "Reference":
+    def _someone(self) -> Reference:
         if not self.publisher.strip() and not any(a.strip() for a in self.authors):
-            raise ValueError(f"reference {self.key!r} names neither authors nor a publisher; give one of them")
+            raise PydanticCustomError(
+                "reference_by", "reference {key} names neither authors nor a publisher; give one of them",
+                {"key": repr(self.key)})
         return self
 
 
@@ -162,7 +175,8 @@ class RuleBase(_Strict):
     scoring: Scoring = Field(default_factory=Scoring)
     # None: sources are plain-text citations (rule bases written before references existed); a list:
     # every source is the key of one of these
-    references: Optional[list[Reference]] = None
+    references: Optional[list[Reference]] = Field(
+        default=None, description="the works cited; with this section every source is one of its keys")
 
 
 class AnswersFile(_Strict):
