@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 
 from advisor.errors import did_you_mean
 from advisor.models import UNKNOWN, Question, RuleBase
+from advisor.references import cite
 
 InputFn = Callable[[str], str]
 OutputFn = Callable[[str], None]
@@ -37,8 +38,6 @@ def parse_reply(reply: str, values: tuple[str, ...], default: str = UNKNOWN) -> 
 
 def help_lines(rulebase: RuleBase, q: Question) -> list[str]:
     """What '?' shows for a question: its help, what each value means, and the works its values rest on."""
-    from advisor.references import cite
-
     lines = [f"  {q.help.strip() or 'No help for this question.'}"]
     for n, v in enumerate(q.values, 1):
         if v.label or v.because:

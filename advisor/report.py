@@ -21,6 +21,7 @@ from advisor.atomic import write_text
 from advisor.errors import InputError
 from advisor.measures import ARM_LABELS, METRIC_LABELS
 from advisor.models import APPROACHES, UNKNOWN
+from advisor.references import cite, cited_works
 
 if TYPE_CHECKING:
     from advisor.engine import Recommendation
@@ -231,8 +232,6 @@ def report_context(
         {a: [f[a] for f in rec.factors] for a in APPROACHES},
         title="Each factor's pull (weighted; right favours, left counts against)", value_format="+.2f",
     )
-    from advisor.references import cite, cited_works
-
     factors = [{**f, "label": factor_labels.get(f["id"], f["id"]), "citations": cite(rulebase, f["source"]),
                 "answer_text": ", ".join(f"{q} = {v}" for q, v in f["answers"].items())} for f in rec.factors]
     rules = [{**r, "citations": cite(rulebase, r["source"])} for r in rec.rules]
