@@ -230,3 +230,16 @@ def test_help_lines_of_a_plain_text_rule_base_show_the_sources_as_written(write,
     rulebase = load_rules(write("legacy.yaml", data))
     lines = help_lines(rulebase, rulebase.questions[0])
     assert "    - Seed article 004" in lines
+
+
+def test_adaptive_ask_help_shows_the_same_sources(rulebase):
+    from advisor.adaptive import run_adaptive_questionnaire
+
+    out: list[str] = []
+    with pytest.raises(Interrupted):
+        run_adaptive_questionnaire(rulebase, _scripted(["?"]), out.append)
+    asked = next(line for line in out if line.startswith("Question 1 "))
+    question = next(q for q in rulebase.questions if q.text in asked)
+    shown = out[out.index(asked) + 1:]
+    assert help_lines(rulebase, question) == shown[1:1 + len(help_lines(rulebase, question))]
+    assert "  Sources:" in shown
