@@ -23,7 +23,7 @@ class Citation:
     key: str = ""
     title: str = ""
     url: Optional[str] = None
-    byline: str = ""  # authors (or the publisher when no author is named) and year: "Wu, Wu, Zou (2024)"
+    byline: str = ""  # authors (or the publisher when no author is named) and year
     venue: str = ""  # the publisher when authors are named
 
     @property
@@ -35,13 +35,6 @@ class Citation:
     def title_stop(self) -> str:
         """The full stop a title needs after it ('' when it ends in '?', '!' or '.')."""
         return "" if self.title.endswith((".", "?", "!")) else "."
-
-    @property
-    def entry(self) -> str:
-        """The reference as one line of a bibliography, without its link."""
-        if not self.key:
-            return self.text
-        return " ".join(p for p in (f"{self.byline}.", self.title + self.title_stop, _sentence(self.venue)) if p)
 
 
 def citation_places(rulebase: RuleBase) -> Iterator[tuple[str, str]]:
@@ -79,11 +72,6 @@ def byline(ref: Reference) -> str:
         authors = authors[:3] + ["et al."]
     who = ", ".join(authors) if authors else ref.publisher.strip()
     return f"{who} ({ref.year if ref.year is not None else 'n.d.'})"
-
-
-def _sentence(text: str) -> str:
-    text = text.strip()
-    return text if not text or text.endswith((".", "?", "!")) else text + "."
 
 
 def cite(rulebase: RuleBase, sources: Iterable[str]) -> list[Citation]:
