@@ -272,7 +272,7 @@ def run_adaptive_questionnaire(
     """
     from advisor.engine import compile_rules
     from advisor.errors import did_you_mean
-    from advisor.questionnaire import BACK_WORDS, HELP_WORDS, Interrupted, parse_reply
+    from advisor.questionnaire import BACK_WORDS, HELP_WORDS, Interrupted, help_lines, parse_reply
     from advisor.text import show
 
     compiled = compile_rules(rulebase)
@@ -316,10 +316,8 @@ def run_adaptive_questionnaire(
             raise Interrupted(dict(session.answers)) from None
         text = reply.strip().lower()
         if text in HELP_WORDS or text == "why":
-            output_fn(f"  {q.help.strip() or 'No help for this question.'}")
-            for n, v in enumerate(q.values, 1):
-                if v.label or v.because:
-                    output_fn(f"    {n}) {v.value}: {v.label or v.because}")
+            for line in help_lines(rulebase, q):
+                output_fn(line)
             ranked = rank_questions(compiled, session.current(), among=session.remaining())
             why = next((r for r in ranked if r.question == qid), None)
             if why is not None:

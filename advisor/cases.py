@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from advisor.answers import normalise_answers, read_model_file
+from advisor.answers import normalise_answers, read_model_file, show
 from advisor.engine import CompiledRules, recommend
 from advisor.errors import InputError
 from advisor.models import APPROACHES, CaseLibrary, RuleBase
@@ -55,6 +55,15 @@ def check_library(library: CaseLibrary, name: str = "case library") -> None:
         if key in seen:
             raise InputError(f"{name}: cases[{i}].name: duplicate case name '{case.name}' (also cases[{seen[key]}])")
         seen[key] = i
+
+
+def case_warnings(library: CaseLibrary, name: str = "case library") -> list[str]:
+    """Things worth fixing that do not stop a library from being checked: a case that says not why."""
+    return [
+        f"{name}: cases[{i}].why: case {show(case.name)} says not why it expects {case.expected} "
+        f"(warning: the case is still checked)"
+        for i, case in enumerate(library.cases) if not case.why.strip()
+    ]
 
 
 def check_cases(compiled: CompiledRules, library: CaseLibrary) -> CaseReport:

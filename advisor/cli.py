@@ -158,11 +158,14 @@ def report_command(answers: str, output: str, validation: str | None, rules: str
 @click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True)
 def cases(cases_file: str, rules: str | None, fmt: str) -> None:
     """Check a case library against the rule base (exit 0 even with disagreements)."""
-    from advisor.cases import check_cases, load_cases
+    from advisor.cases import case_warnings, check_cases, load_cases
     from advisor.engine import compile_rules
 
     rulebase = _rulebase(rules)
-    result = check_cases(compile_rules(rulebase), load_cases(cases_file, rulebase))
+    library = load_cases(cases_file, rulebase)
+    for warning in case_warnings(library, cases_file):
+        click.echo(warning, err=True)
+    result = check_cases(compile_rules(rulebase), library)
     if fmt == "json":
         click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
         return

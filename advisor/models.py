@@ -6,9 +6,11 @@ tuples once. Models forbid unknown keys so a typo in a rule file is reported ins
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 APPROACHES: tuple[str, ...] = ("rag", "fine-tuning", "hybrid")
 UNKNOWN = "unknown"
@@ -123,6 +125,54 @@ class Scoring(_Strict):
     tie_order: list[Approach] = Field(default_factory=lambda: list(APPROACHES))
 
 
+_REFERENCE_KEY = r"[A-Za-z0-9][A-Za-z0-9._:-]*"
+_PUBLIC_URL = r"https?://[^\s<>\"'()\[\]{}|\\^`]+"
+
+
+class Reference(_Strict):
+    """A work the rule base cites: `source: [key]` in a value or rule names it by its key."""
+
+    # the patterns are for editors; the validators below say the same in words
+    key: str = Field(description="what `source:` cites, e.g. ovadia-2023",
+                     json_schema_extra={"pattern": f"^{_REFERENCE_KEY}$"})
+    title: str = Field(min_length=1)
+    authors: list[str] = Field(default_factory=list, description="authors' names; give these or a publisher")
+    publisher: str = Field(default="", description="who published it (a journal, a preprint server, a company)")
+    year: Optional[Annotated[int, Field(ge=1000, le=2100)]] = Field(default=None, description="omit when undated")
+    url: Optional[str] = Field(default=None, description="public http(s) address, where there is one",
+                               json_schema_extra={"pattern": f"^{_PUBLIC_URL}$"})
+    label: Optional[str] = Field(default=None, min_length=1,
+                                 description="short citation label; default from authors or publisher and year")
+
+    @field_validator("key")
+    @classmethod
+    def _one_word(cls, value: str) -> str:
+        if not re.fullmatch(_REFERENCE_KEY, value):
+            raise PydanticCustomError(
+                "reference_key",
+                "a reference key is one word of letters, digits, '-', '_', '.' or ':' (found {found})",
+                {"found": repr(value)})
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _public_url(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not re.fullmatch(_PUBLIC_URL, value):
+            raise PydanticCustomError(
+                "reference_url",
+                "expected an http:// or https:// address without spaces, quotes or brackets (found {found})",
+                {"found": repr(value)})
+        return value
+
+    @model_validator(mode="after")
+    def _someone(self) -> Reference:
+        if not self.publisher.strip() and not any(a.strip() for a in self.authors):
+            raise PydanticCustomError(
+                "reference_by", "reference {key} names neither authors nor a publisher; give one of them",
+                {"key": repr(self.key)})
+        return self
+
+
 class RuleBase(_Strict):
     """A whole rule base: approaches, factors, questions, combination rules and scoring settings."""
 
@@ -134,6 +184,10 @@ class RuleBase(_Strict):
     questions: list[Question] = Field(min_length=1)
     rules: list[Rule] = Field(default_factory=list)
     scoring: Scoring = Field(default_factory=Scoring)
+    # None: sources are plain-text citations (rule bases written before references existed); a list:
+    # every source is the key of one of these
+    references: Optional[list[Reference]] = Field(
+        default=None, description="the works cited; with this section every source is one of its keys")
 
 
 class AnswersFile(_Strict):
@@ -150,7 +204,7 @@ class Case(_Strict):
 
     name: str = Field(min_length=1)
     expected: Approach
-    why: str = Field(min_length=1)
+    why: str = ""  # optional: a hand-written case is not refused for a missing comment (`case_warnings` notes it)
     answers: dict[str, Any]
     source: list[str] = Field(default_factory=list)
 

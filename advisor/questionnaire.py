@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from advisor.errors import did_you_mean
-from advisor.models import UNKNOWN, RuleBase
+from advisor.models import UNKNOWN, Question, RuleBase
+from advisor.references import cite
 from advisor.text import show
 
 InputFn = Callable[[str], str]
@@ -34,6 +35,21 @@ def parse_reply(reply: str, values: tuple[str, ...], default: str = UNKNOWN) -> 
         number = int(text)
         return values[number - 1] if 1 <= number <= len(values) else None
     return text if text in values else None
+
+
+def help_lines(rulebase: RuleBase, q: Question) -> list[str]:
+    """What '?' shows for a question: its help, what each value means, and the works its values rest on."""
+    lines = [f"  {q.help.strip() or 'No help for this question.'}"]
+    for n, v in enumerate(q.values, 1):
+        if v.label or v.because:
+            lines.append(f"    {n}) {v.value}: {v.label or v.because}")
+    citations = cite(rulebase, dict.fromkeys(src for v in q.values for src in v.source))
+    if citations:
+        lines.append("  Sources:")
+        for c in citations:
+            work = f"{c.label}: {c.title}" + (f" <{c.url}>" if c.url else "") if c.key else c.text
+            lines.append(f"    - {work}")
+    return lines
 
 
 def run_questionnaire(
@@ -70,10 +86,8 @@ def run_questionnaire(
             raise Interrupted({qq.id: answers[qq.id] for qq in questions if qq.id in answers}) from None
         text = reply.strip().lower()
         if text in HELP_WORDS:
-            output_fn(f"  {q.help.strip() or 'No help for this question.'}")
-            for n, v in enumerate(q.values, 1):
-                if v.label or v.because:
-                    output_fn(f"    {n}) {v.value}: {v.label or v.because}")
+            for line in help_lines(rulebase, q):
+                output_fn(line)
             continue
         if text in BACK_WORDS:
             if i == 0:

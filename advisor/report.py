@@ -20,6 +20,7 @@ from advisor.atomic import write_text
 from advisor.errors import InputError
 from advisor.measures import ARM_LABELS, METRIC_LABELS
 from advisor.models import APPROACHES, UNKNOWN
+from advisor.references import cite, cited_works
 from advisor.text import terminal_safe
 
 if TYPE_CHECKING:
@@ -234,6 +235,9 @@ def report_context(
         {a: [f[a] for f in rec.factors] for a in APPROACHES},
         title="Each factor's pull (weighted; right favours, left counts against)", value_format="+.2f",
     )
+    factors = [{**f, "label": factor_labels.get(f["id"], f["id"]), "citations": cite(rulebase, f["source"]),
+                "answer_text": ", ".join(f"{q} = {v}" for q, v in f["answers"].items())} for f in rec.factors]
+    rules = [{**r, "citations": cite(rulebase, r["source"])} for r in rec.rules]
     return {
         "project": project or "",
         "answers_file": answers_file or "",
@@ -245,9 +249,9 @@ def report_context(
         "confidence_word": confidence_word(rec.confidence),
         "scores": [{"name": a, "score": rec.scores[a], "raw": rec.raw_scores[a], "top": a == rec.recommendation}
                    for a in APPROACHES],
-        "factors": [{**f, "label": factor_labels.get(f["id"], f["id"]),
-                     "answer_text": ", ".join(f"{q} = {v}" for q, v in f["answers"].items())} for f in rec.factors],
-        "rules": rec.rules,
+        "factors": factors,
+        "rules": rules,
+        "references": cited_works(c for row in factors + rules for c in row["citations"]),
         "notes": rec.notes,
         "flips": flips,
         "answers": answers,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass
 from importlib import resources
@@ -12,6 +13,7 @@ import yaml
 from advisor.answers import _check_mapping, parse_data, read_data_file, show, validation_problems
 from advisor.errors import InputError, did_you_mean
 from advisor.models import APPROACHES, CONTRACT_QUESTIONS, RuleBase
+from advisor.references import citation_places, short_label
 
 DEFAULT_NAME = "rules/default.yaml"
 
@@ -97,6 +99,7 @@ def reference_problems(rulebase: RuleBase, name: str) -> list[Problem]:
                         f"unknown value {show(q.default)}{did_you_mean(q.default, values)}; "
                         f"allowed values: {', '.join(values)}")
             )
+    problems += _citation_problems(rulebase, name)
     for ri, rule in enumerate(rulebase.rules):
         for qid, wanted in rule.when.items():
             if qid not in questions:
@@ -114,6 +117,34 @@ def reference_problems(rulebase: RuleBase, name: str) -> list[Problem]:
                                 f"allowed values: {', '.join(values)}")
                     )
     return problems
+
+
+def _citation_problems(rulebase: RuleBase, name: str) -> list[Problem]:
+    """With a references section: duplicate keys, and sources that name no reference (with a did-you-mean)."""
+    if rulebase.references is None:
+        return []  # plain-text sources: nothing to resolve
+    problems: list[Problem] = []
+    keys: dict[str, str] = {}
+    for i, ref in enumerate(rulebase.references):
+        if ref.key in keys:
+            problems.append(Problem(name, f"references[{i}].key", f"duplicate reference key {show(ref.key)}"))
+        keys.setdefault(ref.key, short_label(ref))
+    for place, src in citation_places(rulebase):
+        if src not in keys:
+            hint = _suggest_key(src, keys) if keys else "; the references section is empty"
+            problems.append(Problem(name, place, f"unknown reference {show(src)}{hint}; "
+                                    "cite a key of the references section"))
+    return problems
+
+
+def _suggest_key(source: str, labels: dict[str, str]) -> str:
+    """A did-you-mean naming the closest key, or the key whose label is closest ('Ovadia 2023' -> 'ovadia-2023')."""
+    hint = did_you_mean(source, labels)
+    if hint:
+        return hint
+    by_label = {label: key for key, label in labels.items()}
+    close = difflib.get_close_matches(source, list(by_label), n=1, cutoff=0.6)
+    return f" (did you mean '{by_label[close[0]]}'?)" if close else ""
 
 
 def lint_problems(rulebase: RuleBase, name: str) -> list[Problem]:
@@ -177,6 +208,10 @@ def lint_problems(rulebase: RuleBase, name: str) -> list[Problem]:
                 problems.append(Problem(name, f"rules[{ri}].when.{qid}", f"rule {show(rule.id)} can never fire"))
         if not rule.source:
             problems.append(Problem(name, f"rules[{ri}].source", f"rule {show(rule.id)} names no source"))
+    cited = {src for _, src in citation_places(rulebase)}
+    for i, ref in enumerate(rulebase.references or ()):
+        if ref.key not in cited:
+            problems.append(Problem(name, f"references[{i}]", f"reference {show(ref.key)} is cited nowhere"))
     return problems
 
 
@@ -216,6 +251,8 @@ def load_rules(path: str | os.PathLike | None = None) -> RuleBase:
 def dump_rules(rulebase: RuleBase) -> str:
     """YAML text of a rule base that loads back to an equal rule base (for calibration write-back)."""
     data = rulebase.model_dump(mode="json")
+    if data.get("references") is None:
+        data.pop("references", None)  # a rule base with plain-text sources stays one
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from advisor.cases import check_cases, load_cases
+from advisor.cases import case_warnings, check_cases, load_cases
 from advisor.errors import InputError
 from advisor.models import APPROACHES
 
@@ -76,3 +76,34 @@ def test_bad_case_libraries(rulebase, write):
     with pytest.raises(InputError, match="unknown question 'knowledge'"):
         load_cases(write("b.yaml", {"version": 1, "cases": [{"name": "x", "expected": "rag", "why": "y",
                                                              "answers": {"knowledge": "weekly"}}]}), rulebase)
+
+
+def test_a_case_without_why_is_checked_with_a_warning(compiled, rulebase, write):
+    path = write("hand.yaml", {"version": 1, "cases": [
+        {"name": "explained", "expected": "rag", "why": "docs change weekly",
+         "answers": {"knowledge_change": "weekly", "external_knowledge": "most"}},
+        {"name": "written by hand", "expected": "rag",
+         "answers": {"knowledge_change": "realtime", "external_knowledge": "most"}},
+        {"name": "blank why", "expected": "rag", "why": "  ", "answers": {"knowledge_change": "daily"}}]})
+    library = load_cases(path, rulebase)
+    assert case_warnings(library, str(path)) == [
+        f"{path}: cases[1].why: case 'written by hand' says not why it expects rag "
+        "(warning: the case is still checked)",
+        f"{path}: cases[2].why: case 'blank why' says not why it expects rag (warning: the case is still checked)",
+    ]
+    report = check_cases(compiled, library)
+    assert (report.total, report.agree) == (3, 3)
+
+
+def test_cases_command_warns_about_a_missing_why_and_still_checks(write):
+    from click.testing import CliRunner
+
+    from advisor import cli
+
+    path = write("hand.yaml", {"version": 1, "cases": [
+        {"name": "no comment", "expected": "fine-tuning", "answers": {"knowledge_change": "realtime"}}]})
+    result = CliRunner().invoke(cli.main, ["cases", str(path)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert result.stderr.strip() == (f"{path}: cases[0].why: case 'no comment' says not why it expects "
+                                     "fine-tuning (warning: the case is still checked)")
+    assert "0 of 1 cases agree" in result.stdout and "disagree: no comment" in result.stdout

@@ -44,6 +44,9 @@ def test_html_is_self_contained(compiled, rulebase, support_answers):
         assert tag not in ("link", "script", "iframe", "img") or tag == "img" and attrs.get("src", "").startswith("data:")
         for name in ("src", "href"):
             value = attrs.get(name)
+            if tag == "a" and name == "href":  # a link the reader may follow fetches nothing
+                assert value.startswith(("#", "https://", "http://")), value
+                continue
             assert value is None or not re.match(r"^(https?:)?//", value), (tag, name, value)
     assert "@import" not in html and "url(" not in html
 
