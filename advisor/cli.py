@@ -14,6 +14,7 @@ from advisor import __version__
 from advisor.backends.commands import build, query, validate
 from advisor.depth_cli import add_validation_command, calibrate_command
 from advisor.errors import InputError
+from advisor.web.command import serve_command
 
 FORMATS = ("text", "json", "markdown", "html")
 PARTIAL_ANSWERS = "advisor-answers.yaml"
@@ -290,6 +291,7 @@ main.add_command(query)
 main.add_command(validate)
 main.add_command(calibrate_command)
 main.add_command(add_validation_command)
+main.add_command(serve_command)
 
 
 if __name__ == "__main__":  # pragma: no cover
