@@ -9,7 +9,6 @@ import selectors
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -126,6 +125,13 @@ def write_progress(folder: Path, index: int, pid: int | None = None) -> None:
         (folder / v.PROGRESS_FILE).write_text(json.dumps({**data, "pid": pid}))
 
 
+def finish_progress(folder: Path) -> None:
+    """progress.json as a run leaves it once its results are written."""
+    from advisor.backends import validate as v
+
+    v.Progress([("load models", 15.0)], lambda line: None, folder / v.PROGRESS_FILE).done()
+
+
 def dead_pid() -> int:
     """The id of a process that has ended."""
     process = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -141,12 +147,3 @@ def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
 def minute_bracketed(first: bytes, middle: bytes, last: bytes) -> bool:
     """Whether `middle`, rendered between `first` and `last`, equals one of them (reports carry the minute)."""
     return middle in (first, last)
-
-
-def wait_until(check, timeout: float = 30.0):
-    """Poll `check()` until it returns something true (for conditions with no event to wait on); its value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() > deadline:
-            return value

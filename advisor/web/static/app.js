@@ -111,12 +111,12 @@
     const grid = el("div", { class: "scores", id: "scores" });
     for (const approach of ["rag", "fine-tuning", "hybrid"]) {
       const value = data.scores[approach];
-      const top = approach === data.recommendation ? "top" : "";
+      const best = approach === data.recommendation ? "best" : "";
       const id = `score-${approach}`;
       grid.append(
-        el("span", { class: top, id: `${id}-label` }, label(approach)),
+        el("span", { class: best, id: `${id}-label`, title: label(approach) }, approach),
         el("meter", { min: "0", max: "1", value: String(value), "aria-labelledby": `${id}-label`, "data-approach": approach }),
-        el("span", { class: `num ${top}` }, value.toFixed(2)),
+        el("span", { class: `num ${best}` }, value.toFixed(2)),
       );
     }
     return section(`Scores (confidence ${pct(data.confidence)})`, "", grid);
@@ -143,10 +143,17 @@
       return section("What would change it", "flips", el("p", { id: "no-flips" }, "No single changed answer would change this recommendation."));
     }
     const list = el("ul", { id: "flips" });
-    for (const flip of data.flips) {
-      list.append(el("li", { "data-question": flip.question, "data-to": flip.to },
-        el("a", { href: `#q-${flip.question}` }, questionText(flip.question)), `: ${flip.from} → `,
-        el("strong", {}, flip.to), ` gives ${label(flip.recommendation)}`));
+    const groups = [];
+    for (const flip of data.flips) { // one line per question and verdict: "unknown → monthly, weekly gives hybrid"
+      const last = groups[groups.length - 1];
+      if (last && last.question === flip.question && last.recommendation === flip.recommendation) last.to.push(flip.to);
+      else groups.push({ question: flip.question, from: flip.from, recommendation: flip.recommendation, to: [flip.to] });
+    }
+    for (const group of groups) {
+      const values = group.to.flatMap((to, i) => [i ? ", " : "", el("strong", { "data-to": to }, to)]);
+      list.append(el("li", { "data-question": group.question },
+        el("a", { href: `#q-${group.question}` }, questionText(group.question)), `: ${group.from} → `, ...values,
+        ` gives ${label(group.recommendation)}`));
     }
     return section("What single answer would change it", "flips", list);
   }
