@@ -70,10 +70,12 @@
     try {
       const response = await post("/api/recommend", JSON.stringify(currentDocument()));
       const data = await response.json();
+      await metaReady;
       if (number < state.shown) return; // an answer to an older request arrived late
       state.shown = number;
       clearError();
       render(data);
+      if (!performance.getEntriesByName("first-verdict").length) performance.mark("first-verdict");
     } catch (error) {
       showError(error.message);
     }
@@ -277,9 +279,10 @@
   document.getElementById("download-html").addEventListener("click", () => download(reportPath("html"), "report.html"));
   document.getElementById("download-md").addEventListener("click", () => download(reportPath("md"), "report.md"));
 
-  fetch("/api/questions")
+  // The labels and the first verdict are fetched side by side; the verdict is drawn once both are in.
+  const metaReady = fetch("/api/questions")
     .then((response) => response.json())
     .then((meta) => { state.meta = meta; })
-    .catch((error) => showError(`cannot read the questions: ${error.message}`))
-    .finally(update);
+    .catch((error) => showError(`cannot read the questions: ${error.message}`));
+  update();
 })();
