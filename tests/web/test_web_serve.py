@@ -78,3 +78,25 @@ def test_a_run_interrupted_before_its_first_stage_can_be_resumed_into_the_same_f
     sample = ROOT / "sample"
     inputs = v.prepare(sample / "answers.yaml", sample / "docs", sample / "qa.jsonl", out, BuildSettings(), ["rag"])
     assert inputs.recommendation.recommendation == "rag"
+
+
+def test_everything_a_rule_base_author_wrote_is_escaped_on_the_pages(tmp_path):
+    from web_support import ROOT
+
+    text = (ROOT / "rules" / "default.yaml").read_text()
+    hostile = '<img src=x onerror="alert(1)">'
+    text = text.replace("name: default", f"name: '{hostile}'", 1)
+    text = text.replace("text: How often does the knowledge that answers depend on change?",
+                        f"text: '{hostile} How often?'", 1)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(text)
+    server = Server("--rules", str(rules), cwd=tmp_path)
+    try:
+        page = httpx.get(server.url + "/").text
+        assert hostile not in page and "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in page
+        assert httpx.get(server.url + "/api/questions").json()["questions"][0]["text"].startswith(hostile)
+        report = httpx.post(server.url + "/api/report?format=html", json={"version": 1, "answers": {}}).text
+        assert hostile not in report
+    finally:
+        code, out, err = server.stop()
+    assert code == 0, err
