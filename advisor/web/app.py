@@ -111,6 +111,8 @@ def create_app(rules: str | None = None, runs_dir: str | Path = "runs") -> FastA
     from advisor.engine import compile_rules
     from advisor.rulebase import load_rules
 
+    if Path(runs_dir).exists() and not Path(runs_dir).is_dir():
+        raise InputError(f"--runs {runs_dir}: is a file; give the folder that holds the validation runs")
     rulebase = load_rules(rules)
     settings = Settings(rulebase, compile_rules(rulebase), Path(runs_dir), _questions(rulebase))
     app = FastAPI(title="advisor", version=__version__, docs_url=None, redoc_url=None,

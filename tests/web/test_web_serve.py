@@ -47,6 +47,8 @@ def test_a_bad_rule_base_or_host_is_exit_2_before_listening(tmp_path):
     bad.write_text("version: 1\nfactors: []\n")
     result = cli("serve", "--rules", str(bad), "--port", "0")
     assert result.returncode == 2 and result.stderr.startswith(f"error: {bad}") and "Traceback" not in result.stderr
+    result = cli("serve", "--runs", str(bad), "--port", "0")
+    assert result.returncode == 2 and result.stderr == f"error: --runs {bad}: is a file; give the folder that holds the validation runs\n"
     result = cli("serve", "--host", "no-such-host.invalid", "--port", "0")
     assert result.returncode == 2 and result.stderr.startswith("error: --host no-such-host.invalid: cannot resolve")
 
