@@ -7,6 +7,7 @@ followed) and checked to lie inside the folder before it is opened.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from pathlib import Path
@@ -146,10 +147,21 @@ def read_run(runs_dir: Path, name: str, with_validation: bool = True) -> RunDeta
             detail.agrees = validation.get("agrees") if isinstance(validation.get("agrees"), bool) else None
             detail.verdict = _text(validation.get("verdict")) or ""
             if with_validation:
-                detail.validation = validation
+                detail.validation = _finite(validation)
     if progress is not None and progress.state == "running":
         detail.status = "running" if _alive(progress) else ("stopped" if validation_path is None else detail.status)
     return detail
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities (which Python's json reads but JSON cannot carry) as None, anywhere in the data."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _text(value: Any) -> str | None:

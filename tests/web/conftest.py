@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -14,7 +15,9 @@ def runs_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("web")
     runs = root / "runs"
     write_done_run(runs / "sample")
-    write_done_run(runs / "no-report", with_report=False)
+    validation = write_done_run(runs / "no-report", with_report=False)
+    validation["approaches"]["rag"]["peak_memory_mb"] = float("nan")  # Python's json writes NaN; JSON cannot carry it
+    (runs / "no-report" / "validation.json").write_text(json.dumps(validation), encoding="utf-8")
     (runs / "broken").mkdir(parents=True)
     (runs / "broken" / "validation.json").write_text('{"version": 1, "approaches": {', encoding="utf-8")
     write_progress(runs / "in-progress", 2)  # this test process is the "run": alive while the tests run

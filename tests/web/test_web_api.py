@@ -165,6 +165,8 @@ def test_runs_are_listed_with_their_status_and_verdict(client):
 def test_one_run_carries_its_evidence_and_a_corrupt_one_is_a_clear_422(client):
     detail = client.get("/api/runs/sample").json()
     assert detail["validation"]["approaches"]["rag"]["answers"]["contains"] == 0.75
+    with_nan = client.get("/api/runs/no-report")
+    assert with_nan.status_code == 200 and with_nan.json()["validation"]["approaches"]["rag"]["peak_memory_mb"] is None
     response = client.get("/api/runs/broken")
     assert response.status_code == 422
     assert re.fullmatch(r".*broken/validation\.json: line 1: malformed JSON: .*", response.json()["detail"])

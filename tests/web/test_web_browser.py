@@ -38,6 +38,9 @@ def browser():
         from playwright.sync_api import sync_playwright
     except ImportError:
         pytest.skip("Playwright for Python is not installed: run scripts/setup.sh")
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=15_000)  # a loaded 2-core machine can take seconds; passing runs do not wait it out
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield launched
