@@ -8,7 +8,8 @@ Starts `advisor serve` on a free loopback port, then measures, in the same run:
     (`advisor.assessment`), one after another;
 (b) GET /api/health from the same clients: what the HTTP stack alone costs;
 (c) POST /api/recommend with random answer sets from `--clients` concurrent httpx asyncio clients: throughput,
-    p50/p95/p99 latency and errors (must be 0), and the server's resident memory at start, middle and end;
+    p50/p95/p99 latency and errors (must be 0; an answer that differs from (a)'s for the same document counts),
+    and the server's resident memory at start, middle and end;
 (d) time from navigation to the first verdict drawn on the questionnaire page (Playwright + Debian chromium).
 The clients run on the same 2 cores as the server, so throughput is a floor. Prints a table and writes
 benchmarks/results/serve.json atomically.
@@ -81,22 +82,26 @@ def start_server(runs: Path) -> tuple[subprocess.Popen, str]:
     return process, url
 
 
-def in_process_rate(docs: list[dict]) -> float:
-    """Documents per second through the library call behind POST /api/recommend, in this process."""
+def in_process(docs: list[dict]) -> tuple[float, list[str]]:
+    """Documents per second through the library call behind POST /api/recommend, in this process; and each answer."""
     rulebase = load_rules()
     compiled = compile_rules(rulebase)
+    answers_out = []
     start = time.perf_counter()
     for doc in docs:
         document, answers = assessment.check_document(doc, "bench", rulebase)
-        assessment.recommendation_json(assessment.assess(document, answers, rulebase, compiled, "bench"))
-    return len(docs) / (time.perf_counter() - start)
+        answers_out.append(assessment.recommendation_json(assessment.assess(document, answers, rulebase, compiled,
+                                                                            "bench")))
+    rate = len(docs) / (time.perf_counter() - start)
+    return rate, [json.dumps(a, sort_keys=True) for a in json.loads(json.dumps(answers_out))]
 
 
-async def load(url: str, method: str, path: str, bodies: list[dict | None], clients: int, pid: int) -> dict:
-    """Send every body from `clients` concurrent clients; latencies, errors, wall time and RSS samples."""
+async def load(url: str, method: str, path: str, bodies: list[dict | None], clients: int, pid: int,
+               expected: list[str] | None = None) -> dict:
+    """Send every body from `clients` concurrent clients; latencies, errors (a wrong answer counts), wall time, RSS."""
     queue: asyncio.Queue = asyncio.Queue()
-    for body in bodies:
-        queue.put_nowait(body)
+    for index in range(len(bodies)):
+        queue.put_nowait(index)
     latencies: list[float] = []
     errors: list[str] = []
     rss = {"start": rss_mb(pid)}
@@ -105,12 +110,14 @@ async def load(url: str, method: str, path: str, bodies: list[dict | None], clie
     async def client() -> None:
         async with httpx.AsyncClient(base_url=url, timeout=60) as http:
             while not queue.empty():
-                body = queue.get_nowait()
+                index = queue.get_nowait()
                 started = time.perf_counter()
                 try:
-                    response = await http.request(method, path, json=body)
+                    response = await http.request(method, path, json=bodies[index])
                     if response.status_code != 200:
                         errors.append(f"HTTP {response.status_code}")
+                    elif expected and json.dumps(response.json(), sort_keys=True) != expected[index]:
+                        errors.append("answer differs from the library's")
                 except httpx.HTTPError as exc:
                     errors.append(type(exc).__name__)
                 latencies.append(time.perf_counter() - started)
@@ -157,13 +164,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     docs = documents(args.requests, args.seed)
-    baseline = in_process_rate(docs[:500])
+    baseline, expected = in_process(docs)
     with tempfile.TemporaryDirectory() as tmp:
         process, url = start_server(Path(tmp) / "runs")
         try:
             asyncio.run(load(url, "POST", "/api/recommend", docs[:100], 10, process.pid))  # warm-up
             health = asyncio.run(load(url, "GET", "/api/health", [None] * args.requests, args.clients, process.pid))
-            result = asyncio.run(load(url, "POST", "/api/recommend", docs, args.clients, process.pid))
+            result = asyncio.run(load(url, "POST", "/api/recommend", docs, args.clients, process.pid, expected))
             page = first_verdict_ms(url, args.page_loads)
         finally:
             process.send_signal(signal.SIGINT)
@@ -184,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         (f"POST /api/recommend, {args.requests} from {args.clients} clients",
          f"{result['per_second']:,.0f} req/s ({report['http_vs_in_process']:.2f}× in process)"),
         ("  latency p50 / p95 / p99", f"{result['p50_ms']} / {result['p95_ms']} / {result['p99_ms']} ms"),
-        ("  errors", str(result["errors"])),
+        ("  errors (failed, or an answer unlike the library's)", str(result["errors"])),
         ("  server RSS start / middle / end", f"{rss['start']} / {rss['middle']} / {rss['end']} MB"),
         ("page: navigation to first verdict", f"median {page['median_ms']} ms, max {page['max_ms']} ms "
          f"({page['loads']} loads)" if page else "skipped (no Playwright)"),
