@@ -193,6 +193,28 @@ def test_load_an_answers_file_and_download_the_report_the_cli_writes(watched, tm
     assert json.loads(cli("recommend", str(saved), "--format", "json").stdout) == wanted
 
 
+def test_answers_made_by_clicking_download_with_the_report_the_cli_writes_from_them(watched, tmp_path):
+    expect, page = _expect(), watched.page
+    page.goto("/")
+    expect(page.locator("#recommendation")).to_be_visible()
+    for question, value in (("traceability", "required"), ("labeled_examples", "thousands")):
+        _click(page, question, value)
+    page.fill("#project", "Clinic <triage> bot")
+    expect(page.locator("#recommendation")).to_have_attribute(
+        "data-value", _engine({"traceability": "required", "labeled_examples": "thousands"})["recommendation"])
+    with page.expect_download() as download:
+        page.click("#download-answers")
+    download.value.save_as(tmp_path / "answers.yaml")
+    saved = yaml.safe_load((tmp_path / "answers.yaml").read_text())
+    assert saved["project"] == "Clinic <triage> bot" and saved["answers"]["traceability"] == "required"
+    before = _cli_report(tmp_path, "html")
+    with page.expect_download() as download:
+        page.click("#download-html")
+    got = Path(download.value.path()).read_bytes()
+    assert minute_bracketed(before, got, _cli_report(tmp_path, "html"))
+    assert b"Clinic &lt;triage&gt; bot" in got
+
+
 def _cli_report(folder: Path, ending: str) -> bytes:
     result = cli("report", "answers.yaml", "-o", f"cli.{ending}", cwd=folder)
     assert result.returncode == 0, result.stderr

@@ -244,7 +244,7 @@
     }
   }
 
-  async function download(path, filename) {
+  async function download(path, filename, then) {
     try {
       const response = await post(path, JSON.stringify(currentDocument()));
       const url = URL.createObjectURL(await response.blob());
@@ -254,6 +254,7 @@
       link.remove();
       setTimeout(() => URL.revokeObjectURL(url), 10000);
       clearError();
+      if (then) then();
     } catch (error) {
       showError(error.message);
     }
@@ -275,7 +276,8 @@
     setTimeout(update, 0); // the browser resets the controls after this event
   });
   fileInput.addEventListener("change", loadFile);
-  document.getElementById("download-answers").addEventListener("click", () => download("/api/answers?format=yaml", "answers.yaml"));
+  document.getElementById("download-answers").addEventListener("click", () => download("/api/answers?format=yaml",
+    "answers.yaml", () => { state.source = "answers.yaml"; })); // reports now name the file, as `advisor report` would
   document.getElementById("download-html").addEventListener("click", () => download(reportPath("html"), "report.html"));
   document.getElementById("download-md").addEventListener("click", () => download(reportPath("md"), "report.md"));
 
