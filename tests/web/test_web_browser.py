@@ -281,3 +281,19 @@ def test_runs_page_opens_a_report_with_evidence_and_follows_a_run_live(browser, 
     finally:
         code, _, err = server.stop()
         assert code == 0, err
+
+
+def test_the_watch_catches_a_policy_violation_and_a_missing_file(browser, server):
+    """The 'no console errors' checks above could fail: an inline style, an outside image and a 404 are all caught."""
+    w = Watched(browser, server.url)
+    w.page.goto("/")
+    _expect()(w.page.locator("#recommendation")).to_be_visible()
+    with w.page.expect_console_message(lambda m: m.type == "error"):
+        w.page.evaluate("""() => { const d = document.createElement('div');
+            d.innerHTML = '<p style="color:red">x</p><img src="https://example.invalid/x.png">';
+            document.body.append(d); }""")
+    with w.page.expect_response("**/static/missing.js"):
+        w.page.evaluate("fetch('/static/missing.js')")
+    problems = w.close()
+    assert any("Content Security Policy" in p for p in problems), problems
+    assert any(p.startswith("HTTP 404") for p in problems), problems

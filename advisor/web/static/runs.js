@@ -3,6 +3,7 @@
 
 (() => {
   const POLL_MS = 1000;
+  const IDLE_POLL_MS = 5000;
 
   function el(tag, attrs, ...children) {
     const node = document.createElement(tag);
@@ -46,15 +47,17 @@
   }
 
   async function pollList(table) {
+    let running = true;
     try {
       const response = await fetch("/api/runs");
       if (response.ok) {
         const runs = await response.json();
         const body = table.tBodies[0];
         if (runs.length) body.replaceChildren(...runs.map(row));
+        running = runs.some((run) => run.status === "running");
       }
     } finally {
-      setTimeout(() => pollList(table), POLL_MS);
+      setTimeout(() => pollList(table), running ? POLL_MS : IDLE_POLL_MS); // new runs still show up when idle
     }
   }
 
