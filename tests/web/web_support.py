@@ -56,13 +56,11 @@ def read_line(process: subprocess.Popen, timeout: float) -> str:
 
 
 def validation_for(answers: dict[str, str], recommended: str) -> dict:
-    """A validation.json of the contract's shape, its verdict and next steps written by the real functions."""
-    from advisor.backends import validate as v
-
+    """A validation.json of the contract's shape, as `advisor validate` writes it (hybrid failed, rag best)."""
     block = {"status": "ok", "questions": 12, "answers": {"contains": 0.75, "f1": 0.6, "exact_match": 0.2},
              "retrieval": {"k": 5, "recall_at_k": 0.92, "mrr": 0.81}, "latency_ms": {"p50": 800.0, "p95": 1300.0},
              "build_seconds": 31.0, "peak_memory_mb": 900.0}
-    validation = {
+    return {
         "version": 1, "recommended": recommended, "best_measured": "rag", "agrees": recommended == "rag",
         "tied_with_best": ["rag"], "metric": "contains", "metric_reason": "gold answers are short",
         "questions": 12, "held_out": 12, "train_pairs": 40, "seed": 0, "test_fraction": 0.25,
@@ -80,12 +78,12 @@ def validation_for(answers: dict[str, str], recommended: str) -> dict:
         ],
         "models": {"generator": "SmolLM2-135M-Instruct", "embedder": "all-MiniLM-L6-v2"},
         "answers": answers,
+        "challenged_answers": [],
+        "verdict": (f"On 12 held-out questions, rag measured best (contains 0.75 against 0.10 for the untouched "
+                    f"model). The questionnaire recommended {recommended}."),
+        "next_steps": ["Fix and re-run the failed approach(es): hybrid (finished stages are reused)."],
+        "stages": [{"name": "load models", "seconds": 7.0}, {"name": "rag", "seconds": 57.0}],
     }
-    validation["challenged_answers"] = v.challenged_answers(answers, validation)
-    validation["verdict"] = v.verdict(validation)
-    validation["next_steps"] = v.next_steps(validation)
-    validation["stages"] = [{"name": "load models", "seconds": 7.0}, {"name": "rag", "seconds": 57.0}]
-    return validation
 
 
 def write_done_run(folder: Path, with_report: bool = True) -> dict:
