@@ -14,6 +14,7 @@ from advisor.depth_cli import add_validation_command, calibrate_command
 from advisor.errors import InputError
 from advisor.exits import exit_statuses
 from advisor.text import terminal_safe
+from advisor.web.command import serve_command
 
 FORMATS = ("text", "json", "markdown", "html")
 PARTIAL_ANSWERS = "advisor-answers.yaml"
@@ -308,6 +309,7 @@ main.add_command(query)
 main.add_command(validate)
 main.add_command(calibrate_command)
 main.add_command(add_validation_command)
+main.add_command(serve_command)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -23,6 +24,7 @@ from advisor.errors import InputError, did_you_mean
 
 VALIDATION_FILE = "validation.json"
 STAGE_FILE = "stage.json"
+PROGRESS_FILE = "progress.json"  # the stage now running, for readers such as `advisor serve`
 MIN_PAIRS = 20
 MIN_TEST = 8
 # Cheapest first: a tie in the measurements goes to the approach that is cheaper to build and run.
@@ -93,7 +95,7 @@ def prepare(answers_path: str | Path, docs_dir: str | Path | None, qa_file: str 
     answers_file, answers = load_answers(answers_path, rulebase)
     rec = recommend(compile_rules(rulebase), answers)
     chosen = parse_approaches(approaches, docs_dir is not None)
-    check_out_dir(Path(out_dir), (VALIDATION_FILE, *APPROACHES), "validation")
+    check_out_dir(Path(out_dir), (VALIDATION_FILE, PROGRESS_FILE, *APPROACHES), "validation")
     for approach in chosen:
         check_settings(approach, settings)
     data = load_inputs(docs_dir, qa_file, settings, chosen)
@@ -134,10 +136,13 @@ def _reusable(folder: Path, print_: str) -> dict[str, Any] | None:
 
 
 class Progress:
-    """Stage-by-stage progress with an estimate of the time left, scaled by how fast earlier stages went."""
+    """Stage-by-stage progress with an estimate of the time left, scaled by how fast earlier stages went.
 
-    def __init__(self, plan: list[tuple[str, float]], echo: Callable[[str], None]):
-        self.plan, self.echo = plan, echo
+    Given `path`, every step is also written there atomically (state, stage, fraction done, pid of the run).
+    """
+
+    def __init__(self, plan: list[tuple[str, float]], echo: Callable[[str], None], path: Path | None = None):
+        self.plan, self.echo, self.path = plan, echo, path
         self.done_estimate = 0.0
         self.done_actual = 0.0
         self.started = time.perf_counter()
@@ -147,11 +152,26 @@ class Progress:
         remaining = sum(est for _, est in self.plan[index:])
         speed = self.done_actual / self.done_estimate if self.done_estimate > 30 else 1.0
         self.echo(f"[{index + 1}/{len(self.plan)}] {name} (about {_minutes(remaining * speed)} left)")
+        self._record("running", index, remaining * speed)
 
     def finish(self, index: int, seconds: float, note: str = "") -> None:
         self.done_estimate += self.plan[index][1]
         self.done_actual += seconds
         self.echo(f"      done in {seconds:.0f} s{note}")
+
+    def done(self) -> None:
+        """Record that the run has finished and written its results."""
+        self._record("done", len(self.plan), 0.0)
+
+    def _record(self, state: str, index: int, seconds_left: float) -> None:
+        if self.path is None:
+            return
+        total = sum(est for _, est in self.plan) or 1.0
+        data = {"state": state, "stage": self.plan[index][0] if index < len(self.plan) else None,
+                "stage_number": min(index + 1, len(self.plan)), "stages": len(self.plan),
+                "fraction_done": 1.0 if state == "done" else round(self.done_estimate / total, 3),
+                "seconds_left": round(seconds_left), "pid": os.getpid(), "updated": time.time()}
+        write_text(self.path, json.dumps(data) + "\n")
 
 
 def _minutes(seconds: float) -> str:
@@ -221,7 +241,7 @@ def validate(answers_path: str | Path, docs_dir: str | Path | None, qa_file: str
     out.mkdir(parents=True, exist_ok=True)
 
     plan = _plan(chosen, inputs, settings)
-    bar = Progress(plan, echo)
+    bar = Progress(plan, echo, out / PROGRESS_FILE)
     stages: list[dict[str, Any]] = []
     results: dict[str, dict[str, Any]] = {}
     answered = inputs.test[: settings.eval_limit] if settings.eval_limit else inputs.test
@@ -267,6 +287,7 @@ def validate(answers_path: str | Path, docs_dir: str | Path | None, qa_file: str
     validation["total_seconds"] = round(time.perf_counter() - bar.started, 1)
     write_text(out / VALIDATION_FILE, json.dumps(validation, indent=2, ensure_ascii=False) + "\n")
     write_reports(out, rec, inputs, validation, answers_path)
+    bar.done()
     return validation
 
 

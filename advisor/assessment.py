@@ -1,0 +1,101 @@
+"""One answers document in, what `advisor recommend --format json` and `advisor report` give out.
+
+For callers that hold the document in memory rather than in a file (the web app, a notebook): parse and check
+it with the same readers as answers files, score it with the same depth analyses, and render the same JSON and
+reports. `name` stands where the CLI names the file in its one-line messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from advisor.answers import _check_mapping, dump_answers, normalise_answers, parse_data, validation_input_error
+from advisor.models import AnswersFile
+
+if TYPE_CHECKING:
+    from advisor.engine import CompiledRules, Recommendation
+    from advisor.models import RuleBase
+
+DEFAULT_PERTURBATIONS = 500  # what `advisor recommend` and `advisor report` use by default
+DEFAULT_SEED = 0
+
+
+@dataclass
+class Assessment:
+    """A scored answers document: the file model, the checked answers, the recommendation and its depth bundle."""
+
+    rulebase: RuleBase
+    document: AnswersFile
+    answers: dict[str, str]
+    recommendation: Recommendation
+    depth: dict[str, Any] | None
+
+
+def read_document(text: str, name: str, rulebase: RuleBase, json_format: bool = False) -> tuple[AnswersFile, dict[str, str]]:
+    """Parse answers-file text (YAML, or JSON) and check it against the rule base, as `load_answers` does a file."""
+    return check_document(parse_data(text, name, json_format=json_format, what="answers file"), name, rulebase)
+
+
+def check_document(data: Any, name: str, rulebase: RuleBase) -> tuple[AnswersFile, dict[str, str]]:
+    """Check already-parsed answers-file data; InputError with the same one-line messages as for a file."""
+    from pydantic import ValidationError
+
+    _check_mapping(data, name, "answers file")
+    try:
+        model = AnswersFile.model_validate(data)
+    except ValidationError as exc:
+        raise validation_input_error(exc, name) from None
+    return model, normalise_answers(model.answers, rulebase, f"{name}: answers")
+
+
+def assess(document: AnswersFile, answers: dict[str, str], rulebase: RuleBase, compiled: CompiledRules, name: str,
+           depth: bool = True, perturbations: int = DEFAULT_PERTURBATIONS, seed: int = DEFAULT_SEED) -> Assessment:
+    """Score checked answers with the depth analyses (and the cost estimate when the document has `costs:`)."""
+    from advisor.engine import recommend
+
+    rec = recommend(compiled, answers)
+    bundle = None
+    if depth:
+        from advisor.depth_cli import depth_for
+
+        bundle = depth_for(compiled, rec, name, perturbations, seed, raw_costs=document.costs)
+    return Assessment(rulebase, document, answers, rec, bundle)
+
+
+def recommendation_json(assessment: Assessment) -> dict[str, Any]:
+    """The data of `advisor recommend --format json` (without `--set`)."""
+    data = assessment.recommendation.to_dict()
+    if assessment.depth:
+        from advisor.depth import json_fields
+
+        data.update(json_fields(assessment.depth))
+    return data
+
+
+def render_report(assessment: Assessment, fmt: str, answers_file: str | None = None,
+                  validation: dict[str, Any] | None = None) -> str:
+    """The report `advisor report` writes ('markdown' or 'html'); `answers_file` is the name it shows as the source."""
+    from advisor import report
+
+    return report.render(assessment.recommendation, assessment.rulebase, fmt, project=assessment.document.project,
+                         answers_file=answers_file, validation=validation, depth=assessment.depth)
+
+
+def answers_text(assessment: Assessment, json_format: bool = False) -> str:
+    """The document as an answers file (what `ask --save-answers` writes), keeping its `costs:` section."""
+    import json
+
+    document, answers = assessment.document, assessment.answers
+    if json_format:
+        data: dict[str, Any] = {"version": 1, **({"project": document.project} if document.project else {}),
+                                "answers": dict(answers)}
+        if document.costs is not None:
+            data["costs"] = document.costs
+        return json.dumps(data, indent=2) + "\n"
+    text = dump_answers(answers, document.project)
+    if document.costs is not None:
+        import yaml
+
+        text += yaml.safe_dump({"costs": document.costs}, sort_keys=False, allow_unicode=True)
+    return text

@@ -1,0 +1,191 @@
+"""Validation runs under the `--runs` folder: which exist, their verdicts, and the progress of one still running.
+
+Nothing outside the folder is read: a run name is a plain folder name, and every path is resolved (symlinks
+followed) and checked to lie inside the folder before it is opened.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel
+
+from advisor.backends.validate import PROGRESS_FILE, VALIDATION_FILE
+from advisor.errors import InputError
+
+NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
+REPORT_FILE = "report.html"
+MAX_FILE_BYTES = 20 * 1024 * 1024  # a validation.json or report.html larger than this is not a run's
+
+Status = Literal["done", "running", "stopped", "corrupt", "incomplete"]
+
+
+class BadRunName(InputError):
+    """A run name that is not a plain folder name (HTTP 400)."""
+
+
+class RunOutside(InputError):
+    """A run folder or file that resolves outside the runs folder, e.g. through a symlink (HTTP 403)."""
+
+
+class RunNotFound(InputError):
+    """No such run (HTTP 404)."""
+
+
+class RunProgress(BaseModel):
+    """What `advisor validate` last wrote to the run's progress.json."""
+
+    state: str
+    stage: Optional[str] = None
+    stage_number: Optional[int] = None
+    stages: Optional[int] = None
+    fraction_done: Optional[float] = None
+    seconds_left: Optional[float] = None
+    pid: Optional[int] = None
+
+
+class RunSummary(BaseModel):
+    """One run in the list: its status and, once finished, its verdict."""
+
+    name: str
+    status: Status
+    recommended: Optional[str] = None
+    best_measured: Optional[str] = None
+    agrees: Optional[bool] = None
+    verdict: str = ""
+    error: str = ""
+    progress: Optional[RunProgress] = None
+    has_report: bool = False
+
+
+class RunDetail(RunSummary):
+    """One run with its whole validation.json (the evidence)."""
+
+    validation: Optional[dict[str, Any]] = None
+
+
+def _inside(root: Path, path: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def run_folder(runs_dir: Path, name: str) -> Path:
+    """The resolved folder of run `name`; BadRunName, RunOutside or RunNotFound otherwise."""
+    if not NAME.fullmatch(name or ""):
+        raise BadRunName(f"run name {name!r}: expected a folder name under the runs folder "
+                         "(letters, digits, '.', '_' and '-', not starting with '.')")
+    root = runs_dir.resolve()
+    real = (runs_dir / name).resolve()
+    if real.parent != root:
+        raise RunOutside(f"run '{name}' leads outside the runs folder; it is not served")
+    if not real.is_dir():
+        raise RunNotFound(f"no run '{name}' in the runs folder {runs_dir}")
+    return real
+
+
+def run_file(runs_dir: Path, folder: Path, filename: str) -> Path | None:
+    """A regular file of a run, or None when missing; RunOutside when it resolves outside the runs folder."""
+    path = folder / filename
+    if not path.exists():
+        return None
+    real = path.resolve()
+    if not _inside(runs_dir.resolve(), real):
+        raise RunOutside(f"{folder.name}/{filename} leads outside the runs folder; it is not served")
+    if not real.is_file():
+        return None
+    if real.stat().st_size > MAX_FILE_BYTES:
+        raise InputError(f"{folder.name}/{filename}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; not a run's file")
+    return real
+
+
+def list_runs(runs_dir: Path) -> list[RunSummary]:
+    """Every run folder (one holding validation.json or progress.json), newest first; broken ones with the reason."""
+    if not runs_dir.is_dir():
+        return []
+    found = []
+    for entry in runs_dir.iterdir():
+        if not NAME.fullmatch(entry.name):
+            continue
+        try:
+            folder = run_folder(runs_dir, entry.name)
+            if not ((folder / VALIDATION_FILE).exists() or (folder / PROGRESS_FILE).exists()):
+                continue
+            found.append((_modified(folder), read_run(runs_dir, entry.name, with_validation=False)))
+        except InputError:
+            continue  # a symlink leaving the folder, or gone since the listing: not a run of ours
+    return [summary for _, summary in sorted(found, key=lambda item: (-item[0], item[1].name))]
+
+
+def _modified(folder: Path) -> float:
+    times = [p.stat().st_mtime for p in (folder / VALIDATION_FILE, folder / PROGRESS_FILE) if p.is_file()]
+    return max(times, default=folder.stat().st_mtime)
+
+
+def read_run(runs_dir: Path, name: str, with_validation: bool = True) -> RunDetail:
+    """A run's status, verdict and (optionally) its validation.json; a corrupt file gives status 'corrupt'."""
+    from advisor.report import load_validation
+
+    folder = run_folder(runs_dir, name)
+    progress = read_progress(run_file(runs_dir, folder, PROGRESS_FILE))
+    validation_path = run_file(runs_dir, folder, VALIDATION_FILE)
+    detail = RunDetail(name=name, status="incomplete", progress=progress,
+                       has_report=run_file(runs_dir, folder, REPORT_FILE) is not None)
+    if validation_path is not None:
+        try:
+            validation = load_validation(runs_dir / name / VALIDATION_FILE)
+        except InputError as exc:
+            detail.status, detail.error = "corrupt", str(exc)
+        else:
+            validation.pop("_file", None)
+            detail.status = "done"
+            detail.recommended = _text(validation.get("recommended"))
+            detail.best_measured = _text(validation.get("best_measured"))
+            detail.agrees = validation.get("agrees") if isinstance(validation.get("agrees"), bool) else None
+            detail.verdict = _text(validation.get("verdict")) or ""
+            if with_validation:
+                detail.validation = _finite(validation)
+    if progress is not None and progress.state == "running":
+        detail.status = "running" if _alive(progress) else ("stopped" if validation_path is None else detail.status)
+    return detail
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities (which Python's json reads but JSON cannot carry) as None, anywhere in the data."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def read_progress(path: Path | None) -> RunProgress | None:
+    """The run's progress.json, or None when missing or unreadable (a reader must not fail on a half-written run)."""
+    if path is None:
+        return None
+    try:
+        return RunProgress.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):  # pydantic's ValidationError is a ValueError
+        return None
+
+
+def _alive(progress: RunProgress) -> bool:
+    """Whether the process that wrote the progress still runs (a run killed mid-way leaves 'running' behind)."""
+    if progress.pid is None or progress.pid <= 0:
+        return True
+    try:
+        os.kill(progress.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,96 @@
+// The runs pages: follow runs in progress by polling the JSON API (stage, share done, time left).
+"use strict";
+
+(() => {
+  const POLL_MS = 1000;
+  const IDLE_POLL_MS = 5000;
+
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (key === "class") node.className = value;
+      else node.setAttribute(key, value);
+    }
+    for (const child of children.flat()) {
+      if (child !== null && child !== undefined) node.append(child);
+    }
+    return node;
+  }
+
+  function duration(seconds) {
+    return seconds >= 90 ? `${Math.round(seconds / 60)} min` : `${Math.round(seconds)} s`;
+  }
+
+  function progressText(p) {
+    if (!p) return "";
+    const left = p.seconds_left !== null && p.seconds_left !== undefined ? `, about ${duration(p.seconds_left)} left` : "";
+    return `stage ${p.stage_number} of ${p.stages}: ${p.stage}${left}`;
+  }
+
+  function detailText(run) {
+    if (run.status === "running") return progressText(run.progress);
+    if (run.status === "corrupt") return run.error;
+    if (run.status === "stopped") {
+      return `stopped during ${run.progress ? run.progress.stage : "a stage"}; re-run it to finish (finished stages are reused)`;
+    }
+    return run.verdict;
+  }
+
+  function row(run) {
+    const agrees = run.agrees === true ? " (agrees)" : run.agrees === false ? " (disagrees)" : "";
+    return el("tr", { "data-run": run.name, "data-status": run.status },
+      el("td", {}, el("a", { href: `/runs/${encodeURIComponent(run.name)}` }, run.name)),
+      el("td", { class: `status-${run.status}` }, run.status),
+      el("td", {}, run.recommended || "–"),
+      el("td", {}, (run.best_measured || "–") + agrees),
+      el("td", { class: "detail" }, detailText(run)));
+  }
+
+  async function pollList(table) {
+    let running = true;
+    try {
+      const response = await fetch("/api/runs");
+      if (response.ok) {
+        const runs = await response.json();
+        const body = table.tBodies[0];
+        if (runs.length) body.replaceChildren(...runs.map(row));
+        running = runs.some((run) => run.status === "running");
+      }
+    } finally {
+      setTimeout(() => pollList(table), running ? POLL_MS : IDLE_POLL_MS); // new runs still show up when idle
+    }
+  }
+
+  async function pollRun(box) {
+    const name = box.dataset.run;
+    let again = true;
+    try {
+      const response = await fetch(`/api/runs/${encodeURIComponent(name)}`);
+      if (response.ok) {
+        const run = await response.json();
+        box.dataset.status = run.status;
+        if (run.status === "done") {
+          again = false;
+          window.location.reload(); // the server now answers with the run's report
+          return;
+        }
+        const text = document.getElementById("run-status");
+        if (run.status === "running") text.textContent = `Running: ${progressText(run.progress)}.`;
+        else if (run.status === "stopped") text.textContent = `Stopped: ${detailText(run)}.`;
+        if (run.progress && run.progress.fraction_done !== null) {
+          document.getElementById("run-progress").value = run.progress.fraction_done;
+        }
+      } else if (response.status === 422) {
+        again = false;
+        window.location.reload(); // a corrupt result: the server explains it
+      }
+    } finally {
+      if (again) setTimeout(() => pollRun(box), POLL_MS);
+    }
+  }
+
+  const table = document.getElementById("runs");
+  if (table) setTimeout(() => pollList(table), POLL_MS);
+  const box = document.getElementById("run");
+  if (box) setTimeout(() => pollRun(box), POLL_MS);
+})();
