@@ -15,9 +15,10 @@ def runs_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("web")
     runs = root / "runs"
     write_done_run(runs / "sample")
-    validation = write_done_run(runs / "no-report", with_report=False)
+    write_done_run(runs / "no-report", with_report=False)
+    validation = write_done_run(runs / "with-nan", with_report=False)
     validation["approaches"]["rag"]["peak_memory_mb"] = float("nan")  # Python's json writes NaN; JSON cannot carry it
-    (runs / "no-report" / "validation.json").write_text(json.dumps(validation), encoding="utf-8")
+    (runs / "with-nan" / "validation.json").write_text(json.dumps(validation), encoding="utf-8")
     (runs / "broken").mkdir(parents=True)
     (runs / "broken" / "validation.json").write_text('{"version": 1, "approaches": {', encoding="utf-8")
     write_progress(runs / "in-progress", 2)  # this test process is the "run": alive while the tests run

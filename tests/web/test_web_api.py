@@ -153,10 +153,11 @@ def test_a_10_mb_body_is_refused_with_413_and_the_server_keeps_serving(client):
 
 def test_runs_are_listed_with_their_status_and_verdict(client):
     runs = {r["name"]: r for r in client.get("/api/runs").json()}
-    assert set(runs) == {"sample", "no-report", "broken", "in-progress", "stopped"}  # not the symlink, not not-a-run
+    assert set(runs) == {"sample", "no-report", "with-nan", "broken", "in-progress", "stopped"}  # not the symlink, not not-a-run
     assert runs["sample"]["status"] == "done" and runs["sample"]["best_measured"] == "rag"
     assert runs["sample"]["verdict"].startswith("On 12 held-out questions, rag measured best")
     assert runs["broken"]["status"] == "corrupt" and "malformed JSON" in runs["broken"]["error"]
+    assert runs["with-nan"]["status"] == "corrupt" and "NaN is not JSON" in runs["with-nan"]["error"]
     assert runs["in-progress"]["status"] == "running"
     assert runs["in-progress"]["progress"]["stage"] == "rag" and runs["in-progress"]["progress"]["stage_number"] == 3
     assert runs["stopped"]["status"] == "stopped"
@@ -165,8 +166,8 @@ def test_runs_are_listed_with_their_status_and_verdict(client):
 def test_one_run_carries_its_evidence_and_a_corrupt_one_is_a_clear_422(client):
     detail = client.get("/api/runs/sample").json()
     assert detail["validation"]["approaches"]["rag"]["answers"]["contains"] == 0.75
-    with_nan = client.get("/api/runs/no-report")
-    assert with_nan.status_code == 200 and with_nan.json()["validation"]["approaches"]["rag"]["peak_memory_mb"] is None
+    with_nan = client.get("/api/runs/with-nan")  # NaN is not JSON: the one reader refuses it, naming the file
+    assert with_nan.status_code == 422 and "NaN is not JSON" in with_nan.json()["detail"]
     response = client.get("/api/runs/broken")
     assert response.status_code == 422
     assert re.fullmatch(r".*broken/validation\.json: line 1: malformed JSON: .*", response.json()["detail"])
