@@ -62,6 +62,11 @@ def _fifo(name: str) -> Callable[[Path], None]:
     return lambda root: os.mkfifo(root / name)
 
 
+def _full_disk(name: str) -> Callable[[Path], None]:
+    """A private /dev/full (every write fails with ENOSPC), so a broken writer cannot replace the real one."""
+    return lambda root: os.mknod(root / name, stat.S_IFCHR | 0o666, os.makedev(1, 7))
+
+
 def _interrupt(*args, **kwargs):
     raise KeyboardInterrupt
 
@@ -124,6 +129,8 @@ CASES_TABLE = [
          ["recommend", "{tmp}/a.yaml", "-o", "{tmp}/f/out.md"], "not a folder"),
     Case("report-under-file", {"a.yaml": _yaml(ANSWERS), "f": "x"},
          ["report", "{tmp}/a.yaml", "-o", "{tmp}/f/r.html"], "not a folder"),
+    Case("output-full-disk", {"a.yaml": _yaml(ANSWERS), "full": _full_disk("full")},
+         ["recommend", "{tmp}/a.yaml", "-o", "{tmp}/full"], "the disk is full"),
     Case("calibrate-over-its-cases", {"c.yaml": _yaml(CASES)}, ["calibrate", "{tmp}/c.yaml", "-o", "{tmp}/c.yaml"],
          "would overwrite the input"),
     Case("recommend-over-its-answers", {"a.yaml": _yaml(ANSWERS)}, ["recommend", "{tmp}/a.yaml", "-o", "{tmp}/a.yaml"],
