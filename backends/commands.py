@@ -51,9 +51,14 @@ _SETTING_OPTIONS = [
     click.option("--lr", type=float, default=None, help="Learning rate [fine-tuning, hybrid]."),
     click.option("--rank", type=int, default=None, help="LoRA rank [fine-tuning, hybrid]."),
     click.option("--target-modules", default=None, help="LoRA target modules, comma-separated [fine-tuning, hybrid]."),
+    click.option("--train-batch-size", type=int, default=None,
+                 help="Global training batch, whatever the number of processes [fine-tuning 8, hybrid 4]."),
+    click.option("--gradient-accumulation", type=int, default=None,
+                 help="Forward passes per optimiser step; per-process batch = batch / (processes × this) [fine-tuning, hybrid]."),
     click.option("--quiet", is_flag=True, help="No progress bars."),
 ]
-_EXTRA_KEYS = ("chunk_tokens", "chunk_overlap", "mode", "epochs", "lr", "rank", "target_modules")
+_EXTRA_KEYS = ("chunk_tokens", "chunk_overlap", "mode", "epochs", "lr", "rank", "target_modules", "train_batch_size",
+               "gradient_accumulation")
 
 
 def _pipeline_options(func):
@@ -78,9 +83,11 @@ def settings_from(options: dict) -> BuildSettings:
 @_input_errors_exit_2
 def build(approach: str, docs: Path, qa: Path, out: Path, quiet: bool, **options) -> None:
     """Build APPROACH on your documents and pairs, and evaluate it on held-out pairs."""
+    from advisor.backends.distributed import is_main
     from advisor.backends.evaluation import format_table
     from advisor.backends.runner import METRICS_FILE, build_and_evaluate
 
+    quiet = quiet or not is_main()  # under a launcher only the main process logs
     echo = None if quiet else (lambda message: click.echo(message, err=True))
     metrics = build_and_evaluate(approach, docs, qa, out, settings_from(options), progress=not quiet, echo=echo)
     click.echo(format_table(metrics))
@@ -148,10 +155,13 @@ def query(out: Path, question: str, k: int | None, max_new_tokens: int | None, a
 def validate(answers: Path, out: Path, approaches: str, rules: Path | None, docs: Path, qa: Path, quiet: bool,
              **options) -> None:
     """Recommend from ANSWERS, then build and measure the approaches on your data, and write the report."""
+    from advisor.backends.distributed import is_main
     from advisor.backends.validate import validate as run_validation
 
+    main = is_main()  # under a launcher only the main process logs
     result = run_validation(answers, docs, qa, out, settings_from(options), approaches=approaches, rules_path=rules,
-                            progress=not quiet, echo=lambda message: click.echo(message, err=True))
+                            progress=not quiet and main,
+                            echo=lambda message: click.echo(message, err=True) if main else None)
     click.echo("")
     click.echo(result["verdict"])
     for item in result["challenged_answers"]:

@@ -164,16 +164,17 @@ def load_models(settings: BuildSettings, approaches: Sequence[str]) -> None:
 def run_stage(approach: str, inputs: Inputs, docs_dir: Path, qa_file: Path, out: Path,
               settings: BuildSettings, progress: bool) -> tuple[dict[str, Any], bool]:
     """Build and evaluate one approach into out/<approach>, or reuse an earlier identical run."""
+    from advisor.backends.distributed import on_main
     from advisor.backends.runner import build_and_evaluate
 
     folder = out / approach
     print_ = fingerprint(approach, inputs, settings)
-    reused = _reusable(folder, print_)
+    reused = on_main(_reusable, folder, print_)
     if reused is not None:
         return reused, True
     metrics = build_and_evaluate(approach, docs_dir, qa_file, folder, settings, progress=progress,
                                  baseline_cache=out / ".baseline")
-    write_text(folder / STAGE_FILE, json.dumps({"fingerprint": print_, "approach": approach}) + "\n")
+    on_main(write_text, folder / STAGE_FILE, json.dumps({"fingerprint": print_, "approach": approach}) + "\n")
     return metrics, False
 
 
@@ -186,6 +187,7 @@ def validate(answers_path: str | Path, docs_dir: str | Path, qa_file: str | Path
     A backend that fails is recorded as failed with its reason and the others still run; Ctrl-C stops the
     run, and the stages finished so far are reused by the next run with the same inputs.
     """
+    from advisor.backends import distributed
     from advisor.backends.evaluation import baseline_answers
     from advisor.backends.measure import measure
 
@@ -193,6 +195,8 @@ def validate(answers_path: str | Path, docs_dir: str | Path, qa_file: str | Path
     chosen = parse_approaches(approaches)
     out = Path(out_dir)
     inputs = prepare(answers_path, docs_dir, qa_file, out, settings, chosen, rules_path)
+    distributed.check_run(chosen, settings, len(inputs.train), len(inputs.test[: settings.eval_limit or None]))
+    distributed.barrier()  # every rank has checked OUT before any rank writes there
     rec = inputs.recommendation
     echo(f"recommendation from the answers: {rec.recommendation} (confidence {rec.confidence:.2f})")
     echo(f"validating {', '.join(chosen)} on {len(inputs.documents)} documents and {len(inputs.pairs)} pairs "
@@ -243,8 +247,8 @@ def validate(answers_path: str | Path, docs_dir: str | Path, qa_file: str | Path
     validation = summarise(rec, inputs, results, settings, out)
     validation["stages"] = stages
     validation["total_seconds"] = round(time.perf_counter() - bar.started, 1)
-    write_text(out / VALIDATION_FILE, json.dumps(validation, indent=2, ensure_ascii=False) + "\n")
-    write_reports(out, rec, inputs, validation, answers_path)
+    distributed.on_main(write_text, out / VALIDATION_FILE, json.dumps(validation, indent=2, ensure_ascii=False) + "\n")
+    distributed.on_main(write_reports, out, rec, inputs, validation, answers_path)
     return validation
 
 
