@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -235,19 +236,25 @@ def all_sum(values: Sequence[float]) -> list[float]:
     return tensor.tolist()
 
 
-def fail_fast(where: str, exc: BaseException) -> None:
-    """In a launched run, a rank that fails inside a collective loop exits at once, naming itself and the error.
+class RankAborted(BaseException):
+    """A rank failed inside a collective loop (training): the whole launched run stops, naming the rank.
 
-    Its partners are blocked in a collective this rank will never join; exiting lets the launcher stop them
-    (torchrun tears the group down when a worker exits nonzero) instead of leaving them to time out.
+    A BaseException so that code which carries on after one approach fails (validate) does not swallow it:
+    the partners of this rank are blocked in a collective it will never join.
+    """
+
+
+def fail_fast(where: str, exc: BaseException) -> None:
+    """In a launched run, turn an error inside a collective loop into RankAborted (naming rank and error).
+
+    Cleanup handlers still run on the way out; the launcher then stops the other ranks (torchrun tears the
+    group down when a worker exits nonzero) instead of leaving them to time out. Without a launcher: no-op.
     """
     w = world()
     if not w.distributed:
         return
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    sys.stderr.write(f"[rank {w.rank}] error: {where} failed: {type(exc).__name__}: {message}\n")
-    sys.stderr.flush()
-    os._exit(1)
+    raise RankAborted(f"rank {w.rank}: {where} failed: {type(exc).__name__}: {message}") from exc
 
 
 def maybe_kill(step: int) -> None:
@@ -257,8 +264,6 @@ def maybe_kill(step: int) -> None:
         return
     rank, _, at = spec.partition(":")
     if int(rank) == world().rank and int(at) == step:
-        import signal
-
         os.kill(os.getpid(), signal.SIGKILL)
 
 
@@ -330,7 +335,9 @@ class RankPrefixed:
     def __init__(self, stream: TextIO, rank: int):
         self.stream, self.prefix, self.at_line_start = stream, f"[rank {rank}] ", True
 
-    def write(self, text: str) -> int:
+    def write(self, text: str | bytes) -> int:
+        if isinstance(text, (bytes, bytearray)):
+            text = bytes(text).decode(getattr(self.stream, "encoding", None) or "utf-8", "replace")
         out = []
         for piece in text.splitlines(keepends=True):
             if self.at_line_start:
@@ -350,6 +357,11 @@ class RankPrefixed:
         return getattr(self.stream, name)
 
 
+def _stopped_by_launcher(signum: int, frame: Any) -> None:
+    """torchrun sends SIGTERM to every rank when one fails: leave through the cleanup handlers, naming why."""
+    raise RankAborted(f"rank {world().rank}: stopped by the launcher because another rank failed (see its error)")
+
+
 def run_launched(main: Callable[[], Any]) -> None:
     """Run the CLI `main` as this launched process: quiet on every rank but the main one, and the group closed."""
     w = world()
@@ -363,10 +375,22 @@ def run_launched(main: Callable[[], Any]) -> None:
         sys.stderr = RankPrefixed(sys.stderr, w.rank)
         logging.getLogger().setLevel(logging.ERROR)
         warnings.simplefilter("ignore")
+    signal.signal(signal.SIGTERM, _stopped_by_launcher)
+    finished = False
     try:
         main()
+        finished = True
+    except SystemExit as exc:  # click ends every command this way; 0 (or None) is success
+        finished = exc.code in (0, None)
+        raise
+    except RankAborted as exc:
+        sys.__stderr__.write(f"error: {exc}\n")
+        sys.__stderr__.flush()
+        raise SystemExit(1) from None
     finally:
         try:
+            if finished:  # nobody leaves while a partner still talks to the group
+                barrier()
             shutdown()
         except Exception:  # the group is already broken: the command's own error says why
             pass

@@ -189,7 +189,7 @@ def _unique(items) -> list[str]:
 _PUBLIC_FACTS = ("seconds", "steps", "epochs", "trainable_parameters", "final_train_loss", "final_val_loss",
                  "best_val_loss", "peak_memory_mb", "tokens_per_second", "padding_waste", "interrupted",
                  "stopped_early", "best_step", "train_examples", "val_examples", "truncated_examples",
-                 "launcher", "world_size", "per_process_batch", "accumulation")
+                 "launcher", "world_size", "per_process_batch", "accumulation", "rank_tokens")
 
 
 def _public_facts(facts: dict[str, Any]) -> dict[str, Any]:

@@ -422,7 +422,7 @@ def train_lora(
     history: list[dict[str, Any]] = []
     best_val, best_state, best_step = math.inf, None, 0
     bad_evals, step, epoch_done = 0, 0, 0
-    real_tokens, slot_tokens, step_seconds = 0, 0, 0.0
+    real_tokens, slot_tokens, own_tokens, step_seconds = 0, 0, 0, 0.0
     last_loss = last_val = None
     interrupted = stopped_early = False
     bar = tqdm(total=total_steps, unit="step", desc="training", file=sys.stderr,
@@ -459,6 +459,7 @@ def train_lora(
                     start = time.perf_counter()
                     try:
                         loss_sum, real, slots = one_step(batch_idx)
+                        own_tokens += real
                         loss_sum, real, slots = distributed.all_sum([loss_sum, real, slots])
                     except (KeyboardInterrupt, InputError):
                         raise
@@ -493,6 +494,7 @@ def train_lora(
         finally:
             bar.close()
             accelerator.free_memory()
+    rank_tokens = distributed.all_gather(own_tokens) if not interrupted else [own_tokens]
     if best_state is not None:
         with torch.no_grad():
             for name, param in peft_model.named_parameters():
@@ -523,6 +525,7 @@ def train_lora(
         "world_size": world.size,
         "per_process_batch": per_process,
         "accumulation": config.accumulation,
+        "rank_tokens": rank_tokens,  # real tokens each rank trained on: proof that every rank took its share
     }
     return TrainResult(peft_model, history, facts)
 
@@ -558,7 +561,15 @@ def is_complete_build(folder: Path) -> bool:
 
 
 def scratch_dir(out: Path) -> Path:
-    """A private working folder beside `out` (same file system, so publishing is a rename)."""
+    """A private working folder beside `out` (same file system, so publishing is a rename).
+
+    Under a launcher only the main process publishes; the other ranks work in the system's temporary folder,
+    so a rank that is killed leaves nothing beside `out`.
+    """
+    from advisor.backends import distributed
+
+    if not distributed.is_main():
+        return Path(tempfile.mkdtemp(prefix=f"advisor-rank{distributed.world().rank}-"))
     out.parent.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
 
