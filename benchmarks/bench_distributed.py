@@ -1,10 +1,10 @@
 """Overhead of the data-parallel path: 2 torchrun processes × 1 thread against 1 process × 2 threads.
 
-    .venv/bin/python benchmarks/bench_distributed.py              # one pair of runs (about 5-8 min on 2 cores)
+    .venv/bin/python benchmarks/bench_distributed.py              # one pair of runs (about 4-6 min on 2 idle cores)
     .venv/bin/python benchmarks/bench_distributed.py --repeats 2  # alternate the two sides twice
 
 Both sides run the same command, `advisor build fine-tuning` on the sample (its documents and pairs, the
-default split, one epoch, the default global batch of 8, 12 held-out questions answered with 16 new tokens),
+default split, one epoch, the default global batch of 8, 8 held-out questions (and their paraphrases) answered with 12 new tokens),
 each in its own subprocess; the two-process side under `torchrun --standalone --nproc_per_node 2`
 (OMP_NUM_THREADS=1), the one-process side with OMP_NUM_THREADS=2. Same cores, same global batch, same
 seed: two CPU processes cannot be faster here, so the ratios measure what the distributed path costs
@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "benchmarks" / "results" / "distributed.json"
-ARGS = ["--epochs", "1", "--eval-limit", "12", "--max-new-tokens", "16", "--quiet"]
+ARGS = ["--epochs", "1", "--eval-limit", "8", "--max-new-tokens", "12", "--quiet"]
 
 
 def run_side(name: str, out: Path) -> dict:
