@@ -58,6 +58,10 @@ _SETTING_OPTIONS = [
     click.option("--lr", type=POSITIVE, default=None, help="Learning rate [fine-tuning, hybrid]."),
     click.option("--rank", type=click.IntRange(1), default=None, help="LoRA rank [fine-tuning, hybrid]."),
     click.option("--target-modules", default=None, help="LoRA target modules, comma-separated [fine-tuning, hybrid]."),
+    click.option("--train-batch-size", type=click.IntRange(1), default=None,
+                 help="Global training batch, whatever the number of processes [fine-tuning 8, hybrid 4]."),
+    click.option("--gradient-accumulation", type=click.IntRange(1), default=None,
+                 help="Forward passes per optimiser step; per-process batch = batch / (processes × this) [fine-tuning, hybrid]."),
     click.option("--quiet", is_flag=True, help="No progress bars."),
 ]
 
@@ -77,7 +81,9 @@ def settings_from(options: dict) -> BuildSettings:
                          retrieval=RetrievalOptions(chunk_tokens=options["chunk_tokens"],
                                                     chunk_overlap=options["chunk_overlap"]),
                          training=TrainingOptions(mode=options["mode"], epochs=options["epochs"], lr=options["lr"],
-                                                  rank=options["rank"], target_modules=options["target_modules"]),
+                                                  rank=options["rank"], target_modules=options["target_modules"],
+                                                  batch_size=options["train_batch_size"],
+                                                  accumulation=options["gradient_accumulation"]),
                          prompt=PromptOptions(shots=options["shots"]))
 
 
@@ -89,10 +95,12 @@ def settings_from(options: dict) -> BuildSettings:
 def build(approach: str, docs: Path | None, qa: Path, out: Path, quiet: bool, **options) -> None:
     """Build APPROACH on your pairs (and documents), and evaluate it on held-out pairs."""
     from advisor.atomic import check_output_dir
+    from advisor.backends.distributed import is_main
     from advisor.backends.evaluation import format_table
     from advisor.backends.runner import METRICS_FILE, build_and_evaluate
 
     check_output_dir(out)  # before any model loads; a folder holding other files is refused by the runner
+    quiet = quiet or not is_main()  # under a launcher only the main process logs
     echo = None if quiet else (lambda message: click.echo(message, err=True))
     metrics = build_and_evaluate(approach, docs, qa, out, settings_from(options), progress=not quiet, echo=echo)
     click.echo(format_table(metrics))
@@ -161,11 +169,14 @@ def validate(answers: Path, out: Path, approaches: str, rules: Path | None, docs
              **options) -> None:
     """Recommend from ANSWERS, then build and measure the approaches on your data, and write the report."""
     from advisor.atomic import check_output_dir
+    from advisor.backends.distributed import is_main
     from advisor.backends.validate import validate as run_validation
 
     check_output_dir(out)  # before any model loads; a folder holding other files is refused by validate
+    main = is_main()  # under a launcher only the main process logs
     result = run_validation(answers, docs, qa, out, settings_from(options), approaches=approaches, rules_path=rules,
-                            progress=not quiet, echo=lambda message: click.echo(message, err=True))
+                            progress=not quiet and main,
+                            echo=lambda message: click.echo(message, err=True) if main else None)
     click.echo("")
     click.echo(result["verdict"])
     for item in result["challenged_answers"]:

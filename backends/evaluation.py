@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 from advisor.atomic import write_text
 from advisor.backends.base import Answer, Backend, BuildSettings, QAPair
+from advisor.backends.distributed import from_main, is_main, map_sharded, on_main
 from advisor.backends.metrics import Task, answer_in_context, choose_metric, score_all
 from advisor.measures import METRIC_LABELS
 
@@ -34,9 +35,9 @@ def retrieval_scores(backend: Backend, pairs: Sequence[QAPair], k: int) -> dict[
         return None
     many = getattr(backend, "retrieve_many", None)
     if many is not None:
-        results = many([p.question for p in scored], k)
+        results = map_sharded(lambda questions: many(questions, k), [p.question for p in scored])
     else:
-        results = [backend.retrieve(p.question, k) for p in scored]
+        results = map_sharded(lambda questions: [backend.retrieve(q, k) for q in questions], [p.question for p in scored])
     if any(r is None for r in results):
         return None
     hits = 0
@@ -120,19 +121,26 @@ def baseline_answers(questions: Sequence[str], settings: BuildSettings, generato
             cached = json.loads(path.read_text(encoding="utf-8")).get("answers", {})
         except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
             cached = {}
+    cached = from_main(cached)  # under a launcher every rank answers from the main process's cache
     missing = list(dict.fromkeys(q for q in questions if q not in cached))
     if missing:
         model = model or shared_generator(name, settings.device)
-        texts = model.chat([closed_book_messages(q) for q in missing], max_new_tokens=settings.new_tokens)
+        texts = map_sharded(lambda part: model.chat([closed_book_messages(q) for q in part],
+                                                    max_new_tokens=settings.new_tokens), missing)
         cached.update(zip(missing, texts))
         record = {"generator": resolved, "max_new_tokens": settings.new_tokens, "answers": cached}
-        write_text(path, json.dumps(record, indent=1, ensure_ascii=False) + "\n")
+        on_main(write_text, path, json.dumps(record, indent=1, ensure_ascii=False) + "\n")
     return [cached[q] for q in questions]
 
 
 # ---------------------------------------------------------------- evaluation
 
 def _answer_all(backend: Backend, questions: list[str], batch_size: int, progress: bool, desc: str) -> list[Answer]:
+    """Answers in the questions' order; under a launcher each rank answers its shard (progress on the main one)."""
+    return map_sharded(lambda part: _answer_shard(backend, part, batch_size, progress and is_main(), desc), questions)
+
+
+def _answer_shard(backend: Backend, questions: list[str], batch_size: int, progress: bool, desc: str) -> list[Answer]:
     bar = None
     if progress and questions:
         from tqdm import tqdm
@@ -235,7 +243,7 @@ def evaluate(backend: Backend, test_pairs: Sequence[QAPair], settings: BuildSett
         ]
     metrics["eval_seconds"] = round(time.perf_counter() - started, 2)
     if out is not None:
-        write_text(Path(out) / ANSWERS_FILE, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+        on_main(write_text, Path(out) / ANSWERS_FILE, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
     return metrics
 
 

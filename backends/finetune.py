@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, ClassVar
 
 from advisor.backends.base import Answer, Backend, BuildSettings, Document, QAPair
+from advisor.backends.distributed import on_main
 from advisor.backends.prompts import closed_book_messages
 from advisor.backends.training import (
     Example,
@@ -51,6 +52,7 @@ class FineTuneBackend(Backend):
 
     approach: ClassVar[str] = "fine-tuning"
     train_defaults: ClassVar[dict[str, Any]] = {}  # TrainConfig overrides for this approach
+    builds_on_every_rank: ClassVar[bool] = True  # under a launcher every rank trains its shard (distributed.py)
 
     def __init__(self, settings: BuildSettings | None = None):
         super().__init__(settings or BuildSettings())
@@ -116,11 +118,11 @@ class FineTuneBackend(Backend):
             record = {"approach": self.approach, "seed": config.seed, "generator": source.name,
                       "device": self.settings.device, "fit_pairs": len(fit_pairs), "val_pairs": len(val_pairs),
                       "documents": len(documents), "max_length": max_length, **extra_manifest}
-            write_training_record(work, result, config, manifest, record)
+            on_main(write_training_record, work, result, config, manifest, record)
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
             raise
-        target = publish(work, out, result.interrupted)
+        target = on_main(publish, work, out, result.interrupted, elsewhere=lambda: shutil.rmtree(work, ignore_errors=True))
         if result.interrupted:
             raise TrainingInterrupted(target)
         self.model, self.tokenizer, self.manifest = result.model, tokenizer, manifest
@@ -201,7 +203,8 @@ def _unique(items) -> list[str]:
 
 _PUBLIC_FACTS = ("seconds", "steps", "epochs", "trainable_parameters", "final_train_loss", "final_val_loss",
                  "best_val_loss", "peak_memory_mb", "tokens_per_second", "padding_waste", "interrupted",
-                 "stopped_early", "best_step", "train_examples", "val_examples", "truncated_examples")
+                 "stopped_early", "best_step", "train_examples", "val_examples", "truncated_examples",
+                 "launcher", "world_size", "per_process_batch", "accumulation", "rank_tokens")
 
 
 def _public_facts(facts: dict[str, Any]) -> dict[str, Any]:

@@ -34,7 +34,8 @@ class TrainingOptions(_Options):
     alpha: int | None = None
     dropout: float | None = None
     target_modules: str | tuple[str, ...] | None = None
-    batch_size: int | None = None
+    batch_size: int | None = None  # the global batch, whatever the number of processes
+    accumulation: int | None = None  # forward passes per optimiser step
     max_length: int | None = None
     val_fraction: float | None = None
     patience: int | None = None

@@ -123,13 +123,16 @@ def build_and_evaluate(approach: str, docs_dir: str | Path | None, qa_file: str 
     `inputs` (already checked by validate) skips loading the data again. Ctrl-C during evaluation leaves a
     metrics.json marked "interrupted" beside the finished build.
     """
-    from advisor.backends import backend_class
+    from advisor.backends import backend_class, distributed
     from advisor.backends.evaluation import evaluate
     from advisor.backends.measure import measure
 
     out = Path(out_dir)
     if inputs is None:
         inputs = prepare(approach, docs_dir, qa_file, out, settings or BuildSettings())
+        distributed.check_run([approach], inputs.settings, len(inputs.train),
+                              len(inputs.test[: inputs.settings.eval_limit or None]))
+        distributed.barrier()  # every rank has checked OUT before any rank writes there
     settings = replace(settings or inputs.settings, max_new_tokens=inputs.settings.max_new_tokens)
     say = echo or (lambda message: None)
     say(f"{approach}: {len(inputs.documents)} documents, {len(inputs.pairs)} pairs "
@@ -137,7 +140,7 @@ def build_and_evaluate(approach: str, docs_dir: str | Path | None, qa_file: str 
 
     backend = backend_class(approach)(settings)
     with measure() as built:
-        build_facts = backend.build(inputs.documents, inputs.train, out, progress) or {}
+        backend, build_facts = distributed.build(backend, inputs.documents, inputs.train, out, progress)
     say(f"built in {built.seconds:.1f} s; evaluating")
 
     header = {"approach": approach, "build_seconds": built.seconds, "peak_memory_mb": built.peak_memory_mb,
@@ -152,10 +155,10 @@ def build_and_evaluate(approach: str, docs_dir: str | Path | None, qa_file: str 
             metrics = evaluate(backend, inputs.test, settings, task=inputs.task, out=out, progress=progress,
                                baseline_cache=baseline_cache, build_seconds=built.seconds)
     except KeyboardInterrupt:
-        write_text(out / METRICS_FILE, json.dumps({**header, "interrupted": True}, indent=2) + "\n")
+        distributed.on_main(write_text, out / METRICS_FILE, json.dumps({**header, "interrupted": True}, indent=2) + "\n")
         raise
     metrics = {**metrics, **{k: v for k, v in header.items() if k not in metrics or metrics[k] is None}}
     metrics["peak_memory_mb"] = max(built.peak_memory_mb, evaluated.peak_memory_mb)
     metrics["interrupted"] = False
-    write_text(out / METRICS_FILE, json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
+    distributed.on_main(write_text, out / METRICS_FILE, json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
     return metrics

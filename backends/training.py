@@ -57,6 +57,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     chunk_tokens: int = 256  # document windows for --mode documents|both
     seed: int = 0
+    accumulation: int = 1  # gradient accumulation steps; batch_size is the global batch whatever the processes
 
     @classmethod
     def from_settings(cls, settings: BuildSettings, **defaults: Any) -> "TrainConfig":
@@ -75,7 +76,7 @@ class TrainConfig:
         self.target_modules = tuple(self.target_modules)
         if self.mode not in MODES:
             raise InputError(f"--mode {self.mode!r} is not one of {', '.join(MODES)}")
-        for name in ("epochs", "rank", "batch_size", "max_length", "chunk_tokens"):
+        for name in ("epochs", "rank", "batch_size", "max_length", "chunk_tokens", "accumulation"):
             value = getattr(self, name)
             if isinstance(value, float) and value.is_integer():  # the CLI parses --epochs as a number
                 value = int(value)
@@ -268,12 +269,13 @@ class TrainResult:
         return bool(self.facts.get("interrupted"))
 
 
-def causal_loss(model: Any, batch: dict[str, Any]):
-    """Mean next-token loss over the labelled positions, with the output layer applied to those positions only.
+def causal_loss_sum(model: Any, batch: dict[str, Any]):
+    """Summed next-token loss over the labelled positions and how many there are (tensor, int).
 
     With answer-only labels most positions carry no loss; projecting just the labelled ones onto the
     vocabulary saves the time and memory of full (batch x length x vocabulary) logits. Models whose
-    output head does more than a linear projection fall back to their own loss.
+    output head does more than a linear projection fall back to their own (mean) loss, times the count.
+    A sum rather than a mean lets data-parallel ranks weight their shards by the global token count.
     """
     import torch.nn.functional as F
 
@@ -281,37 +283,88 @@ def causal_loss(model: Any, batch: dict[str, Any]):
     head = base.get_output_embeddings() if hasattr(base, "get_output_embeddings") else None
     decoder = base.get_decoder() if hasattr(base, "get_decoder") else None
     config = base.config
+    labels = batch["labels"][:, 1:]
+    keep = labels != IGNORE
+    count = int(keep.sum())
     plain_head = head is not None and decoder is not None and decoder is not base and not getattr(config, "final_logit_softcapping", None) \
         and getattr(config, "logit_scale", None) in (None, 1, 1.0)
     if not plain_head:
-        return model(**batch).loss
+        return model(**batch).loss * count, count
     hidden = decoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
-    labels = batch["labels"][:, 1:]
-    keep = labels != IGNORE
     logits = head(hidden[:, :-1][keep])
-    return F.cross_entropy(logits.float(), labels[keep])
+    return F.cross_entropy(logits.float(), labels[keep], reduction="sum"), count
+
+
+def causal_loss(model: Any, batch: dict[str, Any]):
+    """Mean next-token loss over the labelled positions (see `causal_loss_sum`)."""
+    total, count = causal_loss_sum(model, batch)
+    return total / max(count, 1)
+
+
+def labelled(example: Example) -> int:
+    """Positions of an example that carry loss (labels are shifted by one, as in `causal_loss_sum`)."""
+    return sum(1 for label in example.labels[1:] if label != IGNORE)
 
 
 def validation_loss(model: Any, examples: Sequence[Example], batch_size: int, pad_id: int, device: str) -> float | None:
-    """Mean loss per labelled token over the validation set; logits are dropped batch by batch."""
+    """Mean loss per labelled token over the validation set; logits are dropped batch by batch.
+
+    Under a launcher each rank scores its shard of the (length-sorted) examples and the sums are added up,
+    so every rank gets the same number and takes the same early-stopping decision.
+    """
     import torch
+
+    from advisor.backends import distributed
 
     if not examples:
         return None
     total, count = 0.0, 0
     was_training = model.training
     model.eval()
-    order = sorted(range(len(examples)), key=lambda i: len(examples[i].input_ids))
+    order = distributed.shard(sorted(range(len(examples)), key=lambda i: len(examples[i].input_ids)))
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             batch = collate([examples[i] for i in order[start : start + batch_size]], pad_id, device)
-            n = int((batch["labels"][:, 1:] != IGNORE).sum())
-            loss = causal_loss(model, batch)
-            total += float(loss) * n
+            loss_sum, n = causal_loss_sum(model, batch)
+            total += float(loss_sum)
             count += n
     if was_training:
         model.train()
+    total, count = distributed.all_sum([total, count])
     return total / count if count else None
+
+
+def _loss_module(peft_model: Any):
+    """The adapted model behind a forward() that returns (summed loss, labelled count): what DDP wraps, so the
+    gradient all-reduce hooks run while the loss keeps its labelled-positions-only projection."""
+    import torch
+
+    class LossOnly(torch.nn.Module):
+        def __init__(self, model: Any):
+            super().__init__()
+            self.model = model
+
+        def forward(self, **batch: Any):
+            total, count = causal_loss_sum(self.model, batch)
+            return total, torch.tensor(count)
+
+    return LossOnly(peft_model)
+
+
+def micro_batches(global_batch: Sequence[int], rank: int, size: int, accumulation: int) -> list[list[int]]:
+    """This rank's share of one global batch, split into `accumulation` forward passes (some may be empty)."""
+    mine = list(global_batch[rank::size])
+    return [mine[i::accumulation] for i in range(accumulation)]
+
+
+def make_accelerator(device: str, accumulation: int):
+    """An `accelerate.Accelerator` on the launched process group (or a plain single process)."""
+    from accelerate import Accelerator
+
+    from advisor.backends import distributed
+
+    distributed.ensure_group()
+    return Accelerator(cpu=device == "cpu", gradient_accumulation_steps=accumulation)
 
 
 def train_lora(
@@ -326,6 +379,9 @@ def train_lora(
 ) -> TrainResult:
     """Train a LoRA adapter on `model` (a fresh copy: it is modified); early stopping on validation loss.
 
+    Runs through `accelerate`: under torchrun / accelerate launch each rank takes its shard of every global
+    batch (config.batch_size = per-process batch × processes × accumulation) and gradients are averaged
+    so each step equals the one-process step; losses are summed over the ranks before they are logged.
     `on_step(step, loss)` is called after every optimiser step (tests use it to inject a Ctrl-C).
     A KeyboardInterrupt stops training; the best weights so far are kept and `facts["interrupted"]` is true.
     """
@@ -333,52 +389,85 @@ def train_lora(
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
+    from advisor.backends import distributed
     from advisor.backends.measure import measure
 
     if not train_examples:
         raise InputError("nothing to train on: no training examples were built")
+    world = distributed.world()
+    per_process = distributed.per_process_batch(config.batch_size, config.accumulation, world)
+    distributed.check_sizes(len(train_examples), None, world)
     peft_model = add_lora(model, config)
     peft_model.to(device)
     peft_model.train()
+    accelerator = make_accelerator(device, config.accumulation)
     params = [p for p in peft_model.parameters() if p.requires_grad]
     trainable = sum(p.numel() for p in params)
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    # The scheduler is stepped by hand once per global step: accelerate's wrapper would step it once per process.
+    loss_model, optimizer = accelerator.prepare(_loss_module(peft_model), optimizer)
     rng = random.Random(config.seed)
     steps_per_epoch = math.ceil(len(train_examples) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
     scheduler = get_linear_schedule_with_warmup(optimizer, max(1, int(config.warmup_fraction * total_steps)), total_steps)
+    weights = [labelled(e) for e in train_examples]
 
     history: list[dict[str, Any]] = []
     best_val, best_state, best_step = math.inf, None, 0
     bad_evals, step, epoch_done = 0, 0, 0
-    real_tokens, slot_tokens, step_seconds = 0, 0, 0.0
+    real_tokens, slot_tokens, own_tokens, step_seconds = 0, 0, 0, 0.0
     last_loss = last_val = None
     interrupted = stopped_early = False
-    bar = tqdm(total=total_steps, unit="step", desc="training", file=sys.stderr, disable=not progress, dynamic_ncols=True)
+    bar = tqdm(total=total_steps, unit="step", desc="training", file=sys.stderr,
+               disable=not (progress and world.is_main), dynamic_ncols=True)
 
     def snapshot() -> dict[str, Any]:
         return {n: p.detach().to("cpu", copy=True) for n, p in peft_model.named_parameters() if p.requires_grad}
+
+    def one_step(batch_idx: list[int]) -> tuple[float, int, int]:
+        """One optimiser step on a global batch: (summed loss of this rank's share, its real and slot tokens)."""
+        scale = world.size * config.accumulation / max(1, sum(weights[i] for i in batch_idx))
+        loss_sum, real, slots = 0.0, 0, 0
+        for part in micro_batches(batch_idx, world.rank, world.size, config.accumulation):
+            # A rank with no example left in a short last batch still joins the all-reduce, with weight 0.
+            batch = collate([train_examples[i] for i in (part or batch_idx[:1])], pad_id, device)
+            with accelerator.accumulate(loss_model):
+                total, _ = loss_model(**batch)
+                accelerator.backward(total * (scale if part else 0.0))
+                if accelerator.sync_gradients:
+                    accelerator.clip_grad_norm_(params, 1.0)
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+            if part:
+                loss_sum += float(total.detach())
+                real += int(batch["attention_mask"].sum())
+                slots += batch["attention_mask"].numel()
+        scheduler.step()
+        return loss_sum, real, slots
 
     with measure() as measured:
         try:
             for epoch in range(config.epochs):
                 for batch_idx in length_batches(train_examples, config.batch_size, rng):
                     start = time.perf_counter()
-                    batch = collate([train_examples[i] for i in batch_idx], pad_id, device)
-                    loss = causal_loss(peft_model, batch)
-                    loss.backward()
-                    torch.nn.utils.clip_grad_norm_(params, 1.0)
-                    optimizer.step()
-                    scheduler.step()
-                    optimizer.zero_grad(set_to_none=True)
-                    last_loss = float(loss.detach())
+                    try:
+                        loss_sum, real, slots = one_step(batch_idx)
+                        own_tokens += real
+                        loss_sum, real, slots = distributed.all_sum([loss_sum, real, slots])
+                    except (KeyboardInterrupt, InputError):
+                        raise
+                    except Exception as exc:
+                        distributed.fail_fast(f"training step {step + 1}", exc)
+                        raise
+                    last_loss = loss_sum / max(1, sum(weights[i] for i in batch_idx))
                     step_seconds += time.perf_counter() - start
                     step += 1
-                    real_tokens += int(batch["attention_mask"].sum())
-                    slot_tokens += batch["attention_mask"].numel()
+                    real_tokens += int(real)
+                    slot_tokens += int(slots)
                     history.append({"step": step, "epoch": epoch + 1, "train_loss": round(last_loss, 5), "val_loss": None})
                     bar.update(1)
                     bar.set_postfix(loss=f"{last_loss:.3f}", val="-" if last_val is None else f"{last_val:.3f}")
+                    distributed.maybe_kill(step)
                     if on_step is not None:
                         on_step(step, last_loss)
                 epoch_done = epoch + 1
@@ -397,6 +486,8 @@ def train_lora(
             log.warning("training interrupted at step %d; keeping the best adapter so far", step)
         finally:
             bar.close()
+            accelerator.free_memory()
+    rank_tokens = distributed.all_gather(own_tokens) if not interrupted else [own_tokens]
     if best_state is not None:
         with torch.no_grad():
             for name, param in peft_model.named_parameters():
@@ -423,6 +514,11 @@ def train_lora(
         "padding_waste": round(1 - real_tokens / slot_tokens, 4) if slot_tokens else 0.0,
         "stopped_early": stopped_early,
         "interrupted": interrupted,
+        "launcher": world.launcher,
+        "world_size": world.size,
+        "per_process_batch": per_process,
+        "accumulation": config.accumulation,
+        "rank_tokens": rank_tokens,  # real tokens each rank trained on: proof that every rank took its share
     }
     return TrainResult(peft_model, history, facts)
 
@@ -458,7 +554,15 @@ def is_complete_build(folder: Path) -> bool:
 
 
 def scratch_dir(out: Path) -> Path:
-    """A private working folder beside `out` (same file system, so publishing is a rename)."""
+    """A private working folder beside `out` (same file system, so publishing is a rename).
+
+    Under a launcher only the main process publishes; the other ranks work in the system's temporary folder,
+    so a rank that is killed leaves nothing beside `out`.
+    """
+    from advisor.backends import distributed
+
+    if not distributed.is_main():
+        return Path(tempfile.mkdtemp(prefix=f"advisor-rank{distributed.world().rank}-"))
     out.parent.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
 

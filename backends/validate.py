@@ -203,16 +203,17 @@ def load_models(settings: BuildSettings, approaches: Sequence[str]) -> None:
 def run_stage(approach: str, inputs: Inputs, docs_dir: Path | None, qa_file: Path, out: Path,
               settings: BuildSettings, progress: bool) -> tuple[dict[str, Any], bool]:
     """Build and evaluate one approach into out/<approach>, or reuse an earlier identical run."""
+    from advisor.backends.distributed import on_main
     from advisor.backends.runner import build_and_evaluate
 
     folder = out / approach
     print_ = fingerprint(approach, inputs, settings)
-    reused = _reusable(folder, print_)
+    reused = on_main(_reusable, folder, print_)
     if reused is not None:
         return reused, True
     metrics = build_and_evaluate(approach, docs_dir, qa_file, folder, settings, progress=progress,
                                  baseline_cache=out / ".baseline", inputs=inputs.data)
-    write_text(folder / STAGE_FILE, json.dumps({"fingerprint": print_, "approach": approach}) + "\n")
+    on_main(write_text, folder / STAGE_FILE, json.dumps({"fingerprint": print_, "approach": approach}) + "\n")
     return metrics, False
 
 
@@ -225,12 +226,15 @@ def validate(answers_path: str | Path, docs_dir: str | Path | None, qa_file: str
     A backend that fails is recorded as failed with its reason and the others still run; Ctrl-C stops the
     run, and the stages finished so far are reused by the next run with the same inputs.
     """
+    from advisor.backends import distributed
     from advisor.backends.evaluation import baseline_answers
     from advisor.backends.measure import measure
 
     out = Path(out_dir)
     inputs, chosen = prepare(answers_path, docs_dir, qa_file, out, settings or BuildSettings(), approaches, rules_path)
     settings = inputs.data.settings
+    distributed.check_run(chosen, settings, len(inputs.train), len(inputs.test[: settings.eval_limit or None]))
+    distributed.barrier()  # every rank has checked OUT before any rank writes there
     rec = inputs.recommendation
     echo(f"recommendation from the answers: {rec.recommendation} (confidence {rec.confidence:.2f})")
     echo(f"validating the untouched model, {', '.join(chosen)} on {len(inputs.documents)} documents and "
@@ -241,7 +245,7 @@ def validate(answers_path: str | Path, docs_dir: str | Path | None, qa_file: str
     out.mkdir(parents=True, exist_ok=True)
 
     plan = _plan(chosen, inputs, settings)
-    bar = Progress(plan, echo, out / PROGRESS_FILE)
+    bar = Progress(plan, echo, out / PROGRESS_FILE if distributed.is_main() else None)
     stages: list[dict[str, Any]] = []
     results: dict[str, dict[str, Any]] = {}
     answered = inputs.test[: settings.eval_limit] if settings.eval_limit else inputs.test
@@ -285,8 +289,8 @@ def validate(answers_path: str | Path, docs_dir: str | Path | None, qa_file: str
     validation = summarise_run(rec, inputs, results, settings, out)
     validation["stages"] = stages
     validation["total_seconds"] = round(time.perf_counter() - bar.started, 1)
-    write_text(out / VALIDATION_FILE, json.dumps(validation, indent=2, ensure_ascii=False) + "\n")
-    write_reports(out, rec, inputs, validation, answers_path)
+    distributed.on_main(write_text, out / VALIDATION_FILE, json.dumps(validation, indent=2, ensure_ascii=False) + "\n")
+    distributed.on_main(write_reports, out, rec, inputs, validation, answers_path)
     bar.done()
     return validation
 
