@@ -33,35 +33,93 @@ def _input_errors_exit_2(func):
 
 
 _DATA_OPTIONS = [
-    click.option("--docs", "docs", default=None, type=click.Path(path_type=Path),
-                 help="Folder of .txt, .md, .html documents (needed by rag and hybrid; leave out for a behaviour task)."),
-    click.option("--qa", "qa", required=True, type=click.Path(path_type=Path), help="Question/answer pairs (JSON Lines)."),
+    click.option(
+        "--docs",
+        "docs",
+        default=None,
+        type=click.Path(path_type=Path),
+        help="Folder of .txt, .md, .html documents (needed by rag and hybrid; leave out for a behaviour task).",
+    ),
+    click.option(
+        "--qa", "qa", required=True, type=click.Path(path_type=Path), help="Question/answer pairs (JSON Lines)."
+    ),
 ]
 _SETTING_OPTIONS = [
     click.option("--seed", default=0, show_default=True, help="Seed of the split and of training."),
-    click.option("--test-fraction", type=FRACTION, default=0.3, show_default=True, help="Share of the pairs held out for evaluation."),
-    click.option("--eval-limit", type=click.IntRange(1), default=None, help="Answer at most N held-out pairs (retrieval is scored on all)."),
-    click.option("--embedder", default=DEFAULT_EMBEDDER, show_default=True, help="Sentence-transformers model id or folder."),
-    click.option("--generator", default=DEFAULT_GENERATOR, show_default=True, help="Causal LM id, folder or .gguf file."),
+    click.option(
+        "--test-fraction",
+        type=FRACTION,
+        default=0.3,
+        show_default=True,
+        help="Share of the pairs held out for evaluation.",
+    ),
+    click.option(
+        "--eval-limit",
+        type=click.IntRange(1),
+        default=None,
+        help="Answer at most N held-out pairs (retrieval is scored on all).",
+    ),
+    click.option(
+        "--embedder", default=DEFAULT_EMBEDDER, show_default=True, help="Sentence-transformers model id or folder."
+    ),
+    click.option(
+        "--generator", default=DEFAULT_GENERATOR, show_default=True, help="Causal LM id, folder or .gguf file."
+    ),
     click.option("--device", default="cpu", show_default=True, type=click.Choice(["cpu", "cuda", "mps"])),
-    click.option("--k", "k", type=click.IntRange(1), default=5, show_default=True, help="Chunks retrieved per question."),
-    click.option("--max-new-tokens", type=click.IntRange(1), default=None,
-                 help="Longest answer generated, in tokens (default: fits the references, at least 32)."),
-    click.option("--metric", default=None,
-                 help="Rank by this metric instead of the task's rule (accuracy, chrf, rouge_l, contains, f1, exact_match)."),
-    click.option("--shots", type=click.IntRange(0), default=None,
-                 help="Demonstrations per input [prompt; default: as many as fit, 1-8]."),
-    click.option("--chunk-tokens", type=click.IntRange(1), default=None, help="Chunk window in embedder word pieces [rag, hybrid; default 128]."),
-    click.option("--chunk-overlap", type=click.IntRange(0), default=None, help="Overlap of consecutive chunks [rag, hybrid; default 32]."),
-    click.option("--mode", type=click.Choice(["qa", "documents", "both"]), default=None, help="What to fine-tune on [fine-tuning]."),
+    click.option(
+        "--k", "k", type=click.IntRange(1), default=5, show_default=True, help="Chunks retrieved per question."
+    ),
+    click.option(
+        "--max-new-tokens",
+        type=click.IntRange(1),
+        default=None,
+        help="Longest answer generated, in tokens (default: fits the references, at least 32).",
+    ),
+    click.option(
+        "--metric",
+        default=None,
+        help="Rank by this metric instead of the task's rule (accuracy, chrf, rouge_l, contains, f1, exact_match).",
+    ),
+    click.option(
+        "--shots",
+        type=click.IntRange(0),
+        default=None,
+        help="Demonstrations per input [prompt; default: as many as fit, 1-8].",
+    ),
+    click.option(
+        "--chunk-tokens",
+        type=click.IntRange(1),
+        default=None,
+        help="Chunk window in embedder word pieces [rag, hybrid; default 128].",
+    ),
+    click.option(
+        "--chunk-overlap",
+        type=click.IntRange(0),
+        default=None,
+        help="Overlap of consecutive chunks [rag, hybrid; default 32].",
+    ),
+    click.option(
+        "--mode",
+        type=click.Choice(["qa", "documents", "both"]),
+        default=None,
+        help="What to fine-tune on [fine-tuning].",
+    ),
     click.option("--epochs", type=POSITIVE, default=None, help="Training epochs [fine-tuning, hybrid]."),
     click.option("--lr", type=POSITIVE, default=None, help="Learning rate [fine-tuning, hybrid]."),
     click.option("--rank", type=click.IntRange(1), default=None, help="LoRA rank [fine-tuning, hybrid]."),
     click.option("--target-modules", default=None, help="LoRA target modules, comma-separated [fine-tuning, hybrid]."),
-    click.option("--train-batch-size", type=click.IntRange(1), default=None,
-                 help="Global training batch, whatever the number of processes [fine-tuning 8, hybrid 4]."),
-    click.option("--gradient-accumulation", type=click.IntRange(1), default=None,
-                 help="Forward passes per optimiser step; per-process batch = batch / (processes × this) [fine-tuning, hybrid]."),
+    click.option(
+        "--train-batch-size",
+        type=click.IntRange(1),
+        default=None,
+        help="Global training batch, whatever the number of processes [fine-tuning 8, hybrid 4].",
+    ),
+    click.option(
+        "--gradient-accumulation",
+        type=click.IntRange(1),
+        default=None,
+        help="Forward passes per optimiser step; per-process batch = batch / (processes × this) [fine-tuning, hybrid].",
+    ),
     click.option("--quiet", is_flag=True, help="No progress bars."),
 ]
 
@@ -75,21 +133,35 @@ def _pipeline_options(func):
 
 def settings_from(options: dict) -> BuildSettings:
     """BuildSettings from the shared options, each approach's own options in its typed section."""
-    return BuildSettings(seed=options["seed"], test_fraction=options["test_fraction"], eval_limit=options["eval_limit"],
-                         embedder=options["embedder"], generator=options["generator"], device=options["device"],
-                         k=options["k"], max_new_tokens=options["max_new_tokens"], metric=options["metric"],
-                         retrieval=RetrievalOptions(chunk_tokens=options["chunk_tokens"],
-                                                    chunk_overlap=options["chunk_overlap"]),
-                         training=TrainingOptions(mode=options["mode"], epochs=options["epochs"], lr=options["lr"],
-                                                  rank=options["rank"], target_modules=options["target_modules"],
-                                                  batch_size=options["train_batch_size"],
-                                                  accumulation=options["gradient_accumulation"]),
-                         prompt=PromptOptions(shots=options["shots"]))
+    return BuildSettings(
+        seed=options["seed"],
+        test_fraction=options["test_fraction"],
+        eval_limit=options["eval_limit"],
+        embedder=options["embedder"],
+        generator=options["generator"],
+        device=options["device"],
+        k=options["k"],
+        max_new_tokens=options["max_new_tokens"],
+        metric=options["metric"],
+        retrieval=RetrievalOptions(chunk_tokens=options["chunk_tokens"], chunk_overlap=options["chunk_overlap"]),
+        training=TrainingOptions(
+            mode=options["mode"],
+            epochs=options["epochs"],
+            lr=options["lr"],
+            rank=options["rank"],
+            target_modules=options["target_modules"],
+            batch_size=options["train_batch_size"],
+            accumulation=options["gradient_accumulation"],
+        ),
+        prompt=PromptOptions(shots=options["shots"]),
+    )
 
 
 @click.command()
 @click.argument("approach", type=click.Choice(list(APPROACHES)))
-@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Folder to build into (replaced as a whole).")
+@click.option(
+    "--out", "out", required=True, type=click.Path(path_type=Path), help="Folder to build into (replaced as a whole)."
+)
 @_pipeline_options
 @_input_errors_exit_2
 def build(approach: str, docs: Path | None, qa: Path, out: Path, quiet: bool, **options) -> None:
@@ -144,10 +216,18 @@ def query(out: Path, question: str, k: int | None, max_new_tokens: int | None, a
         backend.settings.max_new_tokens = max_new_tokens
     answer = backend.answer(question)
     if as_json:
-        click.echo(json.dumps({"approach": approach, "question": question, "answer": answer.text,
-                               "sources": answer.sources,
-                               "hits": [{"doc_id": h.doc_id, "chunk_id": h.chunk_id, "score": h.score}
-                                        for h in answer.hits]}, indent=2))
+        click.echo(
+            json.dumps(
+                {
+                    "approach": approach,
+                    "question": question,
+                    "answer": answer.text,
+                    "sources": answer.sources,
+                    "hits": [{"doc_id": h.doc_id, "chunk_id": h.chunk_id, "score": h.score} for h in answer.hits],
+                },
+                indent=2,
+            )
+        )
         return
     click.echo(answer.text)
     if answer.sources:
@@ -158,15 +238,27 @@ def query(out: Path, question: str, k: int | None, max_new_tokens: int | None, a
 
 @click.command()
 @click.argument("answers", type=click.Path(path_type=Path))
-@click.option("--out", "out", required=True, type=click.Path(path_type=Path),
-              help="Folder for the pipelines, validation.json and the reports (re-runs reuse finished stages).")
-@click.option("--approaches", default=None,
-              help="Arms to build and compare, comma-separated (default: all that apply; the untouched model is always measured).")
-@click.option("--rules", "rules", type=click.Path(path_type=Path), default=None, help="Rule base (default: the bundled one).")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Folder for the pipelines, validation.json and the reports (re-runs reuse finished stages).",
+)
+@click.option(
+    "--approaches",
+    default=None,
+    help="Arms to build and compare, comma-separated (default: all that apply; the untouched model is always "
+    "measured).",
+)
+@click.option(
+    "--rules", "rules", type=click.Path(path_type=Path), default=None, help="Rule base (default: the bundled one)."
+)
 @_pipeline_options
 @_input_errors_exit_2
-def validate(answers: Path, out: Path, approaches: str, rules: Path | None, docs: Path | None, qa: Path, quiet: bool,
-             **options) -> None:
+def validate(
+    answers: Path, out: Path, approaches: str, rules: Path | None, docs: Path | None, qa: Path, quiet: bool, **options
+) -> None:
     """Recommend from ANSWERS, then build and measure the approaches on your data, and write the report."""
     from advisor.atomic import check_output_dir
     from advisor.backends.distributed import is_main
@@ -174,9 +266,17 @@ def validate(answers: Path, out: Path, approaches: str, rules: Path | None, docs
 
     check_output_dir(out)  # before any model loads; a folder holding other files is refused by validate
     main = is_main()  # under a launcher only the main process logs
-    result = run_validation(answers, docs, qa, out, settings_from(options), approaches=approaches, rules_path=rules,
-                            progress=not quiet and main,
-                            echo=lambda message: click.echo(message, err=True) if main else None)
+    result = run_validation(
+        answers,
+        docs,
+        qa,
+        out,
+        settings_from(options),
+        approaches=approaches,
+        rules_path=rules,
+        progress=not quiet and main,
+        echo=lambda message: click.echo(message, err=True) if main else None,
+    )
     click.echo("")
     click.echo(result["verdict"])
     for item in result["challenged_answers"]:

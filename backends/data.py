@@ -166,7 +166,8 @@ def load_pairs(path: str | Path, documents: list[Document] | None = None) -> lis
     """Question/answer pairs from a JSON Lines file; with documents, every `source` must name one of them."""
     path = Path(path).expanduser()
     if not path.is_file():
-        raise InputError(f"pairs file {path} does not exist" if not path.exists() else f"pairs file {path} is not a file")
+        problem = "does not exist" if not path.exists() else "is not a file"
+        raise InputError(f"pairs file {path} {problem}")
     try:
         lines = path.read_text(encoding="utf-8-sig").splitlines()
     except UnicodeDecodeError as exc:
@@ -181,10 +182,14 @@ def load_pairs(path: str | Path, documents: list[Document] | None = None) -> lis
             record = parse_json(line, where)  # nesting bounded before parsing
         except InputError as exc:
             detail = str(exc).removeprefix(f"{where}: ")
-            raise InputError(f"{where}: not valid JSON ({detail}); expected one object a line like "
-                             '{"question": "...", "answer": "..."}') from None
+            raise InputError(
+                f"{where}: not valid JSON ({detail}); expected one object a line like "
+                '{"question": "...", "answer": "..."}'
+            ) from None
         if not isinstance(record, dict):
-            raise InputError(f"{where}: expected a JSON object with 'question' and 'answer', got {type(record).__name__}")
+            raise InputError(
+                f"{where}: expected a JSON object with 'question' and 'answer', got {type(record).__name__}"
+            )
         question = record.get("question")
         if question is None:
             raise InputError(f"{where}: missing 'question' (expected a non-empty string)")
@@ -193,14 +198,24 @@ def load_pairs(path: str | Path, documents: list[Document] | None = None) -> lis
         references = _references(record, where)
         source = _optional_text(record, "source", where)
         if source is not None and ids is not None and source not in ids:
-            raise InputError(f"{where}: source '{source}' is no document in the documents folder"
-                             f"{did_you_mean(source, ids)}")
+            raise InputError(
+                f"{where}: source '{source}' is no document in the documents folder{did_you_mean(source, ids)}"
+            )
         paraphrase = _optional_text(record, "paraphrase", where)
         split = _optional_text(record, "split", where)
         if split is not None and split not in SPLITS:
             raise InputError(f"{where}: 'split' must be one of {', '.join(SPLITS)}, got '{_short(split)}'")
-        pairs.append(QAPair(question.strip(), references[0], source, paraphrase, number,
-                            references if "answers" in record else (), split))
+        pairs.append(
+            QAPair(
+                question.strip(),
+                references[0],
+                source,
+                paraphrase,
+                number,
+                references if "answers" in record else (),
+                split,
+            )
+        )
     if not pairs:
         raise InputError(f"pairs file {path} holds no question/answer pairs")
     return pairs
@@ -219,8 +234,11 @@ def split_pairs(pairs: list[QAPair], test_fraction: float, seed: int) -> tuple[l
         train = [p for p in pairs if p.split != "test"]
         test = [p for p in pairs if p.split == "test"]
         if not train or not test:
-            raise InputError("the pairs' 'split' fields leave no pair for " + ("training" if not train else "testing")
-                             + ": mark some pairs \"train\" and some \"test\"")
+            raise InputError(
+                "the pairs' 'split' fields leave no pair for "
+                + ("training" if not train else "testing")
+                + ': mark some pairs "train" and some "test"'
+            )
         return train, test
     order = list(range(len(pairs)))
     random.Random(seed).shuffle(order)

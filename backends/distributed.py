@@ -158,7 +158,7 @@ def from_main(value: T) -> T:
     import torch.distributed as td
 
     ensure_group()
-    box = [value if is_main() else None]
+    box: list[Any] = [value if is_main() else None]
     td.broadcast_object_list(box, src=0)
     return box[0]
 
@@ -183,9 +183,10 @@ def on_main(fn: Callable[..., R], *args: Any, elsewhere: Callable[[], Any] | Non
     outcome = _outcome(fn, *args, **kwargs) if w.is_main else None
     if not w.is_main and elsewhere is not None:
         elsewhere()
-    outcome = from_main(outcome)
-    _raise_failures([outcome])
-    return outcome[1]
+    settled = from_main(outcome)
+    _raise_failures([settled])
+    assert settled is not None  # the main process always has an outcome
+    return settled[1]
 
 
 def agree(value: Any) -> None:
@@ -384,8 +385,9 @@ def run_launched(main: Callable[[], Any]) -> None:
         finished = exc.code in (0, None)
         raise
     except RankAborted as exc:
-        sys.__stderr__.write(f"error: {exc}\n")
-        sys.__stderr__.flush()
+        stream = sys.__stderr__ or sys.stderr
+        stream.write(f"error: {exc}\n")
+        stream.flush()
         raise SystemExit(1) from None
     finally:
         try:

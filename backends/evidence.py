@@ -151,7 +151,9 @@ def _beats(validation: dict[str, Any], a: str, b: str) -> bool:
     return False
 
 
-def retrieval_diagnosis(approaches: dict[str, Any], metric: str, lifted: set[str] | None = None) -> list[dict[str, Any]]:
+def retrieval_diagnosis(
+    approaches: dict[str, Any], metric: str, lifted: set[str] | None = None
+) -> list[dict[str, Any]]:
     """For each retrieving arm: how often the answer was in front of the generator, and how well it used it.
 
     The weak part is retrieval when the answer reached the prompt for under half the questions; the generator
@@ -171,16 +173,27 @@ def retrieval_diagnosis(approaches: dict[str, Any], metric: str, lifted: set[str
             failed = "generator"
         else:
             failed = None
-        found.append({"approach": arm, "answer_in_context": shown, "metric_when_in_context": used,
-                      "metric": metric, "weak_part": failed})
+        found.append(
+            {
+                "approach": arm,
+                "answer_in_context": shown,
+                "metric_when_in_context": used,
+                "metric": metric,
+                "weak_part": failed,
+            }
+        )
     return found
 
 
 def _diagnosis_sentence(d: dict[str, Any]) -> str:
     used = d["metric_when_in_context"]
-    uses = f"the generator's {d['metric']} on those questions is {used:.2f}" if used is not None else \
-        "the generator had no such question to use it on"
-    return f"{d['approach']}: retrieval puts the answer in front of the model {d['answer_in_context']:.0%} of the time; {uses}"
+    uses = (
+        f"the generator's {d['metric']} on those questions is {used:.2f}"
+        if used is not None
+        else "the generator had no such question to use it on"
+    )
+    shown = d["answer_in_context"]
+    return f"{d['approach']}: retrieval puts the answer in front of the model {shown:.0%} of the time; {uses}"
 
 
 def challenged_answers(answers: dict[str, str], validation: dict[str, Any]) -> list[dict[str, str]]:
@@ -197,32 +210,66 @@ def challenged_answers(answers: dict[str, str], validation: dict[str, Any]) -> l
     if base is not None and retrieval_lift is not None:
         lifted = _beats(validation, "rag", "baseline") or _beats(validation, "hybrid", "baseline")
         if answers.get("external_knowledge") in ("none", "unknown") and lifted:
-            add("external_knowledge", f"you said little of the knowledge lives outside the model, but closed-book "
-                f"{m} was {base:.2f} and retrieval lifted it to {retrieval_lift:.2f}")
+            add(
+                "external_knowledge",
+                f"you said little of the knowledge lives outside the model, but closed-book "
+                f"{m} was {base:.2f} and retrieval lifted it to {retrieval_lift:.2f}",
+            )
         if answers.get("external_knowledge") == "most" and base >= 0.5 and not lifted:
-            add("external_knowledge", f"you said most of the knowledge lives outside the model, but the untouched "
-                f"model already reached {m} {base:.2f} closed-book and retrieval added nothing measurable")
-    if hyb is not None and rag is not None and _beats(validation, "hybrid", "rag") and \
-            answers.get("style_adaptation") in ("none", "light", "unknown"):
-        add("style_adaptation", f"you said the model's behaviour needs little change, but training it to use the "
-            f"retrieved context lifted {m} from {rag:.2f} (retrieval alone) to {hyb:.2f}: the behaviour gap is real")
+            add(
+                "external_knowledge",
+                f"you said most of the knowledge lives outside the model, but the untouched "
+                f"model already reached {m} {base:.2f} closed-book and retrieval added nothing measurable",
+            )
+    if (
+        hyb is not None
+        and rag is not None
+        and _beats(validation, "hybrid", "rag")
+        and answers.get("style_adaptation") in ("none", "light", "unknown")
+    ):
+        add(
+            "style_adaptation",
+            f"you said the model's behaviour needs little change, but training it to use the "
+            f"retrieved context lifted {m} from {rag:.2f} (retrieval alone) to {hyb:.2f}: the behaviour gap is real",
+        )
     if ft is not None and base is not None and answers.get("style_adaptation") == "none":
         if validation["task"] == "knowledge":
             ft_f1, base_f1 = _score(validation, "fine-tuning", "f1"), _score(validation, "baseline", "f1")
             if ft_f1 is not None and base_f1 is not None and ft_f1 - base_f1 >= 0.2:
-                add("style_adaptation", f"you said the answers' form needs no change, but fine-tuning alone raised "
-                    f"token F1 from {base_f1:.2f} to {ft_f1:.2f}: the expected form differs from the model's habit")
+                add(
+                    "style_adaptation",
+                    f"you said the answers' form needs no change, but fine-tuning alone raised "
+                    f"token F1 from {base_f1:.2f} to {ft_f1:.2f}: the expected form differs from the model's habit",
+                )
         elif _beats(validation, "fine-tuning", "baseline"):
-            add("style_adaptation", f"you said the output's form needs no change, but fine-tuning raised {m} from "
-                f"{base:.2f} to {ft:.2f}: the expected form differs from the model's habit")
-    if prompt is not None and ft is not None and validation["best_measured"] == "prompt" and \
-            answers.get("style_adaptation") == "strong":
-        add("style_adaptation", f"you said the behaviour must change strongly, but a few examples in the prompt "
-            f"({m} {prompt:.2f}) did as well as fine-tuning ({ft:.2f}) within the noise")
-    if ft is not None and rag is not None and _beats(validation, "rag", "fine-tuning") and \
-            answers.get("knowledge_change") in ("static", "yearly") and answers.get("external_knowledge") != "most":
-        add("knowledge_change", f"the facts did not go into the weights: fine-tuning reached {m} {ft:.2f} against "
-            f"retrieval's {rag:.2f}, so treat the knowledge as external even if it changes rarely")
+            add(
+                "style_adaptation",
+                f"you said the output's form needs no change, but fine-tuning raised {m} from "
+                f"{base:.2f} to {ft:.2f}: the expected form differs from the model's habit",
+            )
+    if (
+        prompt is not None
+        and ft is not None
+        and validation["best_measured"] == "prompt"
+        and answers.get("style_adaptation") == "strong"
+    ):
+        add(
+            "style_adaptation",
+            f"you said the behaviour must change strongly, but a few examples in the prompt "
+            f"({m} {prompt:.2f}) did as well as fine-tuning ({ft:.2f}) within the noise",
+        )
+    if (
+        ft is not None
+        and rag is not None
+        and _beats(validation, "rag", "fine-tuning")
+        and answers.get("knowledge_change") in ("static", "yearly")
+        and answers.get("external_knowledge") != "most"
+    ):
+        add(
+            "knowledge_change",
+            f"the facts did not go into the weights: fine-tuning reached {m} {ft:.2f} against "
+            f"retrieval's {rag:.2f}, so treat the knowledge as external even if it changes rarely",
+        )
     return found
 
 
@@ -238,20 +285,28 @@ def verdict(validation: dict[str, Any]) -> str:
         return "No approach could be measured: every backend failed (see the table for the reasons)."
     score = _score(validation, best)
     base = _score(validation, "baseline")
-    parts = [f"On {n} held-out inputs, {_name(best)} measured best ({m} {score:.2f}"
-             + (f" against {base:.2f} for the untouched model)." if base is not None else ").")]
+    parts = [
+        f"On {n} held-out inputs, {_name(best)} measured best ({m} {score:.2f}"
+        + (f" against {base:.2f} for the untouched model)." if base is not None else ").")
+    ]
     others = [a for a in validation["tied_with_best"] if a != best]
     if others:
-        parts.append(f"{', '.join(map(_name, others))} scored within the bootstrap noise of it; the tie goes to "
-                     f"{_name(best)}, the cheaper approach.")
+        parts.append(
+            f"{', '.join(map(_name, others))} scored within the bootstrap noise of it; the tie goes to "
+            f"{_name(best)}, the cheaper approach."
+        )
     if best == "prompt":
-        parts.append("Prompting with a few good examples is enough on this data: neither retrieval nor training "
-                     "measured better, so start there" + (f" rather than with {rec}." if rec != "prompt" else "."))
+        parts.append(
+            "Prompting with a few good examples is enough on this data: neither retrieval nor training "
+            "measured better, so start there" + (f" rather than with {rec}." if rec != "prompt" else ".")
+        )
     elif validation["agrees"]:
         parts.append(f"This agrees with the questionnaire's recommendation ({rec}).")
     elif rec in validation["tied_with_best"]:
-        parts.append(f"The questionnaire recommended {rec}, which is statistically tied with {best}: the evidence "
-                     "does not contradict it, but the cheaper approach did as well on this sample.")
+        parts.append(
+            f"The questionnaire recommended {rec}, which is statistically tied with {best}: the evidence "
+            "does not contradict it, but the cheaper approach did as well on this sample."
+        )
     else:
         rec_score = _score(validation, rec)
         got = f" ({m} {rec_score:.2f})" if rec_score is not None else ""
@@ -263,11 +318,15 @@ def verdict(validation: dict[str, Any]) -> str:
             parts.append(f"{_diagnosis_sentence(d)}: retrieval, not the generator, is the bottleneck.")
     if base is not None and not any(_beats(validation, a, "baseline") for a in validation["approaches"]):
         if base >= 0.5:
-            parts.append(f"No approach beat the untouched model ({m} {base:.2f}) beyond the noise: prompting "
-                         "alone may be enough.")
+            parts.append(
+                f"No approach beat the untouched model ({m} {base:.2f}) beyond the noise: prompting "
+                "alone may be enough."
+            )
         else:
-            parts.append("No approach beat the untouched model beyond the bootstrap noise on this sample, so "
-                         "the ranking is tentative.")
+            parts.append(
+                "No approach beat the untouched model beyond the bootstrap noise on this sample, so "
+                "the ranking is tentative."
+            )
     if n < 30:
         parts.append(f"With {n} inputs, only large differences are measurable; add pairs to sharpen this.")
     return " ".join(parts)
@@ -280,28 +339,38 @@ def next_steps(validation: dict[str, Any]) -> list[str]:
         if d["weak_part"] == "generator":
             steps.append(f"{_diagnosis_sentence(d)}: re-run with a larger --generator before judging retrieval.")
         elif d["weak_part"] == "retrieval":
-            steps.append(f"{_diagnosis_sentence(d)}: tune chunking (--chunk-tokens), try a stronger embedder "
-                         "(--embedder), or clean the documents first.")
+            steps.append(
+                f"{_diagnosis_sentence(d)}: tune chunking (--chunk-tokens), try a stronger embedder "
+                "(--embedder), or clean the documents first."
+            )
     rag = validation["approaches"].get("rag", {})
     recall = (rag.get("retrieval") or {}).get("recall_at_k")
     if recall is not None and recall < 0.8 and not validation.get("retrieval_diagnosis"):
-        steps.append(f"Retrieval found the right document for only {recall:.0%} of questions: tune chunking "
-                     "(--chunk-tokens), try a stronger embedder (--embedder), or clean the documents first.")
+        steps.append(
+            f"Retrieval found the right document for only {recall:.0%} of questions: tune chunking "
+            "(--chunk-tokens), try a stronger embedder (--embedder), or clean the documents first."
+        )
     if validation["best_measured"] == "prompt":
-        steps.append("Ship the prompt with retrieved examples first, and keep these pairs as its regression test; "
-                     "revisit fine-tuning when latency, cost per call or a harder form make the prompt too long.")
+        steps.append(
+            "Ship the prompt with retrieved examples first, and keep these pairs as its regression test; "
+            "revisit fine-tuning when latency, cost per call or a harder form make the prompt too long."
+        )
     ft = validation["approaches"].get("fine-tuning", {})
     metric = validation["metric"]
     ft_c = (ft.get("answers") or {}).get(metric)
     para = ((ft.get("paraphrase") or {}).get("answers") or {}).get(metric)
     if ft_c is not None and para is not None and ft_c - para >= 0.15:
-        steps.append(f"The fine-tuned model lost {ft_c - para:.2f} of its {metric} on reworded "
-                     "questions: it memorised wording. Add paraphrased training pairs or keep facts in retrieval.")
+        steps.append(
+            f"The fine-tuned model lost {ft_c - para:.2f} of its {metric} on reworded "
+            "questions: it memorised wording. Add paraphrased training pairs or keep facts in retrieval."
+        )
     failed = [a for a, r in validation["approaches"].items() if r.get("status") == "failed"]
     if failed:
         steps.append(f"Fix and re-run the failed approach(es): {', '.join(failed)} (finished stages are reused).")
     if validation["questions"] < 30:
         steps.append("Write more pairs (60+) so that differences between approaches are measurable.")
-    steps.append("Repeat with your production model (--generator) on a GPU: a 135M model shows the direction, "
-                 "not the final quality.")
+    steps.append(
+        "Repeat with your production model (--generator) on a GPU: a 135M model shows the direction, "
+        "not the final quality."
+    )
     return steps

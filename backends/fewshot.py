@@ -115,7 +115,9 @@ class PromptBackend(Backend):
             demos = [json.loads(line) for line in (out / DEMOS_FILE).read_text(encoding="utf-8").splitlines() if line]
             vectors = np.load(out / VECTORS_FILE, allow_pickle=False)
         except (OSError, ValueError) as exc:
-            raise InputError(f"{out} holds no readable prompt build ({exc}); run 'advisor build prompt' again") from None
+            raise InputError(
+                f"{out} holds no readable prompt build ({exc}); run 'advisor build prompt' again"
+            ) from None
         backend = cls(settings or BuildSettings.from_json(manifest.get("settings", {})))
         backend.manifest, backend.vectors, backend.shots = manifest, vectors, int(manifest["shots"])
         backend.demos = [(d["question"], d["answer"]) for d in demos]
@@ -142,7 +144,10 @@ class PromptBackend(Backend):
         start = time.perf_counter()
         generator = shared_generator(self.settings.generator, self.settings.device)
         demos = self.demonstrations(questions)
-        texts = generator.chat([few_shot_messages(q, d) for q, d in zip(questions, demos)],
-                               max_new_tokens=self.settings.new_tokens, batch_size=self.settings.batch_size)
+        texts = generator.chat(
+            [few_shot_messages(q, d) for q, d in zip(questions, demos)],
+            max_new_tokens=self.settings.new_tokens,
+            batch_size=self.settings.batch_size,
+        )
         each = round((time.perf_counter() - start) / len(questions), 4)
         return [Answer(text, seconds=each) for text in texts]

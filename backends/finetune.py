@@ -122,15 +122,19 @@ class FineTuneBackend(Backend):
         except BaseException:
             shutil.rmtree(work, ignore_errors=True)
             raise
-        target = on_main(publish, work, out, result.interrupted, elsewhere=lambda: shutil.rmtree(work, ignore_errors=True))
+        target = on_main(publish, work, out, result.interrupted,
+                         elsewhere=lambda: shutil.rmtree(work, ignore_errors=True))
         if result.interrupted:
             raise TrainingInterrupted(target)
         self.model, self.tokenizer, self.manifest = result.model, tokenizer, manifest
         self.generator_name = self.settings.generator
         self._generator = None
         self.after_publish(target)
-        return {"seconds": round(time.perf_counter() - start, 3), "train": _public_facts(result.facts),
-                "models": {"generator": source.name}}
+        return {
+            "seconds": round(time.perf_counter() - start, 3),
+            "train": _public_facts(result.facts),
+            "models": {"generator": source.name},
+        }
 
     def after_publish(self, out: Path) -> None:
         """Hook for subclasses once the build is in its final place."""
@@ -164,7 +168,9 @@ class FineTuneBackend(Backend):
         if self.model is None:
             raise RuntimeError("build() or load() the backend before answering")
         if self._generator is None:
-            self._generator = Generator(self.generator_name, self.settings.device, model=self.model, tokenizer=self.tokenizer)
+            self._generator = Generator(
+                self.generator_name, self.settings.device, model=self.model, tokenizer=self.tokenizer
+            )
         return self._generator
 
     def answer(self, question: str) -> Answer:
@@ -178,11 +184,14 @@ class FineTuneBackend(Backend):
         start = time.perf_counter()
         contexts = self.contexts_for(questions)
         conversations = [self.prompt_with(q, hits) for q, hits in zip(questions, contexts)]
-        texts = self.generator.chat(conversations, max_new_tokens=self.settings.new_tokens,
-                                     batch_size=self.settings.batch_size)
+        texts = self.generator.chat(
+            conversations, max_new_tokens=self.settings.new_tokens, batch_size=self.settings.batch_size
+        )
         each = (time.perf_counter() - start) / len(questions)
-        return [Answer(text, sources=_unique(h.doc_id for h in hits), hits=list(hits), seconds=round(each, 4))
-                for text, hits in zip(texts, contexts)]
+        return [
+            Answer(text, sources=_unique(h.doc_id for h in hits), hits=list(hits), seconds=round(each, 4))
+            for text, hits in zip(texts, contexts)
+        ]
 
     def contexts_for(self, questions: list[str]) -> list[list]:
         """Retrieved chunks for each question (none: closed-book)."""
@@ -201,10 +210,29 @@ def _unique(items) -> list[str]:
     return seen
 
 
-_PUBLIC_FACTS = ("seconds", "steps", "epochs", "trainable_parameters", "final_train_loss", "final_val_loss",
-                 "best_val_loss", "peak_memory_mb", "tokens_per_second", "padding_waste", "interrupted",
-                 "stopped_early", "best_step", "train_examples", "val_examples", "truncated_examples",
-                 "launcher", "world_size", "per_process_batch", "accumulation", "rank_tokens")
+_PUBLIC_FACTS = (
+    "seconds",
+    "steps",
+    "epochs",
+    "trainable_parameters",
+    "final_train_loss",
+    "final_val_loss",
+    "best_val_loss",
+    "peak_memory_mb",
+    "tokens_per_second",
+    "padding_waste",
+    "interrupted",
+    "stopped_early",
+    "best_step",
+    "train_examples",
+    "val_examples",
+    "truncated_examples",
+    "launcher",
+    "world_size",
+    "per_process_batch",
+    "accumulation",
+    "rank_tokens",
+)
 
 
 def _public_facts(facts: dict[str, Any]) -> dict[str, Any]:

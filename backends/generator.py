@@ -91,7 +91,9 @@ def resolve(name: str) -> ModelSource:
             )
         return ModelSource(name, str(path))
     if path.exists() or name.startswith((".", "/", "~")) or name.count("/") > 1:
-        raise InputError(f"generator {name} does not exist (expected a model folder, a .gguf file or a Hugging Face model id)")
+        raise InputError(
+            f"generator {name} does not exist (expected a model folder, a .gguf file or a Hugging Face model id)"
+        )
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes"}
     if offline and not _in_hub_cache(name):
         raise InputError(
@@ -106,6 +108,7 @@ def _dequantized_copy(source: ModelSource) -> Path:
     import transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
 
+    assert source.gguf_file is not None  # only GGUF sources are dequantized
     gguf = Path(source.path) / source.gguf_file
     key = f"{gguf.stem}-{_sha256(gguf)[:16]}-tf{transformers.__version__}"
     folder = cache_root() / "models" / key
@@ -158,8 +161,11 @@ def load_model(name: str, device: str = "cpu"):
     try:
         model = AutoModelForCausalLM.from_pretrained(weights_folder(name), dtype="float32")
     except (OSError, ValueError) as exc:
-        raise InputError(f"generator '{name}' could not be loaded as a causal language model ({_first_line(exc)})") from None
-    return model.to(device).eval()
+        raise InputError(
+            f"generator '{name}' could not be loaded as a causal language model ({_first_line(exc)})"
+        ) from None
+    # transformers annotates PreTrainedModel.to as taking a model; it takes a device like torch's Module.to
+    return model.to(device).eval()  # type: ignore[arg-type]
 
 
 def _first_line(exc: BaseException) -> str:
@@ -181,7 +187,9 @@ class Generator:
         out = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)
         return list(out["input_ids"])
 
-    def chat(self, conversations: list[list[dict[str, str]]], max_new_tokens: int = 32, batch_size: int = 8) -> list[str]:
+    def chat(
+        self, conversations: list[list[dict[str, str]]], max_new_tokens: int = 32, batch_size: int = 8
+    ) -> list[str]:
         """Greedy answers to several chat prompts, batched with left padding; deterministic."""
         import torch
 

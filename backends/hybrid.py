@@ -57,14 +57,28 @@ def oracle_hit(pair: QAPair, pool: Sequence[Hit], documents: dict[str, Document]
     if doc is None:
         return None
     words = doc.text.split()
-    at = next((i for i in range(len(words)) if answer and _norm(" ".join(words[i : i + 12])).startswith(answer.split()[0])
-               and answer in _norm(" ".join(words[i : i + 40]))), 0)
+    at = next(
+        (
+            i
+            for i in range(len(words))
+            if answer
+            and _norm(" ".join(words[i : i + 12])).startswith(answer.split()[0])
+            and answer in _norm(" ".join(words[i : i + 40]))
+        ),
+        0,
+    )
     start = max(0, at - _WINDOW_WORDS // 3)
     return Hit(doc.id, -1, " ".join(words[start : start + _WINDOW_WORDS]), 0.0)
 
 
-def raft_contexts(pairs: Sequence[QAPair], retrieve: Callable[[str, int], list[Hit]], documents: Sequence[Document],
-                  k: int = DEFAULT_CONTEXT_K, oracle_share: float = DEFAULT_ORACLE_SHARE, seed: int = 0) -> list[RaftContext]:
+def raft_contexts(
+    pairs: Sequence[QAPair],
+    retrieve: Callable[[str, int], list[Hit]],
+    documents: Sequence[Document],
+    k: int = DEFAULT_CONTEXT_K,
+    oracle_share: float = DEFAULT_ORACLE_SHARE,
+    seed: int = 0,
+) -> list[RaftContext]:
     """RAFT training contexts for these pairs, deterministic for a seed.
 
     Exactly round(oracle_share * len(pairs)) prompts hold the oracle chunk plus k-1 distractors; the others
@@ -78,8 +92,7 @@ def raft_contexts(pairs: Sequence[QAPair], retrieve: Callable[[str, int], list[H
         pool = retrieve(pair.question, _POOL)
         oracle = oracle_hit(pair, pool, by_id) if i in with_oracle else None
         answer = _norm(pair.answer)
-        distractors = [h for h in pool
-                       if h.doc_id != pair.source and not (answer and answer in _norm(h.text))]
+        distractors = [h for h in pool if h.doc_id != pair.source and not (answer and answer in _norm(h.text))]
         chosen = ([oracle] + distractors[: k - 1]) if oracle is not None else distractors[:k]
         random.Random(f"{seed}:{i}:{pair.question}").shuffle(chosen)
         contexts.append(RaftContext(chosen, oracle is not None))
@@ -127,7 +140,9 @@ class HybridBackend(FineTuneBackend):
     def training_messages(self, pairs: list[QAPair], documents: list[Document]) -> list[list[dict[str, str]]]:
         """RAFT prompts: the right chunk plus distractors for a share P of pairs, only distractors for the rest."""
         pools = dict(zip((p.question for p in pairs), self.rag.retrieve_many([p.question for p in pairs], _POOL)))
-        contexts = raft_contexts(pairs, lambda q, k: pools[q][:k], documents, self.context_k, self.oracle_share, self.settings.seed)
+        contexts = raft_contexts(
+            pairs, lambda q, k: pools[q][:k], documents, self.context_k, self.oracle_share, self.settings.seed
+        )
         self.last_contexts = contexts
         return [context_messages(p.question, c.hits) for p, c in zip(pairs, contexts)]
 

@@ -240,9 +240,9 @@ class ChunkIndex:
             if depth == 0:
                 rankings.append(Ranking([], []))
                 continue
-            top = np.argpartition(-row, depth - 1)[:depth]
-            top = top[np.lexsort((top, -row[top]))]
-            top = [int(i) for i in top if row[i] > 0]
+            candidates = np.argpartition(-row, depth - 1)[:depth]
+            candidates = candidates[np.lexsort((candidates, -row[candidates]))]
+            top = [int(i) for i in candidates if row[i] > 0]
             rankings.append(Ranking(top, [float(row[i]) for i in top]))
         return rankings
 
@@ -279,13 +279,16 @@ class ChunkIndex:
         """Write chunks.jsonl, embeddings.npy, dense.hnsw, lexical.json and lexical.npz into folder."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        write_text(folder / CHUNKS_FILE, "".join(json.dumps(c.to_json(), ensure_ascii=False) + "\n" for c in self.chunks))
+        lines = (json.dumps(c.to_json(), ensure_ascii=False) + "\n" for c in self.chunks)
+        write_text(folder / CHUNKS_FILE, "".join(lines))
         np.save(folder / VECTORS_FILE, self.vectors, allow_pickle=False)
         self.dense.save_index(str(folder / DENSE_FILE))
         self.lexical.save(folder)
 
     @classmethod
-    def load(cls, folder: Path, fusion: str = DEFAULT_FUSION, dense_weight: float = DEFAULT_DENSE_WEIGHT) -> "ChunkIndex":
+    def load(
+        cls, folder: Path, fusion: str = DEFAULT_FUSION, dense_weight: float = DEFAULT_DENSE_WEIGHT
+    ) -> "ChunkIndex":
         """Read what save wrote (no pickle anywhere)."""
         import hnswlib
 

@@ -16,6 +16,7 @@ import string
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from advisor.backends.base import QAPair
 from advisor.errors import InputError, did_you_mean
@@ -195,7 +196,8 @@ def corpus_bleu(predictions: Sequence[str], pairs: Sequence[QAPair]) -> float:
     if not pairs:
         return 0.0
     most = max(len(p.references) for p in pairs)
-    streams = [[p.references[i] if i < len(p.references) else None for p in pairs] for i in range(most)]
+    # sacrebleu takes a missing reference as None (a variable number per input); its annotation says str only
+    streams: Any = [[p.references[i] if i < len(p.references) else None for p in pairs] for i in range(most)]
     return round(BLEU().corpus_score(list(predictions), streams).score / 100, 4)
 
 

@@ -69,7 +69,9 @@ def read_manifest(out: Path) -> dict[str, Any]:
 
 
 def _cache_key(embedder_fingerprint: str, options: dict[str, Any]) -> str:
-    return f"{embedder_fingerprint}|tokens={options['chunk_tokens']}|overlap={options['chunk_overlap']}|v{CHUNKER_VERSION}"
+    return (
+        f"{embedder_fingerprint}|tokens={options['chunk_tokens']}|overlap={options['chunk_overlap']}|v{CHUNKER_VERSION}"
+    )
 
 
 def _previous(out: Path, key: str) -> tuple[dict, list[Chunk], np.ndarray] | None:
@@ -136,8 +138,11 @@ class RagBackend(Backend):
                 prev_order.append(entry["id"])
         kept = [doc_id for doc_id in prev_order if doc_id in reused]
         fresh = [doc for doc in documents if doc.id not in reused]
-        new_chunks = [c for doc in fresh for c in chunk_text(doc.id, doc.text, embedder.tokenizer,
-                                                            options["chunk_tokens"], options["chunk_overlap"])]
+        new_chunks = [
+            c
+            for doc in fresh
+            for c in chunk_text(doc.id, doc.text, embedder.tokenizer, options["chunk_tokens"], options["chunk_overlap"])
+        ]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             new_vectors = embedder.encode([c.text for c in new_chunks], progress=progress)
@@ -169,23 +174,40 @@ class RagBackend(Backend):
         # Appending to the previous graph is exact when every previous document is still there, unchanged.
         append = previous is not None and kept == prev_order and kept
         prev_rows = sum(e["chunks"] for e in entries[: len(kept)]) if append else 0
-        index = ChunkIndex.build(chunks, vectors, lexical=options["lexical"], fusion=options["fusion"],
-                                 dense_weight=options["dense_weight"],
-                                 previous_dense=out / DENSE_FILE if append else None, previous_rows=prev_rows)
-        facts = {
-            "documents": len(documents), "chunks": len(chunks), "embedded_chunks": len(new_chunks),
-            "reused_chunks": len(chunks) - len(new_chunks), "dense_index": "appended" if append else "built",
+        index = ChunkIndex.build(
+            chunks,
+            vectors,
+            lexical=options["lexical"],
+            fusion=options["fusion"],
+            dense_weight=options["dense_weight"],
+            previous_dense=out / DENSE_FILE if append else None,
+            previous_rows=prev_rows,
+        )
+        facts: dict[str, Any] = {
+            "documents": len(documents),
+            "chunks": len(chunks),
+            "embedded_chunks": len(new_chunks),
+            "reused_chunks": len(chunks) - len(new_chunks),
+            "dense_index": "appended" if append else "built",
         }
         manifest = {
             "format": FORMAT,
             "approach": self.approach,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "models": {"embedder": embedder.name, "generator": self.settings.generator},
-            "embedder": {"name": embedder.name, "fingerprint": embedder.source.fingerprint,
-                         "dimension": embedder.dimension, "max_tokens": embedder.max_tokens},
+            "embedder": {
+                "name": embedder.name,
+                "fingerprint": embedder.source.fingerprint,
+                "dimension": embedder.dimension,
+                "max_tokens": embedder.max_tokens,
+            },
             "embedding_key": key,
-            "chunking": {"tokens": options["chunk_tokens"], "overlap": options["chunk_overlap"],
-                         "tokenizer": embedder.name, "version": CHUNKER_VERSION},
+            "chunking": {
+                "tokens": options["chunk_tokens"],
+                "overlap": options["chunk_overlap"],
+                "tokenizer": embedder.name,
+                "version": CHUNKER_VERSION,
+            },
             "retrieval": {**index.settings(), "context_k": self.context_k},
             "settings": self.settings.to_json(),
             "documents": entries,
@@ -215,8 +237,9 @@ class RagBackend(Backend):
         backend = cls(settings)
         retrieval = manifest.get("retrieval", {})
         try:
-            backend.index = ChunkIndex.load(out, retrieval.get("fusion", DEFAULT_FUSION),
-                                            retrieval.get("dense_weight", DEFAULT_DENSE_WEIGHT))
+            backend.index = ChunkIndex.load(
+                out, retrieval.get("fusion", DEFAULT_FUSION), retrieval.get("dense_weight", DEFAULT_DENSE_WEIGHT)
+            )
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             raise InputError(f"the index in {out} could not be read ({exc}); rebuild it with 'advisor build'") from None
         backend.manifest = manifest
@@ -260,8 +283,11 @@ class RagBackend(Backend):
             t0 = time.perf_counter()
             hits = self.retrieve_many(batch, self.context_k)
             t1 = time.perf_counter()
-            texts = generator.chat([context_messages(q, h) for q, h in zip(batch, hits)],
-                                   max_new_tokens=self.settings.new_tokens, batch_size=batch_size)
+            texts = generator.chat(
+                [context_messages(q, h) for q, h in zip(batch, hits)],
+                max_new_tokens=self.settings.new_tokens,
+                batch_size=batch_size,
+            )
             share = (time.perf_counter() - t1) / len(batch) + (t1 - t0) / len(batch)
             for text, h in zip(texts, hits):
                 sources = list(dict.fromkeys(hit.doc_id for hit in h))

@@ -155,7 +155,9 @@ def build_and_evaluate(approach: str, docs_dir: str | Path | None, qa_file: str 
             metrics = evaluate(backend, inputs.test, settings, task=inputs.task, out=out, progress=progress,
                                baseline_cache=baseline_cache, build_seconds=built.seconds)
     except KeyboardInterrupt:
-        distributed.on_main(write_text, out / METRICS_FILE, json.dumps({**header, "interrupted": True}, indent=2) + "\n")
+        distributed.on_main(
+            write_text, out / METRICS_FILE, json.dumps({**header, "interrupted": True}, indent=2) + "\n"
+        )
         raise
     metrics = {**metrics, **{k: v for k, v in header.items() if k not in metrics or metrics[k] is None}}
     metrics["peak_memory_mb"] = max(built.peak_memory_mb, evaluated.peak_memory_mb)

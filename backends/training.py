@@ -113,7 +113,9 @@ def prompt_ids(tokenizer: Any, messages: list[dict[str, str]]) -> list[int]:
     return list(out["input_ids"])
 
 
-def supervised_example(tokenizer: Any, messages: list[dict[str, str]], answer: str, max_length: int) -> tuple[Example, bool]:
+def supervised_example(
+    tokenizer: Any, messages: list[dict[str, str]], answer: str, max_length: int
+) -> tuple[Example, bool]:
     """The chat prompt followed by the answer and eos; loss on the answer and eos only.
 
     Too long: the middle of the prompt is cut (its start, the system prompt, and its end, the question and
@@ -126,7 +128,7 @@ def supervised_example(tokenizer: Any, messages: list[dict[str, str]], answer: s
     if truncated:
         room = max_length - len(answer_ids)
         head = min(32, room // 4)
-        prompt = prompt[:head] + prompt[len(prompt) - (room - head):]
+        prompt = prompt[:head] + prompt[len(prompt) - (room - head) :]
     return Example(prompt + answer_ids, [IGNORE] * len(prompt) + answer_ids), truncated
 
 
@@ -142,7 +144,9 @@ def document_examples(tokenizer: Any, documents: Sequence[Document], chunk_token
     return examples
 
 
-def split_pairs(pairs: Sequence[QAPair], seed: int, val_fraction: float = 0.15, mode: str = "qa") -> tuple[list[QAPair], list[QAPair]]:
+def split_pairs(
+    pairs: Sequence[QAPair], seed: int, val_fraction: float = 0.15, mode: str = "qa"
+) -> tuple[list[QAPair], list[QAPair]]:
     """A seeded train/validation split of the training pairs; too few pairs is an InputError."""
     need = MIN_TRAIN_PAIRS if mode in ("qa", "both") else MIN_VAL
     if len(pairs) < need:
@@ -161,7 +165,9 @@ def split_pairs(pairs: Sequence[QAPair], seed: int, val_fraction: float = 0.15, 
 def warn_truncated(count: int, total: int, max_length: int) -> None:
     """One warning for every example cut to fit the model's context."""
     if count:
-        log.warning("%d of %d training examples were longer than %d tokens and were truncated", count, total, max_length)
+        log.warning(
+            "%d of %d training examples were longer than %d tokens and were truncated", count, total, max_length
+        )
 
 
 def max_length_for(model: Any, wanted: int) -> int:
@@ -243,8 +249,14 @@ def add_lora(model: Any, config: TrainConfig):
     if not available:
         raise InputError("this model has no linear layers that LoRA can adapt")
     set_seed(config.seed)
-    lora = LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
-                      target_modules=targets, task_type="CAUSAL_LM", bias="none")
+    lora = LoraConfig(
+        r=config.rank,
+        lora_alpha=config.alpha,
+        lora_dropout=config.dropout,
+        target_modules=targets,
+        task_type="CAUSAL_LM",
+        bias="none",
+    )
     try:
         with warnings.catch_warnings():  # peft calls a transformers method deprecated in 5.x
             warnings.simplefilter("ignore", FutureWarning)
@@ -286,9 +298,14 @@ def causal_loss_sum(model: Any, batch: dict[str, Any]):
     labels = batch["labels"][:, 1:]
     keep = labels != IGNORE
     count = int(keep.sum())
-    plain_head = head is not None and decoder is not None and decoder is not base and not getattr(config, "final_logit_softcapping", None) \
+    plain_head = (
+        head is not None
+        and decoder is not None
+        and decoder is not base
+        and not getattr(config, "final_logit_softcapping", None)
         and getattr(config, "logit_scale", None) in (None, 1, 1.0)
-    if not plain_head:
+    )
+    if not plain_head or head is None or decoder is None:
         return model(**batch).loss * count, count
     hidden = decoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
     logits = head(hidden[:, :-1][keep])
@@ -409,7 +426,9 @@ def train_lora(
     rng = random.Random(config.seed)
     steps_per_epoch = math.ceil(len(train_examples) / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
-    scheduler = get_linear_schedule_with_warmup(optimizer, max(1, int(config.warmup_fraction * total_steps)), total_steps)
+    scheduler = get_linear_schedule_with_warmup(
+        optimizer, max(1, int(config.warmup_fraction * total_steps)), total_steps
+    )
     weights = [labelled(e) for e in train_examples]
 
     history: list[dict[str, Any]] = []
@@ -418,8 +437,14 @@ def train_lora(
     real_tokens, slot_tokens, own_tokens, step_seconds = 0, 0, 0, 0.0
     last_loss = last_val = None
     interrupted = stopped_early = False
-    bar = tqdm(total=total_steps, unit="step", desc="training", file=sys.stderr,
-               disable=not (progress and world.is_main), dynamic_ncols=True)
+    bar = tqdm(
+        total=total_steps,
+        unit="step",
+        desc="training",
+        file=sys.stderr,
+        disable=not (progress and world.is_main),
+        dynamic_ncols=True,
+    )
 
     def snapshot() -> dict[str, Any]:
         return {n: p.detach().to("cpu", copy=True) for n, p in peft_model.named_parameters() if p.requires_grad}
@@ -464,7 +489,9 @@ def train_lora(
                     step += 1
                     real_tokens += int(real)
                     slot_tokens += int(slots)
-                    history.append({"step": step, "epoch": epoch + 1, "train_loss": round(last_loss, 5), "val_loss": None})
+                    history.append(
+                        {"step": step, "epoch": epoch + 1, "train_loss": round(last_loss, 5), "val_loss": None}
+                    )
                     bar.update(1)
                     bar.set_postfix(loss=f"{last_loss:.3f}", val="-" if last_val is None else f"{last_val:.3f}")
                     distributed.maybe_kill(step)
@@ -475,7 +502,12 @@ def train_lora(
                 history[-1]["val_loss"] = None if last_val is None else round(last_val, 5)
                 bar.set_postfix(loss=f"{last_loss:.3f}", val="-" if last_val is None else f"{last_val:.3f}")
                 if last_val is None or last_val < best_val - 1e-4:
-                    best_val, best_state, best_step, bad_evals = (last_val if last_val is not None else math.inf), snapshot(), step, 0
+                    best_val, best_state, best_step, bad_evals = (
+                        (last_val if last_val is not None else math.inf),
+                        snapshot(),
+                        step,
+                        0,
+                    )
                 else:
                     bad_evals += 1
                     if bad_evals >= config.patience:
@@ -540,8 +572,12 @@ def versions() -> dict[str, str]:
     import torch
     import transformers
 
-    return {"python": platform.python_version(), "torch": torch.__version__,
-            "transformers": transformers.__version__, "peft": peft.__version__}
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "peft": peft.__version__,
+    }
 
 
 def is_complete_build(folder: Path) -> bool:
@@ -580,7 +616,9 @@ def publish(work: Path, out: Path, interrupted: bool) -> Path:
     return target
 
 
-def write_training_record(folder: Path, result: TrainResult, config: TrainConfig, manifest: dict[str, Any], extra_config: dict[str, Any]) -> None:
+def write_training_record(
+    folder: Path, result: TrainResult, config: TrainConfig, manifest: dict[str, Any], extra_config: dict[str, Any]
+) -> None:
     """Save the adapter (peft format), training_config.json, loss.json, loss.svg and manifest.json."""
     from advisor.backends.plots import loss_svg
 

@@ -65,14 +65,16 @@ class Inputs:
 
 
 def parse_approaches(text: str | Sequence[str] | None, has_documents: bool = True) -> list[str]:
-    """'rag,hybrid' -> ['rag', 'hybrid'], checked; None -> every arm that applies (no rag or hybrid without documents)."""
+    """'rag,hybrid' -> ['rag', 'hybrid'], checked; None -> every arm that applies (no retrieval without documents)."""
     if text is None:
         return [a for a in APPROACHES if has_documents or a not in RETRIEVING]
     names = [t.strip() for t in (text.split(",") if isinstance(text, str) else text) if t.strip()]
     for name in names:
         if name not in APPROACHES:
-            raise InputError(f"--approaches: unknown approach '{name}' (expected some of {', '.join(APPROACHES)})"
-                             f"{did_you_mean(name, APPROACHES)}")
+            raise InputError(
+                f"--approaches: unknown approach '{name}' (expected some of {', '.join(APPROACHES)})"
+                f"{did_you_mean(name, APPROACHES)}"
+            )
     if not names:
         raise InputError(f"--approaches: name at least one of {', '.join(APPROACHES)}")
     if not has_documents:
@@ -82,9 +84,15 @@ def parse_approaches(text: str | Sequence[str] | None, has_documents: bool = Tru
     return list(dict.fromkeys(names))
 
 
-def prepare(answers_path: str | Path, docs_dir: str | Path | None, qa_file: str | Path, out_dir: str | Path,
-            settings: BuildSettings, approaches: Sequence[str] | str | None,
-            rules_path: str | Path | None = None) -> tuple[Inputs, list[str]]:
+def prepare(
+    answers_path: str | Path,
+    docs_dir: str | Path | None,
+    qa_file: str | Path,
+    out_dir: str | Path,
+    settings: BuildSettings,
+    approaches: Sequence[str] | str | None,
+    rules_path: str | Path | None = None,
+) -> tuple[Inputs, list[str]]:
     """Check answers, rule base, documents, pairs, options and model names; recommend. No model is loaded."""
     from advisor.answers import load_answers
     from advisor.backends.runner import check_out_dir, check_settings, load_inputs
@@ -100,11 +108,15 @@ def prepare(answers_path: str | Path, docs_dir: str | Path | None, qa_file: str 
         check_settings(approach, settings)
     data = load_inputs(docs_dir, qa_file, settings, chosen)
     if len(data.pairs) < MIN_PAIRS:
-        raise InputError(f"{qa_file}: {len(data.pairs)} question/answer pairs are too few for a meaningful comparison; "
-                         f"give at least {MIN_PAIRS} (60 or more make differences between approaches measurable)")
+        raise InputError(
+            f"{qa_file}: {len(data.pairs)} question/answer pairs are too few for a meaningful comparison; "
+            f"give at least {MIN_PAIRS} (60 or more make differences between approaches measurable)"
+        )
     if len(data.test) < MIN_TEST:
-        raise InputError(f"--test-fraction {settings.test_fraction} holds out only {len(data.test)} of "
-                         f"{len(data.pairs)} pairs; at least {MIN_TEST} are needed (raise --test-fraction or add pairs)")
+        raise InputError(
+            f"--test-fraction {settings.test_fraction} holds out only {len(data.test)} of "
+            f"{len(data.pairs)} pairs; at least {MIN_TEST} are needed (raise --test-fraction or add pairs)"
+        )
     skipped = {} if docs_dir is not None else {a: "not applicable: no documents" for a in RETRIEVING}
     return Inputs(rulebase, rec, getattr(answers_file, "project", None), data, skipped), chosen
 
@@ -167,10 +179,16 @@ class Progress:
         if self.path is None:
             return
         total = sum(est for _, est in self.plan) or 1.0
-        data = {"state": state, "stage": self.plan[index][0] if index < len(self.plan) else None,
-                "stage_number": min(index + 1, len(self.plan)), "stages": len(self.plan),
-                "fraction_done": 1.0 if state == "done" else round(self.done_estimate / total, 3),
-                "seconds_left": round(seconds_left), "pid": os.getpid(), "updated": time.time()}
+        data = {
+            "state": state,
+            "stage": self.plan[index][0] if index < len(self.plan) else None,
+            "stage_number": min(index + 1, len(self.plan)),
+            "stages": len(self.plan),
+            "fraction_done": 1.0 if state == "done" else round(self.done_estimate / total, 3),
+            "seconds_left": round(seconds_left),
+            "pid": os.getpid(),
+            "updated": time.time(),
+        }
         write_text(self.path, json.dumps(data) + "\n")
 
 
@@ -185,7 +203,9 @@ def _plan(approaches: Sequence[str], inputs: Inputs, settings: BuildSettings) ->
     plan = [("load models", 15.0), ("untouched model (zero-shot)", answered * _ESTIMATE["answer"] * 0.5)]
     for approach in approaches:
         scale = len(inputs.train) / 50 if approach != "rag" else len(inputs.documents) / 12
-        plan.append((approach, _ESTIMATE[approach] * max(scale, 0.2) + per_eval * (0.6 if approach == "fine-tuning" else 1.5)))
+        plan.append(
+            (approach, _ESTIMATE[approach] * max(scale, 0.2) + per_eval * (0.6 if approach == "fine-tuning" else 1.5))
+        )
     return plan
 
 
@@ -200,8 +220,15 @@ def load_models(settings: BuildSettings, approaches: Sequence[str]) -> None:
         shared_embedder(settings.embedder, settings.device)
 
 
-def run_stage(approach: str, inputs: Inputs, docs_dir: Path | None, qa_file: Path, out: Path,
-              settings: BuildSettings, progress: bool) -> tuple[dict[str, Any], bool]:
+def run_stage(
+    approach: str,
+    inputs: Inputs,
+    docs_dir: Path | None,
+    qa_file: Path,
+    out: Path,
+    settings: BuildSettings,
+    progress: bool,
+) -> tuple[dict[str, Any], bool]:
     """Build and evaluate one approach into out/<approach>, or reuse an earlier identical run."""
     from advisor.backends.distributed import on_main
     from advisor.backends.runner import build_and_evaluate
@@ -211,16 +238,32 @@ def run_stage(approach: str, inputs: Inputs, docs_dir: Path | None, qa_file: Pat
     reused = on_main(_reusable, folder, print_)
     if reused is not None:
         return reused, True
-    metrics = build_and_evaluate(approach, docs_dir, qa_file, folder, settings, progress=progress,
-                                 baseline_cache=out / ".baseline", inputs=inputs.data)
+    metrics = build_and_evaluate(
+        approach,
+        docs_dir,
+        qa_file,
+        folder,
+        settings,
+        progress=progress,
+        baseline_cache=out / ".baseline",
+        inputs=inputs.data,
+    )
     on_main(write_text, folder / STAGE_FILE, json.dumps({"fingerprint": print_, "approach": approach}) + "\n")
     return metrics, False
 
 
-def validate(answers_path: str | Path, docs_dir: str | Path | None, qa_file: str | Path, out_dir: str | Path,
-             settings: BuildSettings | None = None, *, approaches: Sequence[str] | None = None,
-             rules_path: str | Path | None = None, progress: bool = True,
-             echo: Callable[[str], None] = print) -> dict[str, Any]:
+def validate(
+    answers_path: str | Path,
+    docs_dir: str | Path | None,
+    qa_file: str | Path,
+    out_dir: str | Path,
+    settings: BuildSettings | None = None,
+    *,
+    approaches: Sequence[str] | None = None,
+    rules_path: str | Path | None = None,
+    progress: bool = True,
+    echo: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """Recommend, build and measure the approaches, write OUT/validation.json and the reports; return the former.
 
     A backend that fails is recorded as failed with its reason and the others still run; Ctrl-C stops the
@@ -237,9 +280,12 @@ def validate(answers_path: str | Path, docs_dir: str | Path | None, qa_file: str
     distributed.barrier()  # every rank has checked OUT before any rank writes there
     rec = inputs.recommendation
     echo(f"recommendation from the answers: {rec.recommendation} (confidence {rec.confidence:.2f})")
-    echo(f"validating the untouched model, {', '.join(chosen)} on {len(inputs.documents)} documents and "
-         f"{len(inputs.pairs)} pairs ({len(inputs.train)} for training, {len(inputs.test)} held out, seed {settings.seed}); "
-         f"ranked by {inputs.task.metric}")
+    echo(
+        f"validating the untouched model, {', '.join(chosen)} on {len(inputs.documents)} documents and "
+        f"{len(inputs.pairs)} pairs ({len(inputs.train)} for training, {len(inputs.test)} held out, "
+        f"seed {settings.seed}); "
+        f"ranked by {inputs.task.metric}"
+    )
     for arm, why in inputs.not_applicable.items():
         echo(f"{arm}: {why}")
     out.mkdir(parents=True, exist_ok=True)
@@ -266,11 +312,20 @@ def validate(answers_path: str | Path, docs_dir: str | Path | None, qa_file: str
         bar.start(i)
         stage_settings = settings
         if approach == "hybrid" and (out / "rag" / "manifest.json").is_file():
-            stage_settings = replace(settings, hybrid=settings.hybrid.model_copy(update={"rag_index": str(out / "rag")}))
+            stage_settings = replace(
+                settings, hybrid=settings.hybrid.model_copy(update={"rag_index": str(out / "rag")})
+            )
         started = time.perf_counter()
         try:
-            metrics, reused = run_stage(approach, inputs, docs_dir and Path(docs_dir), Path(qa_file), out,
-                                        stage_settings, progress)
+            metrics, reused = run_stage(
+                approach,
+                inputs,
+                Path(docs_dir) if docs_dir is not None else None,
+                Path(qa_file),
+                out,
+                stage_settings,
+                progress,
+            )
             results[approach] = {"status": "ok", **metrics}
             note = " (reused the earlier run: same inputs)" if reused else ""
         except KeyboardInterrupt:
@@ -281,9 +336,14 @@ def validate(answers_path: str | Path, docs_dir: str | Path | None, qa_file: str
             results[approach] = {"status": "failed", "approach": approach, "error": reason}
             note = f" — FAILED: {reason}"
         seconds = time.perf_counter() - started
-        stages.append({"name": approach, "seconds": round(seconds, 2),
-                       "build_seconds": results[approach].get("build_seconds"),
-                       "eval_seconds": results[approach].get("eval_seconds")})
+        stages.append(
+            {
+                "name": approach,
+                "seconds": round(seconds, 2),
+                "build_seconds": results[approach].get("build_seconds"),
+                "eval_seconds": results[approach].get("eval_seconds"),
+            }
+        )
         bar.finish(i, seconds, note)
 
     validation = summarise_run(rec, inputs, results, settings, out)
@@ -295,8 +355,9 @@ def validate(answers_path: str | Path, docs_dir: str | Path | None, qa_file: str
     return validation
 
 
-def summarise_run(rec: Any, inputs: Inputs, results: dict[str, dict[str, Any]], settings: BuildSettings,
-                  out: Path) -> dict[str, Any]:
+def summarise_run(
+    rec: Any, inputs: Inputs, results: dict[str, dict[str, Any]], settings: BuildSettings, out: Path
+) -> dict[str, Any]:
     """Read each arm's per-question records from OUT and hand everything to evidence.summarise."""
     from advisor.backends.evaluation import read_answers
     from advisor.backends.evidence import summarise
@@ -305,8 +366,9 @@ def summarise_run(rec: Any, inputs: Inputs, results: dict[str, dict[str, Any]], 
     ok = [a for a in APPROACHES if results.get(a, {}).get("status") == "ok"]
     records = {a: read_answers(out / a) for a in ok}
     per_q = {a: {r["line"]: float(r[metric]) for r in rows} for a, rows in records.items()}
-    base_q = next(({r["line"]: float(r["baseline"][metric]) for r in rows if "baseline" in r}
-                   for rows in records.values()), {})
+    base_q = next(
+        ({r["line"]: float(r["baseline"][metric]) for r in rows if "baseline" in r} for rows in records.values()), {}
+    )
     answered = inputs.test[: settings.eval_limit] if settings.eval_limit else inputs.test
     counts = {"questions": len(answered), "held_out": len(inputs.test), "train_pairs": len(inputs.train)}
     return summarise(rec, inputs.task, results, inputs.not_applicable, per_q, base_q, records, settings, counts)
@@ -317,5 +379,11 @@ def write_reports(out: Path, rec: Any, inputs: Inputs, validation: dict[str, Any
     from advisor.report import write_report
 
     for name in ("report.html", "report.md"):
-        write_report(out / name, rec, inputs.rulebase, project=inputs.project, answers_file=str(answers_path),
-                     validation=validation)
+        write_report(
+            out / name,
+            rec,
+            inputs.rulebase,
+            project=inputs.project,
+            answers_file=str(answers_path),
+            validation=validation,
+        )

@@ -159,30 +159,39 @@ def main() -> None:
     if "style_validation" in results:
         v = results["style_validation"]
         print(f"style sample: {v['questions']} held-out MRs, {v['train_pairs']} training pairs, "
-              f"whole run {v['seconds'] / 60:.1f} min; recommended {v['recommended']}, best measured {v['best_measured']}")
+              f"whole run {v['seconds'] / 60:.1f} min; recommended {v['recommended']}, "
+              f"best measured {v['best_measured']}")
         print(f"{'arm':<14} {'chrF':>6} {'BLEU':>6} {'ROUGE-L':>8} {'build s':>8} {'answer s':>9}")
         for arm, row in v["arms"].items():
             if "chrf" in row:
-                print(f"{arm:<14} {row['chrf']:>6.3f} {row.get('bleu', 0):>6.3f} {row.get('rouge_l', 0):>8.3f} "
-                      f"{row['build_seconds'] or 0:>8.0f} {row['answer_seconds'] or 0:>9.0f}")
+                print(
+                    f"{arm:<14} {row['chrf']:>6.3f} {row.get('bleu', 0):>6.3f} {row.get('rouge_l', 0):>8.3f} "
+                    f"{row['build_seconds'] or 0:>8.0f} {row['answer_seconds'] or 0:>9.0f}"
+                )
             else:
                 print(f"{arm:<14} {row['status']}: {row['reason']}")
         print(v["verdict"])
     c = results.get("covid_rag")
     if c:
         r = c["retrieval"]
-        print(f"\nCOVID-QA RAG ({c['questions']} answered): recall@{r['k']} {r['recall_at_k']:.2f} on {r['questions']} "
-              f"held out; answer in context {r['answer_in_context']:.2f}; {c['metric']} {c['answers'][c['metric']]:.3f} "
-              f"vs {c['baseline'][c['metric']]:.3f} closed-book; weak part: {c['weak_part']}")
+        print(
+            f"\nCOVID-QA RAG ({c['questions']} answered): recall@{r['k']} {r['recall_at_k']:.2f} on {r['questions']} "
+            f"held out; answer in context {r['answer_in_context']:.2f}; {c['metric']} {c['answers'][c['metric']]:.3f} "
+            f"vs {c['baseline'][c['metric']]:.3f} closed-book; weak part: {c['weak_part']}"
+        )
     p = results["picking"]
-    print(f"\npicking {p['k']} demonstrations for {p['inputs']} inputs from {p['examples']} examples: "
-          f"{p['matrix_seconds'] * 1000:.0f} ms (a Python loop: {p['loop_seconds']:.1f} s, {p['speedup']}x; same picks "
-          f"{p['same_picks']:.0%}); embedding them took {p['embed_seconds']:.1f} s")
+    print(
+        f"\npicking {p['k']} demonstrations for {p['inputs']} inputs from {p['examples']} examples: "
+        f"{p['matrix_seconds'] * 1000:.0f} ms (a Python loop: {p['loop_seconds']:.1f} s, {p['speedup']}x; same picks "
+        f"{p['same_picks']:.0%}); embedding them took {p['embed_seconds']:.1f} s"
+    )
     t = results["training_speed"]
     for name, row in t.items():
         if isinstance(row, dict):
-            print(f"training on {name}: {row['tokens_per_second']} tokens/s, {row['mean_tokens']} tokens an example, "
-                  f"padding {row['padding_waste']:.1%}")
+            print(
+                f"training on {name}: {row['tokens_per_second']} tokens/s, {row['mean_tokens']} tokens an example, "
+                f"padding {row['padding_waste']:.1%}"
+            )
     print(f"short-sequence tokens/s as a share of the knowledge task's: {t['ratio_style_to_knowledge']:.2f}")
     print(f"wrote {RESULTS}")
 

@@ -111,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
         from advisor.engine import term_weights, with_term_weights
 
         rng = random.Random(0)
-        spoiled = with_term_weights(rulebase, {t: w * 3 ** rng.uniform(-1, 1) for t, w in term_weights(rulebase).items()})
+        spoiled = with_term_weights(
+            rulebase, {t: w * 3 ** rng.uniform(-1, 1) for t, w in term_weights(rulebase).items()}
+        )
         bad = calibrate(library, spoiled, cv=5, seed=0, source=str(cases_path))
         results["calibration_spoiled"] = {
             "cv_agreement_hand": round(bad.hand_mean, 4),
@@ -128,34 +130,52 @@ def main(argv: list[str] | None = None) -> int:
 
     sample = str(ROOT / "sample" / "answers.yaml")
     results["processes"] = {
-        "rules_check_exhaustive_seconds": round(process(["rules", "check", "--exhaustive", "--format", "json"],
-                                                        args.runs), 3),
+        "rules_check_exhaustive_seconds": round(
+            process(["rules", "check", "--exhaustive", "--format", "json"], args.runs), 3
+        ),
         "recommend_json_with_depth_seconds": round(process(["recommend", sample, "--format", "json"], 5), 3),
-        "recommend_json_no_depth_seconds": round(process(["recommend", sample, "--format", "json", "--no-depth"], 5),
-                                                 3),
+        "recommend_json_no_depth_seconds": round(
+            process(["recommend", sample, "--format", "json", "--no-depth"], 5), 3
+        ),
     }
     rows = [
-        ("exhaustive lint (default rule base)",
-         f"{statistics.median(lint_times):.2f} s for {report.total:,} combinations"),
-        (f"sensitivity (sample answers, {args.perturbations} perturbations)",
-         f"{statistics.median(sens_times) * 1000:.1f} ms; stable in {sens.stability:.0%}"),
+        (
+            "exhaustive lint (default rule base)",
+            f"{statistics.median(lint_times):.2f} s for {report.total:,} combinations",
+        ),
+        (
+            f"sensitivity (sample answers, {args.perturbations} perturbations)",
+            f"{statistics.median(sens_times) * 1000:.1f} ms; stable in {sens.stability:.0%}",
+        ),
         ("adaptive: decided? (nothing answered)", f"{statistics.median(empty_times) * 1000:.2f} ms"),
-        ("adaptive: decided? (5 of 10 answered)",
-         f"{statistics.median(half_times) * 1000:.2f} ms ({'decided' if half_decision.decided else 'open'})"),
+        (
+            "adaptive: decided? (5 of 10 answered)",
+            f"{statistics.median(half_times) * 1000:.2f} ms ({'decided' if half_decision.decided else 'open'})",
+        ),
     ]
     if "calibration" in results:
         c = results["calibration"]
-        rows.append((f"calibration ({c['cases']} cases, {c['folds']}-fold CV)",
-                     f"{c['seconds']:.2f} s; agreement hand {c['cv_agreement_hand']:.1%}, "
-                     f"calibrated {c['cv_agreement_calibrated']:.1%}"))
+        rows.append(
+            (
+                f"calibration ({c['cases']} cases, {c['folds']}-fold CV)",
+                f"{c['seconds']:.2f} s; agreement hand {c['cv_agreement_hand']:.1%}, "
+                f"calibrated {c['cv_agreement_calibrated']:.1%}",
+            )
+        )
         b = results["calibration_spoiled"]
-        rows.append(("calibration from spoiled weights (×1/3..3)",
-                     f"agreement hand {b['cv_agreement_hand']:.1%}, calibrated {b['cv_agreement_calibrated']:.1%}"))
+        rows.append(
+            (
+                "calibration from spoiled weights (×1/3..3)",
+                f"agreement hand {b['cv_agreement_hand']:.1%}, calibrated {b['cv_agreement_calibrated']:.1%}",
+            )
+        )
     p = results["processes"]
     rows += [
         ("process: advisor rules check --exhaustive", f"{p['rules_check_exhaustive_seconds']:.2f} s"),
-        ("process: advisor recommend (with / --no-depth)",
-         f"{p['recommend_json_with_depth_seconds']:.2f} s / {p['recommend_json_no_depth_seconds']:.2f} s"),
+        (
+            "process: advisor recommend (with / --no-depth)",
+            f"{p['recommend_json_with_depth_seconds']:.2f} s / {p['recommend_json_no_depth_seconds']:.2f} s",
+        ),
     ]
     width = max(len(r[0]) for r in rows)
     for name, value in rows:

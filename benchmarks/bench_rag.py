@@ -66,17 +66,22 @@ def retrieval_variants(index: ChunkIndex, questions, qvecs, sources) -> dict[str
 
     dense = index.dense_rankings(qvecs, 50)
     lexicals = {"bm25": index.lexical_rankings(questions, 50)}
-    tfidf_index = ChunkIndex(index.chunks, index.vectors, index.dense, Lexical.fit([c.text for c in index.chunks], "tfidf"))
+    tfidf_index = ChunkIndex(
+        index.chunks, index.vectors, index.dense, Lexical.fit([c.text for c in index.chunks], "tfidf")
+    )
     lexicals["tfidf"] = tfidf_index.lexical_rankings(questions, 50)
     out = {"dense": doc_scores(dense, index.chunks, sources)}
     for name, lex in lexicals.items():
         out[name] = doc_scores(lex, index.chunks, sources)
-        out[f"rrf+{name}"] = doc_scores([fuse(d, l, "rrf", 0.5) for d, l in zip(dense, lex)], index.chunks, sources)
+        out[f"rrf+{name}"] = doc_scores([fuse(d, lx, "rrf", 0.5) for d, lx in zip(dense, lex)], index.chunks, sources)
         for w in (0.3, 0.4, 0.5, 0.6, 0.7):
-            out[f"weighted{w}+{name}"] = doc_scores([fuse(d, l, "weighted", w) for d, l in zip(dense, lex)],
-                                                  index.chunks, sources)
+            out[f"weighted{w}+{name}"] = doc_scores(
+                [fuse(d, lx, "weighted", w) for d, lx in zip(dense, lex)], index.chunks, sources
+            )
         for w in (0.4, 0.6):
-            out[f"rrf{w}+{name}"] = doc_scores([fuse(d, l, "rrf", w) for d, l in zip(dense, lex)], index.chunks, sources)
+            out[f"rrf{w}+{name}"] = doc_scores(
+                [fuse(d, lx, "rrf", w) for d, lx in zip(dense, lex)], index.chunks, sources
+            )
     return out
 
 
@@ -85,7 +90,7 @@ def perturbed(vectors: np.ndarray, n: int, sigma: float, seed: int = 0) -> np.nd
     rng = np.random.default_rng(seed)
     reps = int(np.ceil(n / len(vectors)))
     tiled = np.tile(vectors, (reps, 1))[:n].copy()
-    tiled[len(vectors):] += rng.normal(0, sigma, size=(n - len(vectors), vectors.shape[1])).astype(np.float32)
+    tiled[len(vectors) :] += rng.normal(0, sigma, size=(n - len(vectors), vectors.shape[1])).astype(np.float32)
     tiled /= np.linalg.norm(tiled, axis=1, keepdims=True)
     return tiled.astype(np.float32)
 
@@ -104,8 +109,12 @@ def hnsw_quality(vectors: np.ndarray, queries: np.ndarray, k: int = 10) -> dict[
     sims = queries @ vectors.T
     exact = np.argpartition(-sims, k, axis=1)[:, :k]
     recall = np.mean([len(set(a) & set(b)) / k for a, b in zip(labels.tolist(), exact.tolist())])
-    return {"vectors": len(vectors), "recall_at_10_vs_exact": round(float(recall), 4),
-            "query_ms": round(per_query_ms, 4), "build_seconds": round(build_s, 2)}
+    return {
+        "vectors": len(vectors),
+        "recall_at_10_vs_exact": round(float(recall), 4),
+        "query_ms": round(per_query_ms, 4),
+        "build_seconds": round(build_s, 2),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,8 +122,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--quick", action="store_true", help="only the default chunking")
     parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--part", choices=["all", "ratio"], default="all",
-                        help="ratio: only re-measure build overhead, updating the results file")
+    parser.add_argument(
+        "--part",
+        choices=["all", "ratio"],
+        default="all",
+        help="ratio: only re-measure build overhead, updating the results file",
+    )
     args = parser.parse_args(argv)
     if not (args.data / "docs").is_dir():
         print(f"covid-qa data not found at {args.data}; nothing to measure")
@@ -131,10 +144,17 @@ def main(argv: list[str] | None = None) -> int:
     qvecs = embedder.encode(questions)
     previous = json.loads(args.out.read_text()) if args.part == "ratio" and args.out.is_file() else {}
     results: dict = previous or {
-        "data": "covid-qa", "documents": len(documents), "questions": len(pairs),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "processor": platform.processor() or platform.machine()},
-        "versions": library_versions(), "chunking": {},
+        "data": "covid-qa",
+        "documents": len(documents),
+        "questions": len(pairs),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "processor": platform.processor() or platform.machine(),
+        },
+        "versions": library_versions(),
+        "chunking": {},
     }
 
     # Overhead: RagBackend.build against plain SentenceTransformer.encode on the same chunks (a subset of papers),
@@ -147,14 +167,23 @@ def main(argv: list[str] | None = None) -> int:
 
     # The full default build through the public API: time and peak memory.
     with tempfile.TemporaryDirectory() as tmp:
-        backend = RagBackend(BuildSettings(retrieval=RetrievalOptions(chunk_tokens=DEFAULT_CHUNKING[0], chunk_overlap=DEFAULT_CHUNKING[1])))
+        backend = RagBackend(
+            BuildSettings(
+                retrieval=RetrievalOptions(chunk_tokens=DEFAULT_CHUNKING[0], chunk_overlap=DEFAULT_CHUNKING[1])
+            )
+        )
         base_rss = rss_mb()
         with measure() as build_m:
             facts = backend.build(documents, [], Path(tmp) / "index", progress=True)
         default_index = backend.index
-    results["full_build"] = {"documents": len(documents), "chunks": facts["chunks"], "seconds": build_m.seconds,
-                             "chunks_per_second": round(facts["chunks"] / build_m.seconds, 1),
-                             "peak_memory_mb": build_m.peak_memory_mb, "memory_before_mb": round(base_rss, 1)}
+    results["full_build"] = {
+        "documents": len(documents),
+        "chunks": facts["chunks"],
+        "seconds": build_m.seconds,
+        "chunks_per_second": round(facts["chunks"] / build_m.seconds, 1),
+        "peak_memory_mb": build_m.peak_memory_mb,
+        "memory_before_mb": round(base_rss, 1),
+    }
     print(f"full build: {results['full_build']}", flush=True)
 
     for tokens, overlap in [DEFAULT_CHUNKING] + ([] if args.quick else [c for c in CHUNKINGS if c != DEFAULT_CHUNKING]):
@@ -168,10 +197,17 @@ def main(argv: list[str] | None = None) -> int:
             embed_s = round(time.perf_counter() - t0, 1)
             index = ChunkIndex.build(chunks, vectors)
         scores = retrieval_variants(index, questions, qvecs, sources)
-        results["chunking"][f"{tokens}/{overlap}"] = {"chunks": len(index), "embed_seconds": embed_s, "retrieval": scores}
+        results["chunking"][f"{tokens}/{overlap}"] = {
+            "chunks": len(index),
+            "embed_seconds": embed_s,
+            "retrieval": scores,
+        }
         best = max(scores.items(), key=lambda kv: (kv[1]["recall_at_5"], kv[1]["mrr_at_10"]))
-        print(f"chunking {tokens}/{overlap}: {len(index)} chunks; dense {scores['dense']}; bm25 {scores['bm25']}; "
-              f"rrf+bm25 {scores['rrf+bm25']}; best {best[0]} {best[1]}", flush=True)
+        print(
+            f"chunking {tokens}/{overlap}: {len(index)} chunks; dense {scores['dense']}; bm25 {scores['bm25']}; "
+            f"rrf+bm25 {scores['rrf+bm25']}; best {best[0]} {best[1]}",
+            flush=True,
+        )
         save(args.out, results)
         if (tokens, overlap) == DEFAULT_CHUNKING:
             extras(results, embedder, default_index, qvecs)
@@ -194,19 +230,25 @@ def extras(results: dict, embedder, default_index: ChunkIndex, qvecs: np.ndarray
         para = [p.paraphrase for p in spairs]
         results["sample_paraphrases"] = {
             "questions": len(spairs),
-            "original": retrieval_variants(sindex, [p.question for p in spairs],
-                                           embedder.encode([p.question for p in spairs]), [p.source for p in spairs]),
+            "original": retrieval_variants(
+                sindex,
+                [p.question for p in spairs],
+                embedder.encode([p.question for p in spairs]),
+                [p.source for p in spairs],
+            ),
             "paraphrase": retrieval_variants(sindex, para, embedder.encode(para), [p.source for p in spairs]),
         }
 
     # hnswlib against exact search on the real vectors, and latency at 10k / 100k (tiled + perturbed real vectors).
     real = default_index.vectors
     sigma = 0.02
-    results["hnsw"] = {"real": hnsw_quality(real, qvecs), "perturbation_sigma": sigma,
-                       "10k": hnsw_quality(perturbed(real, 10_000, sigma), qvecs),
-                       "100k": hnsw_quality(perturbed(real, 100_000, sigma), qvecs)}
+    results["hnsw"] = {
+        "real": hnsw_quality(real, qvecs),
+        "perturbation_sigma": sigma,
+        "10k": hnsw_quality(perturbed(real, 10_000, sigma), qvecs),
+        "100k": hnsw_quality(perturbed(real, 100_000, sigma), qvecs),
+    }
     print(f"hnsw: {results['hnsw']}", flush=True)
-
 
 
 def build_overhead(documents, embedder) -> dict:
@@ -226,9 +268,15 @@ def build_overhead(documents, embedder) -> dict:
                 plain = embedder.model.encode(texts, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
                 encodes.append(time.perf_counter() - t0)
     agreement = float(np.min(np.sum(plain * built, axis=1)))
-    return {"documents": len(documents), "chunks": facts["chunks"], "order": "encode, build, build, encode",
-            "build_seconds": [round(x, 2) for x in builds], "plain_encode_seconds": [round(x, 2) for x in encodes],
-            "ratio": round(sum(builds) / sum(encodes), 3), "min_cosine_vs_plain_encode": round(agreement, 5)}
+    return {
+        "documents": len(documents),
+        "chunks": facts["chunks"],
+        "order": "encode, build, build, encode",
+        "build_seconds": [round(x, 2) for x in builds],
+        "plain_encode_seconds": [round(x, 2) for x in encodes],
+        "ratio": round(sum(builds) / sum(encodes), 3),
+        "min_cosine_vs_plain_encode": round(agreement, 5),
+    }
 
 
 def save(path: Path, results: dict) -> None:
@@ -247,9 +295,11 @@ def print_table(results: dict) -> None:
     for r in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)))
     b, f = results["build"], results["full_build"]
-    print(f"build {b['chunks']} chunks ({b['documents']} papers): {b['build_seconds']} s vs plain encode "
-          f"{b['plain_encode_seconds']} s (ratio {b['ratio']}); full build {f['chunks']} chunks {f['seconds']} s, "
-          f"peak memory {f['peak_memory_mb']} MB")
+    print(
+        f"build {b['chunks']} chunks ({b['documents']} papers): {b['build_seconds']} s vs plain encode "
+        f"{b['plain_encode_seconds']} s (ratio {b['ratio']}); full build {f['chunks']} chunks {f['seconds']} s, "
+        f"peak memory {f['peak_memory_mb']} MB"
+    )
     for size in ("real", "10k", "100k"):
         h = results["hnsw"][size]
         print(f"hnsw {h['vectors']} vectors: recall@10 vs exact {h['recall_at_10_vs_exact']}, {h['query_ms']} ms/query")

@@ -95,19 +95,36 @@ def run_trainer(group_by_length: bool = False) -> dict:
         return batch
 
     with tempfile.TemporaryDirectory() as tmp:
-        args = TrainingArguments(output_dir=tmp, per_device_train_batch_size=BATCH, num_train_epochs=1, learning_rate=LR,
-                                 seed=0, report_to=[], save_strategy="no", logging_strategy="no", use_cpu=True,
-                                 dataloader_num_workers=0, disable_tqdm=True,
-                                 train_sampling_strategy="group_by_length" if group_by_length else "random",
-                                 max_grad_norm=1.0, warmup_steps=0.06, lr_scheduler_type="linear")
+        args = TrainingArguments(
+            output_dir=tmp,
+            per_device_train_batch_size=BATCH,
+            num_train_epochs=1,
+            learning_rate=LR,
+            seed=0,
+            report_to=[],
+            save_strategy="no",
+            logging_strategy="no",
+            use_cpu=True,
+            dataloader_num_workers=0,
+            disable_tqdm=True,
+            train_sampling_strategy="group_by_length" if group_by_length else "random",
+            max_grad_norm=1.0,
+            warmup_steps=0.06,
+            lr_scheduler_type="linear",
+        )
         trainer = Trainer(model=model, args=args, train_dataset=_ListDataset(rows), data_collator=counting)
         with measure() as m:
             out = trainer.train()
     real = sum(len(e.input_ids) for e in data)
-    return {"seconds": m.seconds, "peak_memory_mb": m.peak_memory_mb, "tokens": real,
-            "tokens_per_second": round(real / m.seconds, 1),
-            "padding_waste": round(1 - slots["real"] / slots["all"], 4), "steps": out.global_step,
-            "final_train_loss": round(out.training_loss, 5)}
+    return {
+        "seconds": m.seconds,
+        "peak_memory_mb": m.peak_memory_mb,
+        "tokens": real,
+        "tokens_per_second": round(real / m.seconds, 1),
+        "padding_waste": round(1 - slots["real"] / slots["all"], 4),
+        "steps": out.global_step,
+        "final_train_loss": round(out.training_loss, 5),
+    }
 
 
 class _ListDataset:
@@ -136,10 +153,20 @@ def end_to_end(approach: str, out: Path) -> dict:
     from advisor.backends.runner import build_and_evaluate
 
     start = time.perf_counter()
-    metrics = build_and_evaluate(approach, ROOT / "sample" / "docs", ROOT / "sample" / "qa.jsonl", out, BuildSettings(),
-                                 progress=False)
-    keep = ("questions", "answers", "baseline", "paraphrase", "retrieval", "build_seconds", "eval_seconds", "train",
-            "peak_memory_mb")
+    metrics = build_and_evaluate(
+        approach, ROOT / "sample" / "docs", ROOT / "sample" / "qa.jsonl", out, BuildSettings(), progress=False
+    )
+    keep = (
+        "questions",
+        "answers",
+        "baseline",
+        "paraphrase",
+        "retrieval",
+        "build_seconds",
+        "eval_seconds",
+        "train",
+        "peak_memory_mb",
+    )
     return {"wall_seconds": round(time.perf_counter() - start, 1), **{k: metrics.get(k) for k in keep}}
 
 
@@ -158,17 +185,29 @@ def main() -> None:
     from advisor.atomic import write_text
 
     previous = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-    results = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-               "settings": {"batch_size": BATCH, "lr": LR, "rank": 8, "target_modules": "all linear", "epochs": 1,
-                            "data": f"72 closed-book sample pairs + {DOC_WINDOWS} 256-token windows of the sample documents",
-                            "torch_threads": os.environ.get("BENCH_THREADS", "default"),
-                            "load_average_at_start": os.getloadavg()[0]}}
+    results = {
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "settings": {
+            "batch_size": BATCH,
+            "lr": LR,
+            "rank": 8,
+            "target_modules": "all linear",
+            "epochs": 1,
+            "data": f"72 closed-book sample pairs + {DOC_WINDOWS} 256-token windows of the sample documents",
+            "torch_threads": os.environ.get("BENCH_THREADS", "default"),
+            "load_average_at_start": os.getloadavg()[0],
+        },
+    }
     if args.e2e_only:
         results["throughput"] = previous.get("throughput")
     else:
         runs = {name: _subprocess(name) for name in ("ours", "trainer", "trainer-grouped")}
-        runs["ratio_tokens_per_second_vs_trainer"] = round(runs["ours"]["tokens_per_second"] / runs["trainer"]["tokens_per_second"], 2)
-        runs["ratio_vs_trainer_grouped"] = round(runs["ours"]["tokens_per_second"] / runs["trainer-grouped"]["tokens_per_second"], 2)
+        runs["ratio_tokens_per_second_vs_trainer"] = round(
+            runs["ours"]["tokens_per_second"] / runs["trainer"]["tokens_per_second"], 2
+        )
+        runs["ratio_vs_trainer_grouped"] = round(
+            runs["ours"]["tokens_per_second"] / runs["trainer-grouped"]["tokens_per_second"], 2
+        )
         results["throughput"] = runs
     if not args.quick:
         import tempfile
@@ -187,16 +226,24 @@ def print_table(results: dict) -> None:
     for name in ("ours", "trainer", "trainer-grouped"):
         if name in runs:
             r = runs[name]
-            print(f"{name:<18}{r['tokens_per_second']:>10}{r['seconds']:>10}{r['peak_memory_mb']:>10}{r['padding_waste']:>10}{r['steps']:>7}")
+            print(
+                f"{name:<18}{r['tokens_per_second']:>10}{r['seconds']:>10}{r['peak_memory_mb']:>10}{r['padding_waste']:>10}{r['steps']:>7}"
+            )
     if runs:
-        print(f"throughput ratio ours/Trainer: {runs['ratio_tokens_per_second_vs_trainer']}  "
-              f"(vs Trainer with group_by_length: {runs['ratio_vs_trainer_grouped']})")
+        print(
+            f"throughput ratio ours/Trainer: {runs['ratio_tokens_per_second_vs_trainer']}  "
+            f"(vs Trainer with group_by_length: {runs['ratio_vs_trainer_grouped']})"
+        )
     e2e = results.get("end_to_end") or {}
     for approach, r in ((a, e2e[a]) for a in ("fine-tuning", "hybrid") if a in e2e):
         a, b = r["answers"], r["baseline"]["answers"]
         para = (r.get("paraphrase") or {}).get("answers", {})
-        print(f"{approach:<12} wall {r['wall_seconds']:>6}s train {r['train']['seconds']:>6}s  contains {a['contains']:.2f} "
-              f"F1 {a['f1']:.2f} (baseline {b['contains']:.2f}/{b['f1']:.2f}; paraphrase {para.get('contains', 0):.2f}/{para.get('f1', 0):.2f})")
+        print(
+            f"{approach:<12} wall {r['wall_seconds']:>6}s train {r['train']['seconds']:>6}s  "
+            f"contains {a['contains']:.2f} "
+            f"F1 {a['f1']:.2f} (baseline {b['contains']:.2f}/{b['f1']:.2f}; "
+            f"paraphrase {para.get('contains', 0):.2f}/{para.get('f1', 0):.2f})"
+        )
 
 
 if __name__ == "__main__":

@@ -34,12 +34,21 @@ def main() -> None:
     stages = validation["stages"]
     approaches = validation["approaches"]
     loading = sum(s["seconds"] for s in stages if s["name"] == "load models")
-    embedding = (approaches.get("rag", {}).get("build") or {}).get("seconds") or approaches.get("rag", {}).get("build_seconds") or 0.0
+    embedding = (
+        (approaches.get("rag", {}).get("build") or {}).get("seconds")
+        or approaches.get("rag", {}).get("build_seconds")
+        or 0.0
+    )
     training = sum(((a.get("train") or {}).get("seconds") or 0.0) for a in approaches.values())
-    generation = sum(s["seconds"] for s in stages if s["name"] in ("closed-book baseline", "untouched model (zero-shot)")) + \
-        sum((a.get("eval_seconds") or 0.0) for a in approaches.values())
-    shares = {"model loading": loading, "embedding (rag build)": embedding, "training": training,
-              "generation (answering)": generation}
+    generation = sum(
+        s["seconds"] for s in stages if s["name"] in ("closed-book baseline", "untouched model (zero-shot)")
+    ) + sum((a.get("eval_seconds") or 0.0) for a in approaches.values())
+    shares = {
+        "model loading": loading,
+        "embedding (rag build)": embedding,
+        "training": training,
+        "generation (answering)": generation,
+    }
     shares["other (start-up, hybrid index, reports)"] = max(0.0, wall - sum(shares.values()))
 
     print(f"\nREADME first command on the sample: {wall:.0f} s wall ({wall / 60:.1f} min)\n")
@@ -49,8 +58,10 @@ def main() -> None:
     print(f"\n{'where the time went':<40}{'seconds':>10}{'share':>8}")
     for name, seconds in shares.items():
         print(f"{name:<40}{seconds:>10.1f}{seconds / wall:>8.0%}")
-    print(f"\nrecommended {validation['recommended']}, best measured {validation['best_measured']} "
-          f"({validation['metric']}), agrees: {validation['agrees']}")
+    print(
+        f"\nrecommended {validation['recommended']}, best measured {validation['best_measured']} "
+        f"({validation['metric']}), agrees: {validation['agrees']}"
+    )
     for name, a in approaches.items():
         if a.get("status") == "ok":
             print(f"  {name:<12} contains {a['answers']['contains']:.2f}  f1 {a['answers']['f1']:.2f}")
@@ -60,10 +71,13 @@ def main() -> None:
 
     result = {
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
-        "wall_seconds": round(wall, 1), "stages": stages,
+        "wall_seconds": round(wall, 1),
+        "stages": stages,
         "shares": {k: {"seconds": round(v, 1), "share": round(v / wall, 3)} for k, v in shares.items()},
-        "recommended": validation["recommended"], "best_measured": validation["best_measured"],
-        "agrees": validation["agrees"], "metric": validation["metric"],
+        "recommended": validation["recommended"],
+        "best_measured": validation["best_measured"],
+        "agrees": validation["agrees"],
+        "metric": validation["metric"],
         "answers": {n: a.get("answers") for n, a in approaches.items()},
         "baseline": base.get("answers"),
     }

@@ -24,7 +24,9 @@ def main() -> None:
     lines += [{"question": row["mr"], "answers": row["refs"], "split": "test"} for row in held_out]
     out = Path(__file__).resolve().parent.parent / "sample" / "style" / "pairs.jsonl"
     out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines), encoding="utf-8")
-    print(f"wrote {out}: {TRAIN} training pairs, {TEST} held out with {sum(len(r['refs']) for r in held_out)} references")
+    print(
+        f"wrote {out}: {TRAIN} training pairs, {TEST} held out with {sum(len(r['refs']) for r in held_out)} references"
+    )
 
 
 if __name__ == "__main__":

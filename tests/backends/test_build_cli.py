@@ -60,7 +60,9 @@ def test_bad_inputs_exit_2_with_one_clear_line(tmp_path, corpus_factory, pairs_f
     out = str(tmp_path / "out")
     bad_qa = tmp_path / "bad.jsonl"
     bad_qa.write_text('{"question": "Q", "answer": "A"}\n{"question": "Q2"\n', encoding="utf-8")
-    unknown_source = pairs_factory(tmp_path / "unknown.jsonl", [{"question": "Q", "answer": "A", "source": "clubs/chess.md"}])
+    unknown_source = pairs_factory(
+        tmp_path / "unknown.jsonl", [{"question": "Q", "answer": "A", "source": "clubs/chess.md"}]
+    )
     (tmp_path / "not-a-model").mkdir()
     (tmp_path / "empty-docs").mkdir()
     cases = [
@@ -68,11 +70,23 @@ def test_bad_inputs_exit_2_with_one_clear_line(tmp_path, corpus_factory, pairs_f
         (["--docs", str(tmp_path / "empty-docs"), "--qa", str(qa), "--out", out], "holds no"),
         (["--docs", str(docs), "--qa", str(bad_qa), "--out", out], f"{bad_qa}:2"),
         (["--docs", str(docs), "--qa", str(unknown_source), "--out", out], "did you mean 'clubs/chess.txt'"),
-        (["--docs", str(docs), "--qa", str(qa), "--out", out, "--embedder", str(tmp_path / "not-a-model")], "is not a model"),
-        (["--docs", str(docs), "--qa", str(qa), "--out", out, "--generator", str(tmp_path / "not-a-model")], "is not a model"),
-        (["--docs", str(docs), "--qa", str(qa), "--out", out, "--generator", "nobody/no-such-model-xyz"], "not in the Hugging Face cache"),
+        (
+            ["--docs", str(docs), "--qa", str(qa), "--out", out, "--embedder", str(tmp_path / "not-a-model")],
+            "is not a model",
+        ),
+        (
+            ["--docs", str(docs), "--qa", str(qa), "--out", out, "--generator", str(tmp_path / "not-a-model")],
+            "is not a model",
+        ),
+        (
+            ["--docs", str(docs), "--qa", str(qa), "--out", out, "--generator", "nobody/no-such-model-xyz"],
+            "not in the Hugging Face cache",
+        ),
         (["--docs", str(docs), "--qa", str(qa), "--out", out, "--test-fraction", "1.5"], "--test-fraction"),
-        (["--docs", str(docs), "--qa", str(qa), "--out", out, "--chunk-tokens", "16", "--chunk-overlap", "16"], "--chunk-overlap"),
+        (
+            ["--docs", str(docs), "--qa", str(qa), "--out", out, "--chunk-tokens", "16", "--chunk-overlap", "16"],
+            "--chunk-overlap",
+        ),
         (["--docs", str(docs), "--qa", str(qa), "--out", str(docs)], "holds other files"),
     ]
     for args, expected in cases:
@@ -88,7 +102,8 @@ def test_query_without_a_build_exits_2(tmp_path):
 
 
 def test_ctrl_c_during_evaluation_leaves_the_build_and_a_metrics_file_marked_interrupted(
-        tmp_path, corpus_factory, pairs_factory, monkeypatch):
+    tmp_path, corpus_factory, pairs_factory, monkeypatch
+):
     from advisor.backends import evaluation
     from advisor.backends.base import BuildSettings
     from advisor.backends.rag import RagBackend
@@ -100,8 +115,14 @@ def test_ctrl_c_during_evaluation_leaves_the_build_and_a_metrics_file_marked_int
     monkeypatch.setattr(evaluation, "evaluate", interrupted)
     out = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt):
-        build_and_evaluate("rag", corpus_factory(tmp_path / "docs"), pairs_factory(tmp_path / "qa.jsonl"), out,
-                           BuildSettings(), progress=False)
+        build_and_evaluate(
+            "rag",
+            corpus_factory(tmp_path / "docs"),
+            pairs_factory(tmp_path / "qa.jsonl"),
+            out,
+            BuildSettings(),
+            progress=False,
+        )
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["interrupted"] is True and metrics["approach"] == "rag" and metrics["build_seconds"] > 0
     assert RagBackend.load(out).retrieve("Who is the chess champion?", 1)[0].doc_id == "clubs/chess.txt"

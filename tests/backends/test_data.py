@@ -81,7 +81,9 @@ def test_each_bad_line_names_file_and_line(tmp_path, line, expected):
 
 def test_unknown_source_names_file_line_and_suggests_the_closest_document(tmp_path, corpus_dir):
     path = tmp_path / "qa.jsonl"
-    path.write_text(json.dumps({"question": "Q", "answer": "A", "source": "places/bakery.txt"}) + "\n", encoding="utf-8")
+    path.write_text(
+        json.dumps({"question": "Q", "answer": "A", "source": "places/bakery.txt"}) + "\n", encoding="utf-8"
+    )
     with pytest.raises(InputError) as caught:
         load_pairs(path, load_documents(corpus_dir))
     assert f"{path}:1" in str(caught.value) and "did you mean 'places/bakery.md'" in str(caught.value)

@@ -11,7 +11,9 @@ from advisor.backends.base import BuildSettings, Document, Hit, QAPair
 from advisor.backends.hybrid import DEFAULT_CONTEXT_K, HybridBackend, oracle_hit, raft_contexts
 from advisor.backends.prompts import context_messages
 
-DOCS = [Document(f"d{i}.md", f"Document {i} says the code word is word{i}. Nothing else here.", "0" * 64) for i in range(6)]
+DOCS = [
+    Document(f"d{i}.md", f"Document {i} says the code word is word{i}. Nothing else here.", "0" * 64) for i in range(6)
+]
 PAIRS = [QAPair(f"What is code word {i}?", f"word{i % 6}", f"d{i % 6}.md") for i in range(10)]
 
 
@@ -34,7 +36,9 @@ def test_raft_contexts_mix_oracle_and_distractor_only_prompts_deterministically(
             assert holders == [] and all(h.doc_id != pair.source for h in context.hits)
     assert contexts == raft_contexts(PAIRS, fake_retrieve, DOCS, k=3, oracle_share=0.8, seed=0)
     other = raft_contexts(PAIRS, fake_retrieve, DOCS, k=3, oracle_share=0.8, seed=1)
-    assert [c.oracle for c in other] != [c.oracle for c in contexts] or [c.hits for c in other] != [c.hits for c in contexts]
+    assert [c.oracle for c in other] != [c.oracle for c in contexts] or [c.hits for c in other] != [
+        c.hits for c in contexts
+    ]
     # The oracle's place among the chunks is shuffled, so the model cannot learn "the answer is first".
     places = {[h.doc_id for h in c.hits].index(p.source) for p, c in zip(PAIRS, contexts) if c.oracle}
     assert len(places) > 1
@@ -51,8 +55,12 @@ def test_oracle_falls_back_to_a_window_of_the_source_when_retrieval_missed_it():
 def built_hybrid(tmp_path_factory, built_rag, tiny_documents, tiny_pairs):
     _, index = built_rag
     out = tmp_path_factory.mktemp("hybrid") / "out"
-    settings = BuildSettings(k=3, max_new_tokens=8, training=TrainingOptions(epochs=1, batch_size=4),
-                             hybrid=HybridOptions(rag_index=str(index)))
+    settings = BuildSettings(
+        k=3,
+        max_new_tokens=8,
+        training=TrainingOptions(epochs=1, batch_size=4),
+        hybrid=HybridOptions(rag_index=str(index)),
+    )
     backend = HybridBackend(settings)
     facts = backend.build(tiny_documents, tiny_pairs, out, progress=False)
     return backend, facts, out, settings

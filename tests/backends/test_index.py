@@ -84,7 +84,9 @@ def test_rerun_reuses_every_embedding_and_adding_a_document_embeds_only_it(tmp_p
     again = RagBackend(BuildSettings()).build(load_documents(docs_dir), [], out, progress=False)
     assert again["embedded_chunks"] == 0 and again["reused_chunks"] == 5
 
-    corpus_factory(docs_dir, {"clubs/rowing.md": "The Tansy rowing club trains at dawn on Saturdays with coach Bex Moll."})
+    corpus_factory(
+        docs_dir, {"clubs/rowing.md": "The Tansy rowing club trains at dawn on Saturdays with coach Bex Moll."}
+    )
     added = RagBackend(BuildSettings()).build(load_documents(docs_dir), [], out, progress=False)
     assert added["embedded_chunks"] == 1 and added["reused_chunks"] == 5 and added["dense_index"] == "appended"
     assert RagBackend.load(out).retrieve("Who coaches the rowing club?", 1)[0].doc_id == "clubs/rowing.md"

@@ -70,7 +70,10 @@ def test_too_long_examples_are_cut_in_the_prompt_and_keep_the_answer(tokenizer):
     example, truncated = supervised_example(tokenizer, messages, "Ebba Lindqvorn", 64)
     assert truncated and len(example.input_ids) == 64
     assert example.input_ids[-1] == tokenizer.eos_token_id
-    assert sum(label != IGNORE for label in example.labels) == len(tokenizer("Ebba Lindqvorn", add_special_tokens=False)["input_ids"]) + 1
+    assert (
+        sum(label != IGNORE for label in example.labels)
+        == len(tokenizer("Ebba Lindqvorn", add_special_tokens=False)["input_ids"]) + 1
+    )
     assert example.input_ids[:5] == prompt_ids(tokenizer, messages)[:5]
 
 

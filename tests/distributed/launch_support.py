@@ -35,11 +35,22 @@ def write_project(folder: Path) -> Path:
 def advisor(args: list[str], nproc: int | None = None, env: dict[str, str] | None = None,
             timeout: float = 600) -> subprocess.CompletedProcess:
     """`python -m advisor ARGS`, or under `torchrun --standalone --nproc_per_node NPROC` (free port, CPU)."""
-    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"] if nproc else [sys.executable]
-    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": "",
-                "ADVISOR_DIST_TIMEOUT": "180", **(env or {})}
-    return subprocess.run([*launch, "-m", "advisor", *args], capture_output=True, text=True, timeout=timeout,
-                          env=full_env, cwd=ROOT)
+    launch = (
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"]
+        if nproc
+        else [sys.executable]
+    )
+    full_env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "CUDA_VISIBLE_DEVICES": "",
+        "ADVISOR_DIST_TIMEOUT": "180",
+        **(env or {}),
+    }
+    return subprocess.run(
+        [*launch, "-m", "advisor", *args], capture_output=True, text=True, timeout=timeout, env=full_env, cwd=ROOT
+    )
 
 
 def check(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:

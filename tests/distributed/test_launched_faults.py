@@ -29,8 +29,11 @@ def earlier(tmp_path) -> Path:
 
 
 def _build(project: Path, out: Path, nproc: int, *extra: str, env: dict[str, str] | None = None):
-    return advisor(["build", "fine-tuning", "--docs", str(DOCS), "--qa", str(project), "--out", str(out), *TINY, *extra],
-                   nproc=nproc, env=env)
+    return advisor(
+        ["build", "fine-tuning", "--docs", str(DOCS), "--qa", str(project), "--out", str(out), *TINY, *extra],
+        nproc=nproc,
+        env=env,
+    )
 
 
 def test_a_world_size_that_does_not_divide_the_global_batch_is_refused(project, earlier):
@@ -58,7 +61,9 @@ def test_a_rank_killed_mid_training_stops_the_run_and_keeps_the_earlier_adapter(
     assert result.returncode != 0
     # The surviving rank leaves through its cleanup naming itself (whether it saw the broken all-reduce or
     # torchrun's stop signal first); torchrun names the rank that died and its signal.
-    assert "error: rank 0: training step 3 failed" in result.stderr or \
-        "error: rank 0: stopped by the launcher because another rank failed" in result.stderr, result.stderr[-3000:]
+    assert (
+        "error: rank 0: training step 3 failed" in result.stderr
+        or "error: rank 0: stopped by the launcher because another rank failed" in result.stderr
+    ), result.stderr[-3000:]
     assert "rank      : 1" in result.stderr and "SIGKILL" in result.stderr
     assert _snapshot(earlier) == before

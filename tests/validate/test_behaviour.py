@@ -112,7 +112,9 @@ def test_answer_in_context_needs_the_whole_short_answer_or_most_of_a_long_one():
     assert answer_in_context("The warranty runs 36 months from delivery.", ["36 months"])
     assert not answer_in_context("The warranty runs 36 weeks.", ["36 months"])
     long = "the virus binds the ACE2 receptor on epithelial cells of the lung"
-    assert answer_in_context("It is known that the virus binds the ACE2 receptor on the epithelial cells of the lung.", [long])
+    assert answer_in_context(
+        "It is known that the virus binds the ACE2 receptor on the epithelial cells of the lung.", [long]
+    )
     assert not answer_in_context("The virus spreads in droplets.", [long])
 
 
@@ -158,16 +160,42 @@ class _Rec:
 
 def _run(metric_scores: dict[str, list[float]], base: list[float], task_kind: str = "text") -> dict:
     task = choose_metric([QAPair(f"mr {i}", f"a sentence number {i} here") for i in range(len(base))], False)
-    records = {a: [{"line": i + 1, "question": f"mr {i}", "gold": "g", "response": f"{a} out {i}", "chrf": s,
-                    "baseline_response": f"zero {i}", "baseline": {"chrf": b}}
-                   for i, (s, b) in enumerate(zip(scores, base))] for a, scores in metric_scores.items()}
-    results = {a: {"status": "ok", "answers": {"chrf": sum(s) / len(s)}, "baseline": {"answers": {"chrf": sum(base) / len(base)}}}
-               for a, s in metric_scores.items()}
+    records = {
+        a: [
+            {
+                "line": i + 1,
+                "question": f"mr {i}",
+                "gold": "g",
+                "response": f"{a} out {i}",
+                "chrf": s,
+                "baseline_response": f"zero {i}",
+                "baseline": {"chrf": b},
+            }
+            for i, (s, b) in enumerate(zip(scores, base))
+        ]
+        for a, scores in metric_scores.items()
+    }
+    results = {
+        a: {
+            "status": "ok",
+            "answers": {"chrf": sum(s) / len(s)},
+            "baseline": {"answers": {"chrf": sum(base) / len(base)}},
+        }
+        for a, s in metric_scores.items()
+    }
     per_q = {a: {r["line"]: r["chrf"] for r in rows} for a, rows in records.items()}
     base_q = {i + 1: b for i, b in enumerate(base)}
-    return evidence.summarise(_Rec(), task, results, {"rag": "not applicable: no documents",
-                                                      "hybrid": "not applicable: no documents"},
-                              per_q, base_q, records, BuildSettings(), {"questions": len(base)})
+    return evidence.summarise(
+        _Rec(),
+        task,
+        results,
+        {"rag": "not applicable: no documents", "hybrid": "not applicable: no documents"},
+        per_q,
+        base_q,
+        records,
+        BuildSettings(),
+        {"questions": len(base)},
+    )
 
 
 def test_when_prompting_ties_fine_tuning_the_verdict_says_examples_in_the_prompt_are_enough():
@@ -189,27 +217,36 @@ def test_when_fine_tuning_beats_prompting_beyond_the_noise_the_verdict_agrees():
 
 
 def test_the_diagnosis_names_the_generator_when_retrieval_found_the_answer():
-    approaches = {"rag": {"status": "ok", "retrieval": {"answer_in_context": 0.8, "metric_when_in_context": 0.1}},
-                  "hybrid": {"status": "ok", "retrieval": {"answer_in_context": 0.3, "metric_when_in_context": 0.2}}}
+    approaches = {
+        "rag": {"status": "ok", "retrieval": {"answer_in_context": 0.8, "metric_when_in_context": 0.1}},
+        "hybrid": {"status": "ok", "retrieval": {"answer_in_context": 0.3, "metric_when_in_context": 0.2}},
+    }
     found = evidence.retrieval_diagnosis(approaches, "contains")
     assert [d["weak_part"] for d in found] == ["generator", "retrieval"]
     not_lifted = evidence.retrieval_diagnosis(
         {"rag": {"status": "ok", "retrieval": {"answer_in_context": 0.9, "metric_when_in_context": 0.7}}},
-        "f1", lifted=set())
+        "f1",
+        lifted=set(),
+    )
     assert not_lifted[0]["weak_part"] == "generator"  # in front of it, yet no better than the untouched model
     text = evidence._diagnosis_sentence(found[0])
-    assert text == ("rag: retrieval puts the answer in front of the model 80% of the time; the generator's "
-                    "contains on those questions is 0.10")
+    assert text == (
+        "rag: retrieval puts the answer in front of the model 80% of the time; the generator's "
+        "contains on those questions is 0.10"
+    )
 
 
 # ---------------------------------------------------------------- bad input before any model loads
 
 
-@pytest.mark.parametrize("extra, message", [
-    (["--approaches", "prompt,rag"], "--approaches rag: rag retrieves from documents: give --docs"),
-    (["--metric", "chrF2"], "unknown metric 'chrF2'"),
-    (["--shots", "500"], "--shots 500 is more than the 200 training pairs"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--approaches", "prompt,rag"], "--approaches rag: rag retrieves from documents: give --docs"),
+        (["--metric", "chrF2"], "unknown metric 'chrF2'"),
+        (["--shots", "500"], "--shots 500 is more than the 200 training pairs"),
+    ],
+)
 def test_behaviour_validate_refuses_bad_options_before_any_model_loads(tmp_path, monkeypatch, extra, message):
     from advisor.backends import validate as v
 
@@ -217,11 +254,22 @@ def test_behaviour_validate_refuses_bad_options_before_any_model_loads(tmp_path,
         raise AssertionError("a model was loaded before the options were checked")
 
     monkeypatch.setattr(v, "load_models", no_models)
-    result = CliRunner().invoke(main, ["validate", str(STYLE / "answers.yaml"), "--qa", str(STYLE / "pairs.jsonl"),
-                                       "--out", str(tmp_path / "out"), *extra])
+    result = CliRunner().invoke(
+        main,
+        [
+            "validate",
+            str(STYLE / "answers.yaml"),
+            "--qa",
+            str(STYLE / "pairs.jsonl"),
+            "--out",
+            str(tmp_path / "out"),
+            *extra,
+        ],
+    )
     assert result.exit_code == 2, result.output
     assert len(result.output.strip().splitlines()) == 1 and "Traceback" not in result.output
     import re
+
     assert re.search(message, result.output)
     assert not (tmp_path / "out").exists()
 
@@ -241,7 +289,9 @@ def test_quiet_build_draws_no_training_bar(tmp_path, monkeypatch):
 
     monkeypatch.setattr(finetune, "train_lora", fake_train)
     qa = _write(tmp_path / "qa.jsonl", _intent_pairs(24))
-    result = CliRunner().invoke(main, ["build", "fine-tuning", "--qa", str(qa), "--out", str(tmp_path / "ft"), "--quiet"])
+    result = CliRunner().invoke(
+        main, ["build", "fine-tuning", "--qa", str(qa), "--out", str(tmp_path / "ft"), "--quiet"]
+    )
     assert "Stop" in result.output  # the fake loop was reached, and told not to draw
     assert seen == {"progress": False}
 
@@ -256,8 +306,16 @@ def test_a_label_task_without_documents_gets_accuracy_and_macro_f1_without_any_f
     answers = tmp_path / "answers.yaml"
     answers.write_text("version: 1\nanswers:\n  style_adaptation: strong\n  external_knowledge: none\n")
     qa = _write(tmp_path / "intents.jsonl", _intent_pairs(40))
-    result = validate(answers, None, qa, tmp_path / "run", BuildSettings(max_new_tokens=4), approaches=["prompt"],
-                      progress=False, echo=lambda s: None)
+    result = validate(
+        answers,
+        None,
+        qa,
+        tmp_path / "run",
+        BuildSettings(max_new_tokens=4),
+        approaches=["prompt"],
+        progress=False,
+        echo=lambda s: None,
+    )
     assert result["task"] == "labels" and result["metric"] == "accuracy"
     prompt = result["approaches"]["prompt"]
     assert prompt["status"] == "ok" and set(prompt["answers"]) == {"accuracy", "macro_f1", "exact_match"}

@@ -46,7 +46,9 @@ def test_questions_are_the_rule_base_in_order_with_the_contract_values(client):
 
 def test_recommend_gives_what_the_cli_gives_for_yaml_and_json(client, tmp_path):
     cli_json = json.loads(cli("recommend", str(SAMPLE_ANSWERS), "--format", "json").stdout)
-    got = client.post("/api/recommend", content=SAMPLE_ANSWERS.read_text(), headers={"content-type": "application/yaml"})
+    got = client.post(
+        "/api/recommend", content=SAMPLE_ANSWERS.read_text(), headers={"content-type": "application/yaml"}
+    )
     assert got.status_code == 200 and got.json() == cli_json
     document = {"version": 1, "answers": {"knowledge_change": "static", "style_adaptation": "strong"}, "costs": COSTS}
     path = tmp_path / "with-costs.json"
@@ -63,13 +65,16 @@ def test_report_is_byte_identical_to_advisor_report(client, tmp_path, fmt, endin
     (tmp_path / "answers.yaml").write_text(text)
     document = {**yaml.safe_load(text), "costs": COSTS}
     (tmp_path / "answers.json").write_text(json.dumps(document))
-    for name, body, kind in (("answers.yaml", text, "application/yaml"),
-                             ("answers.json", json.dumps(document), "application/json")):
+    for name, body, kind in (
+        ("answers.yaml", text, "application/yaml"),
+        ("answers.json", json.dumps(document), "application/json"),
+    ):
         outputs = []
         for step in range(3):  # CLI, API, CLI: the API's bytes equal one of the CLI's (the report shows the minute)
             if step == 1:
-                response = client.post(f"/api/report?format={fmt}&answers_file={name}", content=body,
-                                       headers={"content-type": kind})
+                response = client.post(
+                    f"/api/report?format={fmt}&answers_file={name}", content=body, headers={"content-type": kind}
+                )
                 assert response.status_code == 200, response.text
                 assert f'filename="report.{ending}"' in response.headers["content-disposition"]
                 outputs.append(response.content)
@@ -108,8 +113,8 @@ BAD_DOCUMENTS = [
     ("value outside the list", '{"version": 1, "answers": {"knowledge_change": "hourly"}}'),
     ("not text", '{"version": 1, "answers": {"knowledge_change": 3}}'),
     ("wrong version", '{"version": 2, "answers": {}}'),
-    ("not a mapping", '[1, 2]'),
-    ("empty", ' '),
+    ("not a mapping", "[1, 2]"),
+    ("empty", " "),
     ("unknown field", '{"version": 1, "answer": {}}'),
     ("bad costs", '{"version": 1, "answers": {}, "costs": {"queries_per_day": -1}}'),
 ]
@@ -153,7 +158,14 @@ def test_a_10_mb_body_is_refused_with_413_and_the_server_keeps_serving(client):
 
 def test_runs_are_listed_with_their_status_and_verdict(client):
     runs = {r["name"]: r for r in client.get("/api/runs").json()}
-    assert set(runs) == {"sample", "no-report", "with-nan", "broken", "in-progress", "stopped"}  # not the symlink, not not-a-run
+    assert set(runs) == {
+        "sample",
+        "no-report",
+        "with-nan",
+        "broken",
+        "in-progress",
+        "stopped",
+    }  # not the symlink, not not-a-run
     assert runs["sample"]["status"] == "done" and runs["sample"]["best_measured"] == "rag"
     assert runs["sample"]["verdict"].startswith("On 12 held-out questions, rag measured best")
     assert runs["broken"]["status"] == "corrupt" and "malformed JSON" in runs["broken"]["error"]
@@ -174,18 +186,21 @@ def test_one_run_carries_its_evidence_and_a_corrupt_one_is_a_clear_422(client):
     assert client.get("/api/runs/sample").status_code == 200
 
 
-@pytest.mark.parametrize("path,statuses", [
-    ("/api/runs/..", {400}),
-    ("/api/runs/%2E%2E", {400}),
-    ("/api/runs/..%2F..%2Fetc", {404}),
-    ("/api/runs/%2Fetc", {404}),
-    ("/api/runs//etc", {404}),
-    ("/api/runs/escape", {403}),
-    ("/api/runs/.hidden", {400}),
-    ("/api/runs/missing", {404}),
-    ("/runs/escape", {403}),
-    ("/runs/..%2F..%2Fetc%2Fpasswd", {404}),
-])
+@pytest.mark.parametrize(
+    "path,statuses",
+    [
+        ("/api/runs/..", {400}),
+        ("/api/runs/%2E%2E", {400}),
+        ("/api/runs/..%2F..%2Fetc", {404}),
+        ("/api/runs/%2Fetc", {404}),
+        ("/api/runs//etc", {404}),
+        ("/api/runs/escape", {403}),
+        ("/api/runs/.hidden", {400}),
+        ("/api/runs/missing", {404}),
+        ("/runs/escape", {403}),
+        ("/runs/..%2F..%2Fetc%2Fpasswd", {404}),
+    ],
+)
 def test_run_names_cannot_leave_the_runs_folder(server, path, statuses):
     status, text = raw_get(server, path)
     assert status in statuses, (status, text)
@@ -240,9 +255,10 @@ def test_openapi_documents_the_api(client):
 
 
 def test_the_app_and_the_running_server_load_no_torch(server):
-    code = ("import advisor.web.app, advisor.web.server, advisor.cli, sys\n"
-            "print('\\n'.join(sys.modules))")
-    loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split())
+    code = "import advisor.web.app, advisor.web.server, advisor.cli, sys\nprint('\\n'.join(sys.modules))"
+    loaded = set(
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    )
     for name in ("torch", "transformers", "sentence_transformers"):
         assert name not in loaded, name
     assert "fastapi" in loaded

@@ -57,7 +57,9 @@ class Watched:
         self.page.on("console", lambda m: self.problems.append(f"console: {m.text}") if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
         self.page.on("requestfailed", lambda r: self.problems.append(f"failed: {r.url} {r.failure}"))
-        self.page.on("response", lambda r: self.problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
+        self.page.on(
+            "response", lambda r: self.problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None
+        )
 
     def close(self) -> list[str]:
         problems = list(self.problems)
@@ -81,9 +83,12 @@ def _expect():
 
 def _engine(answers: dict[str, str], costs: dict | None = None) -> dict:
     rulebase = load_rules()
-    document, checked = assessment.check_document({"version": 1, "answers": answers, **({"costs": costs} if costs else {})},
-                                                  "test", rulebase)
-    return assessment.recommendation_json(assessment.assess(document, checked, rulebase, compile_rules(rulebase), "test"))
+    document, checked = assessment.check_document(
+        {"version": 1, "answers": answers, **({"costs": costs} if costs else {})}, "test", rulebase
+    )
+    return assessment.recommendation_json(
+        assessment.assess(document, checked, rulebase, compile_rules(rulebase), "test")
+    )
 
 
 def _click(page, question: str, value: str) -> None:
@@ -111,7 +116,11 @@ def test_clicking_answers_moves_the_verdict_without_reloading_and_lists_the_flip
     factors = {row.get_attribute("data-factor") for row in page.locator("#factors tbody tr").all()}
     assert factors == {f["id"] for f in wanted["factors"]}
 
-    for question, value in (("knowledge_change", "static"), ("external_knowledge", "none"), ("style_adaptation", "none")):
+    for question, value in (
+        ("knowledge_change", "static"),
+        ("external_knowledge", "none"),
+        ("style_adaptation", "none"),
+    ):
         _click(page, question, value)
     wanted = _engine({"knowledge_change": "static", "external_knowledge": "none", "style_adaptation": "none"})
     assert wanted["prompt_first"]["applies"]
@@ -201,7 +210,8 @@ def test_answers_made_by_clicking_download_with_the_report_the_cli_writes_from_t
         _click(page, question, value)
     page.fill("#project", "Clinic <triage> bot")
     expect(page.locator("#recommendation")).to_have_attribute(
-        "data-value", _engine({"traceability": "required", "labeled_examples": "thousands"})["recommendation"])
+        "data-value", _engine({"traceability": "required", "labeled_examples": "thousands"})["recommendation"]
+    )
     with page.expect_download() as download:
         page.click("#download-answers")
     download.value.save_as(tmp_path / "answers.yaml")

@@ -50,7 +50,10 @@ def test_a_bad_rule_base_or_host_is_exit_2_before_listening(tmp_path):
     result = cli("serve", "--rules", str(bad), "--port", "0")
     assert result.returncode == 2 and result.stderr.startswith(f"error: {bad}") and "Traceback" not in result.stderr
     result = cli("serve", "--runs", str(bad), "--port", "0")
-    assert result.returncode == 2 and result.stderr == f"error: --runs {bad}: is a file; give the folder that holds the validation runs\n"
+    assert (
+        result.returncode == 2
+        and result.stderr == f"error: --runs {bad}: is a file; give the folder that holds the validation runs\n"
+    )
     result = cli("serve", "--host", "no-such-host.invalid", "--port", "0")
     assert result.returncode == 2 and result.stderr.startswith("error: --host no-such-host.invalid: cannot resolve")
 
@@ -58,8 +61,12 @@ def test_a_bad_rule_base_or_host_is_exit_2_before_listening(tmp_path):
 def test_validate_progress_is_written_atomically_per_stage_and_marked_done(tmp_path):
     write_progress(tmp_path, 1)
     progress = read_progress(tmp_path / v.PROGRESS_FILE)
-    assert (progress.state, progress.stage, progress.stage_number, progress.stages) == \
-        ("running", "closed-book baseline", 2, 5)
+    assert (progress.state, progress.stage, progress.stage_number, progress.stages) == (
+        "running",
+        "closed-book baseline",
+        2,
+        5,
+    )
     assert 0 < progress.fraction_done < 0.1 and progress.seconds_left > 0
     bar = v.Progress([("load models", 1.0)], lambda line: None, tmp_path / v.PROGRESS_FILE)
     bar.start(0)
@@ -93,8 +100,9 @@ def test_everything_a_rule_base_author_wrote_is_escaped_on_the_pages(tmp_path):
     text = (ROOT / "rules" / "default.yaml").read_text()
     hostile = '<img src=x onerror="alert(1)">'
     text = text.replace("name: default", f"name: '{hostile}'", 1)
-    text = text.replace("text: How often does the knowledge that answers depend on change?",
-                        f"text: '{hostile} How often?'", 1)
+    text = text.replace(
+        "text: How often does the knowledge that answers depend on change?", f"text: '{hostile} How often?'", 1
+    )
     rules = tmp_path / "rules.yaml"
     rules.write_text(text)
     server = Server("--rules", str(rules), cwd=tmp_path)
