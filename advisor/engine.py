@@ -25,7 +25,7 @@ from advisor.answers import show
 from advisor.errors import InputError, did_you_mean
 from advisor.models import APPROACHES, UNKNOWN, RuleBase
 
-_EPS = 1e-9
+EPS = 1e-9  # raw scores closer than this are a tie, which the tie order decides
 Vec = tuple[float, float, float]
 State = tuple[int, ...]
 
@@ -101,7 +101,6 @@ def compile_rules(rulebase: RuleBase) -> CompiledRules:
         for i in range(len(qids))
     )
     defaults = tuple(vindex[i][q.default] if q.default is not None else -1 for i, q in enumerate(rulebase.questions))
-    tie = list(rulebase.scoring.tie_order)
     return CompiledRules(
         rulebase=rulebase,
         qids=qids,
@@ -124,7 +123,7 @@ def compile_rules(rulebase: RuleBase) -> CompiledRules:
         scale=rulebase.scoring.scale,
         margin_scale=rulebase.scoring.margin_scale,
         floor=rulebase.scoring.confidence_floor,
-        order=tuple(APPROACHES.index(a) for a in tie),
+        order=tie_indices(rulebase.scoring.tie_order),
         factor_questions=tuple(
             tuple(i for i, q in enumerate(rulebase.questions) if q.factor == f.id) for f in rulebase.factors
         ),
@@ -196,16 +195,50 @@ def raw_state(compiled: CompiledRules, state: State) -> list[float]:
 
 def pick(compiled: CompiledRules, raw: list[float]) -> int:
     """Index of the recommended approach: highest raw score; near-ties go to the earlier in tie_order."""
-    order = compiled.order
+    return pick_in_order(raw, compiled.order)
+
+
+def pick_in_order(raw: Any, order: tuple[int, ...]) -> int:
+    """The one verdict rule: highest raw score, scores within EPS going to the earlier approach in `order`."""
     best = order[0]
     for a in order[1:]:
-        if raw[a] > raw[best] + _EPS:
+        if raw[a] > raw[best] + EPS:
             best = a
     return best
 
 
-def _margin(raw: list[float], top: int) -> float:
+def margin(raw: Any, top: int) -> float:
+    """The verdict's margin: the top raw score minus the best other raw score (0 or less: a tie)."""
     return raw[top] - max(raw[a] for a in range(3) if a != top)
+
+
+
+def tie_indices(tie_order: Any) -> tuple[int, ...]:
+    """A tie order of approach names as approach indices (what `pick_in_order` and `pick_many` take)."""
+    return tuple(APPROACHES.index(a) for a in tie_order)
+
+
+def pick_many(raw: Any, order: tuple[int, ...]) -> tuple[Any, Any]:
+    """`pick_in_order` vectorised over raw of shape (3, ...): (top index as int8, top raw score)."""
+    import numpy as np
+
+    best = np.full(raw.shape[1:], order[0], dtype=np.int8)
+    best_val = raw[order[0]].copy()
+    for a in order[1:]:
+        better = raw[a] > best_val + EPS
+        best[better] = a
+        best_val[better] = raw[a][better]
+    return best, best_val
+
+
+def margins(raw: Any, best: Any, best_val: Any) -> Any:
+    """`margin` vectorised over raw of shape (3, ...): top raw score minus the best other raw score."""
+    import numpy as np
+
+    other = np.full(best.shape, -np.inf)
+    for a in range(3):
+        np.maximum(other, np.where(best == a, -np.inf, raw[a]), out=other)
+    return best_val - other
 
 
 def confidence_of(compiled: CompiledRules, state: State, raw: list[float], top: int) -> float:
@@ -213,8 +246,8 @@ def confidence_of(compiled: CompiledRules, state: State, raw: list[float], top: 
     total = sum(compiled.importance) or 1.0
     missing = sum(imp for imp, v in zip(compiled.importance, state) if v < 0)
     known_share = max(0.0, 1.0 - missing / total)
-    margin = max(0.0, _margin(raw, top))
-    return known_share * (compiled.floor + (1.0 - compiled.floor) * math.tanh(margin / compiled.margin_scale))
+    lead = max(0.0, margin(raw, top))
+    return known_share * (compiled.floor + (1.0 - compiled.floor) * math.tanh(lead / compiled.margin_scale))
 
 
 def analyse(compiled: CompiledRules, state: State) -> tuple[list[float], int, float, list[tuple[int, int, int]], int]:
@@ -225,7 +258,7 @@ def analyse(compiled: CompiledRules, state: State) -> tuple[list[float], int, fl
     """
     raw = raw_state(compiled, state)
     top = pick(compiled, raw)
-    base_margin = _margin(raw, top)
+    base_margin = margin(raw, top)
     conf = confidence_of(compiled, state, raw, top)
     fired = [_fires(compiled, ri, state) for ri in range(len(compiled.rule_conds))]
     flips: list[tuple[int, int, int]] = []
@@ -263,16 +296,16 @@ def analyse(compiled: CompiledRules, state: State) -> tuple[list[float], int, fl
                     h += sign * e[2]
             alt_raw = (r, f, h)
             new_top = o0  # pick(), inlined: this loop is the hot path
-            if alt_raw[o1] > alt_raw[new_top] + _EPS:
+            if alt_raw[o1] > alt_raw[new_top] + EPS:
                 new_top = o1
-            if alt_raw[o2] > alt_raw[new_top] + _EPS:
+            if alt_raw[o2] > alt_raw[new_top] + EPS:
                 new_top = o2
             if new_top != top:
                 flips.append((qi, alt, new_top))
             if cur < 0:
                 a, b = others
                 gain = abs(alt_raw[top] - (alt_raw[a] if alt_raw[a] > alt_raw[b] else alt_raw[b]) - base_margin)
-                if gain > ask_gain + _EPS:
+                if gain > ask_gain + EPS:
                     ask_next, ask_gain = qi, gain
     return raw, top, conf, flips, ask_next
 
@@ -388,7 +421,7 @@ def recommend(compiled: CompiledRules, answers: Mapping[str, Any]) -> Recommenda
         scores={a: _r(to_score(compiled, raw[i])) for i, a in enumerate(APPROACHES)},
         raw_scores={a: _r(raw[i]) for i, a in enumerate(APPROACHES)},
         confidence=_r(conf),
-        margin=_r(_margin(raw, top)),
+        margin=_r(margin(raw, top)),
         answers=decoded,
         factors=factors,
         rules=fired_rules,

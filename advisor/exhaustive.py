@@ -5,7 +5,7 @@ instead of sampling we enumerate it: the compiled rule base becomes one small pu
 numpy adds them up over the whole grid by broadcasting, a chunk of leading answers at a time. The verdict of
 every combination is kept (one byte each), which is what the per-question and per-answer findings read.
 
-The verdict rule is the engine's own (`engine.pick`): highest raw score, near-ties (within 1e-9) to the earlier
+The verdict rule is the engine's own (`engine.pick_many`, beside `engine.pick`): highest raw score, near-ties (within 1e-9) to the earlier
 approach in `scoring.tie_order`; a test checks the two agree on sampled combinations.
 """
 
@@ -16,11 +16,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from advisor.engine import CompiledRules
+from advisor.engine import EPS, CompiledRules, margins, pick_many
 from advisor.errors import InputError
 from advisor.models import APPROACHES, UNKNOWN
 
-_EPS = 1e-9
 CHUNK = 1 << 20
 MAX_COMBINATIONS = 50_000_000  # two bytes each are kept (verdict, close call)
 
@@ -88,29 +87,6 @@ def _tables(compiled: CompiledRules) -> tuple[list[int], list[Any]]:
         sizes.append(n + 1)  # the last index is "unknown": neutral, and no rule reads it
         tables.append(table)
     return sizes, tables
-
-
-def pick_many(raw: Any, order: tuple[int, ...]) -> tuple[Any, Any]:
-    """Vectorised `engine.pick` over raw of shape (3, ...): (top index as int8, top raw score)."""
-    import numpy as np
-
-    best = np.full(raw.shape[1:], order[0], dtype=np.int8)
-    best_val = raw[order[0]].copy()
-    for a in order[1:]:
-        better = raw[a] > best_val + _EPS
-        best[better] = a
-        best_val[better] = raw[a][better]
-    return best, best_val
-
-
-def margins(raw: Any, best: Any, best_val: Any) -> Any:
-    """The engine's margin: top raw score minus the best other raw score."""
-    import numpy as np
-
-    other = np.full(best.shape, -np.inf)
-    for a in range(3):
-        np.maximum(other, np.where(best == a, -np.inf, raw[a]), out=other)
-    return best_val - other
 
 
 def _spread_pick(indices: Any, k: int) -> list[int]:
@@ -198,9 +174,9 @@ def exhaustive_lint(compiled: CompiledRules, near_margin: float = 0.1, examples:
         if lead_known:
             wins_answered += np.bincount(best[answered], minlength=3)
         margin = margins(raw, best, best_val)
-        tie_mask = margin <= _EPS
+        tie_mask = margin <= EPS
         near_mask = (margin < near_margin) & ~tie_mask
-        close_grid[lead_idx] = margin < max(near_margin, 2 * _EPS)
+        close_grid[lead_idx] = margin < max(near_margin, 2 * EPS)
         ties += int(tie_mask.sum())
         near += int(near_mask.sum())
         ties_answered += int((tie_mask & answered).sum())
@@ -212,7 +188,7 @@ def exhaustive_lint(compiled: CompiledRules, near_margin: float = 0.1, examples:
                 pool.extend((prefer, lead_idx + tuple(int(x) for x in np.unravel_index(p, tshape))) for p in picked)
         for ri, mask, eff in active:
             # removing the rule moves any margin by at most its effect's spread: only those can change
-            cand = mask & (margin <= float(eff.max() - eff.min()) + 2 * _EPS)
+            cand = mask & (margin <= float(eff.max() - eff.min()) + 2 * EPS)
             if not cand.any():
                 continue
             sub = raw[:, cand] - eff[:, None]
