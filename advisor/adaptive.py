@@ -17,14 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from advisor.engine import CompiledRules, State, encode, pick, raw_state
+from advisor.engine import EPS, CompiledRules, State, encode, margin, pick, raw_state
 from advisor.models import APPROACHES, UNKNOWN
-
-_EPS = 1e-9
-
-
-def _margin_of(raw: list[float], top: int) -> float:
-    return raw[top] - max(raw[a] for a in range(3) if a != top)
 
 
 @dataclass(frozen=True)
@@ -59,7 +53,7 @@ def rank_questions(compiled: CompiledRules, answers: Mapping[str, Any] | State,
     state = _state(compiled, answers)
     raw = raw_state(compiled, state)
     top = pick(compiled, raw)
-    base = _margin_of(raw, top)
+    base = margin(raw, top)
     ranked = []
     for qi, v in enumerate(state):
         if v >= 0 or (among is not None and compiled.qids[qi] not in among):
@@ -70,7 +64,7 @@ def rank_questions(compiled: CompiledRules, answers: Mapping[str, Any] | State,
             trial[qi] = alt
             new = raw_state(compiled, tuple(trial))
             new_top = pick(compiled, new)
-            changes.append(abs(_margin_of(new, top) - base))
+            changes.append(abs(margin(new, top) - base))
             if new_top != top:
                 flips[compiled.values[qi][alt]] = APPROACHES[new_top]
         ranked.append(QuestionValue(
@@ -181,7 +175,7 @@ def is_decided(compiled: CompiledRules, answers: Mapping[str, Any] | State,
         for b in rivals:
             bound = raw[b] - raw[top] + suffix[b][depth]
             bound += sum(rule_gain[b][ri] for ri in pending if rule_state(ri, depth) != 0)
-            if bound >= -2 * _EPS:
+            if bound >= -2 * EPS:
                 hopeful = True
                 break
         if not hopeful:
@@ -256,6 +250,84 @@ class AdaptiveSession:
         return self.decision().decided
 
 
+@dataclass
+class MostInformativeFirst:
+    """`ask_loop`'s strategy for `ask --adaptive`: the most informative question next, offering to stop once decided."""
+
+    rulebase: Any
+    session: AdaptiveSession
+    intro: str = ("Adaptive questionnaire: the question that can change the verdict most comes first, and it stops "
+                  "once the rest cannot change it. Enter: unknown, ?: help and why, b: back.")
+    help_words: frozenset[str] = frozenset({"?", "help", "h", "why"})
+    go_on: bool = False
+
+    def proceed(self, input_fn: Any, output_fn: Any) -> bool:
+        """Once decided, say so and ask whether to answer the rest anyway (Ctrl-C or end of input: stop)."""
+        session = self.session
+        if self.go_on or not session.asked:
+            return True
+        decision = session.decision()
+        if not decision.decided:
+            return True
+        left = len(session.remaining())
+        if not left:
+            return False
+        output_fn("")
+        output_fn(f"Decided after {len(session.asked)} of {len(self.session.compiled.qids)} questions: "
+                  f"{decision.recommendation}, whatever the other {left} answer(s) are.")
+        try:
+            reply = input_fn("Answer the remaining questions anyway? [y/N] > ")
+        except (KeyboardInterrupt, EOFError):
+            return False
+        self.go_on = reply.strip().lower() in ("y", "yes")
+        return self.go_on
+
+    def question(self) -> Any:
+        """The most informative question not asked yet."""
+        qid = self.session.next_question()
+        return None if qid is None else self._questions()[qid]
+
+    def _questions(self) -> dict[str, Any]:
+        return {q.id: q for q in self.rulebase.questions}
+
+    def heading(self, q: Any) -> str:
+        """'Question n of at most total: text'."""
+        return f"Question {len(self.session.asked) + 1} of at most {len(self.session.compiled.qids)}: {q.text}"
+
+    def reply_default(self, q: Any) -> str:
+        """The question's default, else unknown."""
+        return q.default or UNKNOWN
+
+    def shown_default(self, q: Any) -> str:
+        """The prompt offers unknown."""
+        return UNKNOWN
+
+    def why(self, q: Any) -> list[str]:
+        """Why this question comes now (what its answer can do to the verdict)."""
+        ranked = rank_questions(self.session.compiled, self.session.current(), among=self.session.remaining())
+        found = next((r for r in ranked if r.question == q.id), None)
+        return [] if found is None else [f"  Why this question now: {found.reason()}."]
+
+    def record(self, q: Any, value: str) -> None:
+        """Record the answer in the session."""
+        self.session.answer(q.id, value)
+
+    def back(self) -> bool:
+        """Undo the last answer; going back to the start also ends 'go on'."""
+        went = self.session.back() is not None
+        self.go_on = self.go_on and bool(self.session.asked)
+        return went
+
+    def so_far(self) -> dict[str, str]:
+        """The answers given so far, in the order asked."""
+        return dict(self.session.answers)
+
+    def result(self) -> dict[str, str]:
+        """Every question's answer, unasked ones at their default or unknown."""
+        questions = self._questions()
+        return {q: self.session.answers.get(q, questions[q].default or UNKNOWN) for q in self.session.compiled.qids}
+
+
 def run_adaptive_questionnaire(
     rulebase: Any,
     input_fn: Any = input,
@@ -271,67 +343,9 @@ def run_adaptive_questionnaire(
     already given. Returns every question's answer.
     """
     from advisor.engine import compile_rules
-    from advisor.errors import did_you_mean
-    from advisor.questionnaire import BACK_WORDS, HELP_WORDS, Interrupted, help_lines, parse_reply
-    from advisor.text import show
+    from advisor.questionnaire import ask_loop
 
-    compiled = compile_rules(rulebase)
-    questions = {q.id: q for q in rulebase.questions}
-    session = AdaptiveSession(compiled)
+    session = AdaptiveSession(compile_rules(rulebase))
     for qid, value in (initial or {}).items():
         session.answer(qid, value)
-    total = len(compiled.qids)
-    go_on = False
-    output_fn("Adaptive questionnaire: the question that can change the verdict most comes first, and it stops "
-              "once the rest cannot change it. Enter: unknown, ?: help and why, b: back.")
-    while True:
-        if not go_on and session.asked:
-            decision = session.decision()
-            if decision.decided:
-                left = len(session.remaining())
-                if not left:
-                    break
-                output_fn("")
-                output_fn(f"Decided after {len(session.asked)} of {total} questions: {decision.recommendation}, "
-                          f"whatever the other {left} answer(s) are.")
-                try:
-                    reply = input_fn("Answer the remaining questions anyway? [y/N] > ")
-                except (KeyboardInterrupt, EOFError):
-                    break
-                if reply.strip().lower() in ("y", "yes"):
-                    go_on = True
-                else:
-                    break
-        qid = session.next_question()
-        if qid is None:
-            break
-        q = questions[qid]
-        values = tuple(v.value for v in q.values)
-        output_fn("")
-        output_fn(f"Question {len(session.asked) + 1} of at most {total}: {q.text}")
-        output_fn("  " + "  ".join(f"{n}) {v}" for n, v in enumerate(values, 1)))
-        try:
-            reply = input_fn(f"[{qid}] (Enter = unknown) > ")
-        except (KeyboardInterrupt, EOFError):
-            raise Interrupted(dict(session.answers)) from None
-        text = reply.strip().lower()
-        if text in HELP_WORDS or text == "why":
-            for line in help_lines(rulebase, q):
-                output_fn(line)
-            ranked = rank_questions(compiled, session.current(), among=session.remaining())
-            why = next((r for r in ranked if r.question == qid), None)
-            if why is not None:
-                output_fn(f"  Why this question now: {why.reason()}.")
-            continue
-        if text in BACK_WORDS:
-            if session.back() is None:
-                output_fn("  This is the first question; there is nothing to go back to.")
-            go_on = go_on and bool(session.asked)
-            continue
-        value = parse_reply(reply, values, q.default or UNKNOWN)
-        if value is None:
-            output_fn(f"  {show(reply.strip())} is not an answer{did_you_mean(text, values)}. Allowed: "
-                      f"{', '.join(values)}, 1-{len(values)}, or Enter for unknown.")
-            continue
-        session.answer(qid, value)
-    return {q: session.answers.get(q, questions[q].default or UNKNOWN) for q in compiled.qids}
+    return ask_loop(rulebase, MostInformativeFirst(rulebase, session), input_fn, output_fn)
