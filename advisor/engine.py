@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from advisor.answers import show
+from advisor.answers import check_answers, show
 from advisor.errors import InputError, did_you_mean
 from advisor.models import APPROACHES, UNKNOWN, RuleBase
 
@@ -61,6 +61,7 @@ class CompiledRules:
     value_text: tuple[tuple[tuple[str, tuple[str, ...]], ...], ...] = ()
     factor_meta: tuple[tuple[str, str, float], ...] = ()
     rule_meta: tuple[tuple[str, tuple[str, ...], str, tuple[str, ...], str | None], ...] = ()
+    choices: dict[str, tuple[tuple[str, ...], str | None]] = field(default_factory=dict)  # what encode checks
 
     def __repr__(self) -> str:
         return f"CompiledRules({self.rulebase.name!r}: {len(self.qids)} questions, {len(self.rule_ids)} rules)"
@@ -130,38 +131,18 @@ def compile_rules(rulebase: RuleBase) -> CompiledRules:
         value_text=tuple(tuple((v.because, tuple(v.source)) for v in q.values) for q in rulebase.questions),
         factor_meta=tuple((f.id, f.label or f.id, f.weight) for f in rulebase.factors),
         rule_meta=tuple((r.id, tuple(r.when), r.because, tuple(r.source), r.note) for r in rulebase.rules),
+        choices={q.id: (vs, q.default) for q, vs in zip(rulebase.questions, values)},
     )
 
 
 def encode(compiled: CompiledRules, answers: Mapping[str, Any]) -> State:
     """Answers {question: value} to a tuple of value indices (-1 unknown). Bad ids or values: InputError.
 
+    Values are normalised and checked as in answers files (`answers.check_answers`: 'Weekly' is 'weekly').
     A missing answer takes the question's default (questions outside the contract) or is unknown.
     """
-    for key in answers:
-        if key not in compiled.qindex:
-            raise InputError(
-                f"unknown question {show(key)}{did_you_mean(str(key), compiled.qids)}; "
-                f"the questions are: {', '.join(compiled.qids)}"
-            )
-    state = []
-    for i, qid in enumerate(compiled.qids):
-        if qid not in answers:
-            state.append(compiled.defaults[i])
-            continue
-        raw = answers[qid]
-        if raw is None or raw == UNKNOWN:
-            state.append(-1)
-            continue
-        index = compiled.vindex[i].get(raw) if isinstance(raw, str) else None
-        if index is None:
-            allowed = compiled.values[i]
-            raise InputError(
-                f"{qid}: unknown value {show(raw)}{did_you_mean(str(raw), allowed)}; "
-                f"allowed values: {', '.join(allowed)}, unknown"
-            )
-        state.append(index)
-    return tuple(state)
+    checked = check_answers(answers, compiled.choices)
+    return tuple(-1 if value == UNKNOWN else compiled.vindex[i][value] for i, value in enumerate(checked.values()))
 
 
 def decode(compiled: CompiledRules, state: State) -> dict[str, str]:

@@ -6,7 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from advisor.errors import did_you_mean
+from advisor.answers import normalise_value
+from advisor.errors import InputError, did_you_mean
 from advisor.models import UNKNOWN, Question, RuleBase
 from advisor.references import cite
 from advisor.text import show
@@ -36,7 +37,10 @@ def parse_reply(reply: str, values: tuple[str, ...], default: str = UNKNOWN) -> 
     if text.isdigit():
         number = int(text)
         return values[number - 1] if 1 <= number <= len(values) else None
-    return text if text in values else None
+    try:
+        return normalise_value("reply", text, values)
+    except InputError:
+        return None
 
 
 def help_lines(rulebase: RuleBase, q: Question) -> list[str]:
