@@ -57,7 +57,7 @@ def assess(document: AnswersFile, answers: dict[str, str], rulebase: RuleBase, c
     rec = recommend(compiled, answers)
     bundle = None
     if depth:
-        from advisor.depth_cli import depth_for
+        from advisor.analyses.cli import depth_for
 
         bundle = depth_for(compiled, rec, name, perturbations, seed, raw_costs=document.costs)
     return Assessment(rulebase, document, answers, rec, bundle)
@@ -67,7 +67,7 @@ def recommendation_json(assessment: Assessment) -> dict[str, Any]:
     """The data of `advisor recommend --format json` (without `--set`)."""
     data = assessment.recommendation.to_dict()
     if assessment.depth:
-        from advisor.depth import json_fields
+        from advisor.analyses.bundle import json_fields
 
         data.update(json_fields(assessment.depth))
     return data

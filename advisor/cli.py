@@ -9,8 +9,8 @@ from typing import Any
 import click
 
 from advisor import __version__
+from advisor.analyses.cli import add_validation_command, calibrate_command
 from advisor.backends.commands import build, query, validate
-from advisor.depth_cli import add_validation_command, calibrate_command
 from advisor.errors import InputError
 from advisor.exits import exit_statuses
 from advisor.text import terminal_safe
@@ -46,14 +46,14 @@ def _score(answers_path: str, rules: str | None, sets: tuple[str, ...] = (),
     compiled = compile_rules(rulebase)
     extras: dict[str, Any] = {}
     if sets:
-        from advisor.depth_cli import apply_sets
+        from advisor.analyses.cli import apply_sets
 
         extras["what_if"] = apply_sets(compiled, answers, sets)
         rec = extras["what_if"].after
     else:
         rec = recommend(compiled, answers)
     if depth:
-        from advisor.depth_cli import depth_for
+        from advisor.analyses.cli import depth_for
 
         extras["depth"] = depth_for(compiled, rec, answers_path, perturbations, seed, raw_costs=model.costs)
     return rulebase, model, rec, extras
@@ -107,7 +107,7 @@ def recommend(answers: str, rules: str | None, fmt: str, output: str | None, set
     if fmt == "json":
         data = rec.to_dict()
         if bundle:
-            from advisor.depth import json_fields
+            from advisor.analyses.bundle import json_fields
 
             data.update(json_fields(bundle))
         if "what_if" in extras:
@@ -119,7 +119,7 @@ def recommend(answers: str, rules: str | None, fmt: str, output: str | None, set
     if fmt == "text":
         text = report.render_text(rec, rulebase, project=model.project)
         if bundle:
-            from advisor.depth import render_text as depth_text
+            from advisor.analyses.bundle import render_text as depth_text
 
             text += depth_text(bundle)
         if "what_if" in extras:
@@ -229,7 +229,8 @@ def ask(ctx: click.Context, rules: str | None, save_answers: str | None, report_
         return line.rstrip("\r\n")
 
     if adaptive:
-        from advisor.adaptive import run_adaptive_questionnaire as run_questionnaire  # same replies, same contract
+        # same replies, same contract, same loop
+        from advisor.analyses.adaptive import run_adaptive_questionnaire as run_questionnaire
     try:
         answers = run_questionnaire(rulebase, read, click.echo, initial=initial)
     except Interrupted as stop:
@@ -247,8 +248,8 @@ def ask(ctx: click.Context, rules: str | None, save_answers: str | None, report_
         click.echo(f"saved answers to {path}")
     from advisor import report
 
-    from advisor.depth import render_text as depth_text
-    from advisor.depth_cli import depth_for
+    from advisor.analyses.bundle import render_text as depth_text
+    from advisor.analyses.cli import depth_for
 
     compiled = compile_rules(rulebase)
     rec = score(compiled, answers)
@@ -287,7 +288,7 @@ def rules_check(file: str | None, exhaustive: bool, near: float, fmt: str) -> No
     summary = (f"{name}: ok ({len(rulebase.questions)} questions, {len(rulebase.factors)} factors, "
                f"{len(rulebase.rules)} rules)")
     if exhaustive:
-        from advisor.depth_cli import exhaustive_check
+        from advisor.analyses.cli import exhaustive_check
 
         if fmt == "text":
             click.echo(summary)

@@ -95,7 +95,8 @@ class AskOrder(Protocol):
         """Every question's answer once the loop ends."""
 
 
-def ask_loop(rulebase: RuleBase, order: AskOrder, input_fn: InputFn = input, output_fn: OutputFn = print) -> dict[str, str]:
+def ask_loop(rulebase: RuleBase, order: AskOrder, input_fn: InputFn = input,
+             output_fn: OutputFn = print) -> dict[str, str]:
     """The one question loop: ask in the strategy's order with help, back and bad-reply handling.
 
     Replies: a value or its number; empty for the default; one of the help words for help; 'b' or 'back' for
@@ -135,7 +136,7 @@ def ask_loop(rulebase: RuleBase, order: AskOrder, input_fn: InputFn = input, out
 
 @dataclass
 class InOrder:
-    """`ask_loop`'s strategy for the rule base's own order; resumed answers are kept, asking starts at the first open one."""
+    """`ask_loop`'s strategy for the rule base's order; resumed answers are kept, asking starts at the first open one."""
 
     questions: list[Question]
     answers: dict[str, str] = field(default_factory=dict)

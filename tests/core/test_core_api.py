@@ -61,7 +61,7 @@ def test_recommend_json_loads_neither_heavy_libraries_nor_jinja2(tmp_path):
 def test_library_call_normalises_answers_like_a_file(tmp_path):
     """One answer rule: 'Weekly' (case, spaces) is 'weekly' in a file, in recommend(...) and in --set alike."""
     from advisor.answers import load_answers
-    from advisor.whatif import parse_sets
+    from advisor.analyses.whatif import parse_sets
 
     rulebase = advisor.load_rules()
     compiled = advisor.compile_rules(rulebase)

@@ -10,8 +10,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from advisor.engine import CompiledRules, Recommendation, recommend
 from advisor.answers import check_question, normalise_value
+from advisor.engine import CompiledRules, Recommendation, recommend
 from advisor.errors import InputError
 from advisor.models import APPROACHES, UNKNOWN
 

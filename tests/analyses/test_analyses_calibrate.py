@@ -7,13 +7,11 @@ import json
 import numpy as np
 import pytest
 import yaml
-from depth_support import (  # noqa: F401 (fixtures)
-    SAMPLE_ANSWERS, default_compiled, default_rules, mini, mini_compiled, synthetic_library,
-)
+from analyses_support import SAMPLE_ANSWERS, synthetic_library
 from sklearn.base import clone
 from sklearn.model_selection import cross_val_score
 
-from advisor.calibrate import (
+from advisor.analyses.calibrate import (
     WeightCalibrator,
     add_case,
     calibrate,

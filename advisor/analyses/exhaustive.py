@@ -5,8 +5,9 @@ instead of sampling we enumerate it: the compiled rule base becomes one small pu
 numpy adds them up over the whole grid by broadcasting, a chunk of leading answers at a time. The verdict of
 every combination is kept (one byte each), which is what the per-question and per-answer findings read.
 
-The verdict rule is the engine's own (`engine.pick_many`, beside `engine.pick`): highest raw score, near-ties (within 1e-9) to the earlier
-approach in `scoring.tie_order`; a test checks the two agree on sampled combinations.
+The verdict rule is the engine's own (`engine.pick_many`, the numpy form of `engine.pick`): highest raw score,
+near-ties (within `engine.EPS`) to the earlier approach in `scoring.tie_order`; a test checks the two agree
+on sampled combinations.
 """
 
 from __future__ import annotations
