@@ -100,6 +100,112 @@ class Decision:
     witness_recommendation: str | None = None
 
 
+def _open_state(compiled: CompiledRules, answers: Mapping[str, Any] | State,
+                open_questions: list[str] | None) -> tuple[list[int], list[int]]:
+    """The encoded answers with the open questions made unknown, and the open questions' indices."""
+    state = list(_state(compiled, answers))
+    if open_questions is None:
+        return state, [qi for qi, v in enumerate(state) if v < 0]
+    open_q = [compiled.qindex[q] for q in open_questions]
+    for qi in open_q:
+        state[qi] = -1
+    return state, open_q
+
+
+class _FlipSearch:
+    """A depth-first search for answers to the open questions that change the verdict, pruned by upper bounds.
+
+    Open questions are assigned most important first (so the bounds tighten fast); at each depth, a rival
+    is still hopeful if its best case (every remaining question and undecided rule in its favour) could
+    reach the current verdict's raw score.
+    """
+
+    def __init__(self, compiled: CompiledRules, state: list[int], open_q: list[int], top: int) -> None:
+        self.compiled, self.state, self.top = compiled, state, top
+        self.open_set = set(open_q)
+        self.open_q = sorted(open_q, key=lambda qi: -compiled.importance[qi])
+        self.position = {qi: pos for pos, qi in enumerate(self.open_q)}
+        self.rivals = [b for b in range(3) if b != top]
+        self.pending = self._pending_rules()
+        self.suffix = self._best_gains()
+        self.rule_gain = {b: {ri: max(0.0, compiled.rule_weff[ri][b] - compiled.rule_weff[ri][top])
+                              for ri in self.pending} for b in self.rivals}
+        self.assign = dict.fromkeys(self.open_q, -1)
+        self.found: tuple[dict[int, int], int] | None = None
+
+    def _pending_rules(self) -> list[int]:
+        """Rules that read an open question and whose conditions on fixed questions all hold."""
+        return [
+            ri for ri, conds in enumerate(self.compiled.rule_conds)
+            if any(qi in self.open_set for qi, _ in conds)
+            and all(self.state[qi] in allowed for qi, allowed in conds if qi not in self.open_set)
+        ]
+
+    def _best_gains(self) -> dict[int, list[float]]:
+        """Per rival: the most the open questions from each depth on can add to its lead (unknown counts 0)."""
+        wp, top = self.compiled.wpulls, self.top
+        suffix = {}
+        for b in self.rivals:
+            gains = [max(0.0, *(p[b] - p[top] for p in wp[qi])) for qi in self.open_q]
+            suffix[b] = [0.0] * (len(gains) + 1)
+            for k in range(len(gains) - 1, -1, -1):
+                suffix[b][k] = suffix[b][k + 1] + gains[k]
+        return suffix
+
+    def rule_state(self, ri: int, depth: int) -> int:
+        """1 fires, 0 cannot fire, -1 still open at this depth."""
+        undecided = False
+        for qi, allowed in self.compiled.rule_conds[ri]:
+            if qi in self.open_set:
+                if self.position[qi] >= depth:
+                    undecided = True
+                    continue
+                if self.assign[qi] not in allowed:
+                    return 0
+            elif self.state[qi] not in allowed:
+                return 0
+        return -1 if undecided else 1
+
+    def _verdict(self, raw: list[float]) -> int:
+        """The verdict once every open question is assigned: the pulls plus the pending rules that fire."""
+        total = list(raw)
+        for ri in self.pending:
+            if self.rule_state(ri, len(self.open_q)) == 1:
+                e = self.compiled.rule_weff[ri]
+                total = [total[a] + e[a] for a in range(3)]
+        return pick(self.compiled, total)
+
+    def _hopeful(self, depth: int, raw: list[float]) -> bool:
+        """Whether some rival could still reach the verdict's score from here (the pruning bound)."""
+        for b in self.rivals:
+            bound = raw[b] - raw[self.top] + self.suffix[b][depth]
+            bound += sum(self.rule_gain[b][ri] for ri in self.pending if self.rule_state(ri, depth) != 0)
+            if bound >= -2 * EPS:
+                return True
+        return False
+
+    def search(self, depth: int, raw: list[float]) -> bool:
+        """True (and `found` set) when some assignment from this depth on changes the verdict."""
+        if depth == len(self.open_q):
+            got = self._verdict(raw)
+            if got != self.top:
+                self.found = (dict(self.assign), got)
+                return True
+            return False
+        if not self._hopeful(depth, raw):
+            return False
+        wp, top, qi = self.compiled.wpulls, self.top, self.open_q[depth]
+        options = [-1, *range(len(self.compiled.values[qi]))]
+        options.sort(key=lambda v: -max((wp[qi][v][b] - wp[qi][v][top]) if v >= 0 else 0.0 for b in self.rivals))
+        for v in options:
+            self.assign[qi] = v
+            nxt = raw if v < 0 else [raw[a] + wp[qi][v][a] for a in range(3)]
+            if self.search(depth + 1, nxt):
+                return True
+        self.assign[qi] = -1
+        return False
+
+
 def is_decided(compiled: CompiledRules, answers: Mapping[str, Any] | State,
                open_questions: list[str] | None = None) -> Decision:
     """True when no combination of answers to the open questions (default: every unknown one) flips the verdict.
@@ -107,92 +213,14 @@ def is_decided(compiled: CompiledRules, answers: Mapping[str, Any] | State,
     Each open question may take any of its values or stay unknown. Exact: a depth-first search over the
     open answers, pruned where even the best case for every rival cannot overtake the current verdict.
     """
-    state = list(_state(compiled, answers))
-    if open_questions is None:
-        open_q = [qi for qi, v in enumerate(state) if v < 0]
-    else:
-        open_q = [compiled.qindex[q] for q in open_questions]
-        for qi in open_q:
-            state[qi] = -1
-    raw0 = raw_state(compiled, tuple(state))
+    state, open_q = _open_state(compiled, answers, open_questions)
+    raw0 = raw_state(compiled, tuple(state))  # pending rules cannot fire yet, so raw0 holds none of them
     top = pick(compiled, raw0)
     if not open_q:
         return Decision(True, APPROACHES[top])
-
-    wp = compiled.wpulls
-    open_set = set(open_q)
-    # rules not already decided by the fixed answers: every condition on a fixed question holds
-    pending = []
-    for ri, conds in enumerate(compiled.rule_conds):
-        if any(qi in open_set for qi, _ in conds) and all(
-            state[qi] in allowed for qi, allowed in conds if qi not in open_set
-        ):
-            pending.append(ri)
-    # the search assigns open questions in this order: the most spread first, so bounds tighten fast
-    open_q.sort(key=lambda qi: -compiled.importance[qi])
-    rivals = [b for b in range(3) if b != top]
-    # best possible gain of each rival from each open question (unknown counts as 0)
-    gain = {b: [max(0.0, *(p[b] - p[top] for p in wp[qi])) for qi in open_q] for b in rivals}
-    suffix = {b: [0.0] * (len(open_q) + 1) for b in rivals}
-    for b in rivals:
-        for k in range(len(open_q) - 1, -1, -1):
-            suffix[b][k] = suffix[b][k + 1] + gain[b][k]
-    rule_gain = {b: {ri: max(0.0, compiled.rule_weff[ri][b] - compiled.rule_weff[ri][top]) for ri in pending}
-                 for b in rivals}
-    # base raw without pending rules (raw_state only counts rules that fire, and pending ones cannot yet)
-    assign = dict.fromkeys(open_q, -1)
-
-    def rule_state(ri: int, depth: int) -> int:
-        """1 fires, 0 cannot fire, -1 still open at this depth."""
-        undecided = False
-        for qi, allowed in compiled.rule_conds[ri]:
-            if qi in open_set:
-                pos = open_q.index(qi)
-                if pos >= depth:
-                    undecided = True
-                    continue
-                if assign[qi] not in allowed:
-                    return 0
-            elif state[qi] not in allowed:
-                return 0
-        return -1 if undecided else 1
-
-    found: list[tuple[dict[int, int], int]] = []
-
-    def search(depth: int, raw: list[float]) -> bool:
-        if depth == len(open_q):
-            total = list(raw)
-            for ri in pending:
-                if rule_state(ri, depth) == 1:
-                    e = compiled.rule_weff[ri]
-                    total = [total[a] + e[a] for a in range(3)]
-            got = pick(compiled, total)
-            if got != top:
-                found.append((dict(assign), got))
-                return True
-            return False
-        hopeful = False
-        for b in rivals:
-            bound = raw[b] - raw[top] + suffix[b][depth]
-            bound += sum(rule_gain[b][ri] for ri in pending if rule_state(ri, depth) != 0)
-            if bound >= -2 * EPS:
-                hopeful = True
-                break
-        if not hopeful:
-            return False
-        qi = open_q[depth]
-        options = [-1, *range(len(compiled.values[qi]))]
-        options.sort(key=lambda v: -max((wp[qi][v][b] - wp[qi][v][top]) if v >= 0 else 0.0 for b in rivals))
-        for v in options:
-            assign[qi] = v
-            nxt = raw if v < 0 else [raw[a] + wp[qi][v][a] for a in range(3)]
-            if search(depth + 1, nxt):
-                return True
-        assign[qi] = -1
-        return False
-
-    if search(0, raw0):
-        witness_state, got = found[0]
+    flip = _FlipSearch(compiled, state, open_q, top)
+    if flip.search(0, raw0) and flip.found is not None:
+        witness_state, got = flip.found
         witness = {compiled.qids[qi]: (compiled.values[qi][v] if v >= 0 else UNKNOWN) for qi, v in witness_state.items()}
         return Decision(False, APPROACHES[top], witness, APPROACHES[got])
     return Decision(True, APPROACHES[top])
