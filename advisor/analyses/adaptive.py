@@ -288,6 +288,10 @@ class MostInformativeFirst:
                   "once the rest cannot change it. Enter: unknown, ?: help and why, b: back.")
     help_words: frozenset[str] = frozenset({"?", "help", "h", "why"})
     go_on: bool = False
+    questions: dict[str, Any] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
+        self.questions = {q.id: q for q in self.rulebase.questions}
 
     def proceed(self, input_fn: Any, output_fn: Any) -> bool:
         """Once decided, say so and ask whether to answer the rest anyway (Ctrl-C or end of input: stop)."""
@@ -313,10 +317,7 @@ class MostInformativeFirst:
     def question(self) -> Any:
         """The most informative question not asked yet."""
         qid = self.session.next_question()
-        return None if qid is None else self._questions()[qid]
-
-    def _questions(self) -> dict[str, Any]:
-        return {q.id: q for q in self.rulebase.questions}
+        return None if qid is None else self.questions[qid]
 
     def heading(self, q: Any) -> str:
         """'Question n of at most total: text'."""
@@ -352,7 +353,7 @@ class MostInformativeFirst:
 
     def result(self) -> dict[str, str]:
         """Every question's answer, unasked ones at their default or unknown."""
-        questions = self._questions()
+        questions = self.questions
         return {q: self.session.answers.get(q, questions[q].default or UNKNOWN) for q in self.session.compiled.qids}
 
 
