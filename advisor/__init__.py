@@ -53,17 +53,17 @@ _EXPORTS = {
     "write_report": "advisor.report",
     "load_validation": "advisor.report",
     # depth: calibration, exhaustive lint, sensitivity, what-if, adaptive questioning, prompt first, cost
-    "WeightCalibrator": "advisor.calibrate",
-    "calibrate": "advisor.calibrate",
-    "exhaustive_lint": "advisor.exhaustive",
-    "analyse_sensitivity": "advisor.sensitivity",
-    "what_if": "advisor.whatif",
-    "rank_questions": "advisor.adaptive",
-    "is_decided": "advisor.adaptive",
-    "run_adaptive_questionnaire": "advisor.adaptive",
-    "prompt_first": "advisor.promptfirst",
-    "parse_costs": "advisor.costs",
-    "estimate_costs": "advisor.costs",
+    "WeightCalibrator": "advisor.analyses.calibrate",
+    "calibrate": "advisor.analyses.calibrate",
+    "exhaustive_lint": "advisor.analyses.exhaustive",
+    "analyse_sensitivity": "advisor.analyses.sensitivity",
+    "what_if": "advisor.analyses.whatif",
+    "rank_questions": "advisor.analyses.adaptive",
+    "is_decided": "advisor.analyses.adaptive",
+    "run_adaptive_questionnaire": "advisor.analyses.adaptive",
+    "prompt_first": "advisor.analyses.promptfirst",
+    "parse_costs": "advisor.analyses.costs",
+    "estimate_costs": "advisor.analyses.costs",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +20,8 @@ from advisor.errors import InputError, did_you_mean
 from advisor.models import UNKNOWN, AnswersFile
 from advisor.text import show
 
-__all__ = ["dump_answers", "load_answers", "normalise_answers", "parse_data", "read_data_file", "read_model_file",
+__all__ = ["answer_choices", "check_answers", "check_question", "dump_answers", "load_answers", "normalise_answers",
+           "normalise_value", "parse_data", "read_data_file", "read_model_file",
            "safe_load", "save_answers", "show"]
 
 if TYPE_CHECKING:
@@ -78,36 +79,64 @@ def _check_mapping(data: Any, name: str, what: str) -> dict:
     return data
 
 
-def normalise_answers(answers: Mapping[str, Any], rulebase: RuleBase, where: str) -> dict[str, str]:
-    """Check ids and values against the rule base; return {question: value or 'unknown'} for every question.
+def _prefix(where: str) -> str:
+    return f"{where}: " if where else ""
+
+
+def check_question(key: Any, questions: Collection[str], where: str = "") -> str:
+    """A question id checked against the rule base's; InputError naming the questions (and a close one) if unknown."""
+    if key not in questions:
+        raise InputError(
+            f"{_prefix(where)}unknown question {show(key)}{did_you_mean(str(key), questions)}; "
+            f"the questions are: {', '.join(questions)}"
+        )
+    return key
+
+
+def normalise_value(qid: str, raw: Any, allowed: Sequence[str], where: str = "") -> str:
+    """The one answer rule: text, trimmed and lower-cased (None or blank = 'unknown'), one of `allowed` or 'unknown'.
+
+    `where` names the place in messages (a file and field, `--set '...'`); InputError when the value is refused.
+    """
+    if raw is None:
+        return UNKNOWN
+    if not isinstance(raw, str):
+        raise InputError(
+            f"{_prefix(where)}{qid}: {show(raw)} is not text; allowed values: {', '.join(allowed)}, unknown"
+            + (" (quote YAML words like no/off)" if isinstance(raw, bool) else "")
+        )
+    value = raw.strip().lower() or UNKNOWN
+    if value != UNKNOWN and value not in allowed:
+        raise InputError(
+            f"{_prefix(where)}{qid}: unknown value {show(raw)}{did_you_mean(value, allowed)}; "
+            f"allowed values: {', '.join(allowed)}, unknown"
+        )
+    return value
+
+
+Choices = Mapping[str, tuple[Sequence[str], "str | None"]]
+
+
+def answer_choices(rulebase: RuleBase) -> dict[str, tuple[tuple[str, ...], str | None]]:
+    """{question: (allowed values, default)} in rule-base order: what `check_answers` checks against."""
+    return {q.id: (tuple(v.value for v in q.values), q.default) for q in rulebase.questions}
+
+
+def check_answers(answers: Mapping[str, Any], choices: Choices, where: str = "") -> dict[str, str]:
+    """Check ids and values (`normalise_value`); return {question: value or 'unknown'} for every question.
 
     Missing answers are 'unknown', except questions outside the contract with a default, which take it.
     """
-    questions = {q.id: q for q in rulebase.questions}
     out: dict[str, str] = {}
     for key, raw in answers.items():
-        if key not in questions:
-            raise InputError(
-                f"{where}: unknown question {show(key)}{did_you_mean(key, questions)}; "
-                f"the questions are: {', '.join(questions)}"
-            )
-        allowed = [v.value for v in questions[key].values]
-        if raw is None:
-            value = UNKNOWN
-        elif isinstance(raw, str):
-            value = raw.strip().lower() or UNKNOWN
-        else:
-            raise InputError(
-                f"{where}: {key}: {show(raw)} is not text; allowed values: {', '.join(allowed)}, unknown"
-                + (" (quote YAML words like no/off)" if isinstance(raw, bool) else "")
-            )
-        if value != UNKNOWN and value not in allowed:
-            raise InputError(
-                f"{where}: {key}: unknown value {show(raw)}{did_you_mean(value, allowed)}; "
-                f"allowed values: {', '.join(allowed)}, unknown"
-            )
-        out[key] = value
-    return {q.id: out.get(q.id, q.default or UNKNOWN) for q in rulebase.questions}
+        check_question(key, choices, where)
+        out[key] = normalise_value(key, raw, choices[key][0], where)
+    return {qid: out.get(qid, default or UNKNOWN) for qid, (_, default) in choices.items()}
+
+
+def normalise_answers(answers: Mapping[str, Any], rulebase: RuleBase, where: str) -> dict[str, str]:
+    """Check answers against a rule base (`check_answers`); {question: value or 'unknown'} for every question."""
+    return check_answers(answers, answer_choices(rulebase), where)
 
 
 def read_model_file(path: str | os.PathLike, model_class: Any, what: str) -> Any:

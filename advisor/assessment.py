@@ -7,13 +7,18 @@ reports. `name` stands where the CLI names the file in its one-line messages.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from advisor.answers import _check_mapping, dump_answers, normalise_answers, parse_data, validation_input_error
+from advisor.answers import (
+    _check_mapping, dump_answers, load_answers, normalise_answers, parse_data, validation_input_error,
+)
 from advisor.models import AnswersFile
 
 if TYPE_CHECKING:
+    from advisor.analyses.whatif import WhatIf
     from advisor.engine import CompiledRules, Recommendation
     from advisor.models import RuleBase
 
@@ -23,13 +28,23 @@ DEFAULT_SEED = 0
 
 @dataclass
 class Assessment:
-    """A scored answers document: the file model, the checked answers, the recommendation and its depth bundle."""
+    """A scored answers document: the file model, the checked answers, the recommendation and its depth bundle.
+
+    With changed answers (`recommend --set`), `recommendation` scores the changed answers and `what_if` holds
+    the comparison with the document's own.
+    """
 
     rulebase: RuleBase
     document: AnswersFile
     answers: dict[str, str]
     recommendation: Recommendation
     depth: dict[str, Any] | None
+    what_if: WhatIf | None = None
+
+
+def read_file(path: str | os.PathLike, rulebase: RuleBase) -> tuple[AnswersFile, dict[str, str]]:
+    """Read an answers file and check it against the rule base (what the CLI's commands score)."""
+    return load_answers(path, rulebase)
 
 
 def read_document(text: str, name: str, rulebase: RuleBase, json_format: bool = False) -> tuple[AnswersFile, dict[str, str]]:
@@ -50,27 +65,55 @@ def check_document(data: Any, name: str, rulebase: RuleBase) -> tuple[AnswersFil
 
 
 def assess(document: AnswersFile, answers: dict[str, str], rulebase: RuleBase, compiled: CompiledRules, name: str,
-           depth: bool = True, perturbations: int = DEFAULT_PERTURBATIONS, seed: int = DEFAULT_SEED) -> Assessment:
-    """Score checked answers with the depth analyses (and the cost estimate when the document has `costs:`)."""
+           depth: bool = True, perturbations: int = DEFAULT_PERTURBATIONS, seed: int = DEFAULT_SEED,
+           sets: Sequence[str] = ()) -> Assessment:
+    """Score checked answers with the depth analyses (and the cost estimate when the document has `costs:`).
+
+    `sets` (QUESTION=VALUE, as `recommend --set`) changes answers first: the changed answers are scored and
+    analysed, and `what_if` compares them with the document's.
+    """
     from advisor.engine import recommend
 
-    rec = recommend(compiled, answers)
+    what_if = None
+    if sets:
+        from advisor.analyses.cli import apply_sets
+
+        what_if = apply_sets(compiled, answers, sets)
+        rec = what_if.after
+    else:
+        rec = recommend(compiled, answers)
     bundle = None
     if depth:
-        from advisor.depth_cli import depth_for
+        from advisor.analyses.cli import depth_for
 
         bundle = depth_for(compiled, rec, name, perturbations, seed, raw_costs=document.costs)
-    return Assessment(rulebase, document, answers, rec, bundle)
+    return Assessment(rulebase, document, answers, rec, bundle, what_if)
 
 
 def recommendation_json(assessment: Assessment) -> dict[str, Any]:
-    """The data of `advisor recommend --format json` (without `--set`)."""
+    """The data of `advisor recommend --format json`: the recommendation, its depth fields, and `what_if` if any."""
     data = assessment.recommendation.to_dict()
     if assessment.depth:
-        from advisor.depth import json_fields
+        from advisor.analyses.bundle import json_fields
 
         data.update(json_fields(assessment.depth))
+    if assessment.what_if is not None:
+        data["what_if"] = assessment.what_if.to_dict()
     return data
+
+
+def render_text(assessment: Assessment) -> str:
+    """The terminal summary `advisor recommend` prints: verdict and reasons, depth analyses, what-if."""
+    from advisor import report
+
+    text = report.render_text(assessment.recommendation, assessment.rulebase, project=assessment.document.project)
+    if assessment.depth:
+        from advisor.analyses.bundle import render_text as depth_text
+
+        text += depth_text(assessment.depth)
+    if assessment.what_if is not None:
+        text += "\n" + assessment.what_if.render_text().rstrip("\n") + "\n"
+    return text
 
 
 def render_report(assessment: Assessment, fmt: str, answers_file: str | None = None,
@@ -78,8 +121,9 @@ def render_report(assessment: Assessment, fmt: str, answers_file: str | None = N
     """The report `advisor report` writes ('markdown' or 'html'); `answers_file` is the name it shows as the source."""
     from advisor import report
 
+    what_if = assessment.what_if.to_dict() if assessment.what_if is not None else None
     return report.render(assessment.recommendation, assessment.rulebase, fmt, project=assessment.document.project,
-                         answers_file=answers_file, validation=validation, depth=assessment.depth)
+                         answers_file=answers_file, validation=validation, depth=assessment.depth, what_if=what_if)
 
 
 def answers_text(assessment: Assessment, json_format: bool = False) -> str:

@@ -9,8 +9,8 @@ from typing import Any
 import click
 
 from advisor import __version__
+from advisor.analyses.cli import add_validation_command, calibrate_command
 from advisor.backends.commands import build, query, validate
-from advisor.depth_cli import add_validation_command, calibrate_command
 from advisor.errors import InputError
 from advisor.exits import exit_statuses
 from advisor.text import terminal_safe
@@ -35,28 +35,16 @@ def _rulebase(path: str | None) -> Any:
     return load_rules(path)
 
 
-def _score(answers_path: str, rules: str | None, sets: tuple[str, ...] = (),
-           depth: bool = False, perturbations: int = 500, seed: int = 0) -> tuple[Any, Any, Any, dict[str, Any]]:
-    """Load and score an answers file; extras: 'what_if' (given --set) and 'depth' (the depth analyses)."""
-    from advisor.answers import load_answers
-    from advisor.engine import compile_rules, recommend
+def _assess(answers_path: str, rules: str | None, sets: tuple[str, ...] = (),
+            depth: bool = False, perturbations: int = 500, seed: int = 0) -> Any:
+    """Read and score an answers file through the library (`advisor.assessment`), as the web app does a body."""
+    from advisor import assessment
+    from advisor.engine import compile_rules
 
     rulebase = _rulebase(rules)
-    model, answers = load_answers(answers_path, rulebase)
-    compiled = compile_rules(rulebase)
-    extras: dict[str, Any] = {}
-    if sets:
-        from advisor.depth_cli import apply_sets
-
-        extras["what_if"] = apply_sets(compiled, answers, sets)
-        rec = extras["what_if"].after
-    else:
-        rec = recommend(compiled, answers)
-    if depth:
-        from advisor.depth_cli import depth_for
-
-        extras["depth"] = depth_for(compiled, rec, answers_path, perturbations, seed, raw_costs=model.costs)
-    return rulebase, model, rec, extras
+    document, answers = assessment.read_file(answers_path, rulebase)
+    return assessment.assess(document, answers, rulebase, compile_rules(rulebase), answers_path, depth=depth,
+                             perturbations=perturbations, seed=seed, sets=sets)
 
 
 def _read_line() -> str:
@@ -102,33 +90,15 @@ def recommend(answers: str, rules: str | None, fmt: str, output: str | None, set
 
         check_output_file(output)
         refuse_overwrite(output, answers, rules, what="--output")
-    rulebase, model, rec, extras = _score(answers, rules, sets, depth, perturbations, seed)
-    bundle = extras.get("depth")
+    from advisor import assessment
+
+    result = _assess(answers, rules, sets, depth, perturbations, seed)
     if fmt == "json":
-        data = rec.to_dict()
-        if bundle:
-            from advisor.depth import json_fields
-
-            data.update(json_fields(bundle))
-        if "what_if" in extras:
-            data["what_if"] = extras["what_if"].to_dict()
-        _emit(json.dumps(data, indent=2, ensure_ascii=False) + "\n", output)
-        return
-    from advisor import report
-
-    if fmt == "text":
-        text = report.render_text(rec, rulebase, project=model.project)
-        if bundle:
-            from advisor.depth import render_text as depth_text
-
-            text += depth_text(bundle)
-        if "what_if" in extras:
-            text += "\n" + extras["what_if"].render_text().rstrip("\n") + "\n"
-        _emit(terminal_safe(text), output)
+        _emit(json.dumps(assessment.recommendation_json(result), indent=2, ensure_ascii=False) + "\n", output)
+    elif fmt == "text":
+        _emit(terminal_safe(assessment.render_text(result)), output)
     else:
-        what_if = extras["what_if"].to_dict() if "what_if" in extras else None
-        _emit(report.render(rec, rulebase, fmt, project=model.project, answers_file=answers, depth=bundle,
-                            what_if=what_if), output)
+        _emit(assessment.render_report(result, fmt, answers_file=answers), output)
 
 
 @main.command("report")
@@ -146,10 +116,14 @@ def report_command(answers: str, output: str, validation: str | None, rules: str
     report.format_for(output)
     check_output_file(output, "report")
     refuse_overwrite(output, answers, rules, validation, what="--output")
+    from advisor import assessment
+    from advisor.atomic import write_text
+
     evidence = report.load_validation(validation) if validation else None
-    rulebase, model, rec, extras = _score(answers, rules, depth=depth)
-    report.write_report(output, rec, rulebase, project=model.project, answers_file=answers, validation=evidence,
-                        depth=extras.get("depth"))
+    result = _assess(answers, rules, depth=depth)
+    write_text(output, assessment.render_report(result, report.format_for(output), answers_file=answers,
+                                                validation=evidence))
+    rec = result.recommendation
     click.echo(f"wrote {output}: {rec.recommendation} (confidence {rec.confidence:.2f})")
 
 
@@ -229,7 +203,8 @@ def ask(ctx: click.Context, rules: str | None, save_answers: str | None, report_
         return line.rstrip("\r\n")
 
     if adaptive:
-        from advisor.adaptive import run_adaptive_questionnaire as run_questionnaire  # same replies, same contract
+        # same replies, same contract, same loop
+        from advisor.analyses.adaptive import run_adaptive_questionnaire as run_questionnaire
     try:
         answers = run_questionnaire(rulebase, read, click.echo, initial=initial)
     except Interrupted as stop:
@@ -247,8 +222,8 @@ def ask(ctx: click.Context, rules: str | None, save_answers: str | None, report_
         click.echo(f"saved answers to {path}")
     from advisor import report
 
-    from advisor.depth import render_text as depth_text
-    from advisor.depth_cli import depth_for
+    from advisor.analyses.bundle import render_text as depth_text
+    from advisor.analyses.cli import depth_for
 
     compiled = compile_rules(rulebase)
     rec = score(compiled, answers)
@@ -287,7 +262,7 @@ def rules_check(file: str | None, exhaustive: bool, near: float, fmt: str) -> No
     summary = (f"{name}: ok ({len(rulebase.questions)} questions, {len(rulebase.factors)} factors, "
                f"{len(rulebase.rules)} rules)")
     if exhaustive:
-        from advisor.depth_cli import exhaustive_check
+        from advisor.analyses.cli import exhaustive_check
 
         if fmt == "text":
             click.echo(summary)

@@ -21,11 +21,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from advisor.answers import show
+from advisor.answers import check_answers, show
 from advisor.errors import InputError, did_you_mean
 from advisor.models import APPROACHES, UNKNOWN, RuleBase
 
-_EPS = 1e-9
+EPS = 1e-9  # raw scores closer than this are a tie, which the tie order decides
 Vec = tuple[float, float, float]
 State = tuple[int, ...]
 
@@ -61,6 +61,7 @@ class CompiledRules:
     value_text: tuple[tuple[tuple[str, tuple[str, ...]], ...], ...] = ()
     factor_meta: tuple[tuple[str, str, float], ...] = ()
     rule_meta: tuple[tuple[str, tuple[str, ...], str, tuple[str, ...], str | None], ...] = ()
+    choices: dict[str, tuple[tuple[str, ...], str | None]] = field(default_factory=dict)  # what encode checks
 
     def __repr__(self) -> str:
         return f"CompiledRules({self.rulebase.name!r}: {len(self.qids)} questions, {len(self.rule_ids)} rules)"
@@ -101,7 +102,6 @@ def compile_rules(rulebase: RuleBase) -> CompiledRules:
         for i in range(len(qids))
     )
     defaults = tuple(vindex[i][q.default] if q.default is not None else -1 for i, q in enumerate(rulebase.questions))
-    tie = list(rulebase.scoring.tie_order)
     return CompiledRules(
         rulebase=rulebase,
         qids=qids,
@@ -124,45 +124,25 @@ def compile_rules(rulebase: RuleBase) -> CompiledRules:
         scale=rulebase.scoring.scale,
         margin_scale=rulebase.scoring.margin_scale,
         floor=rulebase.scoring.confidence_floor,
-        order=tuple(APPROACHES.index(a) for a in tie),
+        order=tie_indices(rulebase.scoring.tie_order),
         factor_questions=tuple(
             tuple(i for i, q in enumerate(rulebase.questions) if q.factor == f.id) for f in rulebase.factors
         ),
         value_text=tuple(tuple((v.because, tuple(v.source)) for v in q.values) for q in rulebase.questions),
         factor_meta=tuple((f.id, f.label or f.id, f.weight) for f in rulebase.factors),
         rule_meta=tuple((r.id, tuple(r.when), r.because, tuple(r.source), r.note) for r in rulebase.rules),
+        choices={q.id: (vs, q.default) for q, vs in zip(rulebase.questions, values)},
     )
 
 
 def encode(compiled: CompiledRules, answers: Mapping[str, Any]) -> State:
     """Answers {question: value} to a tuple of value indices (-1 unknown). Bad ids or values: InputError.
 
+    Values are normalised and checked as in answers files (`answers.check_answers`: 'Weekly' is 'weekly').
     A missing answer takes the question's default (questions outside the contract) or is unknown.
     """
-    for key in answers:
-        if key not in compiled.qindex:
-            raise InputError(
-                f"unknown question {show(key)}{did_you_mean(str(key), compiled.qids)}; "
-                f"the questions are: {', '.join(compiled.qids)}"
-            )
-    state = []
-    for i, qid in enumerate(compiled.qids):
-        if qid not in answers:
-            state.append(compiled.defaults[i])
-            continue
-        raw = answers[qid]
-        if raw is None or raw == UNKNOWN:
-            state.append(-1)
-            continue
-        index = compiled.vindex[i].get(raw) if isinstance(raw, str) else None
-        if index is None:
-            allowed = compiled.values[i]
-            raise InputError(
-                f"{qid}: unknown value {show(raw)}{did_you_mean(str(raw), allowed)}; "
-                f"allowed values: {', '.join(allowed)}, unknown"
-            )
-        state.append(index)
-    return tuple(state)
+    checked = check_answers(answers, compiled.choices)
+    return tuple(-1 if value == UNKNOWN else compiled.vindex[i][value] for i, value in enumerate(checked.values()))
 
 
 def decode(compiled: CompiledRules, state: State) -> dict[str, str]:
@@ -196,16 +176,50 @@ def raw_state(compiled: CompiledRules, state: State) -> list[float]:
 
 def pick(compiled: CompiledRules, raw: list[float]) -> int:
     """Index of the recommended approach: highest raw score; near-ties go to the earlier in tie_order."""
-    order = compiled.order
+    return pick_in_order(raw, compiled.order)
+
+
+def pick_in_order(raw: Any, order: tuple[int, ...]) -> int:
+    """The one verdict rule: highest raw score, scores within EPS going to the earlier approach in `order`."""
     best = order[0]
     for a in order[1:]:
-        if raw[a] > raw[best] + _EPS:
+        if raw[a] > raw[best] + EPS:
             best = a
     return best
 
 
-def _margin(raw: list[float], top: int) -> float:
+def margin(raw: Any, top: int) -> float:
+    """The verdict's margin: the top raw score minus the best other raw score (0 or less: a tie)."""
     return raw[top] - max(raw[a] for a in range(3) if a != top)
+
+
+
+def tie_indices(tie_order: Any) -> tuple[int, ...]:
+    """A tie order of approach names as approach indices (what `pick_in_order` and `pick_many` take)."""
+    return tuple(APPROACHES.index(a) for a in tie_order)
+
+
+def pick_many(raw: Any, order: tuple[int, ...]) -> tuple[Any, Any]:
+    """`pick_in_order` vectorised over raw of shape (3, ...): (top index as int8, top raw score)."""
+    import numpy as np
+
+    best = np.full(raw.shape[1:], order[0], dtype=np.int8)
+    best_val = raw[order[0]].copy()
+    for a in order[1:]:
+        better = raw[a] > best_val + EPS
+        best[better] = a
+        best_val[better] = raw[a][better]
+    return best, best_val
+
+
+def margins(raw: Any, best: Any, best_val: Any) -> Any:
+    """`margin` vectorised over raw of shape (3, ...): top raw score minus the best other raw score."""
+    import numpy as np
+
+    other = np.full(best.shape, -np.inf)
+    for a in range(3):
+        np.maximum(other, np.where(best == a, -np.inf, raw[a]), out=other)
+    return best_val - other
 
 
 def confidence_of(compiled: CompiledRules, state: State, raw: list[float], top: int) -> float:
@@ -213,8 +227,8 @@ def confidence_of(compiled: CompiledRules, state: State, raw: list[float], top: 
     total = sum(compiled.importance) or 1.0
     missing = sum(imp for imp, v in zip(compiled.importance, state) if v < 0)
     known_share = max(0.0, 1.0 - missing / total)
-    margin = max(0.0, _margin(raw, top))
-    return known_share * (compiled.floor + (1.0 - compiled.floor) * math.tanh(margin / compiled.margin_scale))
+    lead = max(0.0, margin(raw, top))
+    return known_share * (compiled.floor + (1.0 - compiled.floor) * math.tanh(lead / compiled.margin_scale))
 
 
 def analyse(compiled: CompiledRules, state: State) -> tuple[list[float], int, float, list[tuple[int, int, int]], int]:
@@ -225,7 +239,7 @@ def analyse(compiled: CompiledRules, state: State) -> tuple[list[float], int, fl
     """
     raw = raw_state(compiled, state)
     top = pick(compiled, raw)
-    base_margin = _margin(raw, top)
+    base_margin = margin(raw, top)
     conf = confidence_of(compiled, state, raw, top)
     fired = [_fires(compiled, ri, state) for ri in range(len(compiled.rule_conds))]
     flips: list[tuple[int, int, int]] = []
@@ -263,16 +277,16 @@ def analyse(compiled: CompiledRules, state: State) -> tuple[list[float], int, fl
                     h += sign * e[2]
             alt_raw = (r, f, h)
             new_top = o0  # pick(), inlined: this loop is the hot path
-            if alt_raw[o1] > alt_raw[new_top] + _EPS:
+            if alt_raw[o1] > alt_raw[new_top] + EPS:
                 new_top = o1
-            if alt_raw[o2] > alt_raw[new_top] + _EPS:
+            if alt_raw[o2] > alt_raw[new_top] + EPS:
                 new_top = o2
             if new_top != top:
                 flips.append((qi, alt, new_top))
             if cur < 0:
                 a, b = others
                 gain = abs(alt_raw[top] - (alt_raw[a] if alt_raw[a] > alt_raw[b] else alt_raw[b]) - base_margin)
-                if gain > ask_gain + _EPS:
+                if gain > ask_gain + EPS:
                     ask_next, ask_gain = qi, gain
     return raw, top, conf, flips, ask_next
 
@@ -388,7 +402,7 @@ def recommend(compiled: CompiledRules, answers: Mapping[str, Any]) -> Recommenda
         scores={a: _r(to_score(compiled, raw[i])) for i, a in enumerate(APPROACHES)},
         raw_scores={a: _r(raw[i]) for i, a in enumerate(APPROACHES)},
         confidence=_r(conf),
-        margin=_r(_margin(raw, top)),
+        margin=_r(margin(raw, top)),
         answers=decoded,
         factors=factors,
         rules=fired_rules,

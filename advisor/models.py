@@ -196,7 +196,7 @@ class AnswersFile(_Strict):
     version: Version
     project: Optional[str] = None
     answers: dict[str, Any] = Field(default_factory=dict)  # values checked against the rule base
-    costs: Optional[dict[str, Any]] = None  # optional cost assumptions, checked by advisor.costs
+    costs: Optional[dict[str, Any]] = None  # optional cost assumptions, checked by advisor.analyses.costs
 
 
 class Case(_Strict):

@@ -211,8 +211,8 @@ def report_context(
 ) -> dict[str, Any]:
     """Everything a report template needs, as plain data (charts as SVG strings).
 
-    `depth` is the bundle of `advisor.depth.analyse_depth` (robustness, prompt first, unknowns, costs);
-    `what_if` is `advisor.whatif.WhatIf.to_dict()` when answers were changed with `recommend --set`.
+    `depth` is the bundle of `advisor.analyses.bundle.analyse_depth` (robustness, prompt first, unknowns, costs);
+    `what_if` is `advisor.analyses.whatif.WhatIf.to_dict()` when answers were changed with `recommend --set`.
     """
     questions = {q.id: q for q in rulebase.questions}
     factor_labels = {f.id: f.label or f.id for f in rulebase.factors}
@@ -271,7 +271,7 @@ def report_context(
 def _depth_sections(depth: Mapping[str, Any] | None) -> dict[str, Any]:
     if not depth:
         return {"unknowns": None, "robustness": None, "prompt_first": None, "costs": None}
-    from advisor.depth import report_sections
+    from advisor.analyses.bundle import report_sections
 
     return report_sections(depth)
 

@@ -26,12 +26,12 @@ from pathlib import Path
 
 import yaml
 
-from advisor.adaptive import is_decided
+from advisor.analyses.adaptive import is_decided
+from advisor.analyses.exhaustive import exhaustive_lint
+from advisor.analyses.sensitivity import analyse_sensitivity
 from advisor.atomic import write_text
 from advisor.engine import compile_rules
-from advisor.exhaustive import exhaustive_lint
 from advisor.rulebase import load_rules
-from advisor.sensitivity import analyse_sensitivity
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     cases_path = ROOT / "tests" / "core" / "cases.yaml"
     if cases_path.exists():
-        from advisor.calibrate import calibrate
+        from advisor.analyses.calibrate import calibrate
         from advisor.cases import load_cases
 
         library = load_cases(cases_path, rulebase)

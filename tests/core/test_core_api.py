@@ -56,3 +56,26 @@ def test_recommend_json_loads_neither_heavy_libraries_nor_jinja2(tmp_path):
     for name in (*HEAVY, "jinja2"):
         assert name not in loaded, name
     assert "advisor.engine" in loaded
+
+
+def test_library_call_normalises_answers_like_a_file(tmp_path):
+    """One answer rule: 'Weekly' (case, spaces) is 'weekly' in a file, in recommend(...) and in --set alike."""
+    from advisor.answers import load_answers
+    from advisor.analyses.whatif import parse_sets
+
+    rulebase = advisor.load_rules()
+    compiled = advisor.compile_rules(rulebase)
+    path = tmp_path / "answers.yaml"
+    path.write_text("version: 1\nanswers:\n  knowledge_change: Weekly\n  external_knowledge: ' MOST '\n")
+    _, from_file = load_answers(path, rulebase)
+    by_call = advisor.recommend(compiled, {"knowledge_change": "Weekly", "external_knowledge": " MOST "})
+    assert by_call.to_dict() == advisor.recommend(compiled, from_file).to_dict()
+    assert by_call.answers["knowledge_change"] == "weekly"
+    assert parse_sets(["knowledge_change=Weekly"], compiled) == {"knowledge_change": "weekly"}
+    for bad in ({"knowledge_change": "Weakly"}, {"knowledge_change": 3}, {"knowlege_change": "weekly"}):
+        try:
+            advisor.recommend(compiled, bad)
+        except advisor.InputError as exc:
+            assert "knowledge_change" in str(exc) or "knowlege_change" in str(exc)
+        else:
+            raise AssertionError(f"{bad} was accepted")

@@ -38,7 +38,7 @@ def test_recommend_is_deterministic(compiled, support_answers):
 def test_contract_json_shape(compiled, support_answers):
     data = recommend(compiled, support_answers).to_dict()
     assert data["version"] == 1
-    assert data["recommendation"] in APPROACHES
+    assert data["recommendation"] == "rag"  # weekly changes, most answers outside the model, citations required
     assert set(data["scores"]) == set(APPROACHES)
     assert all(0.0 <= s <= 1.0 for s in data["scores"].values())
     assert 0.0 <= data["confidence"] <= 1.0

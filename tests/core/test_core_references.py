@@ -233,7 +233,7 @@ def test_help_lines_of_a_plain_text_rule_base_show_the_sources_as_written(write,
 
 
 def test_adaptive_ask_help_shows_the_same_sources(rulebase):
-    from advisor.adaptive import run_adaptive_questionnaire
+    from advisor.analyses.adaptive import run_adaptive_questionnaire
 
     out: list[str] = []
     with pytest.raises(Interrupted):

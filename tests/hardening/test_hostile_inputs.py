@@ -166,7 +166,7 @@ CASES_TABLE = [
     Case("sigint-recommend", {"a.yaml": _yaml(ANSWERS)}, ["recommend", "{tmp}/a.yaml"], "interrupted", exit_code=130,
          patches={"advisor.engine.recommend": _interrupt}),
     Case("sigint-calibrate", {"c.yaml": _yaml(CASES)}, ["calibrate", "{tmp}/c.yaml", "-o", "{tmp}/o.yaml"],
-         "interrupted", exit_code=130, patches={"advisor.calibrate.calibrate": _interrupt}),
+         "interrupted", exit_code=130, patches={"advisor.analyses.calibrate.calibrate": _interrupt}),
 ]
 
 

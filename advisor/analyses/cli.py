@@ -35,7 +35,7 @@ def _load_rules(path: str | None) -> Any:
 def calibrate_command(cases_file: str, output: str, rules: str | None, cv: int, alpha: float, seed: int, fmt: str,
                       all_weights: bool) -> None:
     """Fit the rule base's weights to a case library; compare cross-validated agreement; write the rule base."""
-    from advisor.calibrate import calibrate, write_rule_base
+    from advisor.analyses.calibrate import calibrate, write_rule_base
     from advisor.cases import load_cases
 
     from advisor.atomic import check_output_file, refuse_overwrite
@@ -67,7 +67,7 @@ def add_validation_command(validation: str, cases_file: str, answers: str | None
                            rules: str | None) -> None:
     """Add a validation run (validation.json or its folder) to a case library as a measured case."""
     from advisor.atomic import check_output_file, refuse_overwrite
-    from advisor.calibrate import add_case, case_from_validation
+    from advisor.analyses.calibrate import add_case, case_from_validation
 
     check_output_file(cases_file, "case library")
     refuse_overwrite(cases_file, validation, answers, rules, what="--to")
@@ -80,7 +80,7 @@ def add_validation_command(validation: str, cases_file: str, answers: str | None
 def exhaustive_check(file: str | None, near: float, fmt: str, echo: Callable[[str], None] = click.echo) -> None:
     """`advisor rules check --exhaustive`: enumerate every answer combination and print the findings."""
     from advisor.engine import compile_rules
-    from advisor.exhaustive import exhaustive_lint
+    from advisor.analyses.exhaustive import exhaustive_lint
 
     report = exhaustive_lint(compile_rules(_load_rules(file)), near_margin=near)
     if fmt == "json":
@@ -92,11 +92,11 @@ def exhaustive_check(file: str | None, near: float, fmt: str, echo: Callable[[st
 def depth_for(compiled: Any, rec: Any, answers_path: str | None, perturbations: int = 500, seed: int = 0,
               raw_costs: Any = None) -> dict[str, Any]:
     """The depth analyses of a recommendation; the cost estimate from `raw_costs` (the answers file's `costs:`)."""
-    from advisor.depth import analyse_depth
+    from advisor.analyses.bundle import analyse_depth
 
     estimate = None
     if raw_costs is not None:
-        from advisor.costs import estimate_costs, parse_costs
+        from advisor.analyses.costs import estimate_costs, parse_costs
 
         estimate = estimate_costs(parse_costs(raw_costs, str(answers_path or "answers")), rec.answers)
     return analyse_depth(compiled, rec, estimate, perturbations=perturbations, seed=seed)
@@ -106,6 +106,6 @@ def apply_sets(compiled: Any, answers: dict[str, str], sets: Sequence[str]) -> A
     """The what-if of `--set QUESTION=VALUE` options (None when there are none)."""
     if not sets:
         return None
-    from advisor.whatif import parse_sets, what_if
+    from advisor.analyses.whatif import parse_sets, what_if
 
     return what_if(compiled, answers, parse_sets(sets, compiled))

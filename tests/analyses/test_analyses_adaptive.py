@@ -6,13 +6,13 @@ import itertools
 import random
 
 import pytest
-from depth_support import (  # noqa: F401 (fixtures)
-    default_compiled, default_rules, mini, mini_compiled, random_answers,
-)
+from analyses_support import random_answers
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from advisor.adaptive import AdaptiveSession, is_decided, most_informative, rank_questions, run_adaptive_questionnaire
+from advisor.analyses.adaptive import (
+    AdaptiveSession, is_decided, most_informative, rank_questions, run_adaptive_questionnaire,
+)
 from advisor.engine import compile_rules, encode, pick, raw_state, recommend
 from advisor.questionnaire import Interrupted
 

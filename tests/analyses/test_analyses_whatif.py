@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from depth_support import (  # noqa: F401 (fixtures)
-    SAMPLE_ANSWERS, default_compiled, default_rules, mini, mini_compiled,
-)
+from analyses_support import SAMPLE_ANSWERS
 
+from advisor.analyses.whatif import parse_sets, what_if
 from advisor.errors import InputError
-from advisor.whatif import parse_sets, what_if
 
 
 def _sample():

@@ -1,19 +1,12 @@
-"""Fixtures and helpers shared by the depth tests.
-
-Not a conftest.py: tests/core's test modules import their own `conftest` by name, and a second conftest
-module would shadow it. Test modules import the fixtures they use from here.
-"""
+"""Helpers and paths shared by the analyses tests (their fixtures are in conftest.py)."""
 
 from __future__ import annotations
 
 import random
 from pathlib import Path
 
-import pytest
-
 from advisor.engine import compile_rules, recommend
 from advisor.models import CONTRACT_QUESTIONS, CaseLibrary
-from advisor.rulebase import load_rules
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parents[2]
@@ -39,27 +32,3 @@ def synthetic_library(rulebase, n: int = 80, seed: int = 3) -> CaseLibrary:
         cases.append({"name": f"case {i}", "expected": recommend(compiled, answers).recommendation,
                       "why": "labelled by the reference weights", "answers": answers})
     return CaseLibrary.model_validate({"version": 1, "cases": cases})
-
-
-# ---- fixtures
-
-
-@pytest.fixture(scope="session")
-def mini():
-    """The fixed test rule base (tests/depth/data/mini_rules.yaml)."""
-    return load_rules(MINI)
-
-
-@pytest.fixture(scope="session")
-def mini_compiled(mini):
-    return compile_rules(mini)
-
-
-@pytest.fixture(scope="session")
-def default_rules():
-    return load_rules(None)
-
-
-@pytest.fixture(scope="session")
-def default_compiled(default_rules):
-    return compile_rules(default_rules)

@@ -5,8 +5,9 @@ instead of sampling we enumerate it: the compiled rule base becomes one small pu
 numpy adds them up over the whole grid by broadcasting, a chunk of leading answers at a time. The verdict of
 every combination is kept (one byte each), which is what the per-question and per-answer findings read.
 
-The verdict rule is the engine's own (`engine.pick`): highest raw score, near-ties (within 1e-9) to the earlier
-approach in `scoring.tie_order`; a test checks the two agree on sampled combinations.
+The verdict rule is the engine's own (`engine.pick_many`, the numpy form of `engine.pick`): highest raw score,
+near-ties (within `engine.EPS`) to the earlier approach in `scoring.tie_order`; a test checks the two agree
+on sampled combinations.
 """
 
 from __future__ import annotations
@@ -16,11 +17,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from advisor.engine import CompiledRules
+from advisor.engine import EPS, CompiledRules, margins, pick_many
 from advisor.errors import InputError
 from advisor.models import APPROACHES, UNKNOWN
 
-_EPS = 1e-9
 CHUNK = 1 << 20
 MAX_COMBINATIONS = 50_000_000  # two bytes each are kept (verdict, close call)
 
@@ -90,29 +90,6 @@ def _tables(compiled: CompiledRules) -> tuple[list[int], list[Any]]:
     return sizes, tables
 
 
-def pick_many(raw: Any, order: tuple[int, ...]) -> tuple[Any, Any]:
-    """Vectorised `engine.pick` over raw of shape (3, ...): (top index as int8, top raw score)."""
-    import numpy as np
-
-    best = np.full(raw.shape[1:], order[0], dtype=np.int8)
-    best_val = raw[order[0]].copy()
-    for a in order[1:]:
-        better = raw[a] > best_val + _EPS
-        best[better] = a
-        best_val[better] = raw[a][better]
-    return best, best_val
-
-
-def margins(raw: Any, best: Any, best_val: Any) -> Any:
-    """The engine's margin: top raw score minus the best other raw score."""
-    import numpy as np
-
-    other = np.full(best.shape, -np.inf)
-    for a in range(3):
-        np.maximum(other, np.where(best == a, -np.inf, raw[a]), out=other)
-    return best_val - other
-
-
 def _spread_pick(indices: Any, k: int) -> list[int]:
     if len(indices) <= k:
         return [int(i) for i in indices]
@@ -120,17 +97,27 @@ def _spread_pick(indices: Any, k: int) -> list[int]:
     return [int(indices[int((i + 0.5) * step)]) for i in range(k)]
 
 
-def exhaustive_lint(compiled: CompiledRules, near_margin: float = 0.1, examples: int = 3) -> ExhaustiveReport:
-    """Enumerate every answer combination (unknown included) of a compiled rule base and report its weak spots.
+@dataclass
+class _Grid:
+    """The answer grid: leading questions looped over one combination at a time, the trailing block by numpy."""
 
-    near_margin: raw-score margin under which a verdict counts as a near tie. examples: how many example
-    answer sets to keep for ties and near ties (spread over the space, preferring fully answered ones).
-    """
+    sizes: list[int]  # values + 1 (the last index is unknown) per question
+    tables: list[Any]  # per question: (values + 1, 3) weighted pulls
+    lead: int  # questions [0, lead) are looped over
+    shape: tuple[int, ...]  # the trailing block's shape
+
+    def along(self, i: int, vec: Any) -> Any:
+        """A per-value vector of trailing question i, shaped to broadcast over the trailing block."""
+        shape = [1] * len(self.shape)
+        shape[i - self.lead] = self.sizes[i]
+        return vec.reshape(shape)
+
+
+def _grid(compiled: CompiledRules) -> tuple[_Grid, int]:
+    """The grid of a rule base and its number of combinations (InputError above MAX_COMBINATIONS)."""
     import numpy as np
 
-    start = time.perf_counter()
     sizes, tables = _tables(compiled)
-    nq = len(sizes)
     total = int(np.prod(sizes, dtype=np.int64))
     if total > MAX_COMBINATIONS:
         raise InputError(
@@ -138,101 +125,131 @@ def exhaustive_lint(compiled: CompiledRules, near_margin: float = 0.1, examples:
             f"{MAX_COMBINATIONS:,} (fewer questions or values)"
         )
     lead = 0
-    while lead < nq and int(np.prod(sizes[lead:], dtype=np.int64)) > CHUNK:
+    while lead < len(sizes) and int(np.prod(sizes[lead:], dtype=np.int64)) > CHUNK:
         lead += 1
-    tshape = tuple(sizes[lead:])
-    tdims = len(tshape)
+    return _Grid(sizes, tables, lead, tuple(sizes[lead:])), total
 
-    def along(i: int, vec: Any) -> Any:
-        shape = [1] * tdims
-        shape[i - lead] = sizes[i]
-        return vec.reshape(shape)
 
-    trailing_answered = np.ones(tshape, dtype=bool)
-    for i in range(lead, nq):
-        trailing_answered = trailing_answered & along(i, np.arange(sizes[i]) < sizes[i] - 1)
-    trailing_tables = [(i, [along(i, tables[i][:, a]) for a in range(3)]) for i in range(lead, nq)]
+def _rule_masks(compiled: CompiledRules, grid: _Grid) -> list[tuple[list[tuple[int, frozenset[int]]], Any, Any]]:
+    """Per rule: its conditions on leading questions, where it fires in the trailing block, and its effect."""
+    import numpy as np
+
     rules = []
     for ri, conds in enumerate(compiled.rule_conds):
-        lead_conds = [(qi, allowed) for qi, allowed in conds if qi < lead]
-        mask = np.ones(tshape, dtype=bool)
+        lead_conds = [(qi, allowed) for qi, allowed in conds if qi < grid.lead]
+        mask = np.ones(grid.shape, dtype=bool)
         for qi, allowed in conds:
-            if qi >= lead:
-                member = np.array([v in allowed for v in range(sizes[qi])], dtype=bool)
-                mask = mask & along(qi, member)
-        rules.append((lead_conds, np.broadcast_to(mask, tshape), np.asarray(compiled.rule_weff[ri], dtype=float)))
+            if qi >= grid.lead:
+                member = np.array([v in allowed for v in range(grid.sizes[qi])], dtype=bool)
+                mask = mask & grid.along(qi, member)
+        rules.append((lead_conds, np.broadcast_to(mask, grid.shape), np.asarray(compiled.rule_weff[ri], dtype=float)))
+    return rules
 
-    verdicts = np.empty(tuple(sizes), dtype=np.int8)
-    close_grid = np.empty(tuple(sizes), dtype=bool)  # tie or near tie
-    wins = np.zeros(3, dtype=np.int64)
-    wins_answered = np.zeros(3, dtype=np.int64)
-    fires = np.zeros(len(rules), dtype=np.int64)
-    decisive = np.zeros(len(rules), dtype=np.int64)
-    ties = ties_answered = near = near_answered = 0
-    tie_pool: list[tuple[bool, tuple[int, ...]]] = []
-    near_pool: list[tuple[bool, tuple[int, ...]]] = []
 
-    for lead_idx in itertools.product(*(range(s) for s in sizes[:lead])):
-        lead_known = all(v < sizes[i] - 1 for i, v in enumerate(lead_idx))
-        raw = np.zeros((3,) + tshape)
-        for i, v in enumerate(lead_idx):
-            raw += tables[i][v].reshape((3,) + (1,) * tdims)
-        for _, cols in trailing_tables:
+@dataclass
+class _Tally:
+    """What the chunks add up: wins, ties and near ties (with example pools), rule firings and decisions."""
+
+    n_rules: int
+    wins: Any = None
+    wins_answered: Any = None
+    fires: Any = None
+    decisive: Any = None
+    ties: int = 0
+    ties_answered: int = 0
+    near: int = 0
+    near_answered: int = 0
+    tie_pool: list[tuple[bool, tuple[int, ...]]] = field(default_factory=list)
+    near_pool: list[tuple[bool, tuple[int, ...]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        import numpy as np
+
+        self.wins = np.zeros(3, dtype=np.int64)
+        self.wins_answered = np.zeros(3, dtype=np.int64)
+        self.fires = np.zeros(self.n_rules, dtype=np.int64)
+        self.decisive = np.zeros(self.n_rules, dtype=np.int64)
+
+
+def _chunk_raw(grid: _Grid, lead_idx: tuple[int, ...], trailing: list[tuple[int, list[Any]]]) -> Any:
+    """Raw scores (3, *trailing shape) from the pulls alone, for one combination of leading answers."""
+    import numpy as np
+
+    raw = np.zeros((3,) + grid.shape)
+    for i, v in enumerate(lead_idx):
+        raw += grid.tables[i][v].reshape((3,) + (1,) * len(grid.shape))
+    for _, cols in trailing:
+        for a in range(3):
+            raw[a] += cols[a]
+    return raw
+
+
+def _add_rules(rules: list[Any], lead_idx: tuple[int, ...], raw: Any, tally: _Tally) -> list[tuple[int, Any, Any]]:
+    """Add the effects of the rules that fire to raw; count firings; return the rules with an effect that fired."""
+    import numpy as np
+
+    active = []
+    for ri, (lead_conds, mask, eff) in enumerate(rules):
+        if not all(lead_idx[qi] in allowed for qi, allowed in lead_conds):
+            continue
+        count = int(mask.sum())
+        tally.fires[ri] += count
+        if count and eff.any():
             for a in range(3):
-                raw[a] += cols[a]
-        active = []  # rules with an effect that fire somewhere in this chunk
-        for ri, (lead_conds, mask, eff) in enumerate(rules):
-            if not all(lead_idx[qi] in allowed for qi, allowed in lead_conds):
-                continue
-            count = int(mask.sum())
-            fires[ri] += count
-            if count and eff.any():
-                for a in range(3):
-                    if eff[a]:
-                        np.add(raw[a], eff[a], out=raw[a], where=mask)
-                active.append((ri, mask, eff))
-        best, best_val = pick_many(raw, compiled.order)
-        verdicts[lead_idx] = best
-        wins += np.bincount(best.ravel(), minlength=3)
-        answered = trailing_answered if lead_known else np.zeros(tshape, dtype=bool)
-        if lead_known:
-            wins_answered += np.bincount(best[answered], minlength=3)
-        margin = margins(raw, best, best_val)
-        tie_mask = margin <= _EPS
-        near_mask = (margin < near_margin) & ~tie_mask
-        close_grid[lead_idx] = margin < max(near_margin, 2 * _EPS)
-        ties += int(tie_mask.sum())
-        near += int(near_mask.sum())
-        ties_answered += int((tie_mask & answered).sum())
-        near_answered += int((near_mask & answered).sum())
-        for pool, mask in ((tie_pool, tie_mask), (near_pool, near_mask)):
-            for prefer in (True, False):
-                sub = mask & answered if prefer else mask & ~answered
-                picked = _spread_pick(np.flatnonzero(sub), examples)
-                pool.extend((prefer, lead_idx + tuple(int(x) for x in np.unravel_index(p, tshape))) for p in picked)
-        for ri, mask, eff in active:
-            # removing the rule moves any margin by at most its effect's spread: only those can change
-            cand = mask & (margin <= float(eff.max() - eff.min()) + 2 * _EPS)
-            if not cand.any():
-                continue
-            sub = raw[:, cand] - eff[:, None]
-            alt, _ = pick_many(sub, compiled.order)
-            decisive[ri] += int((alt != best[cand]).sum())
+                if eff[a]:
+                    np.add(raw[a], eff[a], out=raw[a], where=mask)
+            active.append((ri, mask, eff))
+    return active
 
-    answered_total = int(np.prod([s - 1 for s in sizes], dtype=np.int64))
-    decode = _decoder(compiled, sizes)
-    rule_rows = []
-    for ri, rid in enumerate(compiled.rule_ids):
-        rule_rows.append({
+
+def _count_close(tally: _Tally, margin: Any, answered: Any, lead_idx: tuple[int, ...], grid: _Grid,
+                 near_margin: float, examples: int) -> None:
+    """Count ties and near ties of one chunk and keep examples spread over it (fully answered ones first)."""
+    import numpy as np
+
+    tie_mask = margin <= EPS
+    near_mask = (margin < near_margin) & ~tie_mask
+    tally.ties += int(tie_mask.sum())
+    tally.near += int(near_mask.sum())
+    tally.ties_answered += int((tie_mask & answered).sum())
+    tally.near_answered += int((near_mask & answered).sum())
+    for pool, mask in ((tally.tie_pool, tie_mask), (tally.near_pool, near_mask)):
+        for prefer in (True, False):
+            sub = mask & answered if prefer else mask & ~answered
+            picked = _spread_pick(np.flatnonzero(sub), examples)
+            pool.extend((prefer, lead_idx + tuple(int(x) for x in np.unravel_index(p, grid.shape))) for p in picked)
+
+
+def _count_decisive(tally: _Tally, active: list[tuple[int, Any, Any]], raw: Any, best: Any, margin: Any,
+                    order: tuple[int, ...]) -> None:
+    """Per rule that fired: in how many combinations removing it changes the verdict."""
+    for ri, mask, eff in active:
+        # removing the rule moves any margin by at most its effect's spread: only those can change
+        cand = mask & (margin <= float(eff.max() - eff.min()) + 2 * EPS)
+        if not cand.any():
+            continue
+        alt, _ = pick_many(raw[:, cand] - eff[:, None], order)
+        tally.decisive[ri] += int((alt != best[cand]).sum())
+
+
+def _rule_rows(compiled: CompiledRules, tally: _Tally) -> list[dict[str, Any]]:
+    """Per rule: where it fires, where it decides, and whether it is only a note."""
+    return [
+        {
             "id": rid,
-            "fires": int(fires[ri]),
-            "decisive": int(decisive[ri]),
-            "never_fires": bool(fires[ri] == 0),
-            "never_decides": bool(decisive[ri] == 0),
+            "fires": int(tally.fires[ri]),
+            "decisive": int(tally.decisive[ri]),
+            "never_fires": bool(tally.fires[ri] == 0),
+            "never_decides": bool(tally.decisive[ri] == 0),
             "note_only": not any(compiled.rule_effect[ri]),
-        })
-    question_rows, dead = _answer_influence(compiled, verdicts, sizes)
-    hotspots = _hotspots(compiled, close_grid, sizes)
+        }
+        for ri, rid in enumerate(compiled.rule_ids)
+    ]
+
+
+def _findings(rule_rows: list[dict[str, Any]], question_rows: list[dict[str, Any]],
+              dead: list[dict[str, str]]) -> list[str]:
+    """The warnings: rules that never fire or never decide, questions and answers that never matter."""
     warnings = []
     for row in rule_rows:
         if row["never_fires"]:
@@ -245,25 +262,66 @@ def exhaustive_lint(compiled: CompiledRules, near_margin: float = 0.1, examples:
     for d in dead:
         if d["reason"] != "neutral":
             warnings.append(f"answer {d['question']}={d['value']} never gives a different verdict than 'unknown'")
+    return warnings
+
+
+def exhaustive_lint(compiled: CompiledRules, near_margin: float = 0.1, examples: int = 3) -> ExhaustiveReport:
+    """Enumerate every answer combination (unknown included) of a compiled rule base and report its weak spots.
+
+    near_margin: raw-score margin under which a verdict counts as a near tie. examples: how many example
+    answer sets to keep for ties and near ties (spread over the space, preferring fully answered ones).
+    """
+    import numpy as np
+
+    start = time.perf_counter()
+    grid, total = _grid(compiled)
+    sizes, lead = grid.sizes, grid.lead
+    trailing_answered = np.ones(grid.shape, dtype=bool)
+    for i in range(lead, len(sizes)):
+        trailing_answered = trailing_answered & grid.along(i, np.arange(sizes[i]) < sizes[i] - 1)
+    trailing = [(i, [grid.along(i, grid.tables[i][:, a]) for a in range(3)]) for i in range(lead, len(sizes))]
+    rules = _rule_masks(compiled, grid)
+    verdicts = np.empty(tuple(sizes), dtype=np.int8)
+    close_grid = np.empty(tuple(sizes), dtype=bool)  # tie or near tie
+    tally = _Tally(len(rules))
+
+    for lead_idx in itertools.product(*(range(s) for s in sizes[:lead])):
+        raw = _chunk_raw(grid, lead_idx, trailing)
+        active = _add_rules(rules, lead_idx, raw, tally)
+        best, best_val = pick_many(raw, compiled.order)
+        verdicts[lead_idx] = best
+        tally.wins += np.bincount(best.ravel(), minlength=3)
+        lead_known = all(v < sizes[i] - 1 for i, v in enumerate(lead_idx))
+        answered = trailing_answered if lead_known else np.zeros(grid.shape, dtype=bool)
+        if lead_known:
+            tally.wins_answered += np.bincount(best[answered], minlength=3)
+        margin = margins(raw, best, best_val)
+        close_grid[lead_idx] = margin < max(near_margin, 2 * EPS)
+        _count_close(tally, margin, answered, lead_idx, grid, near_margin, examples)
+        _count_decisive(tally, active, raw, best, margin, compiled.order)
+
+    decode = _decoder(compiled, sizes)
+    rule_rows = _rule_rows(compiled, tally)
+    question_rows, dead = _answer_influence(compiled, verdicts, sizes)
     return ExhaustiveReport(
         rule_base=compiled.rulebase.name,
         total=total,
-        answered_total=answered_total,
-        wins={a: int(wins[i]) for i, a in enumerate(APPROACHES)},
-        wins_answered={a: int(wins_answered[i]) for i, a in enumerate(APPROACHES)},
+        answered_total=int(np.prod([s - 1 for s in sizes], dtype=np.int64)),
+        wins={a: int(tally.wins[i]) for i, a in enumerate(APPROACHES)},
+        wins_answered={a: int(tally.wins_answered[i]) for i, a in enumerate(APPROACHES)},
         near_margin=near_margin,
-        ties=ties,
-        ties_answered=ties_answered,
-        tie_examples=[decode(s) for s in _choose(tie_pool, examples)],
-        near=near,
-        near_answered=near_answered,
-        near_examples=[decode(s) for s in _choose(near_pool, examples)],
+        ties=tally.ties,
+        ties_answered=tally.ties_answered,
+        tie_examples=[decode(s) for s in _choose(tally.tie_pool, examples)],
+        near=tally.near,
+        near_answered=tally.near_answered,
+        near_examples=[decode(s) for s in _choose(tally.near_pool, examples)],
         rules=rule_rows,
         questions=question_rows,
         dead_answers=dead,
-        hotspots=hotspots,
+        hotspots=_hotspots(compiled, close_grid, sizes),
         seconds=time.perf_counter() - start,
-        warnings=warnings,
+        warnings=_findings(rule_rows, question_rows, dead),
         verdicts=verdicts,
     )
 

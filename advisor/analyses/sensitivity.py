@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from advisor.engine import CompiledRules, contributions, pick, term_weights
+from advisor.engine import EPS, CompiledRules, contributions, pick, term_weights
 from advisor.models import APPROACHES
 
 DEFAULT_PERTURBATIONS = 500
@@ -153,7 +153,7 @@ def _smallest_flip(compiled: CompiledRules, terms: list[str], weights: list[floa
                     "new_weight": round(max(0.0, w + delta), 6),
                     "change": round(change, 6) + 0.0,
                     "direction": "raise" if step > 0 else "lower",
-                    "tie": abs(delta) < 1e-9,
+                    "tie": abs(delta) < EPS,
                     "to": APPROACHES[new_top],
                 }
             break

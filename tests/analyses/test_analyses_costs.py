@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from advisor.costs import estimate_costs, load_costs, parse_costs, render_markdown
+from advisor.analyses.costs import estimate_costs, load_costs, parse_costs, render_markdown
 from advisor.errors import InputError
 
 BASE = {"queries_per_day": 1000, "tokens_per_query": 1000, "price_per_1k_tokens": 0.01,

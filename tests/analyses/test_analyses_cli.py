@@ -7,11 +7,11 @@ import json
 import pytest
 import yaml
 from click.testing import CliRunner
+from analyses_support import MINI, SAMPLE_ANSWERS, synthetic_library
 from cli_support import assert_input_error
-from depth_support import MINI, SAMPLE_ANSWERS, synthetic_library
 
 from advisor import cli
-from advisor.calibrate import write_rule_base
+from advisor.analyses.calibrate import write_rule_base
 from advisor.engine import term_weights, with_term_weights
 from advisor.rulebase import load_rules
 
@@ -185,7 +185,7 @@ DECISIVE = {
 
 def _adaptive_order(answers):
     """The questions `ask --adaptive` asks for these answers, in order, until it is decided."""
-    from advisor.adaptive import AdaptiveSession
+    from advisor.analyses.adaptive import AdaptiveSession
     from advisor.engine import compile_rules
 
     session = AdaptiveSession(compile_rules(load_rules(None)))
@@ -218,7 +218,7 @@ def test_ask_adaptive_stops_early_and_saves(tmp_path):
 def test_ask_adaptive_can_go_on(tmp_path):
     order = _adaptive_order(DECISIVE)
     rest = [q for q in DECISIVE if q not in order]
-    from advisor.adaptive import AdaptiveSession
+    from advisor.analyses.adaptive import AdaptiveSession
     from advisor.engine import compile_rules
 
     session = AdaptiveSession(compile_rules(load_rules(None)))

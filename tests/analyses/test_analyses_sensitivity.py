@@ -5,14 +5,12 @@ from __future__ import annotations
 import random
 
 import yaml
-from depth_support import (  # noqa: F401 (fixtures)
-    SAMPLE_ANSWERS, default_compiled, default_rules, mini, mini_compiled, random_answers,
-)
+from analyses_support import SAMPLE_ANSWERS, random_answers
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from advisor.analyses.sensitivity import analyse_sensitivity, smallest_flip, stability, summarise
 from advisor.engine import compile_rules, recommend, term_weights, with_term_weights
-from advisor.sensitivity import analyse_sensitivity, smallest_flip, stability, summarise
 
 
 def _sample():

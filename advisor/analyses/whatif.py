@@ -10,8 +10,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from advisor.answers import check_question, normalise_value
 from advisor.engine import CompiledRules, Recommendation, recommend
-from advisor.errors import InputError, did_you_mean
+from advisor.errors import InputError
 from advisor.models import APPROACHES, UNKNOWN
 
 _TINY = 1e-6
@@ -26,18 +27,12 @@ def parse_sets(items: Iterable[str], compiled: CompiledRules) -> dict[str, str]:
                 f"--set '{item}': expected QUESTION=VALUE, for example knowledge_change=static"
             )
         qid, _, value = (part.strip() for part in item.partition("="))
-        if qid not in compiled.qindex:
-            raise InputError(
-                f"--set '{item}': unknown question '{qid}'{did_you_mean(qid, compiled.qids)}; "
-                f"the questions are: {', '.join(compiled.qids)}"
-            )
+        where = f"--set '{item}'"
+        check_question(qid, compiled.choices, where)
         allowed = compiled.values[compiled.qindex[qid]]
-        value = value.lower()
-        if value != UNKNOWN and value not in allowed:
-            raise InputError(
-                f"--set '{item}': {qid}: unknown value '{value}'{did_you_mean(value, allowed)}; "
-                f"allowed values: {', '.join(allowed)}, unknown"
-            )
+        if not value:  # on the command line an empty value is a slip; 'unknown' says unknown
+            raise InputError(f"{where}: {qid}: unknown value ''; allowed values: {', '.join(allowed)}, unknown")
+        value = normalise_value(qid, value, allowed, where)
         if qid in out and out[qid] != value:
             raise InputError(f"--set: '{qid}' is set twice ({out[qid]} and {value}); set it once")
         out[qid] = value

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from advisor.analyses.sensitivity import DEFAULT_PERTURBATIONS, DEFAULT_SEED, analyse_sensitivity
 from advisor.engine import CompiledRules, Recommendation
-from advisor.sensitivity import DEFAULT_PERTURBATIONS, DEFAULT_SEED, analyse_sensitivity
 
 
 def analyse_depth(
@@ -22,8 +22,8 @@ def analyse_depth(
     seed: int = DEFAULT_SEED,
 ) -> dict[str, Any]:
     """Sensitivity, prompt-first advice and (given a `costs.CostEstimate`) the cost estimate of a recommendation."""
-    from advisor.adaptive import is_decided, rank_questions
-    from advisor.promptfirst import prompt_first
+    from advisor.analyses.adaptive import is_decided, rank_questions
+    from advisor.analyses.promptfirst import prompt_first
 
     sens = analyse_sensitivity(compiled, rec.answers, n=perturbations, seed=seed)
     data = sens.to_dict()
@@ -54,8 +54,8 @@ def json_fields(depth: Mapping[str, Any]) -> dict[str, Any]:
 
 def render_text(depth: Mapping[str, Any]) -> str:
     """The depth analyses as terminal lines (robustness, prompt first, cost)."""
-    from advisor import costs as cost_module
-    from advisor import promptfirst
+    from advisor.analyses import costs as cost_module
+    from advisor.analyses import promptfirst
 
     lines = ["", "Robustness: " + depth["sensitivity"]["summary"]]
     unknowns = depth.get("unknowns")

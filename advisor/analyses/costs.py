@@ -309,10 +309,6 @@ def break_even(lines: Mapping[str, tuple[float, float]], queries_per_day: float)
     return {"queries_per_day": None if point is None else round(point, 1), "fine_tuning_cheaper": side, "text": text}
 
 
-def _money(value: float, currency: str) -> str:
-    return f"{value:,.2f} {currency}"
-
-
 def render_text(data: Mapping[str, Any]) -> str:
     """The estimate (its `to_dict()` form) as a terminal table with the break-even and the assumptions."""
     cur = data["currency"]

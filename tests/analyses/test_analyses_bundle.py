@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 
-from depth_support import (  # noqa: F401 (fixtures)
-    default_compiled, default_rules, mini, mini_compiled,
-)
-from advisor.costs import estimate_costs, parse_costs
-from advisor.depth import analyse_depth, json_fields, render_text, report_sections
+from advisor.analyses.bundle import analyse_depth, json_fields, render_text, report_sections
+from advisor.analyses.costs import estimate_costs, parse_costs
 from advisor.engine import recommend
 
 NO_GAP = {"knowledge_change": "static", "external_knowledge": "none", "style_adaptation": "none"}

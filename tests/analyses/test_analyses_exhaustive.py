@@ -11,13 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from advisor.analyses.exhaustive import exhaustive_lint
 from advisor.engine import analyse, compile_rules, encode, pick, raw_state
-from advisor.exhaustive import exhaustive_lint
 from advisor.models import APPROACHES, RuleBase
 
-from depth_support import (  # noqa: F401 (fixtures)
-    default_compiled, default_rules, mini, mini_compiled, random_answers,
-)
+from analyses_support import random_answers
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from depth_support import (  # noqa: F401 (fixtures)
-    default_compiled, default_rules, mini, mini_compiled,
-)
-from advisor.promptfirst import prompt_first, render_text
+from advisor.analyses.promptfirst import prompt_first, render_text
 
 NO_GAP = {"knowledge_change": "static", "external_knowledge": "none", "style_adaptation": "none"}
 

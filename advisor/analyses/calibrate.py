@@ -29,7 +29,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from advisor.cases import check_library
-from advisor.engine import compile_rules, contributions, term_weights, with_term_weights
+from advisor.engine import compile_rules, contributions, pick_many, term_weights, tie_indices, with_term_weights
 from advisor.errors import InputError, did_you_mean
 from advisor.models import APPROACHES, CaseLibrary, RuleBase
 from advisor.text import show
@@ -54,14 +54,8 @@ def features(rulebase: RuleBase, X: Sequence[Mapping[str, Any]]) -> tuple[list[s
 
 def pick_rows(raw: np.ndarray, tie_order: Sequence[str]) -> np.ndarray:
     """The engine's verdict for each row of raw scores (n, 3): highest, near-ties to the earlier in tie_order."""
-    order = [APPROACHES.index(a) for a in tie_order]
-    best = np.full(raw.shape[0], order[0])
-    best_val = raw[:, order[0]].copy()
-    for a in order[1:]:
-        better = raw[:, a] > best_val + 1e-9
-        best[better] = a
-        best_val[better] = raw[better, a]
-    return best
+    best, _ = pick_many(np.asarray(raw).T, tie_indices(tie_order))
+    return best.astype(np.intp)
 
 
 def _default_rules() -> RuleBase:
