@@ -9,6 +9,8 @@ demo: setup
 	@bash scripts/demo.sh
 
 test: setup
+	.venv/bin/ruff check .
+	.venv/bin/mypy
 	HF_HUB_OFFLINE=1 .venv/bin/python -m pytest -q
 
 bench: setup

@@ -47,7 +47,9 @@ def read_file(path: str | os.PathLike, rulebase: RuleBase) -> tuple[AnswersFile,
     return load_answers(path, rulebase)
 
 
-def read_document(text: str, name: str, rulebase: RuleBase, json_format: bool = False) -> tuple[AnswersFile, dict[str, str]]:
+def read_document(
+    text: str, name: str, rulebase: RuleBase, json_format: bool = False
+) -> tuple[AnswersFile, dict[str, str]]:
     """Parse answers-file text (YAML, or JSON) and check it against the rule base, as `load_answers` does a file."""
     return check_document(parse_data(text, name, json_format=json_format, what="answers file"), name, rulebase)
 
@@ -64,9 +66,17 @@ def check_document(data: Any, name: str, rulebase: RuleBase) -> tuple[AnswersFil
     return model, normalise_answers(model.answers, rulebase, f"{name}: answers")
 
 
-def assess(document: AnswersFile, answers: dict[str, str], rulebase: RuleBase, compiled: CompiledRules, name: str,
-           depth: bool = True, perturbations: int = DEFAULT_PERTURBATIONS, seed: int = DEFAULT_SEED,
-           sets: Sequence[str] = ()) -> Assessment:
+def assess(
+    document: AnswersFile,
+    answers: dict[str, str],
+    rulebase: RuleBase,
+    compiled: CompiledRules,
+    name: str,
+    depth: bool = True,
+    perturbations: int = DEFAULT_PERTURBATIONS,
+    seed: int = DEFAULT_SEED,
+    sets: Sequence[str] = (),
+) -> Assessment:
     """Score checked answers with the depth analyses (and the cost estimate when the document has `costs:`).
 
     `sets` (QUESTION=VALUE, as `recommend --set`) changes answers first: the changed answers are scored and
@@ -116,14 +126,23 @@ def render_text(assessment: Assessment) -> str:
     return text
 
 
-def render_report(assessment: Assessment, fmt: str, answers_file: str | None = None,
-                  validation: dict[str, Any] | None = None) -> str:
+def render_report(
+    assessment: Assessment, fmt: str, answers_file: str | None = None, validation: dict[str, Any] | None = None
+) -> str:
     """The report `advisor report` writes ('markdown' or 'html'); `answers_file` is the name it shows as the source."""
     from advisor import report
 
     what_if = assessment.what_if.to_dict() if assessment.what_if is not None else None
-    return report.render(assessment.recommendation, assessment.rulebase, fmt, project=assessment.document.project,
-                         answers_file=answers_file, validation=validation, depth=assessment.depth, what_if=what_if)
+    return report.render(
+        assessment.recommendation,
+        assessment.rulebase,
+        fmt,
+        project=assessment.document.project,
+        answers_file=answers_file,
+        validation=validation,
+        depth=assessment.depth,
+        what_if=what_if,
+    )
 
 
 def answers_text(assessment: Assessment, json_format: bool = False) -> str:
@@ -132,8 +151,11 @@ def answers_text(assessment: Assessment, json_format: bool = False) -> str:
 
     document, answers = assessment.document, assessment.answers
     if json_format:
-        data: dict[str, Any] = {"version": 1, **({"project": document.project} if document.project else {}),
-                                "answers": dict(answers)}
+        data: dict[str, Any] = {
+            "version": 1,
+            **({"project": document.project} if document.project else {}),
+            "answers": dict(answers),
+        }
         if document.costs is not None:
             data["costs"] = document.costs
         return json.dumps(data, indent=2) + "\n"

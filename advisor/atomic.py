@@ -33,7 +33,7 @@ def _cannot(path: str | os.PathLike, exc: OSError, what: str) -> InputError:
     reason = {errno.ENOSPC: "the disk is full", errno.EROFS: "the file system is read-only",
               errno.EACCES: "permission denied", errno.EPERM: "permission denied",
               errno.ENOTDIR: "a part of the path is a file, not a folder",
-              errno.EISDIR: "it is a folder"}.get(exc.errno, exc.strerror or str(exc))
+              errno.EISDIR: "it is a folder"}.get(exc.errno or 0, exc.strerror or str(exc))
     return InputError(f"cannot write {what} '{path}': {reason}")
 
 

@@ -115,20 +115,24 @@ def grouped_bar_chart(
             raw = series[name][ci] if ci < len(series[name]) else None
             y = gy + 4 + si * bar_height
             if raw is None or not math.isfinite(float(raw)):
-                parts.append(f'<text x="{plot_x + 4}" y="{y + bar_height - 5}" font-size="11" fill="#94a3b8">n/a</text>')
+                parts.append(
+                    f'<text x="{plot_x + 4}" y="{y + bar_height - 5}" font-size="11" fill="#94a3b8">n/a</text>'
+                )
                 continue
             value = float(raw)
             x1, x2 = sorted((zero, x_of(value)))
-            colour = (colours or {}).get(category if not name else name, _colour(category if not name else name, ci if not name else si))
+            colour = (colours or {}).get(
+                category if not name else name, _colour(category if not name else name, ci if not name else si)
+            )
             opacity = "1" if highlight is None or category == highlight or name else "0.55"
             parts.append(
                 f'<rect x="{x1:.1f}" y="{y:.1f}" width="{max(x2 - x1, 1):.1f}" height="{bar_height - 3}" rx="2" '
                 f'fill="{colour}" fill-opacity="{opacity}"><title>{escape(f"{category} {name}".strip())}: '
-                f'{escape(_fmt(value, value_format))}</title></rect>'
+                f"{escape(_fmt(value, value_format))}</title></rect>"
             )
             parts.append(
                 f'<text x="{plot_x + plot_w + 6}" y="{y + bar_height - 6:.1f}" font-size="11" fill="#334155">'
-                f'{escape(_fmt(value, value_format))}</text>'
+                f"{escape(_fmt(value, value_format))}</text>"
             )
     parts.append(
         f'<line x1="{zero:.1f}" y1="{y0}" x2="{zero:.1f}" y2="{height - 6}" stroke="#94a3b8" stroke-width="1"/>'
@@ -149,13 +153,20 @@ def line_chart(
     colours: Mapping[str, str] | None = None,
 ) -> str:
     """Lines through (x, y) points, one per named series (e.g. training and evaluation loss per step)."""
-    points = [(float(x), float(y)) for pts in series.values() for x, y in pts
-              if math.isfinite(float(x)) and math.isfinite(float(y))]
+    points = [
+        (float(x), float(y))
+        for pts in series.values()
+        for x, y in pts
+        if math.isfinite(float(x)) and math.isfinite(float(y))
+    ]
     parts = _open(width, height, title)
     left, right, top, bottom = 56, 16, (30 if title else 10), 40
     plot_w, plot_h = width - left - right, height - top - bottom
     if not points:
-        parts.append(f'<text x="{width / 2}" y="{height / 2}" font-size="12" text-anchor="middle" fill="#94a3b8">no data</text></svg>')
+        parts.append(
+            f'<text x="{width / 2}" y="{height / 2}" font-size="12" text-anchor="middle" fill="#94a3b8">'
+            "no data</text></svg>"
+        )
         return "".join(parts)
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     x_lo, x_hi = min(xs), max(xs)
@@ -174,20 +185,28 @@ def line_chart(
     for i in range(5):
         y = y_lo + (y_hi - y_lo) * i / 4
         parts.append(f'<line x1="{left}" y1="{sy(y):.1f}" x2="{left + plot_w}" y2="{sy(y):.1f}" stroke="#e2e8f0"/>')
-        parts.append(f'<text x="{left - 6}" y="{sy(y) + 4:.1f}" font-size="10" text-anchor="end" fill="#64748b">'
-                     f'{escape(_fmt(y, value_format))}</text>')
+        parts.append(
+            f'<text x="{left - 6}" y="{sy(y) + 4:.1f}" font-size="10" text-anchor="end" fill="#64748b">'
+            f"{escape(_fmt(y, value_format))}</text>"
+        )
     for i in range(5):
         x = x_lo + (x_hi - x_lo) * i / 4
-        parts.append(f'<text x="{sx(x):.1f}" y="{top + plot_h + 14}" font-size="10" text-anchor="middle" '
-                     f'fill="#64748b">{escape(_fmt(x, ".4g"))}</text>')
+        parts.append(
+            f'<text x="{sx(x):.1f}" y="{top + plot_h + 14}" font-size="10" text-anchor="middle" '
+            f'fill="#64748b">{escape(_fmt(x, ".4g"))}</text>'
+        )
     parts.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#94a3b8"/>')
     parts.append(f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#94a3b8"/>')
     if x_label:
-        parts.append(f'<text x="{left + plot_w / 2}" y="{height - 6}" font-size="11" text-anchor="middle" '
-                     f'fill="#334155">{escape(x_label)}</text>')
+        parts.append(
+            f'<text x="{left + plot_w / 2}" y="{height - 6}" font-size="11" text-anchor="middle" '
+            f'fill="#334155">{escape(x_label)}</text>'
+        )
     if y_label:
-        parts.append(f'<text x="12" y="{top + plot_h / 2}" font-size="11" text-anchor="middle" fill="#334155" '
-                     f'transform="rotate(-90 12 {top + plot_h / 2})">{escape(y_label)}</text>')
+        parts.append(
+            f'<text x="12" y="{top + plot_h / 2}" font-size="11" text-anchor="middle" fill="#334155" '
+            f'transform="rotate(-90 12 {top + plot_h / 2})">{escape(y_label)}</text>'
+        )
     lx = left + 8
     for i, (name, pts) in enumerate(series.items()):
         colour = (colours or {}).get(name, _colour(name, i))

@@ -67,8 +67,12 @@ class CompiledRules:
         return f"CompiledRules({self.rulebase.name!r}: {len(self.qids)} questions, {len(self.rule_ids)} rules)"
 
 
-def _vec(mapping: Mapping[str, float]) -> Vec:
+def _vec(mapping: Mapping[Any, float]) -> Vec:
     return (float(mapping.get("rag", 0.0)), float(mapping.get("fine-tuning", 0.0)), float(mapping.get("hybrid", 0.0)))
+
+
+def _scaled(weight: float, vec: Vec) -> Vec:
+    return (weight * vec[0], weight * vec[1], weight * vec[2])
 
 
 def _spread(vec: Vec) -> float:
@@ -84,7 +88,7 @@ def compile_rules(rulebase: RuleBase) -> CompiledRules:
     vindex = tuple({v: i for i, v in enumerate(vs)} for vs in values)
     pulls = tuple(tuple(_vec(v.pull) for v in q.values) for q in rulebase.questions)
     wpulls = tuple(
-        tuple(tuple(factor_weight[q.factor] * x for x in p) for p in qp)  # type: ignore[misc]
+        tuple(_scaled(factor_weight[q.factor], p) for p in qp)
         for q, qp in zip(rulebase.questions, pulls)
     )
     rule_conds = tuple(
@@ -92,13 +96,13 @@ def compile_rules(rulebase: RuleBase) -> CompiledRules:
         for r in rulebase.rules
     )
     rule_effect = tuple(_vec(r.effect) for r in rulebase.rules)
-    rule_weff = tuple(tuple(r.weight * x for x in e) for r, e in zip(rulebase.rules, rule_effect))
+    rule_weff = tuple(_scaled(r.weight, e) for r, e in zip(rulebase.rules, rule_effect))
     rules_by_q = tuple(
         tuple(ri for ri, conds in enumerate(rule_conds) if any(qi == i for qi, _ in conds)) for i in range(len(qids))
     )
     importance = tuple(
         max(_spread(p) for p in wpulls[i])
-        + sum(_spread(rule_weff[ri]) / len(rule_conds[ri]) for ri in rules_by_q[i])  # type: ignore[arg-type]
+        + sum(_spread(rule_weff[ri]) / len(rule_conds[ri]) for ri in rules_by_q[i])
         for i in range(len(qids))
     )
     defaults = tuple(vindex[i][q.default] if q.default is not None else -1 for i, q in enumerate(rulebase.questions))
@@ -113,12 +117,12 @@ def compile_rules(rulebase: RuleBase) -> CompiledRules:
         factor_ids=tuple(f.id for f in rulebase.factors),
         factor_weight=factor_weight,
         pulls=pulls,
-        wpulls=wpulls,  # type: ignore[arg-type]
+        wpulls=wpulls,
         rule_ids=tuple(r.id for r in rulebase.rules),
         rule_conds=rule_conds,
         rule_weight=tuple(r.weight for r in rulebase.rules),
         rule_effect=rule_effect,
-        rule_weff=rule_weff,  # type: ignore[arg-type]
+        rule_weff=rule_weff,
         rules_by_q=rules_by_q,
         importance=importance,
         scale=rulebase.scoring.scale,

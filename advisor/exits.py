@@ -66,7 +66,7 @@ def exit_statuses(debug: bool = False) -> Iterator[None]:
         _say("interrupted")
         raise click.exceptions.Exit(INTERRUPTED) from None
     except click.exceptions.ClickException as exc:  # click prints usage errors itself; one safe line each
-        exc.message = one_line(exc.message)
+        exc.message = one_line(exc.message)  # type: ignore[misc]  # click's stubs mark it Final; it is a plain attribute
         raise
     except click.exceptions.Exit:
         raise

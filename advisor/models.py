@@ -7,7 +7,7 @@ tuples once. Models forbid unknown keys so a typo in a rule file is reported ins
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional, cast
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -120,9 +120,11 @@ class Scoring(_Strict):
     """How raw scores become [0, 1] scores and a confidence."""
 
     scale: float = Field(default=2.0, gt=0, le=1e6, description="raw score divided by this before the logistic")
-    margin_scale: float = Field(default=2.5, gt=0, le=1e6, description="raw margin at which confidence is ~76% of its range")
+    margin_scale: float = Field(
+        default=2.5, gt=0, le=1e6, description="raw margin at which confidence is ~76% of its range"
+    )
     confidence_floor: float = Field(default=0.2, ge=0, le=1, description="confidence of a perfect tie")
-    tie_order: list[Approach] = Field(default_factory=lambda: list(APPROACHES))
+    tie_order: list[Approach] = Field(default_factory=lambda: cast("list[Approach]", list(APPROACHES)))
 
 
 _REFERENCE_KEY = r"[A-Za-z0-9][A-Za-z0-9._:-]*"
@@ -133,16 +135,21 @@ class Reference(_Strict):
     """A work the rule base cites: `source: [key]` in a value or rule names it by its key."""
 
     # the patterns are for editors; the validators below say the same in words
-    key: str = Field(description="what `source:` cites, e.g. ovadia-2023",
-                     json_schema_extra={"pattern": f"^{_REFERENCE_KEY}$"})
+    key: str = Field(
+        description="what `source:` cites, e.g. ovadia-2023", json_schema_extra={"pattern": f"^{_REFERENCE_KEY}$"}
+    )
     title: str = Field(min_length=1)
     authors: list[str] = Field(default_factory=list, description="authors' names; give these or a publisher")
     publisher: str = Field(default="", description="who published it (a journal, a preprint server, a company)")
     year: Optional[Annotated[int, Field(ge=1000, le=2100)]] = Field(default=None, description="omit when undated")
-    url: Optional[str] = Field(default=None, description="public http(s) address, where there is one",
-                               json_schema_extra={"pattern": f"^{_PUBLIC_URL}$"})
-    label: Optional[str] = Field(default=None, min_length=1,
-                                 description="short citation label; default from authors or publisher and year")
+    url: Optional[str] = Field(
+        default=None,
+        description="public http(s) address, where there is one",
+        json_schema_extra={"pattern": f"^{_PUBLIC_URL}$"},
+    )
+    label: Optional[str] = Field(
+        default=None, min_length=1, description="short citation label; default from authors or publisher and year"
+    )
 
     @field_validator("key")
     @classmethod
@@ -151,7 +158,8 @@ class Reference(_Strict):
             raise PydanticCustomError(
                 "reference_key",
                 "a reference key is one word of letters, digits, '-', '_', '.' or ':' (found {found})",
-                {"found": repr(value)})
+                {"found": repr(value)},
+            )
         return value
 
     @field_validator("url")
@@ -161,15 +169,18 @@ class Reference(_Strict):
             raise PydanticCustomError(
                 "reference_url",
                 "expected an http:// or https:// address without spaces, quotes or brackets (found {found})",
-                {"found": repr(value)})
+                {"found": repr(value)},
+            )
         return value
 
     @model_validator(mode="after")
     def _someone(self) -> Reference:
         if not self.publisher.strip() and not any(a.strip() for a in self.authors):
             raise PydanticCustomError(
-                "reference_by", "reference {key} names neither authors nor a publisher; give one of them",
-                {"key": repr(self.key)})
+                "reference_by",
+                "reference {key} names neither authors nor a publisher; give one of them",
+                {"key": repr(self.key)},
+            )
         return self
 
 
@@ -187,7 +198,8 @@ class RuleBase(_Strict):
     # None: sources are plain-text citations (rule bases written before references existed); a list:
     # every source is the key of one of these
     references: Optional[list[Reference]] = Field(
-        default=None, description="the works cited; with this section every source is one of its keys")
+        default=None, description="the works cited; with this section every source is one of its keys"
+    )
 
 
 class AnswersFile(_Strict):

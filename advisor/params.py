@@ -33,7 +33,9 @@ class FiniteFloat(click.ParamType):
         if self.integral and number != int(number):
             self.fail(f"{show(value)} is not a whole number", param, ctx)
         if self.low is not None and (number < self.low or (self.low_open and number == self.low)):
-            self.fail(f"{show(value)} must be {'greater than' if self.low_open else 'at least'} {self.low:g}", param, ctx)
+            self.fail(
+                f"{show(value)} must be {'greater than' if self.low_open else 'at least'} {self.low:g}", param, ctx
+            )
         if self.high is not None and (number > self.high or (self.high_open and number == self.high)):
             self.fail(f"{show(value)} must be {'less than' if self.high_open else 'at most'} {self.high:g}", param, ctx)
         return int(number) if self.integral else number

@@ -136,7 +136,8 @@ def ask_loop(rulebase: RuleBase, order: AskOrder, input_fn: InputFn = input,
 
 @dataclass
 class InOrder:
-    """`ask_loop`'s strategy for the rule base's order; resumed answers are kept, asking starts at the first open one."""
+    """`ask_loop`'s strategy for the rule base's order; resumed answers are kept, asking starts at the first open
+    one."""
 
     questions: list[Question]
     answers: dict[str, str] = field(default_factory=dict)

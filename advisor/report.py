@@ -93,8 +93,8 @@ def read_validation_file(path: str | os.PathLike) -> dict[str, Any]:
 
 def evidence_context(validation: Mapping[str, Any]) -> dict[str, Any]:
     """Plain rows and text for the Evidence section; tolerant of missing optional fields."""
-    metric = validation.get("metric") if validation.get("metric") in METRICS else "contains"
-    reported = [m for m in validation.get("metrics_reported") or KNOWLEDGE_METRICS if m in METRICS]
+    metric: str = validation["metric"] if validation.get("metric") in METRICS else "contains"
+    reported = [str(m) for m in validation.get("metrics_reported") or KNOWLEDGE_METRICS if m in METRICS]
     columns = [metric] + [m for m in reported if m != metric]
     approaches = validation.get("approaches") or {}
     baseline = validation.get("baseline") if isinstance(validation.get("baseline"), Mapping) else None
@@ -107,7 +107,7 @@ def evidence_context(validation: Mapping[str, Any]) -> dict[str, Any]:
     names = [a for a in ARM_LABELS if a in approaches and a != "untouched"] + \
         [a for a in approaches if a not in ARM_LABELS]
     for name in names:
-        rows.append(_row(ARM_LABELS.get(name, name), name,
+        rows.append(_row(ARM_LABELS.get(name) or str(name), name,
                          approaches[name] if isinstance(approaches[name], Mapping) else {}, columns))
     chart_items = [(r["key"], r["metric_values"][metric]) for r in rows
                    if r["ok"] and isinstance(r["metric_values"][metric], (int, float))]
@@ -117,7 +117,8 @@ def evidence_context(validation: Mapping[str, Any]) -> dict[str, Any]:
     for comp in validation.get("comparisons") or []:
         if not isinstance(comp, Mapping):
             continue
-        ci = comp.get("ci95") if isinstance(comp.get("ci95"), (list, tuple)) and len(comp.get("ci95")) == 2 else None
+        raw = comp.get("ci95")
+        ci = raw if isinstance(raw, (list, tuple)) and len(raw) == 2 else None
         comparisons.append({
             "a": str(comp.get("a", "?")), "b": str(comp.get("b", "?")), "metric": str(comp.get("metric", metric)),
             "difference": _num(comp.get("difference"), 3),
@@ -125,20 +126,33 @@ def evidence_context(validation: Mapping[str, Any]) -> dict[str, Any]:
             "tie": bool(comp.get("tie")),
         })
     challenged = [
-        {"question": str(c.get("question", "")), "answer": str(c.get("answer", "")), "evidence": str(c.get("evidence", ""))}
-        for c in validation.get("challenged_answers") or [] if isinstance(c, Mapping)
+        {
+            "question": str(c.get("question", "")),
+            "answer": str(c.get("answer", "")),
+            "evidence": str(c.get("evidence", "")),
+        }
+        for c in validation.get("challenged_answers") or []
+        if isinstance(c, Mapping)
     ]
     agrees = validation.get("agrees")
     examples = []
     for ex in validation.get("examples") or []:
         if not isinstance(ex, Mapping) or not isinstance(ex.get("outputs"), Mapping):
             continue
-        outputs = [{"arm": ARM_LABELS.get(str(arm), str(arm)),
-                    "text": str(o.get("text", "")), "score": _num(o.get("score"))}
-                   for arm, o in ex["outputs"].items() if isinstance(o, Mapping)]
+        outputs = [
+            {"arm": ARM_LABELS.get(str(arm), str(arm)), "text": str(o.get("text", "")), "score": _num(o.get("score"))}
+            for arm, o in ex["outputs"].items()
+            if isinstance(o, Mapping)
+        ]
         refs = [str(r) for r in ex.get("references") or []]
-        examples.append({"input": str(ex.get("input", "")), "references": refs[:3], "more": max(0, len(refs) - 3),
-                         "outputs": outputs})
+        examples.append(
+            {
+                "input": str(ex.get("input", "")),
+                "references": refs[:3],
+                "more": max(0, len(refs) - 3),
+                "outputs": outputs,
+            }
+        )
     retrieving = any(r["retrieval"] for r in rows)
     return {
         "columns": [{"key": m, "label": METRIC_LABELS[m]} for m in columns],
@@ -160,16 +174,19 @@ def evidence_context(validation: Mapping[str, Any]) -> dict[str, Any]:
         "comparisons": comparisons,
         "challenged": challenged,
         "next_steps": [str(s) for s in validation.get("next_steps") or []],
-        "stages": [{"name": str(s.get("name", "")), "seconds": _num(s.get("seconds"), 1)}
-                   for s in validation.get("stages") or [] if isinstance(s, Mapping)],
+        "stages": [
+            {"name": str(s.get("name", "")), "seconds": _num(s.get("seconds"), 1)}
+            for s in validation.get("stages") or []
+            if isinstance(s, Mapping)
+        ],
     }
 
 
 def _row(label: str, key: str, data: Mapping[str, Any], columns: list[str]) -> dict[str, Any]:
     status = str(data.get("status") or ("ok" if data.get("answers") else "missing"))
-    answers = data.get("answers") if isinstance(data.get("answers"), Mapping) else {}
+    answers: Mapping[str, Any] = data["answers"] if isinstance(data.get("answers"), Mapping) else {}
     metric_values = {m: answers.get(m) for m in METRICS}
-    retrieval = data.get("retrieval") if isinstance(data.get("retrieval"), Mapping) else {}
+    retrieval: Mapping[str, Any] = data["retrieval"] if isinstance(data.get("retrieval"), Mapping) else {}
     return {
         "scores": [_num(answers.get(m)) for m in columns],
         "retrieval": bool(retrieval),
@@ -217,8 +234,12 @@ def report_context(
     questions = {q.id: q for q in rulebase.questions}
     factor_labels = {f.id: f.label or f.id for f in rulebase.factors}
     answers = [
-        {"id": qid, "text": questions[qid].text if qid in questions else qid, "value": value,
-         "unknown": value == UNKNOWN}
+        {
+            "id": qid,
+            "text": questions[qid].text if qid in questions else qid,
+            "value": value,
+            "unknown": value == UNKNOWN,
+        }
         for qid, value in rec.answers.items()
     ]
     flips = [
@@ -227,16 +248,27 @@ def report_context(
     ]
     info = rulebase.approaches.get(rec.recommendation)  # type: ignore[call-overload]
     score_chart = charts.bar_chart(
-        [(a, rec.scores[a]) for a in APPROACHES], title="Scores (0 to 1)", min_value=0.0, max_value=1.0,
+        [(a, rec.scores[a]) for a in APPROACHES],
+        title="Scores (0 to 1)",
+        min_value=0.0,
+        max_value=1.0,
         highlight=rec.recommendation,
     )
     factor_chart = charts.grouped_bar_chart(
         [factor_labels.get(f["id"], f["id"]) for f in rec.factors],
         {a: [f[a] for f in rec.factors] for a in APPROACHES},
-        title="Each factor's pull (weighted; right favours, left counts against)", value_format="+.2f",
+        title="Each factor's pull (weighted; right favours, left counts against)",
+        value_format="+.2f",
     )
-    factors = [{**f, "label": factor_labels.get(f["id"], f["id"]), "citations": cite(rulebase, f["source"]),
-                "answer_text": ", ".join(f"{q} = {v}" for q, v in f["answers"].items())} for f in rec.factors]
+    factors = [
+        {
+            **f,
+            "label": factor_labels.get(f["id"], f["id"]),
+            "citations": cite(rulebase, f["source"]),
+            "answer_text": ", ".join(f"{q} = {v}" for q, v in f["answers"].items()),
+        }
+        for f in rec.factors
+    ]
     rules = [{**r, "citations": cite(rulebase, r["source"])} for r in rec.rules]
     return {
         "project": project or "",
@@ -247,8 +279,10 @@ def report_context(
         "summary": info.summary if info else "",
         "confidence_pct": round(rec.confidence * 100),
         "confidence_word": confidence_word(rec.confidence),
-        "scores": [{"name": a, "score": rec.scores[a], "raw": rec.raw_scores[a], "top": a == rec.recommendation}
-                   for a in APPROACHES],
+        "scores": [
+            {"name": a, "score": rec.scores[a], "raw": rec.raw_scores[a], "top": a == rec.recommendation}
+            for a in APPROACHES
+        ],
         "factors": factors,
         "rules": rules,
         "references": cited_works(c for row in factors + rules for c in row["citations"]),
@@ -323,12 +357,23 @@ def _environment(kind: str) -> Any:
         return resources.files("advisor.reports").joinpath(name).read_text(encoding="utf-8")
 
     if kind == "html":
-        env = jinja2.Environment(loader=jinja2.FunctionLoader(load), autoescape=True,
-                                 undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+        env = jinja2.Environment(
+            loader=jinja2.FunctionLoader(load),
+            autoescape=True,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
     else:
-        env = jinja2.Environment(loader=jinja2.FunctionLoader(load), autoescape=False,
-                                 undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                                 finalize=escape_markdown, keep_trailing_newline=True)
+        env = jinja2.Environment(
+            loader=jinja2.FunctionLoader(load),
+            autoescape=False,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            finalize=escape_markdown,
+            keep_trailing_newline=True,
+        )
     env.filters["num"] = _num
     env.filters["code"] = _code_spans
     env.filters["signed"] = lambda v: f"{v:+.2f}"
@@ -404,8 +449,11 @@ def render_text(rec: Recommendation, rulebase: RuleBase, project: str | None = N
         lines.append("")
         lines.append(f"Unknown answers (neutral, they lower the confidence): {', '.join(rec.unknown)}")
         if rec.ask_next:
-            lines.append(f"Answering '{rec.ask_next}' would sharpen the verdict most: {questions[rec.ask_next].text}"
-                         if rec.ask_next in questions else f"Answering '{rec.ask_next}' would sharpen it most.")
+            lines.append(
+                f"Answering '{rec.ask_next}' would sharpen the verdict most: {questions[rec.ask_next].text}"
+                if rec.ask_next in questions
+                else f"Answering '{rec.ask_next}' would sharpen it most."
+            )
     if rec.next_steps:
         lines.append("")
         lines.append("Next steps:")

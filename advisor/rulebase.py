@@ -78,7 +78,7 @@ def reference_problems(rulebase: RuleBase, name: str) -> list[Problem]:
             Problem(name, "scoring.tie_order", f"must list each of {', '.join(APPROACHES)} exactly once")
         )
     factor_ids = [f.id for f in rulebase.factors]
-    questions = {}
+    questions: dict[str, Any] = {}
     for qi, q in enumerate(rulebase.questions):
         questions.setdefault(q.id, q)
         if q.factor not in factor_ids:
@@ -178,7 +178,7 @@ def lint_problems(rulebase: RuleBase, name: str) -> list[Problem]:
                     Problem(name, f"questions[{qi}].default",
                             f"question {show(q.id)} is outside the contract and needs a neutral default")
                 )
-            elif any(default.pull.get(a, 0.0) for a in APPROACHES):
+            elif any(default.pull.values()):
                 problems.append(
                     Problem(name, f"questions[{qi}].default",
                             f"default {show(q.default)} of question {show(q.id)} must be neutral (no pull)")
@@ -189,7 +189,7 @@ def lint_problems(rulebase: RuleBase, name: str) -> list[Problem]:
                             f"default {show(q.default)} of question {show(q.id)} must not make a rule fire")
                 )
         for vi, v in enumerate(q.values):
-            pulls = any(v.pull.get(a, 0.0) for a in APPROACHES)
+            pulls = any(v.pull.values())
             if not pulls and (q.id, v.value) not in referenced and v.value != q.default:
                 problems.append(
                     Problem(name, f"questions[{qi}].values[{vi}]",
@@ -201,7 +201,7 @@ def lint_problems(rulebase: RuleBase, name: str) -> list[Problem]:
                             f"value {show(v.value)} of {show(q.id)} pulls but says not why")
                 )
     for ri, rule in enumerate(rulebase.rules):
-        if not any(rule.effect.get(a, 0.0) for a in APPROACHES) and not rule.note:
+        if not any(rule.effect.values()) and not rule.note:
             problems.append(Problem(name, f"rules[{ri}]", f"rule {show(rule.id)} has neither an effect nor a note"))
         for qid, vs in rule.when.items():
             if not vs:

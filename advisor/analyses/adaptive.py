@@ -221,7 +221,8 @@ def is_decided(compiled: CompiledRules, answers: Mapping[str, Any] | State,
     flip = _FlipSearch(compiled, state, open_q, top)
     if flip.search(0, raw0) and flip.found is not None:
         witness_state, got = flip.found
-        witness = {compiled.qids[qi]: (compiled.values[qi][v] if v >= 0 else UNKNOWN) for qi, v in witness_state.items()}
+        witness = {compiled.qids[qi]: (compiled.values[qi][v] if v >= 0 else UNKNOWN)
+                   for qi, v in witness_state.items()}
         return Decision(False, APPROACHES[top], witness, APPROACHES[got])
     return Decision(True, APPROACHES[top])
 
@@ -284,8 +285,10 @@ class MostInformativeFirst:
 
     rulebase: Any
     session: AdaptiveSession
-    intro: str = ("Adaptive questionnaire: the question that can change the verdict most comes first, and it stops "
-                  "once the rest cannot change it. Enter: unknown, ?: help and why, b: back.")
+    intro: str = (
+        "Adaptive questionnaire: the question that can change the verdict most comes first, and it stops "
+        "once the rest cannot change it. Enter: unknown, ?: help and why, b: back."
+    )
     help_words: frozenset[str] = frozenset({"?", "help", "h", "why"})
     go_on: bool = False
     questions: dict[str, Any] = field(default_factory=dict, init=False)
@@ -305,8 +308,10 @@ class MostInformativeFirst:
         if not left:
             return False
         output_fn("")
-        output_fn(f"Decided after {len(session.asked)} of {len(self.session.compiled.qids)} questions: "
-                  f"{decision.recommendation}, whatever the other {left} answer(s) are.")
+        output_fn(
+            f"Decided after {len(session.asked)} of {len(self.session.compiled.qids)} questions: "
+            f"{decision.recommendation}, whatever the other {left} answer(s) are."
+        )
         try:
             reply = input_fn("Answer the remaining questions anyway? [y/N] > ")
         except (KeyboardInterrupt, EOFError):

@@ -75,7 +75,8 @@ def render_text(depth: Mapping[str, Any]) -> str:
 
 
 def report_sections(depth: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Template context: `robustness` (text and data), `prompt_first`, `costs` (rows, break-even, assumptions, chart)."""
+    """Template context: `robustness` (text and data), `prompt_first`, `costs` (rows, break-even, assumptions,
+    chart)."""
     if not depth:
         return {"unknowns": None, "robustness": None, "prompt_first": None, "costs": None}
     costs = depth.get("costs")

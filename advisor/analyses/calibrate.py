@@ -65,7 +65,9 @@ def _default_rules() -> RuleBase:
 
 
 class WeightCalibrator(ClassifierMixin, BaseEstimator):
-    """Fits a rule base's term weights to labelled answer sets (X: answer mappings, y: 'rag' | 'fine-tuning' | 'hybrid').
+    """Fits a rule base's term weights to labelled answer sets.
+
+    X: answer mappings; y: 'rag' | 'fine-tuning' | 'hybrid'.
 
     rules: the rule base whose weights are the starting point and the L2 anchor (None: the bundled default).
     alpha: strength of the pull toward the hand-set weights. temperature: raw scores are divided by it
@@ -74,8 +76,15 @@ class WeightCalibrator(ClassifierMixin, BaseEstimator):
     every weight to sharpen its probabilities).
     """
 
-    def __init__(self, rules: RuleBase | None = None, alpha: float = 0.02, temperature: float = 1.0,
-                 class_weight: str | None = None, max_iter: int = 500, learn_scale: bool = True):
+    def __init__(
+        self,
+        rules: RuleBase | None = None,
+        alpha: float = 0.02,
+        temperature: float = 1.0,
+        class_weight: str | None = None,
+        max_iter: int = 500,
+        learn_scale: bool = True,
+    ):
         self.rules = rules
         self.learn_scale = learn_scale
         self.alpha = alpha
@@ -138,8 +147,14 @@ class WeightCalibrator(ClassifierMixin, BaseEstimator):
         # one BLAS thread: the problem is tiny, and idle BLAS threads spinning between L-BFGS-B steps made
         # fitting about six times slower on two cores
         with threadpool_limits(limits=1):
-            result = minimize(loss, np.append(w0, 0.0), jac=True, method="L-BFGS-B",
-                              bounds=bounds, options={"maxiter": int(self.max_iter)})
+            result = minimize(
+                loss,
+                np.append(w0, 0.0),
+                jac=True,
+                method="L-BFGS-B",
+                bounds=bounds,
+                options={"maxiter": int(self.max_iter)},
+            )
         self.scale_ = float(np.exp(result.x[n_terms]))
         result.x = result.x[:n_terms]
         self.terms_ = terms
@@ -262,14 +277,26 @@ class CalibrationResult:
         else:
             lines.append("No weight moved by 0.005 or more: the cases agree with the hand-set weights.")
         if self.calibrated_mean + 1e-9 < self.hand_mean:
-            lines += ["", "Warning: the calibrated weights agree less with held-out cases than the hand-set ones; "
-                          "prefer the hand-set weights or add cases."]
+            lines += [
+                "",
+                "Warning: the calibrated weights agree less with held-out cases than the hand-set ones; "
+                "prefer the hand-set weights or add cases.",
+            ]
         return "\n".join(lines)
 
 
-def calibrate(library: CaseLibrary, rulebase: RuleBase, *, cv: int = 5, alpha: float = 0.02,
-              temperature: float = 1.0, seed: int = 0, class_weight: str | None = None,
-              source: str = "cases", min_cases: int = MIN_CASES) -> CalibrationResult:
+def calibrate(
+    library: CaseLibrary,
+    rulebase: RuleBase,
+    *,
+    cv: int = 5,
+    alpha: float = 0.02,
+    temperature: float = 1.0,
+    seed: int = 0,
+    class_weight: str | None = None,
+    source: str = "cases",
+    min_cases: int = MIN_CASES,
+) -> CalibrationResult:
     """Cross-validate hand-set against calibrated weights on the same folds, then fit on every case."""
     from sklearn.model_selection import cross_val_score
 
@@ -293,24 +320,27 @@ def calibrate(library: CaseLibrary, rulebase: RuleBase, *, cv: int = 5, alpha: f
     hand_cv = [float(np.mean(hand[test] == y_arr[test])) for _, test in split.split(X, y)]
     fitted = estimator.fit(X, y)
     after = fitted.predict(X)
-    weights = []
+    weights: list[dict[str, Any]] = []
     for term, w_hand, w_new in zip(fitted.terms_, fitted.hand_weights_, fitted.weights_):
-        weights.append({
-            "term": term,
-            "hand": round(float(w_hand), 4),
-            "calibrated": round(float(w_new), 4),
-            "change": round(float(w_new - w_hand), 4),
-            "relative": round(float((w_new - w_hand) / w_hand), 4) if w_hand > 0 else None,
-        })
+        weights.append(
+            {
+                "term": term,
+                "hand": round(float(w_hand), 4),
+                "calibrated": round(float(w_new), 4),
+                "change": round(float(w_new - w_hand), 4),
+                "relative": round(float((w_new - w_hand) / w_hand), 4) if w_hand > 0 else None,
+            }
+        )
     weights.sort(key=lambda w: -abs(w["change"]))
     new_rules = fitted.rules_.model_copy(deep=True)
     new_rules.name = f"{rulebase.name} (calibrated)"
-    note = (f"Weights calibrated on {n} cases from {source} (advisor calibrate, alpha {alpha}, seed {seed}); "
-            f"cross-validated agreement {np.mean(hand_cv):.1%} hand-set, {np.mean(calibrated_cv):.1%} calibrated.")
+    note = (
+        f"Weights calibrated on {n} cases from {source} (advisor calibrate, alpha {alpha}, seed {seed}); "
+        f"cross-validated agreement {np.mean(hand_cv):.1%} hand-set, {np.mean(calibrated_cv):.1%} calibrated."
+    )
     new_rules.description = f"{rulebase.description.strip()}\n\n{note}".strip()
     disagreements = [
-        {"name": c.name, "expected": c.expected, "got": str(g)}
-        for c, g in zip(library.cases, after) if g != c.expected
+        {"name": c.name, "expected": c.expected, "got": str(g)} for c, g in zip(library.cases, after) if g != c.expected
     ]
     return CalibrationResult(
         cases=n,
@@ -358,8 +388,9 @@ def _read_validation(path: str | os.PathLike) -> tuple[dict[str, Any], Path]:
     return data, p
 
 
-def case_from_validation(validation: str | os.PathLike, rulebase: RuleBase,
-                         answers: str | os.PathLike | None = None, name: str | None = None) -> dict[str, Any]:
+def case_from_validation(
+    validation: str | os.PathLike, rulebase: RuleBase, answers: str | os.PathLike | None = None, name: str | None = None
+) -> dict[str, Any]:
     """A measured case {name, expected, why, answers, source} from a validation run: its label is best_measured.
 
     The answers come from `answers` (an answers file), else from the run itself (an 'answers' mapping of
@@ -414,8 +445,7 @@ def add_case(cases_path: str | os.PathLike, case: Mapping[str, Any], rulebase: R
     new = dict(case)
     if not os.path.lexists(path):
         data: dict[str, Any] = {"version": 1, "cases": [new]}
-        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n" if as_json else \
-            _dump_yaml_round_trip(data)
+        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n" if as_json else _dump_yaml_round_trip(data)
     else:
         library = load_cases(path, rulebase)
         for existing in library.cases:

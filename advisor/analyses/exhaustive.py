@@ -337,7 +337,8 @@ def _choose(pool: list[tuple[bool, tuple[int, ...]]], k: int) -> list[tuple[int,
 def _decoder(compiled: CompiledRules, sizes: list[int]) -> Any:
     def decode(state: tuple[int, ...]) -> dict[str, str]:
         return {
-            qid: (compiled.values[i][v] if v < sizes[i] - 1 else UNKNOWN) for i, (qid, v) in enumerate(zip(compiled.qids, state))
+            qid: (compiled.values[i][v] if v < sizes[i] - 1 else UNKNOWN)
+            for i, (qid, v) in enumerate(zip(compiled.qids, state))
         }
 
     return decode
@@ -347,8 +348,13 @@ def _answer_influence(compiled: CompiledRules, verdicts: Any, sizes: list[int]) 
     """Per question: in how many contexts its answer matters; per answer: whether it ever differs from unknown."""
     rows, dead = [], []
     # answers read by a rule with an effect (a note-only rule does not change any score)
-    referenced = {(qi, v) for conds, eff in zip(compiled.rule_conds, compiled.rule_effect) if any(eff)
-                  for qi, allowed in conds for v in allowed}
+    referenced = {
+        (qi, v)
+        for conds, eff in zip(compiled.rule_conds, compiled.rule_effect)
+        if any(eff)
+        for qi, allowed in conds
+        for v in allowed
+    }
     for qi, qid in enumerate(compiled.qids):
         contexts = verdicts.size // sizes[qi]
         matters = int((verdicts.max(axis=qi) != verdicts.min(axis=qi)).sum())
@@ -359,18 +365,22 @@ def _answer_influence(compiled: CompiledRules, verdicts: Any, sizes: list[int]) 
             values.append({"value": value, "differs_from_unknown": differs})
             if differs == 0:
                 neutral = not any(compiled.pulls[qi][v]) and (qi, v) not in referenced
-                dead.append({
-                    "question": qid,
-                    "value": value,
-                    "reason": "neutral" if neutral else "never decisive",
-                })
-        rows.append({
-            "id": qid,
-            "contexts": contexts,
-            "decisive_contexts": matters,
-            "share": round(matters / contexts, 4) if contexts else 0.0,
-            "values": values,
-        })
+                dead.append(
+                    {
+                        "question": qid,
+                        "value": value,
+                        "reason": "neutral" if neutral else "never decisive",
+                    }
+                )
+        rows.append(
+            {
+                "id": qid,
+                "contexts": contexts,
+                "decisive_contexts": matters,
+                "share": round(matters / contexts, 4) if contexts else 0.0,
+                "values": values,
+            }
+        )
     return rows, dead
 
 
@@ -384,15 +394,22 @@ def _hotspots(compiled: CompiledRules, close: Any, sizes: list[int], top: int = 
     total = int(answered.sum())
     if not total:
         return []
-    rows = []
+    rows: list[dict[str, Any]] = []
     for qi, qid in enumerate(compiled.qids):
         n = sizes[qi] - 1
         other = tuple(a for a in range(answered.ndim) if a != qi)
         counts = answered.sum(axis=other)
         for v in range(n):
             share = int(counts[v]) / total
-            rows.append({"question": qid, "value": compiled.values[qi][v], "close_calls": int(counts[v]),
-                         "share": round(share, 4), "lift": round(share * n, 3)})
+            rows.append(
+                {
+                    "question": qid,
+                    "value": compiled.values[qi][v],
+                    "close_calls": int(counts[v]),
+                    "share": round(share, 4),
+                    "lift": round(share * n, 3),
+                }
+            )
     rows.sort(key=lambda r: (-r["lift"], r["question"]))
     return [r for r in rows if r["lift"] >= 1.2][:top]
 
@@ -432,12 +449,21 @@ def render_text(report: ExhaustiveReport) -> str:
     )
     out += [f"  e.g. {_answers_line(e)}" for e in report.near_examples]
     if report.hotspots:
-        out.append("Close calls (fully answered ties and near ties) concentrate where: " + ", ".join(
-            f"{h['question']}={h['value']} ({h['lift']:.1f}× as often)" for h in report.hotspots))
+        out.append(
+            "Close calls (fully answered ties and near ties) concentrate where: "
+            + ", ".join(f"{h['question']}={h['value']} ({h['lift']:.1f}× as often)" for h in report.hotspots)
+        )
     out += ["", "Rules (combinations where it fires / where it decides the verdict):"]
     for r in report.rules:
-        flag = ("  <- never fires" if r["never_fires"] else "  (a note, no effect)" if r["note_only"]
-                else "  <- never decides" if r["never_decides"] else "")
+        flag = (
+            "  <- never fires"
+            if r["never_fires"]
+            else "  (a note, no effect)"
+            if r["note_only"]
+            else "  <- never decides"
+            if r["never_decides"]
+            else ""
+        )
         out.append(f"  {r['id']:<28} {r['fires']:>10,}  {r['decisive']:>10,}{flag}")
     out += ["", "Questions (share of the other answers' combinations in which this answer changes the verdict):"]
     for q in report.questions:
@@ -452,8 +478,10 @@ def render_text(report: ExhaustiveReport) -> str:
     else:
         out.append("Every answer that pulls or feeds a rule changes the verdict somewhere.")
     if neutral:
-        out.append("Neutral answers (no pull, no rule; same as 'unknown' by design): "
-                   + ", ".join(f"{d['question']}={d['value']}" for d in neutral))
+        out.append(
+            "Neutral answers (no pull, no rule; same as 'unknown' by design): "
+            + ", ".join(f"{d['question']}={d['value']}" for d in neutral)
+        )
     if report.warnings:
         out += ["", f"{len(report.warnings)} finding(s):"] + [f"  - {w}" for w in report.warnings]
     else:

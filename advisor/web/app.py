@@ -120,7 +120,7 @@ def create_app(rules: str | None = None, runs_dir: str | Path = "runs") -> FastA
                               "Bad input answers 4xx with the CLI's one-line message in `detail`.")
     app.state.settings = settings
     pages = _templates()
-    static = {name: resources.files("advisor.web").joinpath("static", name).read_bytes() for name in STATIC}
+    static = {name: resources.files("advisor.web").joinpath("static").joinpath(name).read_bytes() for name in STATIC}
     _add_error_handlers(app)
     _add_api(app, settings)
     _add_pages(app, settings, pages, static)
@@ -211,17 +211,26 @@ def _add_api(app: FastAPI, settings: Settings) -> None:
 
     @app.post("/api/recommend", tags=["api"], openapi_extra=ANSWERS_BODY,
               responses={200: {"model": RecommendationOut}, **ERRORS})
-    async def recommend(request: Request, depth: bool = Query(True, description="Add robustness, prompt-first "
-                                                                                "advice and (given costs) costs")) -> JSONResponse:
+    async def recommend(
+        request: Request,
+        depth: bool = Query(True, description="Add robustness, prompt-first advice and (given costs) costs"),
+    ) -> JSONResponse:
         """An answers document (JSON, or YAML as application/yaml) in; `advisor recommend --format json` out."""
         result = await assess(request, depth)
         return JSONResponse(assessment.recommendation_json(result))
 
-    @app.post("/api/report", tags=["api"], openapi_extra=ANSWERS_BODY, response_class=Response,
-              responses={200: {"content": {"text/html": {}, "text/markdown": {}}}, **ERRORS})
-    async def report(request: Request, format: Literal["html", "md"] = "html",  # noqa: A002 - the query name
-                     answers_file: Optional[str] = Query(None, max_length=300,
-                                                         description="The answers file name the report shows")) -> Response:
+    @app.post(
+        "/api/report",
+        tags=["api"],
+        openapi_extra=ANSWERS_BODY,
+        response_class=Response,
+        responses={200: {"content": {"text/html": {}, "text/markdown": {}}}, **ERRORS},
+    )
+    async def report(
+        request: Request,
+        format: Literal["html", "md"] = "html",  # noqa: A002 - the query name
+        answers_file: Optional[str] = Query(None, max_length=300, description="The answers file name the report shows"),
+    ) -> Response:
         """An answers document in; the report `advisor report` writes (byte for byte) out, as a download."""
         result = await assess(request)
         fmt = "html" if format == "html" else "markdown"
@@ -232,24 +241,38 @@ def _add_api(app: FastAPI, settings: Settings) -> None:
             return Response(text, media_type="text/html; charset=utf-8", headers=headers)
         return Response(text, media_type="text/markdown; charset=utf-8", headers=headers)
 
-    @app.post("/api/answers", tags=["api"], openapi_extra=ANSWERS_BODY, response_class=Response,
-              responses={200: {"content": {"application/yaml": {}, "application/json": {}}}, **ERRORS})
+    @app.post(
+        "/api/answers",
+        tags=["api"],
+        openapi_extra=ANSWERS_BODY,
+        response_class=Response,
+        responses={200: {"content": {"application/yaml": {}, "application/json": {}}}, **ERRORS},
+    )
     async def answers(request: Request, format: Literal["yaml", "json"] = "yaml") -> Response:  # noqa: A002
         """An answers document in; the checked answers file (every question, `costs:` kept) out, as a download."""
         result = await assess(request, depth=False)
         text = assessment.answers_text(result, json_format=format == "json")
         media = "application/json" if format == "json" else "application/yaml; charset=utf-8"
-        return Response(text, media_type=media,
-                        headers={"content-disposition": f'attachment; filename="answers.{format}"'})
+        return Response(
+            text, media_type=media, headers={"content-disposition": f'attachment; filename="answers.{format}"'}
+        )
 
     @app.get("/api/runs", response_model=list[run_store.RunSummary], tags=["api"])
     async def runs() -> list[run_store.RunSummary]:
         """The validation runs under --runs, newest first, each with its status and verdict or progress."""
         return await run_in_threadpool(run_store.list_runs, settings.runs_dir)
 
-    @app.get("/api/runs/{name}", response_model=run_store.RunDetail, tags=["api"],
-             responses={400: {"model": ErrorOut}, 403: {"model": ErrorOut}, 404: {"model": ErrorOut},
-                        422: {"model": ErrorOut, "description": "The run's validation.json is corrupt"}})
+    @app.get(
+        "/api/runs/{name}",
+        response_model=run_store.RunDetail,
+        tags=["api"],
+        responses={
+            400: {"model": ErrorOut},
+            403: {"model": ErrorOut},
+            404: {"model": ErrorOut},
+            422: {"model": ErrorOut, "description": "The run's validation.json is corrupt"},
+        },
+    )
     async def run(name: str) -> run_store.RunDetail:
         """One run: status, verdict, progress and its whole validation.json (the evidence)."""
         detail = await run_in_threadpool(run_store.read_run, settings.runs_dir, name)
@@ -268,8 +291,9 @@ def _register_schema(app: FastAPI) -> None:
         if app.openapi_schema:
             return app.openapi_schema
         schema = original()
-        schema.setdefault("components", {}).setdefault("schemas", {})["AnswersFile"] = \
-            AnswersFile.model_json_schema(ref_template="#/components/schemas/{model}")
+        schema.setdefault("components", {}).setdefault("schemas", {})["AnswersFile"] = AnswersFile.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
         app.openapi_schema = schema
         return schema
 
@@ -283,10 +307,15 @@ def _templates() -> Any:
     import jinja2
 
     def load(name: str) -> str:
-        return resources.files("advisor.web").joinpath("templates", name).read_text(encoding="utf-8")
+        return resources.files("advisor.web").joinpath("templates").joinpath(name).read_text(encoding="utf-8")
 
-    env = jinja2.Environment(loader=jinja2.FunctionLoader(load), autoescape=True, undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(
+        loader=jinja2.FunctionLoader(load),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters["duration"] = lambda s: f"{s / 60:.0f} min" if s >= 90 else f"{s:.0f} s"
     return env
 
@@ -354,10 +383,13 @@ def _render_run_report(settings: Settings, detail: run_store.RunDetail) -> str:
 
     validation = dict(detail.validation or {})
     recorded = validation.get("answers") if isinstance(validation.get("answers"), dict) else {}
-    document, answers = assessment.check_document({"version": 1, "answers": recorded},
-                                                  f"{detail.name}/validation.json", settings.rulebase)
+    document, answers = assessment.check_document(
+        {"version": 1, "answers": recorded}, f"{detail.name}/validation.json", settings.rulebase
+    )
     result = assessment.assess(document, answers, settings.rulebase, settings.compiled, detail.name)
-    return assessment.render_report(result, "html", validation={**validation, "_file": f"{detail.name}/validation.json"})
+    return assessment.render_report(
+        result, "html", validation={**validation, "_file": f"{detail.name}/validation.json"}
+    )
 
 
 def _operations(schema: dict[str, Any]) -> list[dict[str, Any]]:
@@ -365,11 +397,25 @@ def _operations(schema: dict[str, Any]) -> list[dict[str, Any]]:
     ops = []
     for path, methods in schema.get("paths", {}).items():
         for method, op in methods.items():
-            params = [{"name": p["name"], "where": p["in"], "required": p.get("required", False),
-                       "description": p.get("description") or p.get("schema", {}).get("description", "")}
-                      for p in op.get("parameters", [])]
+            params = [
+                {
+                    "name": p["name"],
+                    "where": p["in"],
+                    "required": p.get("required", False),
+                    "description": p.get("description") or p.get("schema", {}).get("description", ""),
+                }
+                for p in op.get("parameters", [])
+            ]
             body = list(op.get("requestBody", {}).get("content", {}))
-            ops.append({"method": method.upper(), "path": path, "summary": op.get("summary", ""),
-                        "description": op.get("description", ""), "params": params, "body": body,
-                        "responses": sorted(op.get("responses", {}))})
+            ops.append(
+                {
+                    "method": method.upper(),
+                    "path": path,
+                    "summary": op.get("summary", ""),
+                    "description": op.get("description", ""),
+                    "params": params,
+                    "body": body,
+                    "responses": sorted(op.get("responses", {})),
+                }
+            )
     return ops

@@ -98,7 +98,9 @@ def run_file(runs_dir: Path, folder: Path, filename: str) -> Path | None:
     if not real.is_file():
         return None
     if real.stat().st_size > MAX_FILE_BYTES:
-        raise InputError(f"{folder.name}/{filename}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; not a run's file")
+        raise InputError(
+            f"{folder.name}/{filename}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; not a run's file"
+        )
     return real
 
 
@@ -132,8 +134,12 @@ def read_run(runs_dir: Path, name: str, with_validation: bool = True) -> RunDeta
     folder = run_folder(runs_dir, name)
     progress = read_progress(run_file(runs_dir, folder, PROGRESS_FILE))
     validation_path = run_file(runs_dir, folder, VALIDATION_FILE)
-    detail = RunDetail(name=name, status="incomplete", progress=progress,
-                       has_report=run_file(runs_dir, folder, REPORT_FILE) is not None)
+    detail = RunDetail(
+        name=name,
+        status="incomplete",
+        progress=progress,
+        has_report=run_file(runs_dir, folder, REPORT_FILE) is not None,
+    )
     if validation_path is not None:
         try:
             validation = load_validation(runs_dir / name / VALIDATION_FILE)

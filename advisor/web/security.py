@@ -49,7 +49,8 @@ def document_csp(page: str) -> str:
 
 
 async def read_body(stream: AsyncIterator[bytes], declared_length: str | None, limit: int = MAX_BODY_BYTES) -> bytes:
-    """The request body, at most `limit` bytes held in memory; BodyTooLarge beyond that (after draining a bounded rest)."""
+    """The request body, at most `limit` bytes held in memory; BodyTooLarge beyond that (after draining a bounded
+    rest)."""
     too_large = declared_length is not None and declared_length.isdigit() and int(declared_length) > limit
     chunks: list[bytes] = []
     size = 0
@@ -64,8 +65,9 @@ async def read_body(stream: AsyncIterator[bytes], declared_length: str | None, l
             continue
         chunks.append(chunk)
     if too_large:
-        raise BodyTooLarge(f"request body: larger than the limit of {limit // 1024} KB; "
-                           "an answers document is a few hundred bytes")
+        raise BodyTooLarge(
+            f"request body: larger than the limit of {limit // 1024} KB; an answers document is a few hundred bytes"
+        )
     return b"".join(chunks)
 
 

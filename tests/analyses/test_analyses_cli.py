@@ -237,8 +237,11 @@ def test_ask_adaptive_can_go_on(tmp_path):
 
 
 def test_recommend_perturbation_options():
-    a = json.loads(invoke("recommend", SAMPLE_ANSWERS, "--format", "json", "--perturbations", "50", "--seed", "3").stdout)
-    b = json.loads(invoke("recommend", SAMPLE_ANSWERS, "--format", "json", "--perturbations", "50", "--seed", "3").stdout)
+    args = ("recommend", SAMPLE_ANSWERS, "--format", "json", "--perturbations", "50", "--seed", "3")
+    a = json.loads(invoke(*args).stdout)
+    b = json.loads(
+        invoke("recommend", SAMPLE_ANSWERS, "--format", "json", "--perturbations", "50", "--seed", "3").stdout
+    )
     assert a["sensitivity"] == b["sensitivity"] and a["sensitivity"]["perturbations"] == 50
     assert a["sensitivity"]["seed"] == 3
 

@@ -67,19 +67,25 @@ def test_every_assumption_is_listed_and_missing_training_cost_is_flagged():
     assert ">break-even<" in estimate_costs(parse_costs(BASE)).chart_svg()
 
 
-@pytest.mark.parametrize("data, message", [
-    ({**BASE, "queries_per_day": -5}, "costs.queries_per_day: must not be negative"),
-    ({**BASE, "tokens_per_query": "lots"}, "costs.tokens_per_query: must be a number"),
-    ({**BASE, "tokens_per_query": True}, "costs.tokens_per_query: must be a number"),
-    ({**BASE, "price_per_1k_token": 1}, "costs.price_per_1k_token: unknown field (did you mean 'price_per_1k_tokens'?)"),
-    ({k: v for k, v in BASE.items() if k != "queries_per_day"}, "costs.queries_per_day: missing"),
-    ({k: v for k, v in BASE.items() if k != "price_per_1k_tokens"}, "costs.price_per_1k_tokens: missing"),
-    ({**BASE, "tokens_per_second": 10}, "not both"),
-    ({**BASE, "training_budget": 5}, "only one of them"),
-    ({**BASE, "amortisation_months": 0}, "greater than 0"),
-    ({**BASE, "currency": 5}, "costs.currency"),
-    ([1, 2], "must be a mapping"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({**BASE, "queries_per_day": -5}, "costs.queries_per_day: must not be negative"),
+        ({**BASE, "tokens_per_query": "lots"}, "costs.tokens_per_query: must be a number"),
+        ({**BASE, "tokens_per_query": True}, "costs.tokens_per_query: must be a number"),
+        (
+            {**BASE, "price_per_1k_token": 1},
+            "costs.price_per_1k_token: unknown field (did you mean 'price_per_1k_tokens'?)",
+        ),
+        ({k: v for k, v in BASE.items() if k != "queries_per_day"}, "costs.queries_per_day: missing"),
+        ({k: v for k, v in BASE.items() if k != "price_per_1k_tokens"}, "costs.price_per_1k_tokens: missing"),
+        ({**BASE, "tokens_per_second": 10}, "not both"),
+        ({**BASE, "training_budget": 5}, "only one of them"),
+        ({**BASE, "amortisation_months": 0}, "greater than 0"),
+        ({**BASE, "currency": 5}, "costs.currency"),
+        ([1, 2], "must be a mapping"),
+    ],
+)
 def test_bad_input(data, message):
     with pytest.raises(InputError) as err:
         parse_costs(data, "answers.yaml")
@@ -89,8 +95,10 @@ def test_bad_input(data, message):
 
 def test_load_from_answers_file(tmp_path):
     path = tmp_path / "a.yaml"
-    path.write_text("version: 1\nanswers: {knowledge_change: daily}\ncosts:\n  queries_per_day: 10\n"
-                    "  tokens_per_query: 100\n  price_per_1k_tokens: 0.5\n  currency: EUR\n")
+    path.write_text(
+        "version: 1\nanswers: {knowledge_change: daily}\ncosts:\n  queries_per_day: 10\n"
+        "  tokens_per_query: 100\n  price_per_1k_tokens: 0.5\n  currency: EUR\n"
+    )
     est = load_costs(path, {"knowledge_change": "daily"})
     assert est.to_dict()["currency"] == "EUR" and est.retraining_per_month == 30
     plain = tmp_path / "b.yaml"
@@ -104,13 +112,28 @@ def test_load_from_answers_file(tmp_path):
 
 @settings(max_examples=60, deadline=None)
 @given(
-    q=st.floats(0, 1e6), t=st.floats(1, 1e4), r=st.floats(0, 1e4), price=st.floats(1e-6, 1.0),
-    store=st.floats(0, 1e4), train=st.floats(0, 1e5), share=st.floats(0.05, 1.0),
+    q=st.floats(0, 1e6),
+    t=st.floats(1, 1e4),
+    r=st.floats(0, 1e4),
+    price=st.floats(1e-6, 1.0),
+    store=st.floats(0, 1e4),
+    train=st.floats(0, 1e5),
+    share=st.floats(0.05, 1.0),
 )
 def test_break_even_is_where_costs_meet(q, t, r, price, store, train, share):
-    est = estimate_costs(parse_costs({"queries_per_day": q, "tokens_per_query": t, "price_per_1k_tokens": price,
-                                      "retrieved_tokens_per_query": r, "vector_store_per_month": store,
-                                      "fine_tuning_cost": train, "fine_tuned_token_share": share}))
+    est = estimate_costs(
+        parse_costs(
+            {
+                "queries_per_day": q,
+                "tokens_per_query": t,
+                "price_per_1k_tokens": price,
+                "retrieved_tokens_per_query": r,
+                "vector_store_per_month": store,
+                "fine_tuning_cost": train,
+                "fine_tuned_token_share": share,
+            }
+        )
+    )
     point = est.break_even["queries_per_day"]
     if point is not None and est.break_even["fine_tuning_cheaper"] == "above":
         exact = (est.training_per_month - store) / (30 * price / 1000 * (t + r - t * share))

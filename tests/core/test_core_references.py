@@ -213,12 +213,13 @@ def test_ask_help_shows_the_titles_and_links_of_a_questions_sources(rulebase):
     assert sources[0] == ("    - OpenAI n.d.: Optimizing LLM Accuracy "
                           "<https://platform.openai.com/docs/guides/optimizing-llm-accuracy>")
     assert sources[1] == ("    - RAG vs fine-tuning vs both (guide): "
-                          "RAG Vs Fine-Tuning Vs Both: A Guide For Optimizing LLM Performance")  # no address: none shown
+                          "RAG Vs Fine-Tuning Vs Both: A Guide For Optimizing LLM Performance")  # no address
 
 
 def test_ask_help_on_the_command_line_shows_titles(tmp_path):
-    result = CliRunner().invoke(cli.main, ["ask", "--save-answers", str(tmp_path / "a.yaml")], input="?\n",
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli.main, ["ask", "--save-answers", str(tmp_path / "a.yaml")], input="?\n", catch_exceptions=False
+    )
     assert result.exit_code == 130
     assert "FineTuneBench: How well do commercial fine-tuning APIs infuse knowledge into LLMs?" in result.output
     assert "<https://arxiv.org/abs/2411.05059>" in result.output
@@ -240,6 +241,6 @@ def test_adaptive_ask_help_shows_the_same_sources(rulebase):
         run_adaptive_questionnaire(rulebase, _scripted(["?"]), out.append)
     asked = next(line for line in out if line.startswith("Question 1 "))
     question = next(q for q in rulebase.questions if q.text in asked)
-    shown = out[out.index(asked) + 1:]
-    assert help_lines(rulebase, question) == shown[1:1 + len(help_lines(rulebase, question))]
+    shown = out[out.index(asked) + 1 :]
+    assert help_lines(rulebase, question) == shown[1 : 1 + len(help_lines(rulebase, question))]
     assert "  Sources:" in shown

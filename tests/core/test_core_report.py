@@ -41,7 +41,9 @@ def test_html_is_self_contained(compiled, rulebase, support_answers):
     tags = [t for t, _ in collector.tags]
     assert "style" in tags and "svg" in tags
     for tag, attrs in collector.tags:
-        assert tag not in ("link", "script", "iframe", "img") or tag == "img" and attrs.get("src", "").startswith("data:")
+        assert (
+            tag not in ("link", "script", "iframe", "img") or tag == "img" and attrs.get("src", "").startswith("data:")
+        )
         for name in ("src", "href"):
             value = attrs.get(name)
             if tag == "a" and name == "href":  # a link the reader may follow fetches nothing
@@ -71,8 +73,9 @@ def test_user_text_is_escaped_in_html(compiled, rulebase, support_answers):
 
 
 def test_user_text_is_escaped_in_markdown(compiled, rulebase, support_answers):
-    md = render_markdown(recommend(compiled, support_answers), rulebase, project=f"{EVIL} | pipe",
-                         answers_file=f"a|b{EVIL}.yaml")
+    md = render_markdown(
+        recommend(compiled, support_answers), rulebase, project=f"{EVIL} | pipe", answers_file=f"a|b{EVIL}.yaml"
+    )
     assert EVIL not in md and "<script" not in md
     assert "&lt;script&gt;" in md
     assert "a\\|b" in md  # a pipe would break the table
@@ -88,16 +91,20 @@ def test_escape_markdown():
 
 def test_markdown_sections(compiled, rulebase, support_answers):
     md = render_markdown(recommend(compiled, support_answers), rulebase, project="Acme")
-    for heading in ("# Acme: RAG, fine-tuning or hybrid?", "## Why: each factor's pull",
-                    "## What would change this recommendation", "## Next steps for", "## Your answers"):
+    for heading in (
+        "# Acme: RAG, fine-tuning or hybrid?",
+        "## Why: each factor's pull",
+        "## What would change this recommendation",
+        "## Next steps for",
+        "## Your answers",
+    ):
         assert heading in md
-    assert "| knowledge_change | weekly |" in md.replace("knowledge\\_change", "knowledge_change") or \
-        "| weekly |" in md
+    assert "| knowledge_change | weekly |" in md.replace("knowledge\\_change", "knowledge_change") or "| weekly |" in md
 
 
 def test_evidence_section_in_html(compiled, rulebase, support_answers):
     html = _html(compiled, rulebase, support_answers, validation=dict(VALIDATION))
-    section = html[html.index('id="evidence"'):]
+    section = html[html.index('id="evidence"') :]
     assert "disagree" in section
     assert "failed: out of memory while training &lt;adapter&gt;" in section
     assert "0.95" in section and "0.80" in section  # recall@k and MRR of rag
