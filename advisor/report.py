@@ -350,30 +350,26 @@ def _code_spans(value: Any) -> Any:
     return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape(value))))
 
 
-def _environment(kind: str) -> Any:
+def template_environment(package: str, folder: str = "", markdown: bool = False) -> Any:
+    """A Jinja2 environment over a package's templates: HTML autoescaped, Markdown escaped through `finalize`.
+
+    Shared by the reports and the web app's pages, so every page escapes what users wrote the same way.
+    """
     import jinja2
 
     def load(name: str) -> str:
-        return resources.files("advisor.reports").joinpath(name).read_text(encoding="utf-8")
+        base = resources.files(package)
+        return (base.joinpath(folder) if folder else base).joinpath(name).read_text(encoding="utf-8")
 
-    if kind == "html":
-        env = jinja2.Environment(
-            loader=jinja2.FunctionLoader(load),
-            autoescape=True,
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-    else:
-        env = jinja2.Environment(
-            loader=jinja2.FunctionLoader(load),
-            autoescape=False,
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            finalize=escape_markdown,
-            keep_trailing_newline=True,
-        )
+    common: dict[str, Any] = {"loader": jinja2.FunctionLoader(load), "undefined": jinja2.StrictUndefined,
+                              "trim_blocks": True, "lstrip_blocks": True}
+    if markdown:
+        return jinja2.Environment(autoescape=False, finalize=escape_markdown, keep_trailing_newline=True, **common)
+    return jinja2.Environment(autoescape=True, **common)
+
+
+def _environment(kind: str) -> Any:
+    env = template_environment("advisor.reports", markdown=kind != "html")
     env.filters["num"] = _num
     env.filters["code"] = _code_spans
     env.filters["signed"] = lambda v: f"{v:+.2f}"

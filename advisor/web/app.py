@@ -304,18 +304,9 @@ def _register_schema(app: FastAPI) -> None:
 
 
 def _templates() -> Any:
-    import jinja2
+    from advisor.report import template_environment
 
-    def load(name: str) -> str:
-        return resources.files("advisor.web").joinpath("templates").joinpath(name).read_text(encoding="utf-8")
-
-    env = jinja2.Environment(
-        loader=jinja2.FunctionLoader(load),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = template_environment("advisor.web", "templates")
     env.filters["duration"] = lambda s: f"{s / 60:.0f} min" if s >= 90 else f"{s:.0f} s"
     return env
 

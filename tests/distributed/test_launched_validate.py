@@ -37,8 +37,9 @@ def test_one_adapter_saved_by_the_main_process_and_nothing_left_beside_it(valida
     _, two = validations
     assert (two / "fine-tuning" / "adapter" / "adapter_config.json").is_file()
     assert not (two / "fine-tuning" / "interrupted").exists()
-    assert sorted(p.name for p in two.iterdir()) == [".baseline", "fine-tuning", "rag", "report.html", "report.md",
-                                                     "validation.json"]
+    assert sorted(p.name for p in two.iterdir()) == [".baseline", "fine-tuning", "progress.json", "rag", "report.html",
+                                                     "report.md", "validation.json"]
+    assert _json(two / "progress.json")["state"] == "done"  # written by the main process only, last
 
 
 def test_validation_json_numbers_agree_with_one_process(validations):
