@@ -233,7 +233,8 @@ def query(out: Path, question: str, k: int | None, max_new_tokens: int | None, a
     if answer.sources:
         click.echo("\nSources: " + ", ".join(answer.sources))
     else:
-        click.echo(f"\n(no documents: the {approach} pipeline answers from the model's weights)")
+        shown = " and the most similar training examples" if approach == "prompt" else ""
+        click.echo(f"\n(no documents: the {approach} pipeline answers from the model's weights{shown})")
 
 
 @click.command()

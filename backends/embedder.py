@@ -112,6 +112,9 @@ class Embedder:
         self.device = device
         self.batch_size = batch_size
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # a bar per load is noise; advisor draws its own progress
 
         try:
             self.model = SentenceTransformer(self.source.path, device=device)
