@@ -109,9 +109,15 @@ class PromptBackend(Backend):
         """The demonstrations saved by build() in `out`."""
         import numpy as np
 
+        from advisor.backends.manifest import read_manifest_file
+
         out = Path(out)
+        manifest = read_manifest_file(out, cls.approach)  # the one manifest reader, typed
+        shots = manifest.get("shots")
+        if not isinstance(shots, int) or isinstance(shots, bool) or shots < 0:
+            raise InputError(f"{out / MANIFEST}: shots: expected a whole number, got {shots!r}; rebuild with "
+                             "'advisor build prompt'")
         try:
-            manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
             demos = [json.loads(line) for line in (out / DEMOS_FILE).read_text(encoding="utf-8").splitlines() if line]
             vectors = np.load(out / VECTORS_FILE, allow_pickle=False)
         except (OSError, ValueError) as exc:
@@ -119,7 +125,7 @@ class PromptBackend(Backend):
                 f"{out} holds no readable prompt build ({exc}); run 'advisor build prompt' again"
             ) from None
         backend = cls(settings or BuildSettings.from_json(manifest.get("settings", {})))
-        backend.manifest, backend.vectors, backend.shots = manifest, vectors, int(manifest["shots"])
+        backend.manifest, backend.vectors, backend.shots = manifest, vectors, shots
         backend.demos = [(d["question"], d["answer"]) for d in demos]
         return backend
 

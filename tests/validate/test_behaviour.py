@@ -325,3 +325,14 @@ def test_a_label_task_without_documents_gets_accuracy_and_macro_f1_without_any_f
     assert result["best_measured"] == "prompt"
     html = (tmp_path / "run" / "report.html").read_text()
     assert "macro-F1" in html and "Outputs side by side" in html and "not applicable: no documents" in html
+
+
+def test_a_prompt_build_is_read_through_the_one_manifest_reader(tmp_path):
+    from advisor.backends.fewshot import PromptBackend
+
+    (tmp_path / "manifest.json").write_text(json.dumps({"approach": "prompt", "examples": 3}))
+    with pytest.raises(InputError, match=r"manifest.json: shots: expected a whole number, got None"):
+        PromptBackend.load(tmp_path)
+    (tmp_path / "manifest.json").write_text(json.dumps({"approach": "rag", "shots": 2}))
+    with pytest.raises(InputError, match="holds a 'rag' build, not 'prompt'"):
+        PromptBackend.load(tmp_path)
