@@ -51,7 +51,10 @@ _EXPORTS = {
     "render_markdown": "advisor.report",
     "render_html": "advisor.report",
     "write_report": "advisor.report",
-    "load_validation": "advisor.report",
+    "load_validation": "advisor.runrecords",
+    "ValidationRun": "advisor.runrecords",
+    "Measurements": "advisor.runrecords",
+    "Manifest": "advisor.runrecords",
     # depth: calibration, exhaustive lint, sensitivity, what-if, adaptive questioning, prompt first, cost
     "WeightCalibrator": "advisor.analyses.calibrate",
     "calibrate": "advisor.analyses.calibrate",

@@ -72,10 +72,11 @@ def validation_input_error(exc: ValidationError, name: str) -> InputError:
     return InputError(lines[0] + more)
 
 
-def _check_mapping(data: Any, name: str, what: str) -> dict:
+def _check_mapping(data: Any, name: str, what: str, versioned: bool = True) -> dict:
     if not isinstance(data, dict):
         kind = type(data).__name__ if data is not None else "nothing"
-        raise InputError(f"{name}: the {what} must be a mapping with 'version: 1' at the top, found {kind}")
+        top = " with 'version: 1' at the top" if versioned else ""
+        raise InputError(f"{name}: the {what} must be a mapping{top}, found {kind}")
     return data
 
 
@@ -148,7 +149,8 @@ def check_model(data: Any, model_class: Any, name: str, what: str) -> Any:
     """Validate parsed data (a mapping) as a pydantic model; any problem is one InputError naming the place."""
     from pydantic import ValidationError
 
-    data = _check_mapping(data, name, what)
+    version = model_class.model_fields.get("version")
+    data = _check_mapping(data, name, what, versioned=version is not None and version.is_required())
     try:
         return model_class.model_validate(data)
     except ValidationError as exc:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from advisor.analyses.whatif import WhatIf
     from advisor.engine import CompiledRules, Recommendation
     from advisor.models import RuleBase
+    from advisor.runrecords import ValidationRun
 
 DEFAULT_PERTURBATIONS = 500  # what `advisor recommend` and `advisor report` use by default
 DEFAULT_SEED = 0
@@ -127,7 +128,10 @@ def render_text(assessment: Assessment) -> str:
 
 
 def render_report(
-    assessment: Assessment, fmt: str, answers_file: str | None = None, validation: dict[str, Any] | None = None
+    assessment: Assessment,
+    fmt: str,
+    answers_file: str | None = None,
+    validation: ValidationRun | None = None,
 ) -> str:
     """The report `advisor report` writes ('markdown' or 'html'); `answers_file` is the name it shows as the source."""
     from advisor import report

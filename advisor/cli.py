@@ -119,7 +119,9 @@ def report_command(answers: str, output: str, validation: str | None, rules: str
     from advisor import assessment
     from advisor.atomic import write_text
 
-    evidence = report.load_validation(validation) if validation else None
+    from advisor.runrecords import load_validation
+
+    evidence = load_validation(validation) if validation else None
     result = _assess(answers, rules, depth=depth)
     write_text(output, assessment.render_report(result, report.format_for(output), answers_file=answers,
                                                 validation=evidence))

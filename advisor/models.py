@@ -272,31 +272,3 @@ class CaseReportOut(BaseModel):
     accuracy: float
     confusion: dict[str, dict[str, int]]
     disagreements: list[dict[str, Any]]
-
-
-class ValidationRun(BaseModel):
-    """The fields of validation.json (written by `advisor validate`) that reports and cases read, typed.
-
-    More fields are allowed; the ones named here must have their type, so a hand-edited file with
-    `next_steps: "abc"` is refused instead of rendered as steps a, b, c.
-    """
-
-    model_config = ConfigDict(extra="allow", strict=True, defer_build=True)
-    version: Optional[int] = None
-    recommended: Optional[str] = None
-    best_measured: Optional[str] = None
-    agrees: Optional[bool] = None
-    metric: Optional[str] = None
-    metric_reason: Optional[str] = None
-    questions: Optional[int] = None
-    seed: Optional[int] = None
-    test_fraction: Optional[float] = None
-    baseline: Optional[dict[str, Any]] = None
-    approaches: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    comparisons: list[dict[str, Any]] = Field(default_factory=list)
-    challenged_answers: list[dict[str, Any]] = Field(default_factory=list)
-    verdict: Optional[str] = None
-    next_steps: list[str] = Field(default_factory=list)
-    stages: list[dict[str, Any]] = Field(default_factory=list)
-    answers: Optional[dict[str, Any]] = None
-    answers_file: Optional[str] = None

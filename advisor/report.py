@@ -21,6 +21,7 @@ from advisor.errors import InputError
 from advisor.measures import ARM_LABELS, METRIC_LABELS
 from advisor.models import APPROACHES, UNKNOWN
 from advisor.references import cite, cited_works
+from advisor.runrecords import ArmResult, Example, Latency, Retrieval, ValidationRun
 from advisor.text import terminal_safe
 
 if TYPE_CHECKING:
@@ -46,14 +47,6 @@ def _num(value: Any, digits: int = 2, suffix: str = "") -> str:
     return str(value)
 
 
-def _get(mapping: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(mapping, Mapping):
-            return None
-        mapping = mapping.get(key)
-    return mapping
-
-
 def format_for(path: str | os.PathLike) -> str:
     """'markdown' or 'html' from a file name's ending; InputError for anything else."""
     suffix = Path(path).suffix.lower()
@@ -66,149 +59,81 @@ def format_for(path: str | os.PathLike) -> str:
 # ---------------------------------------------------------------- validation evidence
 
 
-def load_validation(directory: str | os.PathLike) -> dict[str, Any]:
-    """Read DIR/validation.json (written by `advisor validate`); InputError naming the file if missing or malformed."""
-    path = Path(directory)
-    if path.is_dir() or path.suffix.lower() != ".json":
-        path = path / "validation.json"
-    if not path.exists():
-        raise InputError(f"validation file '{path}' not found (run 'advisor validate' to create it)")
-    data = read_validation_file(path)
-    data.setdefault("_file", str(path))
-    return data
-
-
-def read_validation_file(path: str | os.PathLike) -> dict[str, Any]:
-    """A validation.json through the one reader, its rendered fields type-checked (ValidationRun); plain data."""
-    from advisor.answers import check_model
-    from advisor.datafiles import read_data_file
-    from advisor.models import ValidationRun
-
-    data = read_data_file(path, "validation file")
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: expected a JSON object with 'approaches', found {type(data).__name__}")
-    check_model(data, ValidationRun, str(path), "validation file")
-    return data
-
-
-def evidence_context(validation: Mapping[str, Any]) -> dict[str, Any]:
-    """Plain rows and text for the Evidence section; tolerant of missing optional fields."""
-    metric: str = validation["metric"] if validation.get("metric") in METRICS else "contains"
-    reported = [str(m) for m in validation.get("metrics_reported") or KNOWLEDGE_METRICS if m in METRICS]
+def evidence_context(run: ValidationRun) -> dict[str, Any]:
+    """Rows and text of the Evidence section, from a typed validation run."""
+    metric = run.metric if run.metric in METRICS else "contains"
+    reported = [m for m in run.metrics_reported or KNOWLEDGE_METRICS if m in METRICS]
     columns = [metric] + [m for m in reported if m != metric]
-    approaches = validation.get("approaches") or {}
-    baseline = validation.get("baseline") if isinstance(validation.get("baseline"), Mapping) else None
-    if baseline is None:
-        baseline = next((a.get("baseline") for a in approaches.values()
-                         if isinstance(a, Mapping) and isinstance(a.get("baseline"), Mapping)), None)
+    baseline = run.baseline or next((a.baseline for a in run.approaches.values() if a.baseline), None)
     rows = []
     if baseline:
-        rows.append(_row(ARM_LABELS["untouched"], "baseline", {"status": "ok", **baseline}, columns))
-    names = [a for a in ARM_LABELS if a in approaches and a != "untouched"] + \
-        [a for a in approaches if a not in ARM_LABELS]
-    for name in names:
-        rows.append(_row(ARM_LABELS.get(name) or str(name), name,
-                         approaches[name] if isinstance(approaches[name], Mapping) else {}, columns))
-    chart_items = [(r["key"], r["metric_values"][metric]) for r in rows
-                   if r["ok"] and isinstance(r["metric_values"][metric], (int, float))]
+        rows.append(_row(ARM_LABELS["untouched"], "baseline", ArmResult(status="ok", answers=baseline.answers),
+                         columns))
+    names = [a for a in ARM_LABELS if a in run.approaches and a != "untouched"] + \
+        [a for a in run.approaches if a not in ARM_LABELS]
+    rows += [_row(ARM_LABELS.get(name, name), name, run.approaches[name], columns) for name in names]
+    chart_items = [(r["key"], r["metric_value"]) for r in rows if r["ok"] and r["metric_value"] is not None]
     chart = charts.bar_chart(chart_items, title=f"{METRIC_LABELS[metric]} on held-out inputs (higher is better)",
-                             min_value=0.0, max_value=1.0, highlight=validation.get("best_measured"))
-    comparisons = []
-    for comp in validation.get("comparisons") or []:
-        if not isinstance(comp, Mapping):
-            continue
-        raw = comp.get("ci95")
-        ci = raw if isinstance(raw, (list, tuple)) and len(raw) == 2 else None
-        comparisons.append({
-            "a": str(comp.get("a", "?")), "b": str(comp.get("b", "?")), "metric": str(comp.get("metric", metric)),
-            "difference": _num(comp.get("difference"), 3),
-            "ci95": f"[{_num(ci[0], 3)}, {_num(ci[1], 3)}]" if ci else "–",
-            "tie": bool(comp.get("tie")),
-        })
-    challenged = [
-        {
-            "question": str(c.get("question", "")),
-            "answer": str(c.get("answer", "")),
-            "evidence": str(c.get("evidence", "")),
-        }
-        for c in validation.get("challenged_answers") or []
-        if isinstance(c, Mapping)
-    ]
-    agrees = validation.get("agrees")
-    examples = []
-    for ex in validation.get("examples") or []:
-        if not isinstance(ex, Mapping) or not isinstance(ex.get("outputs"), Mapping):
-            continue
-        outputs = [
-            {"arm": ARM_LABELS.get(str(arm), str(arm)), "text": str(o.get("text", "")), "score": _num(o.get("score"))}
-            for arm, o in ex["outputs"].items()
-            if isinstance(o, Mapping)
-        ]
-        refs = [str(r) for r in ex.get("references") or []]
-        examples.append(
-            {
-                "input": str(ex.get("input", "")),
-                "references": refs[:3],
-                "more": max(0, len(refs) - 3),
-                "outputs": outputs,
-            }
-        )
-    retrieving = any(r["retrieval"] for r in rows)
+                             min_value=0.0, max_value=1.0, highlight=run.best_measured)
     return {
         "columns": [{"key": m, "label": METRIC_LABELS[m]} for m in columns],
-        "retrieving": retrieving,
-        "examples": examples,
-        "prompt_enough": validation.get("prompt_enough") is True,
-        "file": validation.get("_file", ""),
+        "retrieving": any(r["retrieval"] for r in rows),
+        "examples": [_example(ex) for ex in run.examples],
+        "prompt_enough": run.prompt_enough,
         "metric": metric,
-        "metric_reason": validation.get("metric_reason") or "",
-        "recommended": validation.get("recommended") or "",
-        "best_measured": validation.get("best_measured") or "",
-        "agrees": agrees if isinstance(agrees, bool) else None,
-        "questions": validation.get("questions"),
-        "seed": validation.get("seed"),
-        "test_fraction": validation.get("test_fraction"),
+        "metric_reason": run.metric_reason or "",
+        "recommended": run.recommended or "",
+        "best_measured": run.best_measured or "",
+        "agrees": run.agrees,
+        "questions": run.questions,
+        "seed": run.seed,
+        "test_fraction": run.test_fraction,
         "rows": rows,
         "chart": chart if chart_items else "",
-        "verdict": str(validation.get("verdict") or ""),
-        "comparisons": comparisons,
-        "challenged": challenged,
-        "next_steps": [str(s) for s in validation.get("next_steps") or []],
-        "stages": [
-            {"name": str(s.get("name", "")), "seconds": _num(s.get("seconds"), 1)}
-            for s in validation.get("stages") or []
-            if isinstance(s, Mapping)
+        "verdict": run.verdict or "",
+        "comparisons": [
+            {"a": c.a, "b": c.b, "metric": c.metric or metric, "difference": _num(c.difference, 3),
+             "ci95": f"[{_num(c.ci95[0], 3)}, {_num(c.ci95[1], 3)}]" if c.ci95 else "–", "tie": c.tie}
+            for c in run.comparisons
         ],
+        "challenged": [{"question": c.question, "answer": c.answer, "evidence": c.evidence}
+                       for c in run.challenged_answers],
+        "next_steps": run.next_steps,
+        "stages": [{"name": s.name, "seconds": _num(s.seconds, 1)} for s in run.stages],
     }
 
 
-def _row(label: str, key: str, data: Mapping[str, Any], columns: list[str]) -> dict[str, Any]:
-    status = str(data.get("status") or ("ok" if data.get("answers") else "missing"))
-    answers: Mapping[str, Any] = data["answers"] if isinstance(data.get("answers"), Mapping) else {}
-    metric_values = {m: answers.get(m) for m in METRICS}
-    retrieval: Mapping[str, Any] = data["retrieval"] if isinstance(data.get("retrieval"), Mapping) else {}
+def _example(ex: Example) -> dict[str, Any]:
     return {
-        "scores": [_num(answers.get(m)) for m in columns],
-        "retrieval": bool(retrieval),
-        "in_context": _num(retrieval.get("answer_in_context")),
+        "input": ex.input,
+        "references": ex.references[:3],
+        "more": max(0, len(ex.references) - 3),
+        "outputs": [{"arm": ARM_LABELS.get(arm, arm), "text": o.text, "score": _num(o.score)}
+                    for arm, o in ex.outputs.items()],
+    }
+
+
+def _row(label: str, key: str, arm: ArmResult, columns: list[str]) -> dict[str, Any]:
+    retrieval = arm.retrieval or Retrieval()
+    latency = arm.latency_ms or Latency()
+    return {
+        "scores": [_num(arm.answers.get(m)) for m in columns],
+        "metric_value": arm.answers.get(columns[0]),
+        "retrieval": arm.retrieval is not None,
+        "in_context": _num(retrieval.answer_in_context),
         "label": label,
         "key": key,
-        "ok": status == "ok",
-        "status": status,
-        "error": str(data.get("error") or data.get("reason") or ""),
-        "metric_values": metric_values,
+        "ok": arm.ok,
+        "status": arm.state,
+        "error": arm.error or arm.reason or "",
         "cells": {
-            "contains": _num(answers.get("contains")),
-            "f1": _num(answers.get("f1")),
-            "exact_match": _num(answers.get("exact_match")),
-            "recall": _num(retrieval.get("recall_at_k")),
-            "k": retrieval.get("k"),
-            "mrr": _num(retrieval.get("mrr")),
-            "p50": _num(_get(data, "latency_ms", "p50"), 0),
-            "p95": _num(_get(data, "latency_ms", "p95"), 0),
-            "build": _num(data.get("build_seconds"), 1),
-            "memory": _num(data.get("peak_memory_mb"), 0),
-            "questions": _num(data.get("questions"), 0),
+            "recall": _num(retrieval.recall_at_k),
+            "k": retrieval.k,
+            "mrr": _num(retrieval.mrr),
+            "p50": _num(latency.p50, 0),
+            "p95": _num(latency.p95, 0),
+            "build": _num(arm.build_seconds, 1),
+            "memory": _num(arm.peak_memory_mb, 0),
         },
     }
 
@@ -222,7 +147,7 @@ def report_context(
     *,
     project: str | None = None,
     answers_file: str | None = None,
-    validation: Mapping[str, Any] | None = None,
+    validation: ValidationRun | None = None,
     depth: Mapping[str, Any] | None = None,
     what_if: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from advisor.backends.options import HybridOptions, PromptOptions, RetrievalOptions, TrainingOptions
+from advisor.runrecords import Manifest
 
 # Validation arms that are built, cheapest first; the untouched model (zero-shot) is always measured beside them.
 APPROACHES = ("prompt", "rag", "fine-tuning", "hybrid")
@@ -148,6 +149,7 @@ class Backend(abc.ABC):
 
     def __init__(self, settings: BuildSettings):
         self.settings = settings
+        self.manifest: Manifest | None = None  # what build() wrote or load() read
 
     @abc.abstractmethod
     def build(self, documents: list[Document], train: list[QAPair], out: Path, progress: bool = True) -> dict[str, Any]:

@@ -15,7 +15,6 @@ import click
 
 from advisor.backends.base import APPROACHES, DEFAULT_EMBEDDER, DEFAULT_GENERATOR, BuildSettings
 from advisor.backends.options import PromptOptions, RetrievalOptions, TrainingOptions
-from advisor.datafiles import read_data_file
 from advisor.errors import InputError
 from advisor.exits import exit_statuses
 from advisor.params import FRACTION, POSITIVE
@@ -179,22 +178,6 @@ def build(approach: str, docs: Path | None, qa: Path, out: Path, quiet: bool, **
     click.echo(f"wrote {out / METRICS_FILE}")
 
 
-def built_approach(out: Path) -> str:
-    """The approach recorded in OUT/manifest.json (or OUT/metrics.json)."""
-    for name in ("manifest.json", "metrics.json"):
-        path = Path(out) / name
-        if path.is_file():
-            try:
-                approach = read_data_file(path, "manifest").get("approach")
-            except (InputError, AttributeError):
-                continue
-            if approach in APPROACHES:
-                return approach
-    if not Path(out).is_dir():
-        raise InputError(f"{out} does not exist; build a pipeline into it with 'advisor build' first")
-    raise InputError(f"{out} holds no built pipeline (no manifest.json naming its approach); run 'advisor build' first")
-
-
 @click.command()
 @click.argument("out", type=click.Path(path_type=Path))
 @click.argument("question")
@@ -208,7 +191,9 @@ def query(out: Path, question: str, k: int | None, max_new_tokens: int | None, a
 
     if not question.strip():
         raise InputError("the question is empty")
-    approach = built_approach(out)
+    from advisor.runrecords import read_manifest
+
+    approach = read_manifest(out).approach
     backend = backend_class(approach).load(out)
     if k is not None:
         backend.settings.k = k

@@ -21,6 +21,7 @@ from advisor.backends.base import Answer, Backend, BuildSettings, QAPair
 from advisor.backends.distributed import from_main, is_main, map_sharded, on_main
 from advisor.backends.metrics import Task, answer_in_context, choose_metric, score_all
 from advisor.measures import METRIC_LABELS
+from advisor.runrecords import Measurements
 
 ANSWERS_FILE = "answers.jsonl"
 
@@ -199,7 +200,7 @@ def evaluate(
     progress: bool = True,
     baseline_cache: Path | None = None,
     build_seconds: float | None = None,
-) -> dict[str, Any]:
+) -> Measurements:
     """Score a built backend on held-out pairs; returns the contract's metrics.json fields (plus extras).
 
     `task` names the metrics (default: by `metrics.choose_metric`, as for a knowledge task when the backend
@@ -264,7 +265,7 @@ def evaluate(
     }
     metrics["build_seconds"] = build_seconds
     models = {"generator": settings.generator}
-    embedder = (getattr(backend, "manifest", None) or {}).get("models", {}).get("embedder")
+    embedder = backend.manifest.models.embedder if backend.manifest is not None else None
     if embedder or retrieval is not None:
         models["embedder"] = embedder or settings.embedder
     metrics["models"] = models
@@ -308,7 +309,7 @@ def evaluate(
         on_main(
             write_text, Path(out) / ANSWERS_FILE, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
         )
-    return metrics
+    return Measurements.model_validate(metrics)
 
 
 def read_answers(out: Path, kind: str = "answer") -> list[dict[str, Any]]:
@@ -321,48 +322,47 @@ def read_answers(out: Path, kind: str = "answer") -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- display
 
 
-def format_table(metrics: dict[str, Any]) -> str:
-    """A short aligned summary of a metrics dict, approach beside the closed-book baseline."""
-    approach = metrics.get("approach", "?")
-    base = metrics.get("baseline", {}).get("answers", {})
+def format_table(metrics: Measurements) -> str:
+    """A short aligned summary of an arm's measurements, beside the closed-book baseline."""
+    approach = metrics.approach or "?"
+    base = metrics.baseline.answers if metrics.baseline else {}
     rows: list[tuple[str, str, str]] = [("", approach, "baseline" if base else "")]
-    for m, value in (metrics.get("answers") or {}).items():
+    for m, value in metrics.answers.items():
         rows.append((METRIC_LABELS.get(m, m), f"{value:.3f}", f"{base[m]:.3f}" if m in base else ""))
-    ranking = metrics.get("metric") or "f1"
-    if "paraphrase" in metrics and ranking in metrics["paraphrase"]["answers"]:
-        p = metrics["paraphrase"]
-        rows.append(
-            (f"{METRIC_LABELS.get(ranking, ranking)} reworded ({p['questions']})", f"{p['answers'][ranking]:.3f}", "")
-        )
-    if "recall_at_k" in (metrics.get("retrieval") or {}):
-        r = metrics["retrieval"]
-        rows.append((f"recall@{r['k']} ({r['questions']})", f"{r['recall_at_k']:.3f}", ""))
-        rows.append((f"MRR@{r['k']}", f"{r['mrr']:.3f}", ""))
-    if "answer_in_context" in (metrics.get("retrieval") or {}):
-        rows.append(("answer in context", f"{metrics['retrieval']['answer_in_context']:.3f}", ""))
-    lat = metrics.get("latency_ms")
-    if lat:
-        rows.append(("latency p50 / p95", f"{lat['p50']:.0f} / {lat['p95']:.0f} ms", ""))
-    if metrics.get("build_seconds") is not None:
-        rows.append(("build", f"{metrics['build_seconds']:.1f} s", ""))
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    title = f"{approach}: {metrics.get('questions', 0)} held-out questions answered, ranked by {ranking}"
-    if metrics.get("interrupted"):
+    ranking = metrics.metric or "f1"
+    reworded = metrics.paraphrase
+    if reworded is not None and ranking in reworded.answers:
+        label = f"{METRIC_LABELS.get(ranking, ranking)} reworded ({reworded.questions})"
+        rows.append((label, f"{reworded.answers[ranking]:.3f}", ""))
+    r = metrics.retrieval
+    if r is not None and r.recall_at_k is not None:
+        rows.append((f"recall@{r.k} ({r.questions})", f"{r.recall_at_k:.3f}", ""))
+        rows.append((f"MRR@{r.k}", f"{r.mrr or 0.0:.3f}", ""))
+    if r is not None and r.answer_in_context is not None:
+        rows.append(("answer in context", f"{r.answer_in_context:.3f}", ""))
+    lat = metrics.latency_ms
+    if lat is not None and lat.p50 is not None and lat.p95 is not None:
+        rows.append(("latency p50 / p95", f"{lat.p50:.0f} / {lat.p95:.0f} ms", ""))
+    if metrics.build_seconds is not None:
+        rows.append(("build", f"{metrics.build_seconds:.1f} s", ""))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    title = f"{approach}: {metrics.questions or 0} held-out questions answered, ranked by {ranking}"
+    if metrics.interrupted:
         title += " (INTERRUPTED)"
     lines = [title] + [
-        "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(r, widths))).rstrip()
-        for r in rows
+        "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))).rstrip()
+        for row in rows
     ]
-    ci = metrics.get("compared_to_baseline", {}).get(ranking)
+    ci = metrics.compared_to_baseline.get(ranking)
     if ci:
-        verdict = "inside the noise (a tie)" if ci["tie"] else "outside the noise"
+        verdict = "inside the noise (a tie)" if ci.tie else "outside the noise"
         lines.append(
-            f"{METRIC_LABELS.get(ranking, ranking)} difference vs baseline {ci['difference']:+.3f} "
-            f"[{ci['low']:+.3f}, {ci['high']:+.3f}] 95% CI, {verdict}"
+            f"{METRIC_LABELS.get(ranking, ranking)} difference vs baseline {ci.difference:+.3f} "
+            f"[{ci.low:+.3f}, {ci.high:+.3f}] 95% CI, {verdict}"
         )
     return "\n".join(lines)
 
 
-def print_table(metrics: dict[str, Any], file: TextIO | None = None) -> None:
+def print_table(metrics: Measurements, file: TextIO | None = None) -> None:
     """Print format_table to the terminal (stdout unless told)."""
     print(format_table(metrics), file=file or sys.stdout)

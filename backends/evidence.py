@@ -6,11 +6,22 @@ No file is read and no model is run here: `validate.py` runs the stages and hand
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from advisor.backends.base import APPROACHES, RETRIEVING, BuildSettings
 from advisor.backends.metrics import Task
+from advisor.runrecords import (
+    ArmOutput,
+    ArmResult,
+    ChallengedAnswer,
+    Comparison,
+    Diagnosis,
+    Example,
+    Models,
+    ValidationRun,
+    WeakPart,
+)
 
 # Cheapest first: a tie in the measurements goes to the approach that is cheaper to build and run.
 COST_ORDER = APPROACHES
@@ -31,19 +42,19 @@ def compare(a: PerQuestion, b: PerQuestion, seed: int) -> dict[str, Any]:
     return bootstrap_ci([a[q] for q in common], [b[q] for q in common], seed=seed)
 
 
-def _comparison(a: str, b: str, metric: str, ci: dict[str, Any]) -> dict[str, Any]:
-    return {"a": a, "b": b, "metric": metric, "difference": ci["difference"], "ci95": [ci["low"], ci["high"]],
-            "questions": ci["questions"], "tie": ci["tie"]}
+def _comparison(a: str, b: str, metric: str, ci: dict[str, Any]) -> Comparison:
+    return Comparison(a=a, b=b, metric=metric, difference=ci["difference"], ci95=[ci["low"], ci["high"]],
+                      questions=ci["questions"], tie=ci["tie"])
 
 
 def rank(ok: Sequence[str], scores: dict[str, float], per_q: dict[str, PerQuestion], base_q: PerQuestion,
-         metric: str, seed: int) -> tuple[str | None, list[str], list[dict[str, Any]]]:
+         metric: str, seed: int) -> tuple[str | None, list[str], list[Comparison]]:
     """The best measured arm (cheapest of those tied with the top), the tied arms, and every comparison."""
     if not ok:
         return None, [], []
     top = max(ok, key=lambda a: (scores[a], -COST_ORDER.index(a)))
     tied = [top]
-    comparisons: list[dict[str, Any]] = []
+    comparisons: list[Comparison] = []
     for other in ok:
         if other != top:
             ci = compare(per_q[top], per_q[other], seed)
@@ -59,7 +70,7 @@ def rank(ok: Sequence[str], scores: dict[str, float], per_q: dict[str, PerQuesti
     return min(tied, key=COST_ORDER.index), sorted(tied, key=COST_ORDER.index), comparisons
 
 
-def pick_examples(records: dict[str, list[dict[str, Any]]], metric: str, limit: int = EXAMPLES) -> list[dict[str, Any]]:
+def pick_examples(records: dict[str, list[dict[str, Any]]], metric: str, limit: int = EXAMPLES) -> list[Example]:
     """A few held-out inputs to read: those where the arms' scores differ most, then the first by line; fixed order."""
     arms = [a for a in COST_ORDER if records.get(a)]
     if not arms:
@@ -81,79 +92,63 @@ def pick_examples(records: dict[str, list[dict[str, Any]]], metric: str, limit: 
         first = by_arm[arms[0]][line]
         outputs = {}
         if "baseline_response" in first:
-            outputs[BASELINE] = {"text": first["baseline_response"], "score": first["baseline"].get(metric)}
+            outputs[BASELINE] = ArmOutput(text=first["baseline_response"], score=first["baseline"].get(metric))
         for a in arms:
-            outputs[a] = {"text": by_arm[a][line]["response"], "score": by_arm[a][line].get(metric)}
-        examples.append({"line": line, "input": first["question"],
-                         "references": first.get("references") or [first["gold"]], "outputs": outputs})
+            outputs[a] = ArmOutput(text=by_arm[a][line]["response"], score=by_arm[a][line].get(metric))
+        examples.append(Example(line=line, input=first["question"],
+                                references=first.get("references") or [first["gold"]], outputs=outputs))
     return examples
 
 
-def summarise(rec: Any, task: Task, results: dict[str, dict[str, Any]], not_applicable: dict[str, str],
+def summarise(rec: Any, task: Task, results: Mapping[str, ArmResult], not_applicable: dict[str, str],
               per_q: dict[str, PerQuestion], base_q: PerQuestion, records: dict[str, list[dict[str, Any]]],
-              settings: BuildSettings, counts: dict[str, int]) -> dict[str, Any]:
+              settings: BuildSettings, counts: dict[str, int]) -> ValidationRun:
     """validation.json: per-arm metrics, the ranking by the task's metric with ties, the verdict, what to question."""
     metric = task.metric
-    ok = [a for a in COST_ORDER if results.get(a, {}).get("status") == "ok"]
-    baseline_block = next((results[a].get("baseline") for a in ok if results[a].get("baseline")), None)
-    best_measured, tied, comparisons = rank(ok, {a: results[a]["answers"][metric] for a in ok}, per_q, base_q,
+    ok = [a for a in COST_ORDER if a in results and results[a].ok]
+    baseline = next((results[a].baseline for a in ok if results[a].baseline), None)
+    best_measured, tied, comparisons = rank(ok, {a: results[a].answers[metric] for a in ok}, per_q, base_q,
                                             metric, settings.seed)
-    approaches: dict[str, Any] = {}
+    approaches: dict[str, ArmResult] = {}
     for a in APPROACHES:
         if a in results:
             approaches[a] = results[a]
         elif a in not_applicable:
-            approaches[a] = {"status": "not_applicable", "reason": not_applicable[a]}
-    validation: dict[str, Any] = {
-        "version": 1,
-        "recommended": rec.recommendation,
-        "best_measured": best_measured,
-        "agrees": best_measured == rec.recommendation,
-        "prompt_enough": best_measured == "prompt",
-        "tied_with_best": tied,
-        "task": task.kind,
-        "metric": metric,
-        "metric_reason": task.reason,
-        "metrics_reported": list(task.reported),
-        **counts,
-        "seed": settings.seed,
-        "test_fraction": settings.test_fraction,
-        "baseline": baseline_block,
-        "approaches": approaches,
-        "comparisons": comparisons,
-        "examples": pick_examples(records, metric),
-        "models": {"generator": settings.generator, "embedder": settings.embedder},
-        "answers": rec.answers,
-    }
-    lifted = {a for a in ok if _beats(validation, a, "baseline")}
-    validation["retrieval_diagnosis"] = retrieval_diagnosis(approaches, metric, lifted)
-    validation["challenged_answers"] = challenged_answers(rec.answers, validation)
-    validation["verdict"] = verdict(validation)
-    validation["next_steps"] = next_steps(validation)
-    return validation
-
-
-def _score(validation: dict[str, Any], who: str, metric: str | None = None) -> float | None:
-    metric = metric or validation["metric"]
-    block = validation["baseline"] if who == "baseline" else validation["approaches"].get(who, {})
-    if not block or (who != "baseline" and block.get("status") != "ok"):
-        return None
-    return (block.get("answers") or {}).get(metric)
-
-
-def _beats(validation: dict[str, Any], a: str, b: str) -> bool:
-    """a is better than b beyond the bootstrap noise."""
-    for c in validation["comparisons"]:
-        if c["a"] == a and c["b"] == b:
-            return not c["tie"] and c["difference"] > 0
-        if c["a"] == b and c["b"] == a:
-            return not c["tie"] and c["difference"] < 0
-    return False
+            approaches[a] = ArmResult(status="not_applicable", reason=not_applicable[a])
+    run = ValidationRun(
+        version=1,
+        recommended=rec.recommendation,
+        best_measured=best_measured,
+        agrees=best_measured == rec.recommendation,
+        prompt_enough=best_measured == "prompt",
+        tied_with_best=tied,
+        task=task.kind,
+        metric=metric,
+        metric_reason=task.reason,
+        metrics_reported=list(task.reported),
+        questions=counts["questions"],
+        held_out=counts.get("held_out"),
+        train_pairs=counts.get("train_pairs"),
+        seed=settings.seed,
+        test_fraction=settings.test_fraction,
+        baseline=baseline,
+        approaches=approaches,
+        comparisons=comparisons,
+        examples=pick_examples(records, metric),
+        models=Models(generator=settings.generator, embedder=settings.embedder),
+        answers=dict(rec.answers),
+    )
+    lifted = {a for a in ok if run.beats(a, "baseline")}
+    run.retrieval_diagnosis = retrieval_diagnosis(approaches, metric, lifted)
+    run.challenged_answers = challenged_answers(rec.answers, run)
+    run.verdict = verdict(run)
+    run.next_steps = next_steps(run)
+    return run
 
 
 def retrieval_diagnosis(
-    approaches: dict[str, Any], metric: str, lifted: set[str] | None = None
-) -> list[dict[str, Any]]:
+    approaches: Mapping[str, ArmResult], metric: str, lifted: set[str] | None = None
+) -> list[Diagnosis]:
     """For each retrieving arm: how often the answer was in front of the generator, and how well it used it.
 
     The weak part is retrieval when the answer reached the prompt for under half the questions; the generator
@@ -162,53 +157,47 @@ def retrieval_diagnosis(
     lifted = set(approaches) if lifted is None else lifted
     found = []
     for arm in RETRIEVING:
-        block = approaches.get(arm, {})
-        shown = (block.get("retrieval") or {}).get("answer_in_context")
-        if block.get("status") != "ok" or shown is None:
+        block = approaches.get(arm)
+        if block is None or not block.ok or block.retrieval is None or block.retrieval.answer_in_context is None:
             continue
-        used = block["retrieval"].get("metric_when_in_context")
+        shown = block.retrieval.answer_in_context
+        used = block.retrieval.metric_when_in_context
+        failed: WeakPart | None
         if shown < IN_CONTEXT_GOOD:
             failed = "retrieval"
         elif arm not in lifted or (used is not None and used < 0.5):
             failed = "generator"
         else:
             failed = None
-        found.append(
-            {
-                "approach": arm,
-                "answer_in_context": shown,
-                "metric_when_in_context": used,
-                "metric": metric,
-                "weak_part": failed,
-            }
-        )
+        found.append(Diagnosis(approach=arm, answer_in_context=shown, metric_when_in_context=used, metric=metric,
+                               weak_part=failed))
     return found
 
 
-def _diagnosis_sentence(d: dict[str, Any]) -> str:
-    used = d["metric_when_in_context"]
+def _diagnosis_sentence(d: Diagnosis) -> str:
+    used = d.metric_when_in_context
     uses = (
-        f"the generator's {d['metric']} on those questions is {used:.2f}"
+        f"the generator's {d.metric} on those questions is {used:.2f}"
         if used is not None
         else "the generator had no such question to use it on"
     )
-    shown = d["answer_in_context"]
-    return f"{d['approach']}: retrieval puts the answer in front of the model {shown:.0%} of the time; {uses}"
+    shown = d.answer_in_context
+    return f"{d.approach}: retrieval puts the answer in front of the model {shown:.0%} of the time; {uses}"
 
 
-def challenged_answers(answers: dict[str, str], validation: dict[str, Any]) -> list[dict[str, str]]:
+def challenged_answers(answers: Mapping[str, str], run: ValidationRun) -> list[ChallengedAnswer]:
     """Questionnaire answers that the measurements call into question, each with the numbers that do."""
-    m = validation["metric"]
-    base = _score(validation, "baseline")
-    prompt, rag, ft, hyb = (_score(validation, a) for a in ("prompt", "rag", "fine-tuning", "hybrid"))
-    found: list[dict[str, str]] = []
+    m = run.metric
+    base = run.score("baseline")
+    prompt, rag, ft, hyb = (run.score(a) for a in ("prompt", "rag", "fine-tuning", "hybrid"))
+    found: list[ChallengedAnswer] = []
 
     def add(question: str, evidence: str) -> None:
-        found.append({"question": question, "answer": answers.get(question, "unknown"), "evidence": evidence})
+        found.append(ChallengedAnswer(question=question, answer=answers.get(question, "unknown"), evidence=evidence))
 
     retrieval_lift = max((s for s in (rag, hyb) if s is not None), default=None)
     if base is not None and retrieval_lift is not None:
-        lifted = _beats(validation, "rag", "baseline") or _beats(validation, "hybrid", "baseline")
+        lifted = run.beats("rag", "baseline") or run.beats("hybrid", "baseline")
         if answers.get("external_knowledge") in ("none", "unknown") and lifted:
             add(
                 "external_knowledge",
@@ -224,7 +213,7 @@ def challenged_answers(answers: dict[str, str], validation: dict[str, Any]) -> l
     if (
         hyb is not None
         and rag is not None
-        and _beats(validation, "hybrid", "rag")
+        and run.beats("hybrid", "rag")
         and answers.get("style_adaptation") in ("none", "light", "unknown")
     ):
         add(
@@ -233,15 +222,15 @@ def challenged_answers(answers: dict[str, str], validation: dict[str, Any]) -> l
             f"retrieved context lifted {m} from {rag:.2f} (retrieval alone) to {hyb:.2f}: the behaviour gap is real",
         )
     if ft is not None and base is not None and answers.get("style_adaptation") == "none":
-        if validation["task"] == "knowledge":
-            ft_f1, base_f1 = _score(validation, "fine-tuning", "f1"), _score(validation, "baseline", "f1")
+        if run.task == "knowledge":
+            ft_f1, base_f1 = run.score("fine-tuning", "f1"), run.score("baseline", "f1")
             if ft_f1 is not None and base_f1 is not None and ft_f1 - base_f1 >= 0.2:
                 add(
                     "style_adaptation",
                     f"you said the answers' form needs no change, but fine-tuning alone raised "
                     f"token F1 from {base_f1:.2f} to {ft_f1:.2f}: the expected form differs from the model's habit",
                 )
-        elif _beats(validation, "fine-tuning", "baseline"):
+        elif run.beats("fine-tuning", "baseline"):
             add(
                 "style_adaptation",
                 f"you said the output's form needs no change, but fine-tuning raised {m} from "
@@ -250,7 +239,7 @@ def challenged_answers(answers: dict[str, str], validation: dict[str, Any]) -> l
     if (
         prompt is not None
         and ft is not None
-        and validation["best_measured"] == "prompt"
+        and run.best_measured == "prompt"
         and answers.get("style_adaptation") == "strong"
     ):
         add(
@@ -261,7 +250,7 @@ def challenged_answers(answers: dict[str, str], validation: dict[str, Any]) -> l
     if (
         ft is not None
         and rag is not None
-        and _beats(validation, "rag", "fine-tuning")
+        and run.beats("rag", "fine-tuning")
         and answers.get("knowledge_change") in ("static", "yearly")
         and answers.get("external_knowledge") != "most"
     ):
@@ -277,19 +266,19 @@ def _name(arm: str) -> str:
     return "few-shot prompting" if arm == "prompt" else arm
 
 
-def verdict(validation: dict[str, Any]) -> str:
+def verdict(run: ValidationRun) -> str:
     """A plain-language paragraph: what was measured, what won, whether it agrees, and how sure we can be."""
-    m, n = validation["metric"], validation["questions"]
-    best, rec = validation["best_measured"], validation["recommended"]
+    m, n = run.metric, run.questions or 0
+    best, rec = run.best_measured, run.recommended or ""
     if best is None:
         return "No approach could be measured: every backend failed (see the table for the reasons)."
-    score = _score(validation, best)
-    base = _score(validation, "baseline")
+    score = run.score(best)
+    base = run.score("baseline")
     parts = [
         f"On {n} held-out inputs, {_name(best)} measured best ({m} {score:.2f}"
         + (f" against {base:.2f} for the untouched model)." if base is not None else ").")
     ]
-    others = [a for a in validation["tied_with_best"] if a != best]
+    others = [a for a in run.tied_with_best if a != best]
     if others:
         parts.append(
             f"{', '.join(map(_name, others))} scored within the bootstrap noise of it; the tie goes to "
@@ -300,23 +289,23 @@ def verdict(validation: dict[str, Any]) -> str:
             "Prompting with a few good examples is enough on this data: neither retrieval nor training "
             "measured better, so start there" + (f" rather than with {rec}." if rec != "prompt" else ".")
         )
-    elif validation["agrees"]:
+    elif run.agrees:
         parts.append(f"This agrees with the questionnaire's recommendation ({rec}).")
-    elif rec in validation["tied_with_best"]:
+    elif rec in run.tied_with_best:
         parts.append(
             f"The questionnaire recommended {rec}, which is statistically tied with {best}: the evidence "
             "does not contradict it, but the cheaper approach did as well on this sample."
         )
     else:
-        rec_score = _score(validation, rec)
+        rec_score = run.score(rec)
         got = f" ({m} {rec_score:.2f})" if rec_score is not None else ""
         parts.append(f"This disagrees with the questionnaire, which recommended {rec}{got}.")
-    for d in validation.get("retrieval_diagnosis", []):
-        if d["weak_part"] == "generator":
+    for d in run.retrieval_diagnosis:
+        if d.weak_part == "generator":
             parts.append(f"{_diagnosis_sentence(d)}: the generator, not retrieval, is the bottleneck.")
-        elif d["weak_part"] == "retrieval":
+        elif d.weak_part == "retrieval":
             parts.append(f"{_diagnosis_sentence(d)}: retrieval, not the generator, is the bottleneck.")
-    if base is not None and not any(_beats(validation, a, "baseline") for a in validation["approaches"]):
+    if base is not None and not any(run.beats(a, "baseline") for a in run.approaches):
         if base >= 0.5:
             parts.append(
                 f"No approach beat the untouched model ({m} {base:.2f}) beyond the noise: prompting "
@@ -332,42 +321,42 @@ def verdict(validation: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-def next_steps(validation: dict[str, Any]) -> list[str]:
+def next_steps(run: ValidationRun) -> list[str]:
     """What to try next, given what was measured."""
     steps: list[str] = []
-    for d in validation.get("retrieval_diagnosis", []):
-        if d["weak_part"] == "generator":
+    for d in run.retrieval_diagnosis:
+        if d.weak_part == "generator":
             steps.append(f"{_diagnosis_sentence(d)}: re-run with a larger --generator before judging retrieval.")
-        elif d["weak_part"] == "retrieval":
+        elif d.weak_part == "retrieval":
             steps.append(
                 f"{_diagnosis_sentence(d)}: tune chunking (--chunk-tokens), try a stronger embedder "
                 "(--embedder), or clean the documents first."
             )
-    rag = validation["approaches"].get("rag", {})
-    recall = (rag.get("retrieval") or {}).get("recall_at_k")
-    if recall is not None and recall < 0.8 and not validation.get("retrieval_diagnosis"):
+    rag = run.arm("rag")
+    recall = rag.retrieval.recall_at_k if rag.retrieval else None
+    if recall is not None and recall < 0.8 and not run.retrieval_diagnosis:
         steps.append(
             f"Retrieval found the right document for only {recall:.0%} of questions: tune chunking "
             "(--chunk-tokens), try a stronger embedder (--embedder), or clean the documents first."
         )
-    if validation["best_measured"] == "prompt":
+    if run.best_measured == "prompt":
         steps.append(
             "Ship the prompt with retrieved examples first, and keep these pairs as its regression test; "
             "revisit fine-tuning when latency, cost per call or a harder form make the prompt too long."
         )
-    ft = validation["approaches"].get("fine-tuning", {})
-    metric = validation["metric"]
-    ft_c = (ft.get("answers") or {}).get(metric)
-    para = ((ft.get("paraphrase") or {}).get("answers") or {}).get(metric)
+    ft = run.arm("fine-tuning")
+    metric = run.metric or ""
+    ft_c = ft.answers.get(metric)
+    para = ft.paraphrase.answers.get(metric) if ft.paraphrase else None
     if ft_c is not None and para is not None and ft_c - para >= 0.15:
         steps.append(
             f"The fine-tuned model lost {ft_c - para:.2f} of its {metric} on reworded "
             "questions: it memorised wording. Add paraphrased training pairs or keep facts in retrieval."
         )
-    failed = [a for a, r in validation["approaches"].items() if r.get("status") == "failed"]
+    failed = [a for a, r in run.approaches.items() if r.state == "failed"]
     if failed:
         steps.append(f"Fix and re-run the failed approach(es): {', '.join(failed)} (finished stages are reused).")
-    if validation["questions"] < 30:
+    if (run.questions or 0) < 30:
         steps.append("Write more pairs (60+) so that differences between approaches are measurable.")
     steps.append(
         "Repeat with your production model (--generator) on a GPU: a 135M model shows the direction, "

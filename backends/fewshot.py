@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from advisor.runrecords import Manifest
 from advisor.atomic import staged_dir, write_text
 from advisor.backends.base import Answer, Backend, BuildSettings, Document, QAPair
 from advisor.errors import InputError
@@ -76,7 +77,6 @@ class PromptBackend(Backend):
         self.demos: list[tuple[str, str]] = []
         self.vectors: Any = None
         self.shots = 0
-        self.manifest: dict[str, Any] = {}
 
     @property
     def embedder(self):
@@ -99,9 +99,9 @@ class PromptBackend(Backend):
             write_text(tmp / DEMOS_FILE, "".join(json.dumps({"question": p.question, "answer": p.answer},
                                                             ensure_ascii=False) + "\n" for p in train))
             np.save(tmp / VECTORS_FILE, vectors)
-            write_text(tmp / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+            write_text(tmp / MANIFEST, Manifest.model_validate(manifest).to_text())
         self.demos = [(p.question, p.answer) for p in train]
-        self.vectors, self.shots, self.manifest = vectors, shots, manifest
+        self.vectors, self.shots, self.manifest = vectors, shots, Manifest.model_validate(manifest)
         return {"seconds": round(time.perf_counter() - started, 3), "shots": shots, "examples": len(train)}
 
     @classmethod
@@ -109,12 +109,12 @@ class PromptBackend(Backend):
         """The demonstrations saved by build() in `out`."""
         import numpy as np
 
-        from advisor.backends.manifest import read_manifest_file
+        from advisor.runrecords import read_manifest
 
         out = Path(out)
-        manifest = read_manifest_file(out, cls.approach)  # the one manifest reader, typed
-        shots = manifest.get("shots")
-        if not isinstance(shots, int) or isinstance(shots, bool) or shots < 0:
+        manifest = read_manifest(out, cls.approach)
+        shots = manifest.shots
+        if shots is None or shots < 0:
             raise InputError(f"{out / MANIFEST}: shots: expected a whole number, got {shots!r}; rebuild with "
                              "'advisor build prompt'")
         try:
@@ -124,7 +124,7 @@ class PromptBackend(Backend):
             raise InputError(
                 f"{out} holds no readable prompt build ({exc}); run 'advisor build prompt' again"
             ) from None
-        backend = cls(settings or BuildSettings.from_json(manifest.get("settings", {})))
+        backend = cls(settings or BuildSettings.from_json(manifest.settings))
         backend.manifest, backend.vectors, backend.shots = manifest, vectors, shots
         backend.demos = [(d["question"], d["answer"]) for d in demos]
         return backend

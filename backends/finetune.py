@@ -16,6 +16,7 @@ from typing import Any, Callable, ClassVar
 from advisor.backends.base import Answer, Backend, BuildSettings, Document, QAPair
 from advisor.backends.distributed import on_main
 from advisor.backends.prompts import closed_book_messages
+from advisor.runrecords import Manifest, read_manifest
 from advisor.backends.training import (
     Example,
     TrainConfig,
@@ -24,7 +25,6 @@ from advisor.backends.training import (
     load_adapter,
     max_length_for,
     publish,
-    read_manifest,
     scratch_dir,
     split_pairs,
     supervised_example,
@@ -60,7 +60,6 @@ class FineTuneBackend(Backend):
         self.model: Any = None
         self.tokenizer: Any = None
         self.generator_name = self.settings.generator
-        self.manifest: dict[str, Any] = {}
         self._generator: Any = None
 
     # ------------------------------------------------------------------------------------------ build
@@ -126,7 +125,7 @@ class FineTuneBackend(Backend):
                          elsewhere=lambda: shutil.rmtree(work, ignore_errors=True))
         if result.interrupted:
             raise TrainingInterrupted(target)
-        self.model, self.tokenizer, self.manifest = result.model, tokenizer, manifest
+        self.model, self.tokenizer, self.manifest = result.model, tokenizer, Manifest.model_validate(manifest)
         self.generator_name = self.settings.generator
         self._generator = None
         self.after_publish(target)
@@ -146,10 +145,10 @@ class FineTuneBackend(Backend):
         """The pipeline built into `out`: base generator plus its saved adapter."""
         from advisor.backends.generator import load_tokenizer
 
-        manifest = read_manifest(Path(out), cls.approach)
+        manifest = read_manifest(Path(out), cls.approach, needs=("generator",))
         backend = cls(settings)
         backend.manifest = manifest
-        backend.generator_name = manifest.get("generator_path") or manifest["generator"]
+        backend.generator_name = manifest.generator_path or manifest.generator or ""
         backend.tokenizer = load_tokenizer(backend.generator_name)
         backend.model = load_adapter(Path(out), backend.generator_name, backend.settings.device)
         backend.after_load(Path(out))

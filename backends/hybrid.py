@@ -154,7 +154,8 @@ class HybridBackend(FineTuneBackend):
     def after_load(self, out: Path) -> None:
         from advisor.backends.rag import RagBackend
 
-        self.context_k = int(self.manifest.get("context_k", self.context_k))
+        if self.manifest is not None and self.manifest.context_k is not None:
+            self.context_k = self.manifest.context_k
         self.rag = RagBackend.load(Path(out) / "rag", self.settings)
 
     # ------------------------------------------------------------------------------------------ answer

@@ -27,6 +27,7 @@ from advisor.backends.index import (
     DEFAULT_DENSE_WEIGHT, DEFAULT_FUSION, DEFAULT_LEXICAL, DENSE_FILE, VECTORS_FILE, ChunkIndex, load_chunks,
 )
 from advisor.errors import InputError
+from advisor.runrecords import Manifest, read_manifest
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +62,6 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-def read_manifest(out: Path) -> dict[str, Any]:
-    """OUT/manifest.json of a RAG build, or InputError saying nothing (usable) was built there."""
-    from advisor.backends.manifest import read_manifest_file
-
-    return read_manifest_file(out, needs=("models.embedder",))
-
-
 def _cache_key(embedder_fingerprint: str, options: dict[str, Any]) -> str:
     return (
         f"{embedder_fingerprint}|tokens={options['chunk_tokens']}|overlap={options['chunk_overlap']}|v{CHUNKER_VERSION}"
@@ -100,7 +94,6 @@ class RagBackend(Backend):
         super().__init__(settings or BuildSettings())
         self.options = retrieval_options(self.settings)
         self.index: ChunkIndex | None = None
-        self.manifest: dict[str, Any] = {}
         self._embedder = None
 
     @property
@@ -218,7 +211,7 @@ class RagBackend(Backend):
             index.save(tmp)
             write_text(tmp / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
         self.index = index
-        self.manifest = manifest
+        self.manifest = Manifest.model_validate(manifest)
         facts["seconds"] = round(time.perf_counter() - started, 3)
         return facts
 
@@ -226,16 +219,15 @@ class RagBackend(Backend):
     def load(cls, out: Path, settings: BuildSettings | None = None) -> "RagBackend":
         """Load an index built into `out`; the embedder is always the one the index was built with."""
         out = Path(out)
-        manifest = read_manifest(out)
-        saved = manifest.get("settings", {})
+        manifest = read_manifest(out, needs=("models.embedder",))
         if settings is None:
-            settings = BuildSettings.from_json(saved)
-        built_with = manifest["models"]["embedder"]
+            settings = BuildSettings.from_json(manifest.settings)
+        built_with = manifest.models.embedder or ""
         if settings.embedder != built_with:
             log.info("using embedder %s, which built the index in %s", built_with, out)
             settings = replace(settings, embedder=built_with)
         backend = cls(settings)
-        retrieval = manifest.get("retrieval", {})
+        retrieval = manifest.retrieval
         try:
             backend.index = ChunkIndex.load(
                 out, retrieval.get("fusion", DEFAULT_FUSION), retrieval.get("dense_weight", DEFAULT_DENSE_WEIGHT)

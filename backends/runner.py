@@ -5,21 +5,19 @@ Every input (documents, pairs, model names, options) is checked before any model
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from advisor.atomic import write_text
 from advisor.backends.base import APPROACHES, RETRIEVING, BuildSettings, Document, QAPair, fit_max_new_tokens
 from advisor.backends.metrics import Task, check_metric, choose_metric
 from advisor.errors import InputError, did_you_mean
+from advisor.runrecords import MANIFEST_FILE, METRICS_FILE, Measurements
 
 log = logging.getLogger(__name__)
 
-METRICS_FILE = "metrics.json"
-_OWN_FILES = {"manifest.json", METRICS_FILE}
+_OWN_FILES = (MANIFEST_FILE, METRICS_FILE)
 
 
 @dataclass
@@ -117,7 +115,7 @@ def prepare(approach: str, docs_dir: str | Path | None, qa_file: str | Path, out
 
 def build_and_evaluate(approach: str, docs_dir: str | Path | None, qa_file: str | Path, out_dir: str | Path,
                        settings: BuildSettings | None = None, *, progress: bool = True,
-                       baseline_cache: Path | None = None, echo=None, inputs: Inputs | None = None) -> dict[str, Any]:
+                       baseline_cache: Path | None = None, echo=None, inputs: Inputs | None = None) -> Measurements:
     """Validate, build `approach` into out_dir, evaluate on the held-out pairs, write out_dir/metrics.json.
 
     `inputs` (already checked by validate) skips loading the data again. Ctrl-C during evaluation leaves a
@@ -155,12 +153,13 @@ def build_and_evaluate(approach: str, docs_dir: str | Path | None, qa_file: str 
             metrics = evaluate(backend, inputs.test, settings, task=inputs.task, out=out, progress=progress,
                                baseline_cache=baseline_cache, build_seconds=built.seconds)
     except KeyboardInterrupt:
-        distributed.on_main(
-            write_text, out / METRICS_FILE, json.dumps({**header, "interrupted": True}, indent=2) + "\n"
-        )
+        stopped = Measurements.model_validate({**header, "interrupted": True})
+        distributed.on_main(write_text, out / METRICS_FILE, stopped.to_text())
         raise
-    metrics = {**metrics, **{k: v for k, v in header.items() if k not in metrics or metrics[k] is None}}
-    metrics["peak_memory_mb"] = max(built.peak_memory_mb, evaluated.peak_memory_mb)
-    metrics["interrupted"] = False
-    distributed.on_main(write_text, out / METRICS_FILE, json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
+    data = metrics.to_json()
+    data.update({k: v for k, v in header.items() if data.get(k) is None})
+    metrics = Measurements.model_validate(data)
+    metrics.peak_memory_mb = max(built.peak_memory_mb, evaluated.peak_memory_mb)
+    metrics.interrupted = False
+    distributed.on_main(write_text, out / METRICS_FILE, metrics.to_text())
     return metrics

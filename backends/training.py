@@ -28,6 +28,7 @@ from typing import Any
 from advisor.atomic import staged_dir, write_text
 from advisor.backends.base import BuildSettings, Document, QAPair
 from advisor.errors import InputError
+from advisor.runrecords import MANIFEST_FILE, METRICS_FILE, Manifest, Measurements
 
 log = logging.getLogger(__name__)
 
@@ -582,11 +583,12 @@ def versions() -> dict[str, str]:
 
 def is_complete_build(folder: Path) -> bool:
     """True when `folder` holds a finished (not interrupted) build."""
+    from advisor.runrecords import read_manifest
+
     try:
-        manifest = json.loads((Path(folder) / "manifest.json").read_text())
-    except (OSError, ValueError):
+        return not read_manifest(folder).interrupted
+    except InputError:
         return False
-    return not manifest.get("interrupted", False)
 
 
 def scratch_dir(out: Path) -> Path:
@@ -628,11 +630,13 @@ def write_training_record(
     write_text(folder / "training_config.json", json.dumps(record, indent=2) + "\n")
     write_text(folder / "loss.json", json.dumps({"steps": result.history}, indent=1) + "\n")
     write_text(folder / "loss.svg", loss_svg(result.history))
-    write_text(folder / "manifest.json", json.dumps({**manifest, "interrupted": result.interrupted}, indent=2) + "\n")
+    written = Manifest.model_validate({**manifest, "interrupted": result.interrupted})
+    write_text(folder / MANIFEST_FILE, written.to_text())
     if result.interrupted:
         # The build never reached evaluation: a metrics file that says so, with what training achieved.
-        metrics = {"approach": manifest.get("approach"), "interrupted": True, "train": result.facts}
-        write_text(folder / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+        stopped = Measurements.model_validate({"approach": manifest.get("approach"), "interrupted": True,
+                                               "train": result.facts})
+        write_text(folder / METRICS_FILE, stopped.to_text())
 
 
 def load_adapter(out: Path, generator: str, device: str):
@@ -649,16 +653,6 @@ def load_adapter(out: Path, generator: str, device: str):
         warnings.simplefilter("ignore", FutureWarning)
         model = PeftModel.from_pretrained(base, str(adapter))
     return model.to(device).eval()
-
-
-def read_manifest(out: Path, approach: str) -> dict[str, Any]:
-    """The manifest of a build in `out`, checked to be of `approach` and to name its generator."""
-    from advisor.backends.manifest import read_manifest_file
-
-    manifest = read_manifest_file(out, approach)
-    if not (manifest.get("generator_path") or manifest.get("generator")):
-        raise InputError(f"{Path(out) / 'manifest.json'}: generator: missing; rebuild the pipeline")
-    return manifest
 
 
 def elapsed(start: float) -> float:

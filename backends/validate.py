@@ -21,8 +21,16 @@ from advisor.backends.base import APPROACHES, RETRIEVING, BuildSettings, Documen
 from advisor.backends.metrics import Task
 from advisor.backends.runner import Inputs as DataInputs
 from advisor.errors import InputError, did_you_mean
+from advisor.runrecords import (
+    MANIFEST_FILE,
+    VALIDATION_FILE,
+    ArmResult,
+    Measurements,
+    Stage,
+    ValidationRun,
+    read_metrics,
+)
 
-VALIDATION_FILE = "validation.json"
 STAGE_FILE = "stage.json"
 PROGRESS_FILE = "progress.json"  # the stage now running, for readers such as `advisor serve`
 MIN_PAIRS = 20
@@ -135,14 +143,14 @@ def fingerprint(approach: str, inputs: Inputs, settings: BuildSettings) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
-def _reusable(folder: Path, print_: str) -> dict[str, Any] | None:
-    """The metrics of a finished stage with the same fingerprint, or None."""
+def _reusable(folder: Path, print_: str) -> Measurements | None:
+    """The measurements of a finished stage with the same fingerprint, or None (also when unreadable)."""
     try:
         stage = json.loads((folder / STAGE_FILE).read_text(encoding="utf-8"))
-        metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        metrics = read_metrics(folder)
+    except (OSError, ValueError, InputError):
         return None
-    if stage.get("fingerprint") != print_ or metrics.get("interrupted"):
+    if not isinstance(stage, dict) or stage.get("fingerprint") != print_ or metrics.interrupted:
         return None
     return metrics
 
@@ -228,7 +236,7 @@ def run_stage(
     out: Path,
     settings: BuildSettings,
     progress: bool,
-) -> tuple[dict[str, Any], bool]:
+) -> tuple[Measurements, bool]:
     """Build and evaluate one approach into out/<approach>, or reuse an earlier identical run."""
     from advisor.backends.distributed import on_main
     from advisor.backends.runner import build_and_evaluate
@@ -263,7 +271,7 @@ def validate(
     rules_path: str | Path | None = None,
     progress: bool = True,
     echo: Callable[[str], None] = print,
-) -> dict[str, Any]:
+) -> ValidationRun:
     """Recommend, build and measure the approaches, write OUT/validation.json and the reports; return the former.
 
     A backend that fails is recorded as failed with its reason and the others still run; Ctrl-C stops the
@@ -292,26 +300,26 @@ def validate(
 
     plan = _plan(chosen, inputs, settings)
     bar = Progress(plan, echo, out / PROGRESS_FILE if distributed.is_main() else None)
-    stages: list[dict[str, Any]] = []
-    results: dict[str, dict[str, Any]] = {}
+    stages: list[Stage] = []
+    results: dict[str, ArmResult] = {}
     answered = inputs.test[: settings.eval_limit] if settings.eval_limit else inputs.test
 
     bar.start(0)
     with measure() as m:
         load_models(settings, chosen)
-    stages.append({"name": "load models", "seconds": m.seconds, "peak_memory_mb": m.peak_memory_mb})
+    stages.append(Stage(name="load models", seconds=m.seconds, peak_memory_mb=m.peak_memory_mb))
     bar.finish(0, m.seconds)
 
     bar.start(1)
     with measure() as m:
         baseline_answers([p.question for p in answered], settings, cache_dir=out / ".baseline")
-    stages.append({"name": "untouched model (zero-shot)", "seconds": m.seconds})
+    stages.append(Stage(name="untouched model (zero-shot)", seconds=m.seconds))
     bar.finish(1, m.seconds)
 
     for i, approach in enumerate(chosen, 2):
         bar.start(i)
         stage_settings = settings
-        if approach == "hybrid" and (out / "rag" / "manifest.json").is_file():
+        if approach == "hybrid" and (out / "rag" / MANIFEST_FILE).is_file():
             stage_settings = replace(
                 settings, hybrid=settings.hybrid.model_copy(update={"rag_index": str(out / "rag")})
             )
@@ -326,44 +334,38 @@ def validate(
                 stage_settings,
                 progress,
             )
-            results[approach] = {"status": "ok", **metrics}
+            results[approach] = ArmResult.model_validate({"status": "ok", **metrics.to_json()})
             note = " (reused the earlier run: same inputs)" if reused else ""
         except KeyboardInterrupt:
             echo(f"interrupted during {approach}; finished stages are kept and reused by the next run")
             raise
         except Exception as exc:  # one backend failing must not sink the others
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            results[approach] = {"status": "failed", "approach": approach, "error": reason}
+            results[approach] = ArmResult(status="failed", approach=approach, error=reason)
             note = f" — FAILED: {reason}"
         seconds = time.perf_counter() - started
-        stages.append(
-            {
-                "name": approach,
-                "seconds": round(seconds, 2),
-                "build_seconds": results[approach].get("build_seconds"),
-                "eval_seconds": results[approach].get("eval_seconds"),
-            }
-        )
+        stages.append(Stage(name=approach, seconds=round(seconds, 2), build_seconds=results[approach].build_seconds,
+                            eval_seconds=results[approach].eval_seconds))
         bar.finish(i, seconds, note)
 
     validation = summarise_run(rec, inputs, results, settings, out)
-    validation["stages"] = stages
-    validation["total_seconds"] = round(time.perf_counter() - bar.started, 1)
-    distributed.on_main(write_text, out / VALIDATION_FILE, json.dumps(validation, indent=2, ensure_ascii=False) + "\n")
+    validation.stages = stages
+    validation.total_seconds = round(time.perf_counter() - bar.started, 1)
+    distributed.on_main(write_text, out / VALIDATION_FILE, validation.to_text())
     distributed.on_main(write_reports, out, rec, inputs, validation, answers_path)
     bar.done()
     return validation
 
 
 def summarise_run(
-    rec: Any, inputs: Inputs, results: dict[str, dict[str, Any]], settings: BuildSettings, out: Path
-) -> dict[str, Any]:
+    rec: Any, inputs: Inputs, results: dict[str, ArmResult], settings: BuildSettings, out: Path
+) -> ValidationRun:
     """Read each arm's per-question records from OUT and hand everything to evidence.summarise."""
     from advisor.backends.evaluation import read_answers
     from advisor.backends.evidence import summarise
 
     metric = inputs.task.metric
-    ok = [a for a in APPROACHES if results.get(a, {}).get("status") == "ok"]
+    ok = [a for a in APPROACHES if a in results and results[a].ok]
     records = {a: read_answers(out / a) for a in ok}
     per_q = {a: {r["line"]: float(r[metric]) for r in rows} for a, rows in records.items()}
     base_q = next(
@@ -374,7 +376,7 @@ def summarise_run(
     return summarise(rec, inputs.task, results, inputs.not_applicable, per_q, base_q, records, settings, counts)
 
 
-def write_reports(out: Path, rec: Any, inputs: Inputs, validation: dict[str, Any], answers_path: str | Path) -> None:
+def write_reports(out: Path, rec: Any, inputs: Inputs, validation: ValidationRun, answers_path: str | Path) -> None:
     """report.html and report.md in OUT, with the evidence section."""
     from advisor.report import write_report
 

@@ -130,12 +130,14 @@ def covid(out: Path) -> dict | None:
                    check=True, env=env, stdout=subprocess.DEVNULL)
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     from advisor.backends.evidence import retrieval_diagnosis
+    from advisor.runrecords import ArmResult
 
     lifted = set() if metrics["compared_to_baseline"][metrics["metric"]]["tie"] else {"rag"}
-    diagnosis = retrieval_diagnosis({"rag": {"status": "ok", **metrics}}, metrics["metric"], lifted)
+    diagnosis = retrieval_diagnosis({"rag": ArmResult.model_validate({"status": "ok", **metrics})}, metrics["metric"],
+                                    lifted)
     return {"seconds": round(time.perf_counter() - started, 1), "metric": metrics["metric"],
             "questions": metrics["questions"], "retrieval": metrics["retrieval"], "answers": metrics["answers"],
-            "baseline": metrics["baseline"]["answers"], "weak_part": diagnosis[0]["weak_part"] if diagnosis else None}
+            "baseline": metrics["baseline"]["answers"], "weak_part": diagnosis[0].weak_part if diagnosis else None}
 
 
 def main() -> None:

@@ -167,7 +167,8 @@ def end_to_end(approach: str, out: Path) -> dict:
         "train",
         "peak_memory_mb",
     )
-    return {"wall_seconds": round(time.perf_counter() - start, 1), **{k: metrics.get(k) for k in keep}}
+    data = metrics.to_json()
+    return {"wall_seconds": round(time.perf_counter() - start, 1), **{k: data.get(k) for k in keep}}
 
 
 def main() -> None:

@@ -32,6 +32,7 @@ from advisor.cases import check_library
 from advisor.engine import compile_rules, contributions, pick_many, term_weights, tie_indices, with_term_weights
 from advisor.errors import InputError, did_you_mean
 from advisor.models import APPROACHES, CaseLibrary, RuleBase
+from advisor.runrecords import ValidationRun
 from advisor.text import show
 
 MIN_CASES = 10
@@ -370,22 +371,18 @@ def write_rule_base(path: str | os.PathLike, rulebase: RuleBase) -> Path:
 # ---- measured cases from validation runs -------------------------------------------------------------
 
 
-def _read_validation(path: str | os.PathLike) -> tuple[dict[str, Any], Path]:
-    p = Path(path)
-    if p.is_dir():
-        p = p / "validation.json"
-    if not p.exists():
-        raise InputError(f"validation file '{p}' not found (give validation.json or the folder holding it)")
-    from advisor.report import read_validation_file
+def _read_validation(path: str | os.PathLike) -> tuple[ValidationRun, Path]:
+    from advisor.runrecords import load_validation, validation_path
 
-    data = read_validation_file(p)
-    best = data.get("best_measured")
+    run = load_validation(path)
+    where = validation_path(path)
+    best = run.best_measured
     if best not in APPROACHES:
         raise InputError(
-            f"{p}: best_measured: {show(best)} is not one of {', '.join(APPROACHES)}"
+            f"{where}: best_measured: {show(best)} is not one of {', '.join(APPROACHES)}"
             + (did_you_mean(str(best), APPROACHES) if isinstance(best, str) else "")
         )
-    return data, p
+    return run, where
 
 
 def case_from_validation(
@@ -398,29 +395,27 @@ def case_from_validation(
     """
     from advisor.answers import load_answers, normalise_answers
 
-    data, vpath = _read_validation(validation)
+    run, vpath = _read_validation(validation)
     project = None
     if answers is not None:
         model, checked = load_answers(answers, rulebase)
         project = model.project
-    elif isinstance(data.get("answers_file"), str):
-        model, checked = load_answers(vpath.parent / data["answers_file"], rulebase)
+    elif run.answers_file:
+        model, checked = load_answers(vpath.parent / run.answers_file, rulebase)
         project = model.project
-    elif isinstance(data.get("answers"), Mapping) and data["answers"]:
-        checked = normalise_answers(data["answers"], rulebase, f"{vpath}: answers")
+    elif run.answers:
+        checked = normalise_answers(run.answers, rulebase, f"{vpath}: answers")
     else:
         raise InputError(f"{vpath}: the run does not record its answers; pass the answers file with --answers")
-    best = data["best_measured"]
-    metrics = []
-    for approach, record in (data.get("approaches") or {}).items():
-        scores = record.get("answers") if isinstance(record, Mapping) else None
-        if isinstance(scores, Mapping):
-            shown = ", ".join(f"{k} {v:.2f}" for k, v in scores.items() if isinstance(v, (int, float)))
-            if shown:
-                metrics.append(f"{approach}: {shown}")
+    best = run.best_measured
+    metrics = [
+        f"{approach}: {', '.join(f'{k} {v:.2f}' for k, v in arm.answers.items())}"
+        for approach, arm in run.approaches.items()
+        if arm.answers
+    ]
     why = f"measured: {best} did best in the validation run" + (f" ({'; '.join(metrics)})" if metrics else "")
-    if "recommended" in data:
-        why += f"; the advisor had recommended {data['recommended']}"
+    if run.recommended is not None:
+        why += f"; the advisor had recommended {run.recommended}"
     return {
         "name": name or f"measured: {project or vpath.parent.name or vpath.name}",
         "expected": best,

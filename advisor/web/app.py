@@ -372,15 +372,14 @@ def _run_report(settings: Settings, name: str) -> tuple[run_store.RunDetail, str
 def _render_run_report(settings: Settings, detail: run_store.RunDetail) -> str:
     from advisor import assessment
 
-    validation = dict(detail.validation or {})
-    recorded = validation.get("answers") if isinstance(validation.get("answers"), dict) else {}
+    from advisor.runrecords import ValidationRun
+
+    validation = ValidationRun.model_validate(detail.validation or {})
     document, answers = assessment.check_document(
-        {"version": 1, "answers": recorded}, f"{detail.name}/validation.json", settings.rulebase
+        {"version": 1, "answers": validation.answers or {}}, f"{detail.name}/validation.json", settings.rulebase
     )
     result = assessment.assess(document, answers, settings.rulebase, settings.compiled, detail.name)
-    return assessment.render_report(
-        result, "html", validation={**validation, "_file": f"{detail.name}/validation.json"}
-    )
+    return assessment.render_report(result, "html", validation=validation)
 
 
 def _operations(schema: dict[str, Any]) -> list[dict[str, Any]]:

@@ -7,7 +7,6 @@ followed) and checked to lie inside the folder before it is opened.
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 from pathlib import Path
@@ -129,7 +128,7 @@ def _modified(folder: Path) -> float:
 
 def read_run(runs_dir: Path, name: str, with_validation: bool = True) -> RunDetail:
     """A run's status, verdict and (optionally) its validation.json; a corrupt file gives status 'corrupt'."""
-    from advisor.report import load_validation
+    from advisor.runrecords import load_validation
 
     folder = run_folder(runs_dir, name)
     progress = read_progress(run_file(runs_dir, folder, PROGRESS_FILE))
@@ -146,32 +145,16 @@ def read_run(runs_dir: Path, name: str, with_validation: bool = True) -> RunDeta
         except InputError as exc:
             detail.status, detail.error = "corrupt", str(exc)
         else:
-            validation.pop("_file", None)
             detail.status = "done"
-            detail.recommended = _text(validation.get("recommended"))
-            detail.best_measured = _text(validation.get("best_measured"))
-            detail.agrees = validation.get("agrees") if isinstance(validation.get("agrees"), bool) else None
-            detail.verdict = _text(validation.get("verdict")) or ""
+            detail.recommended = validation.recommended
+            detail.best_measured = validation.best_measured
+            detail.agrees = validation.agrees
+            detail.verdict = validation.verdict or ""
             if with_validation:
-                detail.validation = _finite(validation)
+                detail.validation = validation.to_json()
     if progress is not None and progress.state == "running":
         detail.status = "running" if _alive(progress) else ("stopped" if validation_path is None else detail.status)
     return detail
-
-
-def _finite(value: Any) -> Any:
-    """NaN and infinities (which Python's json reads but JSON cannot carry) as None, anywhere in the data."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
 
 
 def read_progress(path: Path | None) -> RunProgress | None:

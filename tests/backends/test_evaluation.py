@@ -108,8 +108,10 @@ def test_evaluate_returns_the_contract_shape_and_writes_per_question_records(tmp
     backend = FakeBackend(settings, {"Q1": "It is Odo Farlane.", "Q2": "34 metres", "Q1 reworded": "Farlane"},
                           {"Q1": ["a.md"], "Q2": ["b.md"], "Q3": ["c.md"]})
     generator = FakeGenerator()
-    metrics = evaluate(backend, PAIRS, settings, baseline_generator=generator, out=tmp_path, progress=False,
-                       baseline_cache=tmp_path / "cache", build_seconds=1.5)
+    measured = evaluate(backend, PAIRS, settings, baseline_generator=generator, out=tmp_path, progress=False,
+                        baseline_cache=tmp_path / "cache", build_seconds=1.5)
+    metrics = measured.to_json()  # what metrics.json holds
+    assert measured.retrieval is not None and measured.retrieval.recall_at_k == 1.0
     assert metrics["approach"] == "rag" and metrics["questions"] == 2
     assert metrics["retrieval"] == {"k": 2, "questions": 3, "recall_at_k": 1.0, "mrr": 1.0}
     assert metrics["answers"] == {"exact_match": 0.5, "f1": round((2 * 0.5 * 1 / 1.5 + 1) / 2, 4), "contains": 1.0}
@@ -122,7 +124,8 @@ def test_evaluate_returns_the_contract_shape_and_writes_per_question_records(tmp
     assert records[0]["response"] == "It is Odo Farlane." and records[0]["contains"] == 1.0
     assert records[0]["baseline_response"] == "closed book guess" and records[0]["sources"] == ["a.md"]
     assert [r["question"] for r in read_answers(tmp_path, "paraphrase")] == ["Q1 reworded"]
-    assert "held-out questions" in format_table(metrics) and "baseline" in format_table(metrics)
+    table = format_table(measured)
+    assert "held-out questions" in table and "recall@2 (3)" in table and "contains reworded (1)" in table
 
 
 def test_baseline_answers_are_cached_and_only_new_questions_generated(tmp_path):

@@ -12,7 +12,7 @@ PUBLIC = {
     "CONTRACT_QUESTIONS", "load_rules", "check_rules", "dump_rules", "rules_schema", "load_answers", "save_answers",
     "CompiledRules", "Recommendation", "compile_rules", "recommend", "contributions", "term_weights",
     "with_term_weights", "load_cases", "check_cases", "run_questionnaire", "render_text", "render_markdown",
-    "render_html", "write_report", "load_validation",
+    "render_html", "write_report", "load_validation", "ValidationRun", "Measurements", "Manifest",
     "WeightCalibrator", "calibrate", "exhaustive_lint", "analyse_sensitivity", "what_if", "rank_questions",
     "is_decided", "run_adaptive_questionnaire", "prompt_first", "parse_costs", "estimate_costs",
 }

@@ -12,9 +12,9 @@ from advisor.answers import load_answers
 from advisor.engine import recommend
 from advisor.errors import InputError
 from advisor.report import (
-    escape_markdown, evidence_context, format_for, load_validation, render_html, render_markdown, render_text,
-    write_report,
+    escape_markdown, evidence_context, format_for, render_html, render_markdown, render_text, write_report,
 )
+from advisor.runrecords import ValidationRun, load_validation
 
 from core_support import VALIDATION
 
@@ -35,7 +35,7 @@ def _html(compiled, rulebase, answers, **kwargs):
 
 
 def test_html_is_self_contained(compiled, rulebase, support_answers):
-    html = _html(compiled, rulebase, support_answers, validation=dict(VALIDATION))
+    html = _html(compiled, rulebase, support_answers, validation=ValidationRun.model_validate(VALIDATION))
     collector = _Collector()
     collector.feed(html)
     tags = [t for t, _ in collector.tags]
@@ -103,7 +103,7 @@ def test_markdown_sections(compiled, rulebase, support_answers):
 
 
 def test_evidence_section_in_html(compiled, rulebase, support_answers):
-    html = _html(compiled, rulebase, support_answers, validation=dict(VALIDATION))
+    html = _html(compiled, rulebase, support_answers, validation=ValidationRun.model_validate(VALIDATION))
     section = html[html.index('id="evidence"') :]
     assert "disagree" in section
     assert "failed: out of memory while training &lt;adapter&gt;" in section
@@ -116,7 +116,8 @@ def test_evidence_section_in_html(compiled, rulebase, support_answers):
 
 
 def test_evidence_section_in_markdown(compiled, rulebase, support_answers):
-    md = render_markdown(recommend(compiled, support_answers), rulebase, validation=dict(VALIDATION))
+    run = ValidationRun.model_validate(VALIDATION)
+    md = render_markdown(recommend(compiled, support_answers), rulebase, validation=run)
     assert "## Evidence: measured on your data" in md
     assert "**disagree**" in md
     assert "| fine-tuning | failed: out of memory while training &lt;adapter&gt; |" in md
@@ -124,23 +125,24 @@ def test_evidence_section_in_markdown(compiled, rulebase, support_answers):
 
 
 def test_evidence_tolerates_missing_fields(compiled, rulebase, support_answers):
-    minimal = {"approaches": {"rag": {"status": "ok", "answers": {"contains": 0.5}}}}
+    minimal = ValidationRun.model_validate({"approaches": {"rag": {"status": "ok", "answers": {"contains": 0.5}}}})
     context = evidence_context(minimal)
-    assert context["rows"][0]["cells"]["f1"] == "–"
+    assert context["rows"][0]["scores"] == ["0.50", "–", "–"]  # contains, then f1 and exact match not measured
+    assert context["rows"][0]["cells"]["recall"] == "–"
     html = _html(compiled, rulebase, support_answers, validation=minimal)
     assert "Evidence" in html
-    assert render_markdown(recommend(compiled, support_answers), rulebase, validation={})
+    assert render_markdown(recommend(compiled, support_answers), rulebase, validation=ValidationRun())
 
 
 def test_load_validation(validation_dir, tmp_path):
-    data = load_validation(validation_dir)
-    assert data["best_measured"] == "hybrid"
-    assert load_validation(validation_dir / "validation.json")["agrees"] is False
+    run = load_validation(validation_dir)
+    assert run.best_measured == "hybrid" and run.approaches["fine-tuning"].state == "failed"
+    assert load_validation(validation_dir / "validation.json").agrees is False
     with pytest.raises(InputError, match="not found"):
         load_validation(tmp_path / "missing")
     (tmp_path / "list").mkdir()
     (tmp_path / "list" / "validation.json").write_text(json.dumps([1, 2]))
-    with pytest.raises(InputError, match="validation.json: expected a JSON object"):
+    with pytest.raises(InputError, match="validation.json: the validation file must be a mapping, found list"):
         load_validation(tmp_path / "list")
 
 

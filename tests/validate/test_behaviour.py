@@ -17,6 +17,7 @@ from advisor.backends.fewshot import check_shots, default_shots, nearest
 from advisor.backends.metrics import answer_in_context, choose_metric, score_all
 from advisor.cli import main
 from advisor.errors import InputError
+from advisor.runrecords import ArmResult, Baseline, Retrieval, ValidationRun
 
 ROOT = Path(__file__).resolve().parents[2]
 STYLE = ROOT / "sample" / "style"
@@ -158,7 +159,7 @@ class _Rec:
     answers = {"style_adaptation": "strong"}
 
 
-def _run(metric_scores: dict[str, list[float]], base: list[float], task_kind: str = "text") -> dict:
+def _run(metric_scores: dict[str, list[float]], base: list[float], task_kind: str = "text") -> ValidationRun:
     task = choose_metric([QAPair(f"mr {i}", f"a sentence number {i} here") for i in range(len(base))], False)
     records = {
         a: [
@@ -176,11 +177,8 @@ def _run(metric_scores: dict[str, list[float]], base: list[float], task_kind: st
         for a, scores in metric_scores.items()
     }
     results = {
-        a: {
-            "status": "ok",
-            "answers": {"chrf": sum(s) / len(s)},
-            "baseline": {"answers": {"chrf": sum(base) / len(base)}},
-        }
+        a: ArmResult(status="ok", answers={"chrf": sum(s) / len(s)},
+                     baseline=Baseline(answers={"chrf": sum(base) / len(base)}))
         for a, s in metric_scores.items()
     }
     per_q = {a: {r["line"]: r["chrf"] for r in rows} for a, rows in records.items()}
@@ -201,34 +199,29 @@ def _run(metric_scores: dict[str, list[float]], base: list[float], task_kind: st
 def test_when_prompting_ties_fine_tuning_the_verdict_says_examples_in_the_prompt_are_enough():
     n = 40
     out = _run({"prompt": [0.2 if i % 2 else 0.8 for i in range(n)], "fine-tuning": [0.52] * n}, [0.2] * n)
-    assert out["best_measured"] == "prompt" and out["prompt_enough"] is True and out["agrees"] is False
-    assert "Prompting with a few good examples is enough on this data" in out["verdict"]
-    assert out["approaches"]["rag"] == {"status": "not_applicable", "reason": "not applicable: no documents"}
-    assert "style_adaptation" in {c["question"] for c in out["challenged_answers"]}
-    ex = out["examples"][0]
-    assert set(ex["outputs"]) == {"untouched", "prompt", "fine-tuning"} and ex["input"].startswith("mr ")
+    assert out.best_measured == "prompt" and out.prompt_enough is True and out.agrees is False
+    assert "Prompting with a few good examples is enough on this data" in (out.verdict or "")
+    assert out.approaches["rag"].to_json() == {"status": "not_applicable", "reason": "not applicable: no documents"}
+    assert "style_adaptation" in {c.question for c in out.challenged_answers}
+    ex = out.examples[0]
+    assert set(ex.outputs) == {"untouched", "prompt", "fine-tuning"} and ex.input.startswith("mr ")
 
 
 def test_when_fine_tuning_beats_prompting_beyond_the_noise_the_verdict_agrees():
     n = 40
     out = _run({"prompt": [0.3] * n, "fine-tuning": [0.6 + 0.01 * (i % 5) for i in range(n)]}, [0.2] * n)
-    assert out["best_measured"] == "fine-tuning" and out["agrees"] is True
-    assert "agrees with the questionnaire's recommendation (fine-tuning)" in out["verdict"]
+    assert out.best_measured == "fine-tuning" and out.agrees is True
+    assert "agrees with the questionnaire's recommendation (fine-tuning)" in (out.verdict or "")
 
 
 def test_the_diagnosis_names_the_generator_when_retrieval_found_the_answer():
-    approaches = {
-        "rag": {"status": "ok", "retrieval": {"answer_in_context": 0.8, "metric_when_in_context": 0.1}},
-        "hybrid": {"status": "ok", "retrieval": {"answer_in_context": 0.3, "metric_when_in_context": 0.2}},
-    }
-    found = evidence.retrieval_diagnosis(approaches, "contains")
-    assert [d["weak_part"] for d in found] == ["generator", "retrieval"]
-    not_lifted = evidence.retrieval_diagnosis(
-        {"rag": {"status": "ok", "retrieval": {"answer_in_context": 0.9, "metric_when_in_context": 0.7}}},
-        "f1",
-        lifted=set(),
-    )
-    assert not_lifted[0]["weak_part"] == "generator"  # in front of it, yet no better than the untouched model
+    def arm(shown: float, used: float) -> ArmResult:
+        return ArmResult(status="ok", retrieval=Retrieval(answer_in_context=shown, metric_when_in_context=used))
+
+    found = evidence.retrieval_diagnosis({"rag": arm(0.8, 0.1), "hybrid": arm(0.3, 0.2)}, "contains")
+    assert [d.weak_part for d in found] == ["generator", "retrieval"]
+    not_lifted = evidence.retrieval_diagnosis({"rag": arm(0.9, 0.7)}, "f1", lifted=set())
+    assert not_lifted[0].weak_part == "generator"  # in front of it, yet no better than the untouched model
     text = evidence._diagnosis_sentence(found[0])
     assert text == (
         "rag: retrieval puts the answer in front of the model 80% of the time; the generator's "
@@ -315,7 +308,7 @@ def test_a_label_task_without_documents_gets_accuracy_and_macro_f1_without_any_f
         approaches=["prompt"],
         progress=False,
         echo=lambda s: None,
-    )
+    ).to_json()
     assert result["task"] == "labels" and result["metric"] == "accuracy"
     prompt = result["approaches"]["prompt"]
     assert prompt["status"] == "ok" and set(prompt["answers"]) == {"accuracy", "macro_f1", "exact_match"}

@@ -13,6 +13,7 @@ from advisor.backends.base import BuildSettings, QAPair
 from advisor.backends.metrics import choose_metric
 from advisor.backends.runner import Inputs as DataInputs
 from advisor.errors import InputError
+from advisor.runrecords import ArmResult
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample"
@@ -41,12 +42,12 @@ def _write_answers(folder: Path, approach: str, scores: list[float], base: list[
     (folder / "answers.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
-def _result(approach: str, scores: list[float], base: list[float]) -> dict:
+def _result(approach: str, scores: list[float], base: list[float]) -> ArmResult:
     mean = sum(scores) / len(scores)
     b = sum(base) / len(base)
-    return {"status": "ok", "approach": approach, "questions": len(scores),
-            "answers": {"exact_match": mean, "f1": mean, "contains": mean},
-            "baseline": {"answers": {"exact_match": b, "f1": b, "contains": b}}}
+    return ArmResult.model_validate({"status": "ok", "approach": approach, "questions": len(scores),
+                                     "answers": {"exact_match": mean, "f1": mean, "contains": mean},
+                                     "baseline": {"answers": {"exact_match": b, "f1": b, "contains": b}}})
 
 
 class _Rec:
@@ -74,15 +75,15 @@ def test_summarise_ranks_by_correctness_and_calls_out_the_questionnaire(tmp_path
         results[name] = _result(name, scores, base)
     answers = {"external_knowledge": "none", "style_adaptation": "light", "knowledge_change": "static"}
     out = v.summarise_run(_Rec("fine-tuning", answers), _inputs(n), results, BuildSettings(), tmp_path)
-    assert out["best_measured"] == "hybrid" and out["agrees"] is False
-    assert out["metric"] == "contains"
-    challenged = {c["question"]: c["evidence"] for c in out["challenged_answers"]}
+    assert out.best_measured == "hybrid" and out.agrees is False
+    assert out.metric == "contains"
+    challenged = {c.question: c.evidence for c in out.challenged_answers}
     assert "closed-book contains was 0.00 and retrieval lifted it to 1.00" in challenged["external_knowledge"]
     assert "from 0.50 (retrieval alone) to 1.00" in challenged["style_adaptation"]
     assert "knowledge_change" in challenged
-    assert "disagrees with the questionnaire, which recommended fine-tuning (contains 0.00)" in out["verdict"]
-    hybrid_vs_rag = next(c for c in out["comparisons"] if c["a"] == "hybrid" and c["b"] == "rag")
-    assert hybrid_vs_rag["tie"] is False and hybrid_vs_rag["ci95"][0] > 0
+    assert "disagrees with the questionnaire, which recommended fine-tuning (contains 0.00)" in (out.verdict or "")
+    hybrid_vs_rag = next(c for c in out.comparisons if c.a == "hybrid" and c.b == "rag")
+    assert hybrid_vs_rag.tie is False and hybrid_vs_rag.ci95 is not None and hybrid_vs_rag.ci95[0] > 0
 
 
 def test_a_difference_inside_the_noise_is_a_tie_that_goes_to_the_cheaper_approach(tmp_path):
@@ -95,9 +96,9 @@ def test_a_difference_inside_the_noise_is_a_tie_that_goes_to_the_cheaper_approac
         _write_answers(tmp_path, name, scores, base)
         results[name] = _result(name, scores, base)
     out = v.summarise_run(_Rec("hybrid", {}), _inputs(n), results, BuildSettings(), tmp_path)
-    assert out["tied_with_best"] == ["rag", "hybrid"]
-    assert out["best_measured"] == "rag" and out["agrees"] is False
-    assert "statistically tied" in out["verdict"]
+    assert out.tied_with_best == ["rag", "hybrid"]
+    assert out.best_measured == "rag" and out.agrees is False
+    assert "statistically tied" in (out.verdict or "")
 
 
 def test_too_few_pairs_are_refused_before_any_model_loads(tmp_path):
@@ -133,7 +134,7 @@ def test_a_failing_backend_is_reported_and_the_others_still_run(tmp_path, monkey
     monkeypatch.setattr(v, "load_models", lambda settings, approaches: None)
     out = tmp_path / "out"
     lines = []
-    result = v.validate(SAMPLE / "answers.yaml", SAMPLE / "docs", SAMPLE / "qa.jsonl", out, echo=lines.append)
+    result = v.validate(SAMPLE / "answers.yaml", SAMPLE / "docs", SAMPLE / "qa.jsonl", out, echo=lines.append).to_json()
     assert calls == ["prompt", "rag", "fine-tuning", "hybrid"]
     assert result["approaches"]["fine-tuning"] == {"status": "failed", "approach": "fine-tuning",
                                                    "error": "CUDA out of memory"}
@@ -151,7 +152,8 @@ def test_a_finished_stage_is_reused_only_with_the_same_fingerprint(tmp_path):
     folder.mkdir()
     (folder / "metrics.json").write_text(json.dumps({"approach": "rag", "interrupted": False}))
     (folder / v.STAGE_FILE).write_text(json.dumps({"fingerprint": "abc"}))
-    assert v._reusable(folder, "abc") == {"approach": "rag", "interrupted": False}
+    reused = v._reusable(folder, "abc")
+    assert reused is not None and reused.approach == "rag" and reused.interrupted is False
     assert v._reusable(folder, "other") is None
     (folder / "metrics.json").write_text(json.dumps({"approach": "rag", "interrupted": True}))
     assert v._reusable(folder, "abc") is None
@@ -172,7 +174,8 @@ def test_real_validation_of_rag_on_the_bundled_sample(tmp_path):
     out = tmp_path / "val"
     settings = BuildSettings(eval_limit=3, max_new_tokens=12)
     result = v.validate(SAMPLE / "answers.yaml", SAMPLE / "docs", SAMPLE / "qa.jsonl", out, settings,
-                        approaches=["rag"], progress=False, echo=lambda s: None)
+                        approaches=["rag"], progress=False, echo=lambda s: None).to_json()
+    assert result == json.loads((out / "validation.json").read_text())  # returned as written
     rag = result["approaches"]["rag"]
     assert rag["status"] == "ok", rag
     assert rag["retrieval"]["questions"] == result["held_out"] and rag["retrieval"]["recall_at_k"] >= 0.8
@@ -182,7 +185,7 @@ def test_real_validation_of_rag_on_the_bundled_sample(tmp_path):
     # A second run with the same inputs reuses the finished stage.
     lines: list[str] = []
     again = v.validate(SAMPLE / "answers.yaml", SAMPLE / "docs", SAMPLE / "qa.jsonl", out, settings,
-                       approaches=["rag"], progress=False, echo=lines.append)
+                       approaches=["rag"], progress=False, echo=lines.append).to_json()
     assert any("reused the earlier run" in line for line in lines)
     assert again["approaches"]["rag"]["answers"] == rag["answers"]
 

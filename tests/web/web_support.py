@@ -91,6 +91,7 @@ def write_done_run(folder: Path, with_report: bool = True) -> dict:
     from advisor.answers import load_answers
     from advisor.engine import compile_rules, recommend
     from advisor.report import write_report
+    from advisor.runrecords import ValidationRun
     from advisor.rulebase import load_rules
 
     rulebase = load_rules()
@@ -102,7 +103,7 @@ def write_done_run(folder: Path, with_report: bool = True) -> dict:
     if with_report:
         for name in ("report.html", "report.md"):
             write_report(folder / name, rec, rulebase, project=model.project, answers_file=str(SAMPLE_ANSWERS),
-                         validation=validation)
+                         validation=ValidationRun.model_validate(validation))
     return validation
 
 

@@ -1,0 +1,367 @@
+"""The typed files of a build and of a validation run: manifest.json, metrics.json and validation.json.
+
+The backends produce them and the reports, the web app and the case library read them back through the
+readers here, so every file is checked the same way: a field of the wrong type is one input error naming the
+file and the field (exit 2), never a half-rendered report. Fields not named here are kept (`extra="allow"`),
+so a newer or older run still reads; every named field has its type.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from advisor.errors import InputError
+
+MANIFEST_FILE = "manifest.json"
+METRICS_FILE = "metrics.json"
+VALIDATION_FILE = "validation.json"
+
+Scores = dict[str, float]  # metric name -> mean over the questions, 0 to 1
+Arm = Literal["prompt", "rag", "fine-tuning", "hybrid"]  # what `advisor build` builds
+Status = Literal["ok", "failed", "not_applicable"]
+WeakPart = Literal["retrieval", "generator"]
+Pair = Annotated[list[float], Field(min_length=2, max_length=2)]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True, defer_build=True)
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON data: the fields that were set, by name (extras included)."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+    def to_text(self) -> str:
+        """The file's text: indented JSON, ending with a newline."""
+        import json
+
+        return json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+
+# ---------------------------------------------------------------- manifest.json
+
+
+class Models(_Record):
+    """The models a pipeline was built or measured with."""
+
+    embedder: Optional[str] = None
+    generator: Optional[str] = None
+
+
+class Manifest(_Record):
+    """A built pipeline's manifest: what loading it relies on. Each backend adds its own fields."""
+
+    approach: Arm
+    format: Optional[int] = None
+    models: Models = Field(default_factory=Models)
+    settings: dict[str, Any] = Field(default_factory=dict)  # BuildSettings.to_json(), read by BuildSettings
+    retrieval: dict[str, Any] = Field(default_factory=dict)  # the index's own description (ChunkIndex.describe)
+    generator: Optional[str] = None
+    generator_path: Optional[str] = None
+    shots: Optional[int] = None  # the prompt arm's examples per input
+    context_k: Optional[int] = None  # the hybrid's retrieved chunks per question
+    interrupted: bool = False
+
+
+def read_manifest(out: str | os.PathLike, approach: str | None = None, needs: tuple[str, ...] = ()) -> Manifest:
+    """OUT/manifest.json, typed; InputError when it is missing, of another approach, or lacks a field in `needs`.
+
+    `needs` names fields a loader cannot do without, dotted for nested ones (`models.embedder`); `generator`
+    is satisfied by either `generator` or `generator_path`.
+    """
+    from advisor.answers import read_model_file
+
+    folder = Path(out)
+    path = folder / MANIFEST_FILE
+    if not path.exists():
+        if not folder.is_dir():
+            raise InputError(f"{out} does not exist; build a pipeline into it with 'advisor build' first")
+        raise InputError(f"{out} holds no built pipeline (no {MANIFEST_FILE}); run 'advisor build' first")
+    manifest: Manifest = read_model_file(path, Manifest, "manifest")
+    if approach is not None and manifest.approach != approach:
+        raise InputError(f"{out} holds a '{manifest.approach}' build, not '{approach}'")
+    for field in needs:
+        if field == "generator":
+            value: Any = manifest.generator or manifest.generator_path
+        else:
+            value = manifest
+            for part in field.split("."):
+                value = getattr(value, part, None)
+        if not isinstance(value, str) or not value:
+            raise InputError(f"{path}: {field}: missing; rebuild the pipeline with 'advisor build'")
+    return manifest
+
+
+# ---------------------------------------------------------------- metrics.json
+
+
+class Retrieval(_Record):
+    """How well retrieval found the source, and how often the answer reached the generator."""
+
+    k: Optional[int] = None
+    questions: Optional[int] = None
+    recall_at_k: Optional[float] = None
+    mrr: Optional[float] = None
+    answer_in_context: Optional[float] = None
+    metric_when_in_context: Optional[float] = None
+
+
+class Baseline(_Record):
+    """The untouched model's mean scores on the same questions."""
+
+    answers: Scores = Field(default_factory=dict)
+
+
+class Reworded(_Record):
+    """Scores on the reworded questions (the pairs' `paraphrase`)."""
+
+    questions: int
+    answers: Scores = Field(default_factory=dict)
+
+
+class Interval(_Record):
+    """A paired bootstrap of a mean difference: the difference, its 95% interval, and whether that holds 0."""
+
+    difference: float
+    low: float
+    high: float
+    questions: int
+    tie: bool
+    confidence: Optional[float] = None
+
+
+class Latency(_Record):
+    """Milliseconds per answer."""
+
+    p50: Optional[float] = None
+    p95: Optional[float] = None
+    batch_size: Optional[int] = None
+
+
+class Split(_Record):
+    """How the pairs were split into training and held-out ones."""
+
+    seed: Optional[int] = None
+    test_fraction: Optional[float] = None
+    train: Optional[int] = None
+    test: Optional[int] = None
+    eval_limit: Optional[int] = None
+
+
+class TrainFacts(_Record):
+    """What a training run did: steps, losses, speed and how it was launched."""
+
+    seconds: Optional[float] = None
+    steps: Optional[int] = None
+    epochs: Optional[int] = None
+    best_step: Optional[int] = None
+    train_examples: Optional[int] = None
+    val_examples: Optional[int] = None
+    trainable_parameters: Optional[int] = None
+    final_train_loss: Optional[float] = None
+    final_val_loss: Optional[float] = None
+    best_val_loss: Optional[float] = None
+    peak_memory_mb: Optional[float] = None
+    tokens_per_second: Optional[float] = None
+    padding_waste: Optional[float] = None
+    stopped_early: Optional[bool] = None
+    interrupted: Optional[bool] = None
+    launcher: Optional[str] = None
+    world_size: Optional[int] = None
+    per_process_batch: Optional[int] = None
+    accumulation: Optional[int] = None
+    rank_tokens: list[int] = Field(default_factory=list)
+
+
+class Measurements(_Record):
+    """metrics.json: one built arm measured on the held-out inputs (`advisor build`, and each stage of validate)."""
+
+    approach: Optional[str] = None
+    questions: Optional[int] = None
+    task: Optional[str] = None
+    metric: Optional[str] = None
+    metric_reason: Optional[str] = None
+    answers: Scores = Field(default_factory=dict)
+    retrieval: Optional[Retrieval] = None
+    baseline: Optional[Baseline] = None
+    compared_to_baseline: dict[str, Interval] = Field(default_factory=dict)
+    paraphrase: Optional[Reworded] = None
+    latency_ms: Optional[Latency] = None
+    build_seconds: Optional[float] = None
+    eval_seconds: Optional[float] = None
+    peak_memory_mb: Optional[float] = None
+    models: Models = Field(default_factory=Models)
+    split: Optional[Split] = None
+    build: dict[str, Any] = Field(default_factory=dict)  # each backend's own build facts (chunks, reuse, ...)
+    train: Optional[TrainFacts] = None
+    settings: dict[str, Any] = Field(default_factory=dict)  # BuildSettings.to_json()
+    interrupted: bool = False
+
+
+def read_metrics(out: str | os.PathLike) -> Measurements:
+    """OUT/metrics.json, typed; InputError naming the file and field when it is missing or malformed."""
+    from advisor.answers import read_model_file
+
+    path = Path(out) / METRICS_FILE
+    if not path.exists():
+        raise InputError(f"{out} holds no measurements (no {METRICS_FILE}); run 'advisor build' first")
+    result: Measurements = read_model_file(path, Measurements, "metrics file")
+    return result
+
+
+# ---------------------------------------------------------------- validation.json
+
+
+class ArmResult(Measurements):
+    """One arm in validation.json: its measurements, or why it failed or did not apply."""
+
+    status: Optional[Status] = None
+    error: Optional[str] = None
+    reason: Optional[str] = None
+
+    @property
+    def state(self) -> str:
+        """`ok`, `failed` or `not_applicable`; runs written before `status` existed are `ok` when they scored."""
+        return self.status or ("ok" if self.answers else "missing")
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "ok"
+
+    def score(self, metric: str) -> float | None:
+        """The arm's mean `metric`, or None when it was not measured."""
+        return self.answers.get(metric) if self.ok else None
+
+
+class Comparison(_Record):
+    """Arm a against arm b (or `baseline`) on the ranking metric, with the bootstrap's interval."""
+
+    a: str
+    b: str
+    metric: Optional[str] = None
+    difference: Optional[float] = None
+    ci95: Optional[Pair] = None
+    questions: Optional[int] = None
+    tie: bool = False
+
+
+class ChallengedAnswer(_Record):
+    """A questionnaire answer the measurements call into question, with the numbers that do."""
+
+    question: str
+    answer: str = ""
+    evidence: str = ""
+
+
+class ArmOutput(_Record):
+    """One arm's output for an example input, and its score."""
+
+    text: str = ""
+    score: Optional[float] = None
+
+
+class Example(_Record):
+    """A held-out input with every arm's output beside the references."""
+
+    line: Optional[int] = None
+    input: str = ""
+    references: list[str] = Field(default_factory=list)
+    outputs: dict[str, ArmOutput] = Field(default_factory=dict)
+
+
+class Diagnosis(_Record):
+    """For a retrieving arm: how often the answer reached the generator, and which part is weak."""
+
+    approach: str
+    answer_in_context: float
+    metric_when_in_context: Optional[float] = None
+    metric: str
+    weak_part: Optional[WeakPart] = None
+
+
+class Stage(_Record):
+    """One stage of a validation run and its time."""
+
+    name: str
+    seconds: Optional[float] = None
+    peak_memory_mb: Optional[float] = None
+    build_seconds: Optional[float] = None
+    eval_seconds: Optional[float] = None
+
+
+class ValidationRun(_Record):
+    """validation.json, written by `advisor validate`: every arm measured, the ranking, the verdict."""
+
+    version: Optional[int] = None
+    recommended: Optional[str] = None
+    best_measured: Optional[str] = None
+    agrees: Optional[bool] = None
+    prompt_enough: bool = False
+    tied_with_best: list[str] = Field(default_factory=list)
+    task: Optional[str] = None
+    metric: Optional[str] = None
+    metric_reason: Optional[str] = None
+    metrics_reported: list[str] = Field(default_factory=list)
+    questions: Optional[int] = None
+    held_out: Optional[int] = None
+    train_pairs: Optional[int] = None
+    seed: Optional[int] = None
+    test_fraction: Optional[float] = None
+    baseline: Optional[Baseline] = None
+    approaches: dict[str, ArmResult] = Field(default_factory=dict)
+    comparisons: list[Comparison] = Field(default_factory=list)
+    examples: list[Example] = Field(default_factory=list)
+    models: Models = Field(default_factory=Models)
+    answers: Optional[dict[str, str]] = None
+    answers_file: Optional[str] = None
+    retrieval_diagnosis: list[Diagnosis] = Field(default_factory=list)
+    challenged_answers: list[ChallengedAnswer] = Field(default_factory=list)
+    verdict: Optional[str] = None
+    next_steps: list[str] = Field(default_factory=list)
+    stages: list[Stage] = Field(default_factory=list)
+    total_seconds: Optional[float] = None
+
+    def arm(self, name: str) -> ArmResult:
+        """The arm's block; an empty one (state `missing`) when it was not run."""
+        return self.approaches.get(name) or ArmResult()
+
+    def score(self, who: str, metric: str | None = None) -> float | None:
+        """Mean `metric` (default: the ranking one) of an arm or of `baseline`; None when not measured."""
+        metric = metric or self.metric or ""
+        if who == "baseline":
+            return self.baseline.answers.get(metric) if self.baseline else None
+        return self.arm(who).score(metric)
+
+    def beats(self, a: str, b: str) -> bool:
+        """a did better than b beyond the bootstrap noise."""
+        for c in self.comparisons:
+            if c.difference is None:
+                continue
+            if (c.a, c.b) == (a, b):
+                return not c.tie and c.difference > 0
+            if (c.a, c.b) == (b, a):
+                return not c.tie and c.difference < 0
+        return False
+
+
+def validation_path(given: str | os.PathLike) -> Path:
+    """validation.json itself, or the one in the folder given."""
+    path = Path(given)
+    if path.is_dir() or path.suffix.lower() != ".json":
+        path = path / VALIDATION_FILE
+    return path
+
+
+def load_validation(given: str | os.PathLike) -> ValidationRun:
+    """A validation run from validation.json or its folder, typed; InputError naming the file and field if not."""
+    from advisor.answers import read_model_file
+
+    path = validation_path(given)
+    if not path.exists():
+        raise InputError(f"validation file '{path}' not found (run 'advisor validate' to create it, "
+                         "or give validation.json or the folder holding it)")
+    run: ValidationRun = read_model_file(path, ValidationRun, "validation file")
+    return run
