@@ -1,8 +1,4 @@
-"""Answers files (YAML or JSON, contract version 1): read, check against a rule base, save.
-
-Also holds what every loader shares: `read_model_file` (a YAML/JSON file through `advisor.datafiles` into a
-pydantic model) and `describe_validation_error` (pydantic errors as `file: place: problem`).
-"""
+"""Answers files (YAML or JSON, contract version 1): read, check against a rule base, save."""
 
 from __future__ import annotations
 
@@ -17,67 +13,20 @@ import yaml
 from advisor.atomic import write_text
 from advisor.datafiles import parse_data, read_data_file
 from advisor.errors import InputError, did_you_mean
+from advisor.modelfiles import read_model_file
 from advisor.models import UNKNOWN, AnswersFile
 from advisor.text import show
 
 __all__ = ["answer_choices", "check_answers", "check_question", "dump_answers", "load_answers", "normalise_answers",
-           "normalise_value", "parse_data", "read_data_file", "read_model_file",
-           "safe_load", "save_answers", "show"]
+           "normalise_value", "parse_data", "read_data_file", "safe_load", "save_answers", "show"]
 
 if TYPE_CHECKING:
-    from pydantic import ValidationError
-
     from advisor.models import RuleBase
 
 
 def safe_load(text: str, name: str = "YAML text") -> Any:
     """YAML text to plain data through the one guarded reader (bounded nesting and aliases, no duplicate keys)."""
     return parse_data(text, name)
-
-
-def format_loc(loc: tuple[Any, ...]) -> str:
-    """('rules', 3, 'when') -> 'rules[3].when'."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            text = str(part)
-            out += ("." if out else "") + (text if text.isprintable() and text.strip() else repr(text))
-    return out or "(top level)"
-
-
-def validation_problems(exc: ValidationError) -> list[tuple[str, str]]:
-    """Every pydantic error as (place, message), e.g. ('rules[3].weight', 'Input should be ...')."""
-    problems = []
-    for err in exc.errors(include_url=False):
-        msg = " ".join(str(err["msg"]).split())
-        if err["type"] == "extra_forbidden":
-            msg = "unknown field"
-        elif err["type"] == "literal_error" and err["loc"] and err["loc"][-1] == "version":
-            msg = f"unsupported version {show(err.get('input'))}; this advisor reads version 1"
-        problems.append((format_loc(tuple(err["loc"])), msg))
-    return problems
-
-
-def describe_validation_error(exc: ValidationError, name: str) -> list[str]:
-    """Every pydantic error as 'name: place: message'."""
-    return [f"{name}: {place}: {msg}" for place, msg in validation_problems(exc)]
-
-
-def validation_input_error(exc: ValidationError, name: str) -> InputError:
-    """One InputError from a pydantic error: the first problem, and how many more there are."""
-    lines = describe_validation_error(exc, name)
-    more = f" (and {len(lines) - 1} more problem(s))" if len(lines) > 1 else ""
-    return InputError(lines[0] + more)
-
-
-def _check_mapping(data: Any, name: str, what: str, versioned: bool = True) -> dict:
-    if not isinstance(data, dict):
-        kind = type(data).__name__ if data is not None else "nothing"
-        top = " with 'version: 1' at the top" if versioned else ""
-        raise InputError(f"{name}: the {what} must be a mapping{top}, found {kind}")
-    return data
 
 
 def _prefix(where: str) -> str:
@@ -138,23 +87,6 @@ def check_answers(answers: Mapping[str, Any], choices: Choices, where: str = "")
 def normalise_answers(answers: Mapping[str, Any], rulebase: RuleBase, where: str) -> dict[str, str]:
     """Check answers against a rule base (`check_answers`); {question: value or 'unknown'} for every question."""
     return check_answers(answers, answer_choices(rulebase), where)
-
-
-def read_model_file(path: str | os.PathLike, model_class: Any, what: str) -> Any:
-    """Read a YAML/JSON file into a pydantic model; any problem is one InputError naming the file and place."""
-    return check_model(read_data_file(path, what), model_class, str(path), what)
-
-
-def check_model(data: Any, model_class: Any, name: str, what: str) -> Any:
-    """Validate parsed data (a mapping) as a pydantic model; any problem is one InputError naming the place."""
-    from pydantic import ValidationError
-
-    version = model_class.model_fields.get("version")
-    data = _check_mapping(data, name, what, versioned=version is not None and version.is_required())
-    try:
-        return model_class.model_validate(data)
-    except ValidationError as exc:
-        raise validation_input_error(exc, name) from None
 
 
 def load_answers(path: str | os.PathLike, rulebase: RuleBase) -> tuple[AnswersFile, dict[str, str]]:

@@ -12,9 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from advisor.answers import (
-    _check_mapping, dump_answers, load_answers, normalise_answers, parse_data, validation_input_error,
-)
+from advisor.answers import dump_answers, load_answers, normalise_answers, parse_data
+from advisor.modelfiles import check_model
 from advisor.models import AnswersFile
 
 if TYPE_CHECKING:
@@ -57,13 +56,7 @@ def read_document(
 
 def check_document(data: Any, name: str, rulebase: RuleBase) -> tuple[AnswersFile, dict[str, str]]:
     """Check already-parsed answers-file data; InputError with the same one-line messages as for a file."""
-    from pydantic import ValidationError
-
-    _check_mapping(data, name, "answers file")
-    try:
-        model = AnswersFile.model_validate(data)
-    except ValidationError as exc:
-        raise validation_input_error(exc, name) from None
+    model: AnswersFile = check_model(data, AnswersFile, name, "answers file")
     return model, normalise_answers(model.answers, rulebase, f"{name}: answers")
 
 

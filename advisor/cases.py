@@ -6,7 +6,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from advisor.answers import normalise_answers, read_model_file, show
+from advisor.answers import normalise_answers
+from advisor.modelfiles import read_model_file
+from advisor.text import show
 from advisor.engine import CompiledRules, recommend
 from advisor.errors import InputError
 from advisor.models import APPROACHES, CaseLibrary, RuleBase

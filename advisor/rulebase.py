@@ -10,7 +10,9 @@ from typing import Any
 
 import yaml
 
-from advisor.answers import _check_mapping, parse_data, read_data_file, show, validation_problems
+from advisor.datafiles import parse_data, read_data_file
+from advisor.modelfiles import check_mapping, validation_problems
+from advisor.text import show
 from advisor.errors import InputError, did_you_mean
 from advisor.models import APPROACHES, CONTRACT_QUESTIONS, RuleBase
 from advisor.references import citation_places, short_label
@@ -46,7 +48,7 @@ def _validate(data: Any, name: str) -> tuple[RuleBase | None, list[Problem]]:
     from pydantic import ValidationError
 
     try:
-        data = _check_mapping(data, name, "rule base")
+        data = check_mapping(data, name, "rule base")
     except InputError as exc:
         return None, [Problem(name, "(top level)", str(exc).split(": ", 1)[-1])]
     try:

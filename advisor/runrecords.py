@@ -72,7 +72,7 @@ def read_manifest(out: str | os.PathLike, approach: str | None = None, needs: tu
     `needs` names fields a loader cannot do without, dotted for nested ones (`models.embedder`); `generator`
     is satisfied by either `generator` or `generator_path`.
     """
-    from advisor.answers import read_model_file
+    from advisor.modelfiles import read_model_file
 
     folder = Path(out)
     path = folder / MANIFEST_FILE
@@ -203,7 +203,7 @@ class Measurements(_Record):
 
 def read_metrics(out: str | os.PathLike) -> Measurements:
     """OUT/metrics.json, typed; InputError naming the file and field when it is missing or malformed."""
-    from advisor.answers import read_model_file
+    from advisor.modelfiles import read_model_file
 
     path = Path(out) / METRICS_FILE
     if not path.exists():
@@ -357,7 +357,7 @@ def validation_path(given: str | os.PathLike) -> Path:
 
 def load_validation(given: str | os.PathLike) -> ValidationRun:
     """A validation run from validation.json or its folder, typed; InputError naming the file and field if not."""
-    from advisor.answers import read_model_file
+    from advisor.modelfiles import read_model_file
 
     path = validation_path(given)
     if not path.exists():

@@ -146,7 +146,7 @@ def _error(status: int, message: str) -> JSONResponse:
 
 
 def _add_error_handlers(app: FastAPI) -> None:
-    from advisor.answers import format_loc
+    from advisor.modelfiles import format_loc
 
     @app.exception_handler(InputError)
     async def input_error(request: Request, exc: InputError) -> JSONResponse:
