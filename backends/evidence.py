@@ -7,7 +7,7 @@ No file is read and no model is run here: `validate.py` runs the stages and hand
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from advisor.backends.base import APPROACHES, RETRIEVING, BuildSettings
 from advisor.backends.metrics import Task
@@ -22,6 +22,9 @@ from advisor.runrecords import (
     ValidationRun,
     WeakPart,
 )
+
+if TYPE_CHECKING:
+    from advisor.engine import Recommendation
 
 # Cheapest first: a tie in the measurements goes to the approach that is cheaper to build and run.
 COST_ORDER = APPROACHES
@@ -100,7 +103,7 @@ def pick_examples(records: dict[str, list[dict[str, Any]]], metric: str, limit: 
     return examples
 
 
-def summarise(rec: Any, task: Task, results: Mapping[str, ArmResult], not_applicable: dict[str, str],
+def summarise(rec: Recommendation, task: Task, results: Mapping[str, ArmResult], not_applicable: dict[str, str],
               per_q: dict[str, PerQuestion], base_q: PerQuestion, records: dict[str, list[dict[str, Any]]],
               settings: BuildSettings, counts: dict[str, int]) -> ValidationRun:
     """validation.json: per-arm metrics, the ranking by the task's metric with ties, the verdict, what to question."""

@@ -96,7 +96,7 @@ def load_inputs(docs_dir: str | Path | None, qa_file: str | Path, settings: Buil
     return Inputs(documents, pairs, train, test, task, settings)
 
 
-def check_out_dir(out: Path, own: tuple[str, ...] = tuple(_OWN_FILES), what: str = "build") -> None:
+def check_out_dir(out: Path, own: tuple[str, ...] = _OWN_FILES, what: str = "build") -> None:
     """OUT must be new, empty, or an earlier run's folder (one holding any of `own`): it is replaced as a whole."""
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -105,12 +105,14 @@ def check_out_dir(out: Path, own: tuple[str, ...] = tuple(_OWN_FILES), what: str
         raise InputError(f"--out {out} holds other files and no earlier {what}; choose a new or empty folder")
 
 
-def prepare(approach: str, docs_dir: str | Path | None, qa_file: str | Path, out_dir: str | Path,
-            settings: BuildSettings) -> Inputs:
-    """Validate everything and split the pairs; no model is loaded."""
-    check_settings(approach, settings)
-    check_out_dir(Path(out_dir))
-    return load_inputs(docs_dir, qa_file, settings, [approach])
+def prepare(approaches: list[str], docs_dir: str | Path | None, qa_file: str | Path, out_dir: str | Path,
+            settings: BuildSettings, own: tuple[str, ...] = _OWN_FILES, what: str = "build") -> Inputs:
+    """Check the options of every approach, the output folder (`own`: the files of an earlier `what` there),
+    the documents and the pairs, and split the pairs; no model is loaded. Shared by build and validate."""
+    for approach in approaches:
+        check_settings(approach, settings)
+    check_out_dir(Path(out_dir), own, what)
+    return load_inputs(docs_dir, qa_file, settings, approaches)
 
 
 def build_and_evaluate(approach: str, docs_dir: str | Path | None, qa_file: str | Path, out_dir: str | Path,
@@ -127,7 +129,7 @@ def build_and_evaluate(approach: str, docs_dir: str | Path | None, qa_file: str 
 
     out = Path(out_dir)
     if inputs is None:
-        inputs = prepare(approach, docs_dir, qa_file, out, settings or BuildSettings())
+        inputs = prepare([approach], docs_dir, qa_file, out, settings or BuildSettings())
         distributed.check_run([approach], inputs.settings, len(inputs.train),
                               len(inputs.test[: inputs.settings.eval_limit or None]))
         distributed.barrier()  # every rank has checked OUT before any rank writes there

@@ -14,11 +14,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from advisor.atomic import write_text
-from advisor.backends.base import APPROACHES, RETRIEVING, BuildSettings, Document, QAPair
-from advisor.backends.metrics import Task
+from advisor.backends.base import APPROACHES, RETRIEVING, BuildSettings
 from advisor.backends.runner import Inputs as DataInputs
 from advisor.errors import InputError, did_you_mean
 from advisor.runrecords import (
@@ -31,12 +30,14 @@ from advisor.runrecords import (
     read_metrics,
 )
 
+if TYPE_CHECKING:
+    from advisor.engine import Recommendation
+    from advisor.models import RuleBase
+
 STAGE_FILE = "stage.json"
 PROGRESS_FILE = "progress.json"  # the stage now running, for readers such as `advisor serve`
 MIN_PAIRS = 20
 MIN_TEST = 8
-# Cheapest first: a tie in the measurements goes to the approach that is cheaper to build and run.
-COST_ORDER = APPROACHES
 # Rough seconds per unit on 2 CPU cores with the default models; only for the time-left estimate.
 _ESTIMATE = {"answer": 1.0, "prompt": 5.0, "rag": 20.0, "fine-tuning": 100.0, "hybrid": 300.0}
 
@@ -45,31 +46,11 @@ _ESTIMATE = {"answer": 1.0, "prompt": 5.0, "rag": 20.0, "fine-tuning": 100.0, "h
 class Inputs:
     """Everything validated before any model loads."""
 
-    rulebase: Any
-    recommendation: Any
+    rulebase: RuleBase
+    recommendation: Recommendation
     project: str | None
     data: DataInputs
     not_applicable: dict[str, str]
-
-    @property
-    def documents(self) -> list[Document]:
-        return self.data.documents
-
-    @property
-    def pairs(self) -> list[QAPair]:
-        return self.data.pairs
-
-    @property
-    def train(self) -> list[QAPair]:
-        return self.data.train
-
-    @property
-    def test(self) -> list[QAPair]:
-        return self.data.test
-
-    @property
-    def task(self) -> Task:
-        return self.data.task
 
 
 def parse_approaches(text: str | Sequence[str] | None, has_documents: bool = True) -> list[str]:
@@ -103,7 +84,7 @@ def prepare(
 ) -> tuple[Inputs, list[str]]:
     """Check answers, rule base, documents, pairs, options and model names; recommend. No model is loaded."""
     from advisor.answers import load_answers
-    from advisor.backends.runner import check_out_dir, check_settings, load_inputs
+    from advisor.backends.runner import prepare as prepare_data
     from advisor.engine import compile_rules, recommend
     from advisor.rulebase import load_rules
 
@@ -111,10 +92,8 @@ def prepare(
     answers_file, answers = load_answers(answers_path, rulebase)
     rec = recommend(compile_rules(rulebase), answers)
     chosen = parse_approaches(approaches, docs_dir is not None)
-    check_out_dir(Path(out_dir), (VALIDATION_FILE, PROGRESS_FILE, *APPROACHES), "validation")
-    for approach in chosen:
-        check_settings(approach, settings)
-    data = load_inputs(docs_dir, qa_file, settings, chosen)
+    data = prepare_data(chosen, docs_dir, qa_file, out_dir, settings, (VALIDATION_FILE, PROGRESS_FILE, *APPROACHES),
+                        "validation")
     if len(data.pairs) < MIN_PAIRS:
         raise InputError(
             f"{qa_file}: {len(data.pairs)} question/answer pairs are too few for a meaningful comparison; "
@@ -135,9 +114,9 @@ def fingerprint(approach: str, inputs: Inputs, settings: BuildSettings) -> str:
     saved["hybrid"] = {k: v for k, v in saved["hybrid"].items() if k != "rag_index"}
     payload = {
         "approach": approach,
-        "documents": sorted((d.id, d.sha256) for d in inputs.documents),
-        "pairs": [(p.question, p.references, p.source, p.paraphrase, p.split) for p in inputs.pairs],
-        "task": [inputs.task.metric, list(inputs.task.reported)],
+        "documents": sorted((d.id, d.sha256) for d in inputs.data.documents),
+        "pairs": [(p.question, p.references, p.source, p.paraphrase, p.split) for p in inputs.data.pairs],
+        "task": [inputs.data.task.metric, list(inputs.data.task.reported)],
         "settings": saved,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]
@@ -205,12 +184,12 @@ def _minutes(seconds: float) -> str:
 
 
 def _plan(approaches: Sequence[str], inputs: Inputs, settings: BuildSettings) -> list[tuple[str, float]]:
-    answered = min(len(inputs.test), settings.eval_limit or len(inputs.test))
-    reworded = sum(1 for p in inputs.test[:answered] if p.paraphrase)
+    answered = min(len(inputs.data.test), settings.eval_limit or len(inputs.data.test))
+    reworded = sum(1 for p in inputs.data.test[:answered] if p.paraphrase)
     per_eval = (answered + reworded) * _ESTIMATE["answer"]
     plan = [("load models", 15.0), ("untouched model (zero-shot)", answered * _ESTIMATE["answer"] * 0.5)]
     for approach in approaches:
-        scale = len(inputs.train) / 50 if approach != "rag" else len(inputs.documents) / 12
+        scale = len(inputs.data.train) / 50 if approach != "rag" else len(inputs.data.documents) / 12
         plan.append(
             (approach, _ESTIMATE[approach] * max(scale, 0.2) + per_eval * (0.6 if approach == "fine-tuning" else 1.5))
         )
@@ -284,15 +263,16 @@ def validate(
     out = Path(out_dir)
     inputs, chosen = prepare(answers_path, docs_dir, qa_file, out, settings or BuildSettings(), approaches, rules_path)
     settings = inputs.data.settings
-    distributed.check_run(chosen, settings, len(inputs.train), len(inputs.test[: settings.eval_limit or None]))
+    answered = len(inputs.data.test[: settings.eval_limit or None])
+    distributed.check_run(chosen, settings, len(inputs.data.train), answered)
     distributed.barrier()  # every rank has checked OUT before any rank writes there
     rec = inputs.recommendation
     echo(f"recommendation from the answers: {rec.recommendation} (confidence {rec.confidence:.2f})")
     echo(
-        f"validating the untouched model, {', '.join(chosen)} on {len(inputs.documents)} documents and "
-        f"{len(inputs.pairs)} pairs ({len(inputs.train)} for training, {len(inputs.test)} held out, "
+        f"validating the untouched model, {', '.join(chosen)} on {len(inputs.data.documents)} documents and "
+        f"{len(inputs.data.pairs)} pairs ({len(inputs.data.train)} for training, {len(inputs.data.test)} held out, "
         f"seed {settings.seed}); "
-        f"ranked by {inputs.task.metric}"
+        f"ranked by {inputs.data.task.metric}"
     )
     for arm, why in inputs.not_applicable.items():
         echo(f"{arm}: {why}")
@@ -302,7 +282,7 @@ def validate(
     bar = Progress(plan, echo, out / PROGRESS_FILE if distributed.is_main() else None)
     stages: list[Stage] = []
     results: dict[str, ArmResult] = {}
-    answered = inputs.test[: settings.eval_limit] if settings.eval_limit else inputs.test
+    answered = inputs.data.test[: settings.eval_limit] if settings.eval_limit else inputs.data.test
 
     bar.start(0)
     with measure() as m:
@@ -358,25 +338,27 @@ def validate(
 
 
 def summarise_run(
-    rec: Any, inputs: Inputs, results: dict[str, ArmResult], settings: BuildSettings, out: Path
+    rec: Recommendation, inputs: Inputs, results: dict[str, ArmResult], settings: BuildSettings, out: Path
 ) -> ValidationRun:
     """Read each arm's per-question records from OUT and hand everything to evidence.summarise."""
     from advisor.backends.evaluation import read_answers
     from advisor.backends.evidence import summarise
 
-    metric = inputs.task.metric
+    metric = inputs.data.task.metric
     ok = [a for a in APPROACHES if a in results and results[a].ok]
     records = {a: read_answers(out / a) for a in ok}
     per_q = {a: {r["line"]: float(r[metric]) for r in rows} for a, rows in records.items()}
     base_q = next(
         ({r["line"]: float(r["baseline"][metric]) for r in rows if "baseline" in r} for rows in records.values()), {}
     )
-    answered = inputs.test[: settings.eval_limit] if settings.eval_limit else inputs.test
-    counts = {"questions": len(answered), "held_out": len(inputs.test), "train_pairs": len(inputs.train)}
-    return summarise(rec, inputs.task, results, inputs.not_applicable, per_q, base_q, records, settings, counts)
+    answered = inputs.data.test[: settings.eval_limit] if settings.eval_limit else inputs.data.test
+    counts = {"questions": len(answered), "held_out": len(inputs.data.test), "train_pairs": len(inputs.data.train)}
+    return summarise(rec, inputs.data.task, results, inputs.not_applicable, per_q, base_q, records, settings, counts)
 
 
-def write_reports(out: Path, rec: Any, inputs: Inputs, validation: ValidationRun, answers_path: str | Path) -> None:
+def write_reports(
+    out: Path, rec: Recommendation, inputs: Inputs, validation: ValidationRun, answers_path: str | Path
+) -> None:
     """report.html and report.md in OUT, with the evidence section."""
     from advisor.report import write_report
 

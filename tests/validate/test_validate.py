@@ -124,10 +124,10 @@ def test_a_failing_backend_is_reported_and_the_others_still_run(tmp_path, monkey
         calls.append(approach)
         if approach == "fine-tuning":
             raise RuntimeError("CUDA out of memory\nlong traceback text")
-        scores = [1.0] * len(inputs.test) if approach == "rag" else [0.0] * len(inputs.test)
-        assert inputs.task.metric == "contains"
-        _write_answers(out, approach, scores, [0.0] * len(inputs.test))
-        return _result(approach, scores, [0.0] * len(inputs.test)), False
+        scores = [1.0] * len(inputs.data.test) if approach == "rag" else [0.0] * len(inputs.data.test)
+        assert inputs.data.task.metric == "contains"
+        _write_answers(out, approach, scores, [0.0] * len(inputs.data.test))
+        return _result(approach, scores, [0.0] * len(inputs.data.test)), False
 
     monkeypatch.setattr(v, "run_stage", fake_stage)
     monkeypatch.setattr("advisor.backends.evaluation.baseline_answers", lambda *a, **k: [])
