@@ -243,7 +243,8 @@ def report_context(
         for qid, value in rec.answers.items()
     ]
     flips = [
-        {**flip, "text": questions[flip["question"]].text if flip["question"] in questions else flip["question"]}
+        {**flip.model_dump(by_alias=True),
+         "text": questions[flip.question].text if flip.question in questions else flip.question}
         for flip in rec.flips
     ]
     info = rulebase.approaches.get(rec.recommendation)  # type: ignore[call-overload]
@@ -255,21 +256,21 @@ def report_context(
         highlight=rec.recommendation,
     )
     factor_chart = charts.grouped_bar_chart(
-        [factor_labels.get(f["id"], f["id"]) for f in rec.factors],
-        {a: [f[a] for f in rec.factors] for a in APPROACHES},
+        [factor_labels.get(f.id, f.id) for f in rec.factors],
+        {a: [f.pull(a) for f in rec.factors] for a in APPROACHES},
         title="Each factor's pull (weighted; right favours, left counts against)",
         value_format="+.2f",
     )
     factors = [
         {
-            **f,
-            "label": factor_labels.get(f["id"], f["id"]),
-            "citations": cite(rulebase, f["source"]),
-            "answer_text": ", ".join(f"{q} = {v}" for q, v in f["answers"].items()),
+            **f.model_dump(by_alias=True),
+            "label": factor_labels.get(f.id, f.id),
+            "citations": cite(rulebase, f.source),
+            "answer_text": ", ".join(f"{q} = {v}" for q, v in f.answers.items()),
         }
         for f in rec.factors
     ]
-    rules = [{**r, "citations": cite(rulebase, r["source"])} for r in rec.rules]
+    rules = [{**r.model_dump(by_alias=True), "citations": cite(rulebase, r.source)} for r in rec.rules]
     return {
         "project": project or "",
         "answers_file": answers_file or "",
@@ -419,18 +420,18 @@ def render_text(rec: Recommendation, rulebase: RuleBase, project: str | None = N
     lines.append("Scores:         " + "   ".join(f"{a} {rec.scores[a]:.2f}" for a in APPROACHES))
     lines.append("")
     lines.append("Why (each factor's weighted pull: rag / fine-tuning / hybrid):")
-    ranked = sorted(rec.factors, key=lambda f: -abs(f[rec.recommendation]))
+    ranked = sorted(rec.factors, key=lambda f: -abs(f.pull(rec.recommendation)))
     for f in ranked:
-        answer = ", ".join(f"{q}={v}" for q, v in f["answers"].items())
-        lines.append(f"  {f['label']:<22} {answer:<28} {f['rag']:+.2f} / {f['fine-tuning']:+.2f} / {f['hybrid']:+.2f}")
-        if f["because"]:
-            lines.append(f"  {'':<22} {f['because']}")
+        answer = ", ".join(f"{q}={v}" for q, v in f.answers.items())
+        lines.append(f"  {f.label:<22} {answer:<28} {f.rag:+.2f} / {f.fine_tuning:+.2f} / {f.hybrid:+.2f}")
+        if f.because:
+            lines.append(f"  {'':<22} {f.because}")
     if rec.rules:
         lines.append("")
         lines.append("Combination rules that fired:")
         for r in rec.rules:
-            effect = ", ".join(f"{a} {r[a]:+.2f}" for a in APPROACHES if r[a])
-            lines.append(f"  {r['id']}: {r['because']}" + (f" ({effect})" if effect else ""))
+            effect = ", ".join(f"{a} {r.pull(a):+.2f}" for a in APPROACHES if r.pull(a))
+            lines.append(f"  {r.id}: {r.because}" + (f" ({effect})" if effect else ""))
     for note in rec.notes:
         lines.append("")
         lines.append(f"Note: {note}")
@@ -438,7 +439,7 @@ def render_text(rec: Recommendation, rulebase: RuleBase, project: str | None = N
     if rec.flips:
         lines.append("What would change this recommendation (one answer at a time):")
         for flip in rec.flips:
-            lines.append(f"  {flip['question']}: {flip['from']} -> {flip['to']}  gives {flip['recommendation']}")
+            lines.append(f"  {flip.question}: {flip.from_} -> {flip.to}  gives {flip.recommendation}")
     else:
         lines.append("No single changed answer would change this recommendation.")
     if rec.unknown:
