@@ -24,6 +24,7 @@ from advisor.references import cite, cited_works
 from advisor.text import terminal_safe
 
 if TYPE_CHECKING:
+    from advisor.analyses.bundle import Analyses
     from advisor.engine import Recommendation
     from advisor.models import RuleBase
 
@@ -223,12 +224,12 @@ def report_context(
     project: str | None = None,
     answers_file: str | None = None,
     validation: Mapping[str, Any] | None = None,
-    depth: Mapping[str, Any] | None = None,
+    depth: Analyses | None = None,
     what_if: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything a report template needs, as plain data (charts as SVG strings).
 
-    `depth` is the bundle of `advisor.analyses.bundle.analyse_depth` (robustness, prompt first, unknowns, costs);
+    `depth` is the `Analyses` of `advisor.analyses.bundle.analyse_depth` (robustness, prompt first, unknowns, costs);
     `what_if` is `advisor.analyses.whatif.WhatIf.to_dict()` when answers were changed with `recommend --set`.
     """
     questions = {q.id: q for q in rulebase.questions}
@@ -303,9 +304,9 @@ def report_context(
     }
 
 
-def _depth_sections(depth: Mapping[str, Any] | None) -> dict[str, Any]:
-    if not depth:
-        return {"unknowns": None, "robustness": None, "prompt_first": None, "costs": None}
+def _depth_sections(depth: Analyses | None) -> dict[str, Any]:
+    if depth is None:
+        return {"unknowns": None, "robustness": None, "prompt_first": None, "costs": None, "cost_chart": ""}
     from advisor.analyses.bundle import report_sections
 
     return report_sections(depth)
@@ -392,8 +393,7 @@ def render_html(rec: Recommendation, rulebase: RuleBase, **kwargs: Any) -> str:
         context[key] = Markup(context[key])
     if context["evidence"] and context["evidence"]["chart"]:
         context["evidence"]["chart"] = Markup(context["evidence"]["chart"])
-    if context["costs"] and context["costs"].get("chart"):
-        context["costs"] = {**context["costs"], "chart": Markup(context["costs"]["chart"])}
+    context["cost_chart"] = Markup(context["cost_chart"])
     context["css"] = Markup(resources.files("advisor.reports").joinpath("report.css").read_text(encoding="utf-8"))
     return _environment("html").get_template("report.html.j2").render(**context)
 
