@@ -305,8 +305,6 @@ def report_context(
 
 
 def _depth_sections(depth: Analyses | None) -> dict[str, Any]:
-    if depth is None:
-        return {"unknowns": None, "robustness": None, "prompt_first": None, "costs": None, "cost_chart": ""}
     from advisor.analyses.bundle import report_sections
 
     return report_sections(depth)
