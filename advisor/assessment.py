@@ -17,6 +17,7 @@ from advisor.modelfiles import check_model
 from advisor.models import AnswersFile
 
 if TYPE_CHECKING:
+    from advisor.analyses.bundle import Analyses
     from advisor.analyses.whatif import WhatIf
     from advisor.engine import CompiledRules, Recommendation
     from advisor.models import RuleBase
@@ -28,7 +29,7 @@ DEFAULT_SEED = 0
 
 @dataclass
 class Assessment:
-    """A scored answers document: the file model, the checked answers, the recommendation and its depth bundle.
+    """A scored answers document: the file model, the checked answers, the recommendation and its analyses.
 
     With changed answers (`recommend --set`), `recommendation` scores the changed answers and `what_if` holds
     the comparison with the document's own.
@@ -38,7 +39,7 @@ class Assessment:
     document: AnswersFile
     answers: dict[str, str]
     recommendation: Recommendation
-    depth: dict[str, Any] | None
+    depth: Analyses | None
     what_if: WhatIf | None = None
 
 
@@ -97,10 +98,8 @@ def assess(
 def recommendation_json(assessment: Assessment) -> dict[str, Any]:
     """The data of `advisor recommend --format json`: the recommendation, its depth fields, and `what_if` if any."""
     data = assessment.recommendation.to_dict()
-    if assessment.depth:
-        from advisor.analyses.bundle import json_fields
-
-        data.update(json_fields(assessment.depth))
+    if assessment.depth is not None:
+        data.update(assessment.depth.json_fields())
     if assessment.what_if is not None:
         data["what_if"] = assessment.what_if.to_dict()
     return data
@@ -111,7 +110,7 @@ def render_text(assessment: Assessment) -> str:
     from advisor import report
 
     text = report.render_text(assessment.recommendation, assessment.rulebase, project=assessment.document.project)
-    if assessment.depth:
+    if assessment.depth is not None:
         from advisor.analyses.bundle import render_text as depth_text
 
         text += depth_text(assessment.depth)

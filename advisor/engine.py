@@ -19,11 +19,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from advisor.answers import check_answers, show
 from advisor.errors import InputError, did_you_mean
-from advisor.models import APPROACHES, UNKNOWN, RuleBase
+from advisor.models import APPROACHES, UNKNOWN, Approach, FactorPull, FiredRule, FlipOut, RuleBase
 
 EPS = 1e-9  # raw scores closer than this are a tie, which the tie order decides
 Vec = tuple[float, float, float]
@@ -314,10 +314,10 @@ class Recommendation:
     confidence: float
     margin: float
     answers: dict[str, str]
-    factors: list[dict[str, Any]]
-    rules: list[dict[str, Any]]
+    factors: list[FactorPull]
+    rules: list[FiredRule]
     notes: list[str]
-    flips: list[dict[str, str]]
+    flips: list[FlipOut]
     unknown: list[str]
     ask_next: str | None
     rules_name: str = ""
@@ -330,14 +330,14 @@ class Recommendation:
             "recommendation": self.recommendation,
             "scores": self.scores,
             "confidence": self.confidence,
-            "factors": self.factors,
-            "flips": self.flips,
+            "factors": [f.model_dump(by_alias=True) for f in self.factors],
+            "flips": [f.model_dump(by_alias=True) for f in self.flips],
             "raw_scores": self.raw_scores,
             "margin": self.margin,
             "answers": self.answers,
             "unknown": self.unknown,
             "ask_next": self.ask_next,
-            "rules": self.rules,
+            "rules": [r.model_dump(by_alias=True) for r in self.rules],
             "notes": self.notes,
             "next_steps": self.next_steps,
             "rule_base": self.rules_name,
@@ -355,7 +355,7 @@ def recommend(compiled: CompiledRules, answers: Mapping[str, Any]) -> Recommenda
     rb = compiled.rulebase
     decoded = decode(compiled, state)
     qids, wpulls, value_text = compiled.qids, compiled.wpulls, compiled.value_text
-    factors = []
+    factors: list[FactorPull] = []
     for (fid, label, weight), qis in zip(compiled.factor_meta, compiled.factor_questions):
         r = f = h = 0.0
         because: list[str] = []
@@ -375,29 +375,28 @@ def recommend(compiled: CompiledRules, answers: Mapping[str, Any]) -> Recommenda
             if text:
                 because.append(text)
             sources.extend(x for x in srcs if x not in sources)
-        factors.append({
-            "id": fid, "label": label,
-            "rag": _r(r), "fine-tuning": _r(f), "hybrid": _r(h),
-            "because": "; ".join(because), "answers": read, "weight": weight, "source": sources,
-        })
-    fired_rules, notes = [], []
+        factors.append(FactorPull(
+            id=fid, label=label, rag=_r(r), fine_tuning=_r(f), hybrid=_r(h),
+            because="; ".join(because), answers=read, weight=weight, source=sources,
+        ))
+    fired_rules: list[FiredRule] = []
+    notes: list[str] = []
     for ri, (rid, when, because_r, srcs_r, note) in enumerate(compiled.rule_meta):
         if _fires(compiled, ri, state):
             e = compiled.rule_weff[ri]
-            fired_rules.append({
-                "id": rid, "when": {q: decoded[q] for q in when},
-                "rag": _r(e[0]), "fine-tuning": _r(e[1]), "hybrid": _r(e[2]),
-                "because": because_r, "source": list(srcs_r), "note": note,
-            })
+            fired_rules.append(FiredRule(
+                id=rid, when={q: decoded[q] for q in when}, rag=_r(e[0]), fine_tuning=_r(e[1]), hybrid=_r(e[2]),
+                because=because_r, source=list(srcs_r), note=note,
+            ))
             if note:
                 notes.append(note)
     flips = [
-        {
-            "question": compiled.qids[qi],
-            "from": decoded[compiled.qids[qi]],
-            "to": compiled.values[qi][alt] if alt >= 0 else UNKNOWN,
-            "recommendation": APPROACHES[new_top],
-        }
+        FlipOut(
+            question=compiled.qids[qi],
+            from_=decoded[compiled.qids[qi]],
+            to=compiled.values[qi][alt] if alt >= 0 else UNKNOWN,
+            recommendation=cast(Approach, APPROACHES[new_top]),
+        )
         for qi, alt, new_top in flip_list
     ]
     name = APPROACHES[top]

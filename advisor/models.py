@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, Optional, cast
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 APPROACHES: tuple[str, ...] = ("rag", "fine-tuning", "hybrid")
@@ -241,12 +241,60 @@ class FactorOut(BaseModel):
     because: str
 
 
+class _Pulls(BaseModel):
+    """The three per-approach numbers an explanation row carries (keys `rag`, `fine-tuning`, `hybrid`)."""
+
+    def pull(self, approach: str) -> float:
+        """The value for one approach ('rag', 'fine-tuning' or 'hybrid')."""
+        return cast(float, getattr(self, "fine_tuning" if approach == "fine-tuning" else approach))
+
+    def pulls(self) -> dict[str, float]:
+        """{approach: value} for the three approaches, in their order."""
+        return {a: self.pull(a) for a in APPROACHES}
+
+
+class FactorPull(_Pulls):
+    """One factor's weighted pull as the engine explains it: `FactorOut` plus what the engine adds.
+
+    Dumped by alias (`fine-tuning`) it is the factor entry of the recommendation JSON, keys in this order.
+    """
+
+    model_config = ConfigDict(populate_by_name=True, defer_build=True)
+    id: str
+    label: str
+    rag: float
+    # built by name (`fine_tuning=`), read and written as `fine-tuning`; validation_alias rather than alias keeps
+    # the constructor's keyword the field name for type checkers
+    fine_tuning: float = Field(validation_alias=AliasChoices("fine-tuning", "fine_tuning"),
+                               serialization_alias="fine-tuning")
+    hybrid: float
+    because: str
+    answers: dict[str, str]  # the factor's questions and their answers ('unknown' included)
+    weight: float
+    source: list[str]
+
+
+class FiredRule(_Pulls):
+    """A combination rule that fired, with its weighted effect (the `rules` entries of the recommendation JSON)."""
+
+    model_config = ConfigDict(populate_by_name=True, defer_build=True)
+    id: str
+    when: dict[str, str]  # the rule's questions and the answers that made it fire
+    rag: float
+    fine_tuning: float = Field(validation_alias=AliasChoices("fine-tuning", "fine_tuning"),
+                               serialization_alias="fine-tuning")  # as in FactorPull
+    hybrid: float
+    because: str
+    source: list[str]
+    note: Optional[str]
+
+
 class FlipOut(BaseModel):
     """A single-answer change that changes the recommendation."""
 
     model_config = ConfigDict(populate_by_name=True, extra="allow", defer_build=True)
     question: str
-    from_: str = Field(alias="from")
+    from_: str = Field(validation_alias=AliasChoices("from", "from_"), serialization_alias="from")  # as fine_tuning
     to: str
     recommendation: Approach
 

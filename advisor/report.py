@@ -25,6 +25,7 @@ from advisor.runrecords import ArmResult, Example, Latency, Retrieval, Validatio
 from advisor.text import terminal_safe
 
 if TYPE_CHECKING:
+    from advisor.analyses.bundle import Analyses
     from advisor.engine import Recommendation
     from advisor.models import RuleBase
 
@@ -148,12 +149,12 @@ def report_context(
     project: str | None = None,
     answers_file: str | None = None,
     validation: ValidationRun | None = None,
-    depth: Mapping[str, Any] | None = None,
+    depth: Analyses | None = None,
     what_if: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything a report template needs, as plain data (charts as SVG strings).
 
-    `depth` is the bundle of `advisor.analyses.bundle.analyse_depth` (robustness, prompt first, unknowns, costs);
+    `depth` is the `Analyses` of `advisor.analyses.bundle.analyse_depth` (robustness, prompt first, unknowns, costs);
     `what_if` is `advisor.analyses.whatif.WhatIf.to_dict()` when answers were changed with `recommend --set`.
     """
     questions = {q.id: q for q in rulebase.questions}
@@ -168,7 +169,8 @@ def report_context(
         for qid, value in rec.answers.items()
     ]
     flips = [
-        {**flip, "text": questions[flip["question"]].text if flip["question"] in questions else flip["question"]}
+        {**flip.model_dump(by_alias=True),
+         "text": questions[flip.question].text if flip.question in questions else flip.question}
         for flip in rec.flips
     ]
     info = rulebase.approaches.get(rec.recommendation)  # type: ignore[call-overload]
@@ -180,21 +182,21 @@ def report_context(
         highlight=rec.recommendation,
     )
     factor_chart = charts.grouped_bar_chart(
-        [factor_labels.get(f["id"], f["id"]) for f in rec.factors],
-        {a: [f[a] for f in rec.factors] for a in APPROACHES},
+        [factor_labels.get(f.id, f.id) for f in rec.factors],
+        {a: [f.pull(a) for f in rec.factors] for a in APPROACHES},
         title="Each factor's pull (weighted; right favours, left counts against)",
         value_format="+.2f",
     )
     factors = [
         {
-            **f,
-            "label": factor_labels.get(f["id"], f["id"]),
-            "citations": cite(rulebase, f["source"]),
-            "answer_text": ", ".join(f"{q} = {v}" for q, v in f["answers"].items()),
+            **f.model_dump(by_alias=True),
+            "label": factor_labels.get(f.id, f.id),
+            "citations": cite(rulebase, f.source),
+            "answer_text": ", ".join(f"{q} = {v}" for q, v in f.answers.items()),
         }
         for f in rec.factors
     ]
-    rules = [{**r, "citations": cite(rulebase, r["source"])} for r in rec.rules]
+    rules = [{**r.model_dump(by_alias=True), "citations": cite(rulebase, r.source)} for r in rec.rules]
     return {
         "project": project or "",
         "answers_file": answers_file or "",
@@ -227,9 +229,7 @@ def report_context(
     }
 
 
-def _depth_sections(depth: Mapping[str, Any] | None) -> dict[str, Any]:
-    if not depth:
-        return {"unknowns": None, "robustness": None, "prompt_first": None, "costs": None}
+def _depth_sections(depth: Analyses | None) -> dict[str, Any]:
     from advisor.analyses.bundle import report_sections
 
     return report_sections(depth)
@@ -316,8 +316,7 @@ def render_html(rec: Recommendation, rulebase: RuleBase, **kwargs: Any) -> str:
         context[key] = Markup(context[key])
     if context["evidence"] and context["evidence"]["chart"]:
         context["evidence"]["chart"] = Markup(context["evidence"]["chart"])
-    if context["costs"] and context["costs"].get("chart"):
-        context["costs"] = {**context["costs"], "chart": Markup(context["costs"]["chart"])}
+    context["cost_chart"] = Markup(context["cost_chart"])
     context["css"] = Markup(resources.files("advisor.reports").joinpath("report.css").read_text(encoding="utf-8"))
     return _environment("html").get_template("report.html.j2").render(**context)
 
@@ -344,18 +343,18 @@ def render_text(rec: Recommendation, rulebase: RuleBase, project: str | None = N
     lines.append("Scores:         " + "   ".join(f"{a} {rec.scores[a]:.2f}" for a in APPROACHES))
     lines.append("")
     lines.append("Why (each factor's weighted pull: rag / fine-tuning / hybrid):")
-    ranked = sorted(rec.factors, key=lambda f: -abs(f[rec.recommendation]))
+    ranked = sorted(rec.factors, key=lambda f: -abs(f.pull(rec.recommendation)))
     for f in ranked:
-        answer = ", ".join(f"{q}={v}" for q, v in f["answers"].items())
-        lines.append(f"  {f['label']:<22} {answer:<28} {f['rag']:+.2f} / {f['fine-tuning']:+.2f} / {f['hybrid']:+.2f}")
-        if f["because"]:
-            lines.append(f"  {'':<22} {f['because']}")
+        answer = ", ".join(f"{q}={v}" for q, v in f.answers.items())
+        lines.append(f"  {f.label:<22} {answer:<28} {f.rag:+.2f} / {f.fine_tuning:+.2f} / {f.hybrid:+.2f}")
+        if f.because:
+            lines.append(f"  {'':<22} {f.because}")
     if rec.rules:
         lines.append("")
         lines.append("Combination rules that fired:")
         for r in rec.rules:
-            effect = ", ".join(f"{a} {r[a]:+.2f}" for a in APPROACHES if r[a])
-            lines.append(f"  {r['id']}: {r['because']}" + (f" ({effect})" if effect else ""))
+            effect = ", ".join(f"{a} {r.pull(a):+.2f}" for a in APPROACHES if r.pull(a))
+            lines.append(f"  {r.id}: {r.because}" + (f" ({effect})" if effect else ""))
     for note in rec.notes:
         lines.append("")
         lines.append(f"Note: {note}")
@@ -363,7 +362,7 @@ def render_text(rec: Recommendation, rulebase: RuleBase, project: str | None = N
     if rec.flips:
         lines.append("What would change this recommendation (one answer at a time):")
         for flip in rec.flips:
-            lines.append(f"  {flip['question']}: {flip['from']} -> {flip['to']}  gives {flip['recommendation']}")
+            lines.append(f"  {flip.question}: {flip.from_} -> {flip.to}  gives {flip.recommendation}")
     else:
         lines.append("No single changed answer would change this recommendation.")
     if rec.unknown:

@@ -1,91 +1,120 @@
-"""The depth analyses of one answer set, bundled for the command line and the reports.
+"""The analyses of one answer set, bundled as one typed record for the command line, the JSON and the reports.
 
-`analyse_depth` returns plain data (added to the recommendation JSON as `sensitivity`, `prompt_first` and,
-when the answers file has a `costs:` section, `costs`); `render_text` prints it under the terminal summary;
-`report_sections` turns it into what the report templates show (the cost chart as inline SVG).
+`analyse_depth` returns an `Analyses` record (added to the recommendation JSON by `Analyses.json_fields()` as
+`sensitivity`, `prompt_first`, `unknowns` when answers are unknown and `costs` when the answers file has a
+`costs:` section); `render_text` prints it under the terminal summary; `report_sections` turns it into what the
+report templates show (the cost chart drawn from the typed costs as inline SVG).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from typing import Any, Optional
 
-from advisor.analyses.sensitivity import DEFAULT_PERTURBATIONS, DEFAULT_SEED, analyse_sensitivity
+from pydantic import BaseModel, ConfigDict
+
+from advisor.analyses.costs import CostEstimate, CostsOut
+from advisor.analyses.promptfirst import PromptFirstOut
+from advisor.analyses.sensitivity import DEFAULT_PERTURBATIONS, DEFAULT_SEED, SensitivityOut, analyse_sensitivity
 from advisor.engine import CompiledRules, Recommendation
+
+
+class AskNextOut(BaseModel):
+    """An unknown question worth answering next, and why (`adaptive.QuestionValue` with its reason)."""
+
+    model_config = ConfigDict(defer_build=True)
+    question: str
+    flip_share: float  # share of its values that would change the verdict
+    mean_margin_change: float
+    flips_to: dict[str, str]  # value -> approach it would recommend instead
+    reason: str
+
+
+class UnknownsOut(BaseModel):
+    """Whether the unknown answers can still change the verdict, and which question to answer next."""
+
+    model_config = ConfigDict(defer_build=True)
+    decided: bool
+    could_become: Optional[str]  # the verdict some answers to the unknown questions would give instead
+    example: Optional[dict[str, str]]  # such answers
+    ask_next: list[AskNextOut]  # the three most informative, best first
+
+
+class Analyses(BaseModel):
+    """The analyses of one verdict: robustness to the weights, prompt-first advice, unknowns and costs."""
+
+    model_config = ConfigDict(defer_build=True)
+    sensitivity: SensitivityOut
+    prompt_first: PromptFirstOut
+    unknowns: Optional[UnknownsOut] = None  # only when some answers are unknown
+    costs: Optional[CostsOut] = None  # only when the answers file has a `costs:` section
+
+    def json_fields(self) -> dict[str, Any]:
+        """The fields added to the recommendation JSON; `unknowns` and `costs` only when present."""
+        absent = {name for name in ("unknowns", "costs") if getattr(self, name) is None}
+        return self.model_dump(exclude=absent)
 
 
 def analyse_depth(
     compiled: CompiledRules,
     rec: Recommendation,
-    costs: Any = None,
+    costs: CostEstimate | None = None,
     perturbations: int = DEFAULT_PERTURBATIONS,
     seed: int = DEFAULT_SEED,
-) -> dict[str, Any]:
-    """Sensitivity, prompt-first advice and (given a `costs.CostEstimate`) the cost estimate of a recommendation."""
+) -> Analyses:
+    """Sensitivity, prompt-first advice, unknowns and (given a `costs.CostEstimate`) the cost estimate of a verdict."""
     from advisor.analyses.adaptive import is_decided, rank_questions
     from advisor.analyses.promptfirst import prompt_first
 
-    sens = analyse_sensitivity(compiled, rec.answers, n=perturbations, seed=seed)
-    data = sens.to_dict()
-    data["summary"] = sens.summary()
-    out: dict[str, Any] = {
-        "sensitivity": data,
-        "prompt_first": prompt_first(rec.answers, rec.recommendation),
-    }
+    unknowns = None
     if rec.unknown:
         decision = is_decided(compiled, rec.answers)
         ranked = rank_questions(compiled, rec.answers)[:3]
-        out["unknowns"] = {
-            "decided": decision.decided,
-            "could_become": decision.witness_recommendation,
-            "example": decision.witness,
-            "ask_next": [{**r.to_dict(), "reason": r.reason()} for r in ranked],
-        }
-    if costs is not None:
-        out["costs"] = costs.to_dict()
-        out["_cost_chart"] = costs.chart_svg()
-    return out
+        unknowns = UnknownsOut(
+            decided=decision.decided,
+            could_become=decision.witness_recommendation,
+            example=decision.witness,
+            ask_next=[AskNextOut.model_validate({**r.to_dict(), "reason": r.reason()}) for r in ranked],
+        )
+    return Analyses(
+        sensitivity=analyse_sensitivity(compiled, rec.answers, n=perturbations, seed=seed).to_record(),
+        prompt_first=prompt_first(rec.answers, rec.recommendation),
+        unknowns=unknowns,
+        costs=costs.to_record() if costs is not None else None,
+    )
 
 
-def json_fields(depth: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields added to the recommendation JSON (private entries such as the chart left out)."""
-    return {k: v for k, v in depth.items() if not k.startswith("_")}
-
-
-def render_text(depth: Mapping[str, Any]) -> str:
-    """The depth analyses as terminal lines (robustness, prompt first, cost)."""
+def render_text(analyses: Analyses) -> str:
+    """The analyses as terminal lines (robustness, unknowns, prompt first, cost)."""
     from advisor.analyses import costs as cost_module
     from advisor.analyses import promptfirst
 
-    lines = ["", "Robustness: " + depth["sensitivity"]["summary"]]
-    unknowns = depth.get("unknowns")
+    lines = ["", "Robustness: " + analyses.sensitivity.summary]
+    unknowns = analyses.unknowns
     if unknowns:
-        if unknowns["decided"]:
+        if unknowns.decided:
             lines.append("The unknown answers cannot change the verdict, whatever they turn out to be.")
         else:
-            lines.append(f"The unknown answers could still change the verdict (to {unknowns['could_become']}).")
-        for r in unknowns["ask_next"][:1]:
-            lines.append(f"Most informative question to answer next: {r['question']}: {r['reason']}.")
-    advice = promptfirst.render_text(depth["prompt_first"])
+            lines.append(f"The unknown answers could still change the verdict (to {unknowns.could_become}).")
+        for r in unknowns.ask_next[:1]:
+            lines.append(f"Most informative question to answer next: {r.question}: {r.reason}.")
+    advice = promptfirst.render_text(analyses.prompt_first)
     if advice:
         lines += ["", advice]
-    if depth.get("costs"):
-        lines += ["", cost_module.render_text(depth["costs"])]
+    if analyses.costs:
+        lines += ["", cost_module.render_text(analyses.costs)]
     return "\n".join(lines) + "\n"
 
 
-def report_sections(depth: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Template context: `robustness` (text and data), `prompt_first`, `costs` (rows, break-even, assumptions,
-    chart)."""
-    if not depth:
-        return {"unknowns": None, "robustness": None, "prompt_first": None, "costs": None}
-    costs = depth.get("costs")
-    if costs:
-        costs = {**costs, "chart": depth.get("_cost_chart", "")}
-    advice = depth.get("prompt_first") or {}
+def report_sections(analyses: Analyses | None) -> dict[str, Any]:
+    """Template context: `unknowns`, `robustness`, `prompt_first` (only when it applies), `costs` and
+    `cost_chart` (inline SVG drawn from the costs, '' without them)."""
+    if analyses is None:
+        return {"unknowns": None, "robustness": None, "prompt_first": None, "costs": None, "cost_chart": ""}
+    advice = analyses.prompt_first
     return {
-        "unknowns": depth.get("unknowns"),
-        "robustness": depth["sensitivity"],
-        "prompt_first": advice if advice.get("applies") else None,
-        "costs": costs,
+        "unknowns": analyses.unknowns,
+        "robustness": analyses.sensitivity,
+        "prompt_first": advice if advice.applies else None,
+        "costs": analyses.costs,
+        "cost_chart": analyses.costs.chart_svg() if analyses.costs else "",
     }

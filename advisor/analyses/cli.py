@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from advisor.errors import InputError
 from advisor.params import FINITE_NON_NEGATIVE
+
+if TYPE_CHECKING:
+    from advisor.analyses.bundle import Analyses
+    from advisor.engine import CompiledRules, Recommendation
 
 
 def _load_rules(path: str | None) -> Any:
@@ -89,8 +93,8 @@ def exhaustive_check(file: str | None, near: float, fmt: str, echo: Callable[[st
         echo(report.render_text())
 
 
-def depth_for(compiled: Any, rec: Any, answers_path: str | None, perturbations: int = 500, seed: int = 0,
-              raw_costs: Any = None) -> dict[str, Any]:
+def depth_for(compiled: CompiledRules, rec: Recommendation, answers_path: str | None, perturbations: int = 500,
+              seed: int = 0, raw_costs: Any = None) -> Analyses:
     """The depth analyses of a recommendation; the cost estimate from `raw_costs` (the answers file's `costs:`)."""
     from advisor.analyses.bundle import analyse_depth
 

@@ -34,7 +34,9 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from html import escape
-from typing import Any
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from advisor.errors import InputError, did_you_mean
 from advisor.models import UNKNOWN
@@ -171,6 +173,50 @@ def parse_costs(data: Any, where: str = "answers file") -> Costs:
     )
 
 
+class CostRowOut(BaseModel):
+    """One approach's monthly cost at the expected volume."""
+
+    model_config = ConfigDict(defer_build=True)
+    approach: str  # 'rag', 'fine-tuning', 'hybrid' or 'prompt only'
+    tokens_per_query: float
+    inference_per_month: float
+    fixed_per_month: float
+    total_per_month: float
+
+
+class BreakEvenOut(BaseModel):
+    """The queries a day where fine-tuning's monthly cost meets RAG's (None when the lines never cross)."""
+
+    model_config = ConfigDict(defer_build=True)
+    queries_per_day: Optional[float]
+    fine_tuning_cheaper: Literal["above", "below", "always", "never"]
+    text: str
+
+
+class CostsOut(BaseModel):
+    """The cost estimate as the recommendation JSON's `costs` field; `lines` (not in the JSON) draws the chart.
+
+    Read back from JSON, `lines` is None and there is no chart: the JSON keeps only rounded figures.
+    """
+
+    model_config = ConfigDict(defer_build=True)
+    currency: str
+    queries_per_day: float
+    price_per_1k_tokens: float
+    retraining_per_month: float
+    training_per_month: float
+    rows: list[CostRowOut]
+    break_even: BreakEvenOut
+    assumptions: list[str]
+    # approach -> (cost of one query, fixed cost a month), unrounded
+    lines: Optional[dict[str, tuple[float, float]]] = Field(default=None, exclude=True)
+
+    def chart_svg(self) -> str:
+        """An inline SVG chart of monthly cost against queries a day, marking this volume and the break-even
+        ('' without `lines`)."""
+        return cost_chart(self) if self.lines is not None else ""
+
+
 @dataclass
 class CostEstimate:
     """Monthly cost of each approach, the break-even volume and every assumption behind them."""
@@ -182,18 +228,23 @@ class CostEstimate:
     break_even: dict[str, Any]
     assumptions: list[str] = field(default_factory=list)
 
+    def to_record(self) -> CostsOut:
+        """The typed record for the analyses bundle and the reports."""
+        return CostsOut(
+            currency=self.costs.currency,
+            queries_per_day=self.costs.queries_per_day,
+            price_per_1k_tokens=round(self.costs.price_per_token * 1000, 6),
+            retraining_per_month=round(self.retraining_per_month, 4),
+            training_per_month=round(self.training_per_month, 2),
+            rows=[CostRowOut.model_validate(row) for row in self.rows],
+            break_even=BreakEvenOut.model_validate(self.break_even),
+            assumptions=self.assumptions,
+            lines=_linear(self.costs, self.training_per_month),
+        )
+
     def to_dict(self) -> dict[str, Any]:
-        """Plain data for JSON and the reports."""
-        return {
-            "currency": self.costs.currency,
-            "queries_per_day": self.costs.queries_per_day,
-            "price_per_1k_tokens": round(self.costs.price_per_token * 1000, 6),
-            "retraining_per_month": round(self.retraining_per_month, 4),
-            "training_per_month": round(self.training_per_month, 2),
-            "rows": self.rows,
-            "break_even": self.break_even,
-            "assumptions": self.assumptions,
-        }
+        """Plain data for JSON (the record without the chart's lines)."""
+        return self.to_record().model_dump()
 
     def monthly(self, approach: str, queries_per_day: float | None = None) -> float:
         """Monthly cost of an approach ('rag', 'fine-tuning', 'hybrid', 'prompt only') at a daily volume."""
@@ -203,11 +254,11 @@ class CostEstimate:
 
     def render_text(self) -> str:
         """The estimate as a terminal table, with the break-even and the assumptions."""
-        return render_text(self.to_dict())
+        return render_text(self.to_record())
 
     def chart_svg(self) -> str:
         """An inline SVG chart of monthly cost against queries a day, marking this volume and the break-even."""
-        return cost_chart(self)
+        return cost_chart(self.to_record())
 
 
 def _linear(c: Costs, training_per_month: float) -> dict[str, tuple[float, float]]:
@@ -309,44 +360,44 @@ def break_even(lines: Mapping[str, tuple[float, float]], queries_per_day: float)
     return {"queries_per_day": None if point is None else round(point, 1), "fine_tuning_cheaper": side, "text": text}
 
 
-def render_text(data: Mapping[str, Any]) -> str:
-    """The estimate (its `to_dict()` form) as a terminal table with the break-even and the assumptions."""
-    cur = data["currency"]
+def render_text(data: CostsOut) -> str:
+    """The estimate as a terminal table with the break-even and the assumptions."""
+    cur = data.currency
     lines = [f"Estimated cost a month ({cur}):",
              f"  {'approach':<12} {'tokens/query':>12} {'inference':>14} {'fixed':>12} {'total':>14}"]
-    for row in data["rows"]:
+    for row in data.rows:
         lines.append(
-            f"  {row['approach']:<12} {row['tokens_per_query']:>12,.0f} {row['inference_per_month']:>14,.2f} "
-            f"{row['fixed_per_month']:>12,.2f} {row['total_per_month']:>14,.2f}"
+            f"  {row.approach:<12} {row.tokens_per_query:>12,.0f} {row.inference_per_month:>14,.2f} "
+            f"{row.fixed_per_month:>12,.2f} {row.total_per_month:>14,.2f}"
         )
-    lines.append(data["break_even"]["text"])
+    lines.append(data.break_even.text)
     lines.append("Assumptions:")
-    lines += [f"  - {a}" for a in data["assumptions"]]
+    lines += [f"  - {a}" for a in data.assumptions]
     return "\n".join(lines)
 
 
-def render_markdown(data: Mapping[str, Any]) -> str:
+def render_markdown(data: CostsOut) -> str:
     """The estimate as a Markdown table with the break-even and the assumptions."""
-    cur = data["currency"]
+    cur = data.currency
     lines = [f"| approach | tokens/query | inference a month ({cur}) | fixed a month ({cur}) | total a month ({cur}) |",
              "|---|---:|---:|---:|---:|"]
-    for row in data["rows"]:
-        lines.append(f"| {row['approach']} | {row['tokens_per_query']:,.0f} | {row['inference_per_month']:,.2f} | "
-                     f"{row['fixed_per_month']:,.2f} | {row['total_per_month']:,.2f} |")
-    lines += ["", f"**Break-even:** {data['break_even']['text']}", "", "Assumptions:", ""]
-    lines += [f"- {a}" for a in data["assumptions"]]
+    for row in data.rows:
+        lines.append(f"| {row.approach} | {row.tokens_per_query:,.0f} | {row.inference_per_month:,.2f} | "
+                     f"{row.fixed_per_month:,.2f} | {row.total_per_month:,.2f} |")
+    lines += ["", f"**Break-even:** {data.break_even.text}", "", "Assumptions:", ""]
+    lines += [f"- {a}" for a in data.assumptions]
     return "\n".join(lines)
 
 
 COLOURS = {"rag": "#2563eb", "fine-tuning": "#d97706", "hybrid": "#059669", "prompt only": "#94a3b8"}
 
 
-def cost_chart(estimate: CostEstimate, width: int = 560, height: int = 280) -> str:
+def cost_chart(estimate: CostsOut, width: int = 560, height: int = 280) -> str:
     """Monthly cost (y) against queries a day (x) for each approach, with this volume and the break-even marked."""
-    q = estimate.costs.queries_per_day
-    point = estimate.break_even.get("queries_per_day")
+    q = estimate.queries_per_day
+    point = estimate.break_even.queries_per_day
     x_hi = max(q, point or 0.0) * 2 or 100.0
-    lines = _linear(estimate.costs, estimate.training_per_month)
+    lines = estimate.lines or {}
     left, right, top, bottom = 70, 16, 50, 40  # the legend sits between the title and the plot
     plot_w, plot_h = width - left - right, height - top - bottom
     y_hi = max(per * DAYS_PER_MONTH * x_hi + fixed for per, fixed in lines.values()) or 1.0
@@ -357,7 +408,7 @@ def cost_chart(estimate: CostEstimate, width: int = 560, height: int = 280) -> s
     def sy(y: float) -> float:
         return top + plot_h - y / y_hi * plot_h
 
-    cur = escape(estimate.costs.currency)
+    cur = escape(estimate.currency)
     title = "Monthly cost by queries a day"
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
@@ -375,11 +426,11 @@ def cost_chart(estimate: CostEstimate, width: int = 560, height: int = 280) -> s
                    f'fill="#64748b">{x:,.0f}</text>')
     out.append(f'<text x="{left + plot_w / 2}" y="{height - 6}" font-size="11" text-anchor="middle" '
                'fill="#334155">queries a day</text>')
-    for label, x, dash, dy in (("you", q, "4 3", 10), ("break-even", point, "2 2", 22)):
-        if x is not None and 0 <= x <= x_hi:
-            out.append(f'<line x1="{sx(x):.1f}" y1="{top}" x2="{sx(x):.1f}" y2="{top + plot_h}" stroke="#475569" '
+    for label, at, dash, dy in (("you", q, "4 3", 10), ("break-even", point, "2 2", 22)):
+        if at is not None and 0 <= at <= x_hi:
+            out.append(f'<line x1="{sx(at):.1f}" y1="{top}" x2="{sx(at):.1f}" y2="{top + plot_h}" stroke="#475569" '
                        f'stroke-dasharray="{dash}"/>')
-            out.append(f'<text x="{sx(x) + 3:.1f}" y="{top + dy}" font-size="10" fill="#475569">{label}</text>')
+            out.append(f'<text x="{sx(at) + 3:.1f}" y="{top + dy}" font-size="10" fill="#475569">{label}</text>')
     lx = left
     for name, (per, fixed) in lines.items():
         colour = COLOURS[name]

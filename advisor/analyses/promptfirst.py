@@ -15,7 +15,9 @@ is what a base model already has. The advice never replaces the verdict: the bes
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict
 
 from advisor.models import UNKNOWN
 
@@ -32,12 +34,21 @@ HOW_TO_TEST = [
 SOURCE = "OpenAI, \"Optimizing LLM accuracy\" guide: start with prompt engineering and an evaluation set"
 
 
-def prompt_first(answers: Mapping[str, Any], recommendation: str | None = None) -> dict[str, Any]:
-    """Whether prompting alone may be enough for these answers, and how to test it (always a dict).
+class PromptFirstOut(BaseModel):
+    """Whether prompting alone may be enough, and how to test it (the recommendation JSON's `prompt_first`)."""
 
-    Keys: applies, knowledge_gap, behaviour_gap (True/False/None for unknown), message, how_to_test, source,
-    best_of_three (the engine's verdict, when given).
-    """
+    model_config = ConfigDict(defer_build=True)
+    applies: bool
+    knowledge_gap: Optional[bool]  # None: unknown
+    behaviour_gap: Optional[bool]
+    message: str  # '' when it does not apply
+    how_to_test: list[str]
+    source: str
+    best_of_three: Optional[str]  # the engine's verdict, when given
+
+
+def prompt_first(answers: Mapping[str, Any], recommendation: str | None = None) -> PromptFirstOut:
+    """Whether prompting alone may be enough for these answers, and how to test it (always a record)."""
     def get(q: str) -> str:
         value = answers.get(q)
         return UNKNOWN if value is None else str(value)
@@ -56,35 +67,34 @@ def prompt_first(answers: Mapping[str, Any], recommendation: str | None = None) 
     else:
         behaviour_gap = None
     applies = knowledge_gap is False and behaviour_gap is False
-    out: dict[str, Any] = {
-        "applies": applies,
-        "knowledge_gap": knowledge_gap,
-        "behaviour_gap": behaviour_gap,
-        "message": "",
-        "how_to_test": [],
-        "source": SOURCE if applies else "",
-        "best_of_three": recommendation,
-    }
+    message = ""
     if applies:
         best = f" If it is not, {recommendation} is the best of the three." if recommendation else ""
-        out["message"] = (
+        message = (
             "Neither a knowledge gap (the knowledge is stable and not outside the model) nor a behaviour gap "
             "(no style to learn) is present: prompting a general model alone may be enough. Test that first."
             + best
         )
         if get("cost_pressure") == "high":
-            out["message"] += (
+            message += (
                 " With high cost pressure, include a prompted small model in the test: fine-tuning to shrink "
                 "the model is the reason left to train."
             )
-        out["how_to_test"] = list(HOW_TO_TEST)
-    return out
+    return PromptFirstOut(
+        applies=applies,
+        knowledge_gap=knowledge_gap,
+        behaviour_gap=behaviour_gap,
+        message=message,
+        how_to_test=list(HOW_TO_TEST) if applies else [],
+        source=SOURCE if applies else "",
+        best_of_three=recommendation,
+    )
 
 
-def render_text(data: Mapping[str, Any]) -> str:
+def render_text(advice: PromptFirstOut) -> str:
     """The advice as a few terminal lines ('' when it does not apply)."""
-    if not data.get("applies"):
+    if not advice.applies:
         return ""
-    lines = ["Prompt first: " + data["message"], "How to test it:"]
-    lines += [f"  {i}. {step}" for i, step in enumerate(data["how_to_test"], 1)]
+    lines = ["Prompt first: " + advice.message, "How to test it:"]
+    lines += [f"  {i}. {step}" for i, step in enumerate(advice.how_to_test, 1)]
     return "\n".join(lines)

@@ -17,7 +17,9 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict
 
 from advisor.engine import EPS, CompiledRules, contributions, pick, term_weights
 from advisor.models import APPROACHES
@@ -25,6 +27,33 @@ from advisor.models import APPROACHES
 DEFAULT_PERTURBATIONS = 500
 DEFAULT_SPREAD = 0.2
 DEFAULT_SEED = 0
+
+
+class WeightFlip(BaseModel):
+    """The smallest single-weight change that flips the verdict (`sensitivity.smallest_flip` in the JSON)."""
+
+    model_config = ConfigDict(defer_build=True)
+    term: str  # 'factor:<id>' or 'rule:<id>'
+    weight: float
+    new_weight: float
+    change: float  # relative and signed: -0.25 is a quarter lower
+    direction: Literal["raise", "lower"]
+    tie: bool  # the top two are already tied: the slightest change flips it
+    to: str
+
+
+class SensitivityOut(BaseModel):
+    """The robustness of one verdict as the recommendation JSON's `sensitivity` field (with its summary)."""
+
+    model_config = ConfigDict(defer_build=True)
+    recommendation: str
+    smallest_flip: Optional[WeightFlip]
+    stability: float
+    perturbations: int
+    spread: float
+    seed: int
+    alternatives: dict[str, int]  # approach -> how many perturbations it won
+    summary: str
 
 
 @dataclass
@@ -54,6 +83,10 @@ class Sensitivity:
     def summary(self) -> str:
         """One or two sentences for the text output and the reports."""
         return summarise(self.to_dict())
+
+    def to_record(self) -> SensitivityOut:
+        """The typed record of the analyses bundle: `to_dict()` and the summary."""
+        return SensitivityOut.model_validate({**self.to_dict(), "summary": self.summary()})
 
 
 def summarise(data: Mapping[str, Any]) -> str:

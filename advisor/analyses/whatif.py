@@ -91,24 +91,24 @@ def what_if(compiled: CompiledRules, answers: Mapping[str, str], changes: Mappin
         for q, v in changes.items()
         if before.answers.get(q, UNKNOWN) != v
     ]
-    old_f = {f["id"]: f for f in before.factors}
+    old_f = {f.id: f for f in before.factors}
     factor_changes = []
     for f in after.factors:
-        o = old_f.get(f["id"])
+        o = old_f.get(f.id)
         if o is None:
             continue
-        delta = {a: round(f[a] - o[a], 3) + 0.0 for a in APPROACHES}
+        delta = {a: round(f.pull(a) - o.pull(a), 3) + 0.0 for a in APPROACHES}
         if any(abs(d) > _TINY for d in delta.values()):
             factor_changes.append({
-                "id": f["id"],
-                "label": f.get("label", f["id"]),
-                "before": {a: o[a] for a in APPROACHES},
-                "after": {a: f[a] for a in APPROACHES},
+                "id": f.id,
+                "label": f.label,
+                "before": o.pulls(),
+                "after": f.pulls(),
                 "delta": delta,
-                "because": f.get("because", ""),
+                "because": f.because,
             })
-    old_rules = [r["id"] for r in before.rules]
-    new_rules = [r["id"] for r in after.rules]
+    old_rules = [r.id for r in before.rules]
+    new_rules = [r.id for r in after.rules]
     return WhatIf(
         before=before,
         after=after,

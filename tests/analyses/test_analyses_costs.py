@@ -60,7 +60,8 @@ def test_every_assumption_is_listed_and_missing_training_cost_is_flagged():
     for word in ("30 days", "1500 retrieved tokens", "40%", "Training", "Vector store", "Hybrid", "Not included",
                  "fine_tuning_cost was not given"):
         assert word in text
-    assert "| rag |" in render_markdown(est.to_dict())
+    assert "| rag |" in render_markdown(est.to_record())
+    assert "lines" not in est.to_dict() and est.to_record().chart_svg() == est.chart_svg()
     svg = est.chart_svg()
     assert svg.startswith("<svg") and svg.endswith("</svg>")
     assert ">you<" in svg and ">break-even<" not in svg  # fine-tuning is cheaper at any volume here

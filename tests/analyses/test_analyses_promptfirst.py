@@ -17,11 +17,11 @@ NO_GAP = {"knowledge_change": "static", "external_knowledge": "none", "style_ada
 ])
 def test_triggers_without_gaps(answers):
     advice = prompt_first(answers, "fine-tuning")
-    assert advice["applies"] is True
-    assert advice["knowledge_gap"] is False and advice["behaviour_gap"] is False
-    assert "prompting" in advice["message"] and "fine-tuning is the best of the three" in advice["message"]
-    assert any("20" in step for step in advice["how_to_test"])
-    assert "OpenAI" in advice["source"]
+    assert advice.applies is True
+    assert advice.knowledge_gap is False and advice.behaviour_gap is False
+    assert "prompting" in advice.message and "fine-tuning is the best of the three" in advice.message
+    assert any("20" in step for step in advice.how_to_test)
+    assert "OpenAI" in advice.source
     assert render_text(advice).startswith("Prompt first:")
 
 
@@ -34,16 +34,17 @@ def test_triggers_without_gaps(answers):
 ])
 def test_does_not_trigger_with_a_gap_or_doubt(change, expected_gap):
     advice = prompt_first({**NO_GAP, **change}, "rag")
-    assert advice["applies"] is False
+    assert advice.applies is False
     key, value = expected_gap
-    assert advice[key] is value
-    assert advice["message"] == "" and render_text(advice) == ""
-    assert advice["best_of_three"] == "rag"
+    assert getattr(advice, key) is value
+    assert advice.message == "" and render_text(advice) == ""
+    assert advice.how_to_test == [] and advice.source == ""
+    assert advice.best_of_three == "rag"
 
 
 def test_cost_pressure_adds_small_model_hint():
-    assert "small model" in prompt_first({**NO_GAP, "cost_pressure": "high"}, "fine-tuning")["message"]
-    assert "small model" not in prompt_first({**NO_GAP, "cost_pressure": "low"}, "fine-tuning")["message"]
+    assert "small model" in prompt_first({**NO_GAP, "cost_pressure": "high"}, "fine-tuning").message
+    assert "small model" not in prompt_first({**NO_GAP, "cost_pressure": "low"}, "fine-tuning").message
 
 
 def test_default_rule_base_names_a_best_of_three_for_no_gap(default_compiled):
@@ -51,4 +52,4 @@ def test_default_rule_base_names_a_best_of_three_for_no_gap(default_compiled):
 
     rec = recommend(default_compiled, NO_GAP)
     advice = prompt_first(rec.answers, rec.recommendation)
-    assert advice["applies"] and rec.recommendation in advice["message"]
+    assert advice.applies and rec.recommendation in advice.message

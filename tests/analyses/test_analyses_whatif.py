@@ -48,8 +48,8 @@ def test_what_if_changes_verdict_and_explains(default_compiled):
     assert {"dynamic_data", "external_knowledge"} <= changed_factors
     for f in result.factor_changes:
         assert any(abs(d) > 0 for d in f["delta"].values())
-    before_rules = {r["id"] for r in result.before.rules}
-    after_rules = {r["id"] for r in result.after.rules}
+    before_rules = {r.id for r in result.before.rules}
+    after_rules = {r.id for r in result.after.rules}
     assert set(result.rules_started) == after_rules - before_rules
     assert set(result.rules_stopped) == before_rules - after_rules
     text = result.render_text()

@@ -14,7 +14,7 @@ from advisor.engine import (
     with_term_weights,
 )
 from advisor.errors import InputError
-from advisor.models import APPROACHES, CONTRACT_QUESTIONS, UNKNOWN
+from advisor.models import APPROACHES, CONTRACT_QUESTIONS, UNKNOWN, RecommendationOut
 from advisor.rulebase import dump_rules, parse_rules
 
 QIDS = list(CONTRACT_QUESTIONS)
@@ -46,6 +46,14 @@ def test_contract_json_shape(compiled, support_answers):
         assert {"id", "rag", "fine-tuning", "hybrid", "because"} <= set(factor)
     for flip in data["flips"]:
         assert set(flip) >= {"question", "from", "to", "recommendation"}
+    # the typed records dump to the same keys, in the same order, as the dicts the engine built before them
+    factor_keys = ["id", "label", "rag", "fine-tuning", "hybrid", "because", "answers", "weight", "source"]
+    assert [list(f) for f in data["factors"]] == [factor_keys] * len(data["factors"])
+    assert [list(f) for f in data["flips"]] == [["question", "from", "to", "recommendation"]] * len(data["flips"])
+    assert [list(r) for r in data["rules"]] == [
+        ["id", "when", "rag", "fine-tuning", "hybrid", "because", "source", "note"]] * len(data["rules"])
+    assert data["rules"], "the support assistant fires a combination rule"
+    assert RecommendationOut.model_validate(data).factors[0].fine_tuning == data["factors"][0]["fine-tuning"]
 
 
 def test_the_support_assistant_gets_rag(compiled, support_answers):
@@ -60,9 +68,9 @@ def test_unknown_and_missing_are_the_same_and_neutral(compiled, support_answers)
     explicit = dict(support_answers, cost_pressure=UNKNOWN)
     none_value = dict(support_answers, cost_pressure=None)
     assert raw_scores(compiled, partial) == raw_scores(compiled, explicit) == raw_scores(compiled, none_value)
-    factor = next(f for f in recommend(compiled, explicit).factors if f["id"] == "cost")
-    assert factor["rag"] == factor["fine-tuning"] == factor["hybrid"] == 0.0
-    assert "unknown" in factor["because"]
+    factor = next(f for f in recommend(compiled, explicit).factors if f.id == "cost")
+    assert factor.rag == factor.fine_tuning == factor.hybrid == 0.0
+    assert "unknown" in factor.because
 
 
 def test_all_unknown_is_a_tie_broken_toward_the_simplest(compiled):
@@ -108,7 +116,7 @@ def test_ask_next_names_an_unknown_question(compiled, support_answers):
 def test_flips_are_exact(compiled, support_answers):
     rec = recommend(compiled, support_answers)
     assert rec.flips, "the support assistant should have at least one flip"
-    listed = {(f["question"], f["to"]): f["recommendation"] for f in rec.flips}
+    listed = {(f.question, f.to): f.recommendation for f in rec.flips}
     for qid in QIDS:
         for value in (*CONTRACT_QUESTIONS[qid], UNKNOWN):
             if value == support_answers[qid]:
@@ -126,9 +134,9 @@ def test_flips_rescore_correctly_for_random_answers(compiled, answers):
     rec = recommend(compiled, answers)
     full = rec.answers
     for flip in rec.flips:
-        assert flip["from"] == full[flip["question"]]
-        changed = dict(full, **{flip["question"]: flip["to"]})
-        assert recommend(compiled, changed).recommendation == flip["recommendation"] != rec.recommendation
+        assert flip.from_ == full[flip.question]
+        changed = dict(full, **{flip.question: flip.to})
+        assert recommend(compiled, changed).recommendation == flip.recommendation != rec.recommendation
 
 
 @settings(max_examples=100, deadline=None)
@@ -173,14 +181,14 @@ def test_monotonicity(compiled, answers, question, data):
 def test_realtime_knowledge_strongly_favours_rag(compiled, support_answers):
     rec = recommend(compiled, dict(support_answers, knowledge_change="realtime"))
     assert rec.recommendation == "rag"
-    assert any(r["id"] == "realtime_needs_retrieval" for r in rec.rules)
+    assert any(r.id == "realtime_needs_retrieval" for r in rec.rules)
 
 
 def test_both_gaps_point_to_hybrid(compiled, support_answers):
     answers = dict(support_answers, style_adaptation="strong", labeled_examples="thousands", ml_expertise="strong")
     rec = recommend(compiled, answers)
     assert rec.recommendation == "hybrid"
-    assert any(r["id"] == "both_gaps_hybrid" for r in rec.rules)
+    assert any(r.id == "both_gaps_hybrid" for r in rec.rules)
 
 
 def test_neither_gap_notes_that_prompting_may_suffice(compiled):
@@ -191,10 +199,11 @@ def test_neither_gap_notes_that_prompting_may_suffice(compiled):
 
 def test_explanation_is_data_with_sources(compiled, support_answers):
     rec = recommend(compiled, support_answers)
-    dynamic = next(f for f in rec.factors if f["id"] == "dynamic_data")
-    assert dynamic["answers"] == {"knowledge_change": "weekly"}
-    assert dynamic["source"] and dynamic["because"]
-    assert dynamic["rag"] > 0 > dynamic["fine-tuning"]
+    dynamic = next(f for f in rec.factors if f.id == "dynamic_data")
+    assert dynamic.answers == {"knowledge_change": "weekly"}
+    assert dynamic.source and dynamic.because
+    assert dynamic.rag > 0 > dynamic.fine_tuning
+    assert dynamic.pull("fine-tuning") == dynamic.fine_tuning and list(dynamic.pulls()) == list(APPROACHES)
     assert rec.next_steps and "evaluation set" in rec.next_steps[0]
 
 

@@ -60,7 +60,7 @@ def test_html_has_recommendation_flips_next_steps_and_answers(compiled, rulebase
     assert f"{round(rec.confidence * 100)}%" in html
     assert "What would change this recommendation" in html
     flip = rec.flips[0]
-    assert flip["question"] in html and flip["to"] in html
+    assert flip.question in html and flip.to in html
     assert rec.next_steps[0].split(":")[0] in html
     assert "How often does the knowledge" in html  # the answers table
     assert html.count("<svg") >= 2  # scores and factor pulls
