@@ -27,6 +27,7 @@ from advisor.web.security import BodyTooLarge, SecurityHeaders, document_csp, re
 BODY = "request body"  # stands where the CLI names the answers file in its messages
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 STATIC = {  # file name -> media type; nothing else under /static is served
+    "dom.js": "text/javascript; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
     "runs.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",

@@ -231,7 +231,7 @@ def test_pages_load_nothing_from_outside_and_send_the_policy(client):
         assert not re.search(r"""(src|href)=["']?(https?:)?//""", response.text), path
         assert "<style" not in response.text and " style=" not in response.text
         assert not re.search(r"<script(?![^>]*\bsrc=)", response.text), path
-    for name in ("app.js", "runs.js", "style.css", "favicon.svg"):
+    for name in ("dom.js", "app.js", "runs.js", "style.css", "favicon.svg"):
         assert client.get(f"/static/{name}").status_code == 200
     assert client.get("/favicon.ico").headers["content-type"].startswith("image/svg+xml")
     assert client.get("/static/../app.py").status_code == 404

@@ -14,18 +14,6 @@
   const questionIds = [...form.querySelectorAll("fieldset[data-question]")].map((f) => f.dataset.question);
   const state = { meta: null, costs: null, source: null, sent: 0, shown: 0 };
 
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(attrs || {})) {
-      if (key === "class") node.className = value;
-      else node.setAttribute(key, value);
-    }
-    for (const child of children.flat()) {
-      if (child !== null && child !== undefined && child !== false) node.append(child);
-    }
-    return node;
-  }
-
   const signed = (x) => (x > 0 ? "+" : x < 0 ? "−" : "±") + Math.abs(x).toFixed(2);
   const pct = (x) => `${Math.round(x * 100)}%`;
   const label = (approach) => state.meta?.approaches.find((a) => a.id === approach)?.label || approach;

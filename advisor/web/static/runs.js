@@ -5,18 +5,6 @@
   const POLL_MS = 1000;
   const IDLE_POLL_MS = 5000;
 
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [key, value] of Object.entries(attrs || {})) {
-      if (key === "class") node.className = value;
-      else node.setAttribute(key, value);
-    }
-    for (const child of children.flat()) {
-      if (child !== null && child !== undefined) node.append(child);
-    }
-    return node;
-  }
-
   function duration(seconds) {
     return seconds >= 90 ? `${Math.round(seconds / 60)} min` : `${Math.round(seconds)} s`;
   }
