@@ -161,12 +161,12 @@ class Backend(abc.ABC):
         """Load a pipeline built earlier into `out`."""
 
     @abc.abstractmethod
+    def answer_many(self, questions: list[str]) -> list[Answer]:
+        """Answer several questions, in batches: generation is where the time goes."""
+
     def answer(self, question: str) -> Answer:
         """Answer one question."""
-
-    def answer_many(self, questions: list[str]) -> list[Answer]:
-        """Answer several questions; backends may batch generation here."""
-        return [self.answer(q) for q in questions]
+        return self.answer_many([question])[0]
 
     def retrieve(self, question: str, k: int) -> list[Hit] | None:
         """The top-k chunks for a question, or None for approaches that do not retrieve."""

@@ -136,10 +136,6 @@ class PromptBackend(Backend):
         found = nearest(self.embedder.encode(questions), self.vectors, self.shots)
         return [[self.demos[i] for i in row] for row in found]
 
-    def answer(self, question: str) -> Answer:
-        """Answer one input."""
-        return self.answer_many([question])[0]
-
     def answer_many(self, questions: list[str]) -> list[Answer]:
         """Answers with each input's own demonstrations, generated in batches (greedy, deterministic)."""
         from advisor.backends.generator import shared_generator

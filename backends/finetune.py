@@ -172,10 +172,6 @@ class FineTuneBackend(Backend):
             )
         return self._generator
 
-    def answer(self, question: str) -> Answer:
-        """Answer one question."""
-        return self.answer_many([question])[0]
-
     def answer_many(self, questions: list[str]) -> list[Answer]:
         """Answer several questions in batches (greedy, deterministic)."""
         if not questions:

@@ -252,10 +252,6 @@ class RagBackend(Backend):
         """The top-k chunks for a question, best first."""
         return self.retrieve_many([question], k or self.settings.k)[0]
 
-    def answer(self, question: str) -> Answer:
-        """Answer one question from its top-k chunks."""
-        return self.answer_many([question])[0]
-
     @property
     def context_k(self) -> int:
         """Chunks given to the generator: min(settings.k, the context_k option, 2 by default)."""

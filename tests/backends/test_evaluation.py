@@ -71,8 +71,8 @@ class FakeBackend(Backend):
     def load(cls, out, settings=None):
         raise NotImplementedError
 
-    def answer(self, question):
-        return Answer(self.replies.get(question, "no idea"), ["a.md"], seconds=0.1)
+    def answer_many(self, questions):
+        return [Answer(self.replies.get(q, "no idea"), ["a.md"], seconds=0.1) for q in questions]
 
     def retrieve(self, question, k):
         return [Hit(d, 0, "", 1.0) for d in self.docs.get(question, [])][:k]
