@@ -212,6 +212,31 @@ def read_metrics(out: str | os.PathLike) -> Measurements:
     return result
 
 
+class AnswerRecord(_Record):
+    """One line of answers.jsonl: an input, the arm's output and its scores (one field per metric, e.g. `f1`)."""
+
+    kind: Literal["answer", "paraphrase"] = "answer"
+    line: int
+    question: str
+    gold: str
+    references: list[str] = Field(default_factory=list)
+    response: str
+    sources: list[str] = Field(default_factory=list)
+    expected_source: Optional[str] = None
+    in_context: Optional[bool] = None
+    baseline_response: Optional[str] = None
+    baseline: Optional[Scores] = None
+
+    def score(self, metric: str) -> float | None:
+        """The output's `metric`, or None when it was not scored."""
+        value = (self.model_extra or {}).get(metric)
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+    def baseline_score(self, metric: str) -> float | None:
+        """The untouched model's `metric` on the same input, or None when it was not measured."""
+        return None if self.baseline is None else self.baseline.get(metric)
+
+
 # ---------------------------------------------------------------- validation.json
 
 

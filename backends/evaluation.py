@@ -21,7 +21,7 @@ from advisor.backends.base import Answer, Backend, BuildSettings, QAPair
 from advisor.backends.distributed import from_main, is_main, map_sharded, on_main
 from advisor.backends.metrics import Task, answer_in_context, choose_metric, score_all
 from advisor.measures import METRIC_LABELS
-from advisor.runrecords import Measurements
+from advisor.runrecords import AnswerRecord, Measurements
 
 ANSWERS_FILE = "answers.jsonl"
 
@@ -312,11 +312,16 @@ def evaluate(
     return Measurements.model_validate(metrics)
 
 
-def read_answers(out: Path, kind: str = "answer") -> list[dict[str, Any]]:
-    """Per-question records of an evaluation (for bootstrap intervals across approaches)."""
+def read_answers(out: Path, kind: str = "answer") -> list[AnswerRecord]:
+    """Per-question records of an evaluation (for bootstrap intervals across approaches), typed."""
+    from advisor.datafiles import parse_json
+    from advisor.modelfiles import check_model
+
     path = Path(out) / ANSWERS_FILE
     with open(path, encoding="utf-8") as handle:
-        return [r for r in map(json.loads, filter(str.strip, handle)) if r.get("kind") == kind]
+        records = [check_model(parse_json(text, f"{path}:{n}"), AnswerRecord, f"{path}:{n}", "answer record")
+                   for n, text in enumerate(handle, 1) if text.strip()]
+    return [r for r in records if r.kind == kind]
 
 
 # ---------------------------------------------------------------- display

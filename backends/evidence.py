@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from advisor.backends.base import APPROACHES, RETRIEVING, BuildSettings
 from advisor.backends.metrics import Task
 from advisor.runrecords import (
+    AnswerRecord,
     ArmOutput,
     ArmResult,
     ChallengedAnswer,
@@ -73,19 +74,19 @@ def rank(ok: Sequence[str], scores: dict[str, float], per_q: dict[str, PerQuesti
     return min(tied, key=COST_ORDER.index), sorted(tied, key=COST_ORDER.index), comparisons
 
 
-def pick_examples(records: dict[str, list[dict[str, Any]]], metric: str, limit: int = EXAMPLES) -> list[Example]:
+def pick_examples(records: Mapping[str, list[AnswerRecord]], metric: str, limit: int = EXAMPLES) -> list[Example]:
     """A few held-out inputs to read: those where the arms' scores differ most, then the first by line; fixed order."""
     arms = [a for a in COST_ORDER if records.get(a)]
     if not arms:
         return []
-    by_arm = {a: {r["line"]: r for r in records[a]} for a in arms}
+    by_arm = {a: {r.line: r for r in records[a]} for a in arms}
     lines = sorted(set.intersection(*(set(rows) for rows in by_arm.values())))
 
     def spread(line: int) -> float:
-        values = [float(by_arm[a][line].get(metric, 0.0)) for a in arms]
+        values = [by_arm[a][line].score(metric) or 0.0 for a in arms]
         first = by_arm[arms[0]][line]
-        if "baseline" in first:
-            values.append(float(first["baseline"].get(metric, 0.0)))
+        if first.baseline is not None:
+            values.append(first.baseline_score(metric) or 0.0)
         return max(values) - min(values)
 
     chosen = sorted(lines, key=lambda line: (-spread(line), line))[: max(0, limit - 1)]
@@ -94,17 +95,17 @@ def pick_examples(records: dict[str, list[dict[str, Any]]], metric: str, limit: 
     for line in sorted(chosen, key=lambda line: (-spread(line), line)):
         first = by_arm[arms[0]][line]
         outputs = {}
-        if "baseline_response" in first:
-            outputs[BASELINE] = ArmOutput(text=first["baseline_response"], score=first["baseline"].get(metric))
+        if first.baseline_response is not None:
+            outputs[BASELINE] = ArmOutput(text=first.baseline_response, score=first.baseline_score(metric))
         for a in arms:
-            outputs[a] = ArmOutput(text=by_arm[a][line]["response"], score=by_arm[a][line].get(metric))
-        examples.append(Example(line=line, input=first["question"],
-                                references=first.get("references") or [first["gold"]], outputs=outputs))
+            outputs[a] = ArmOutput(text=by_arm[a][line].response, score=by_arm[a][line].score(metric))
+        examples.append(Example(line=line, input=first.question, references=first.references or [first.gold],
+                                outputs=outputs))
     return examples
 
 
 def summarise(rec: Recommendation, task: Task, results: Mapping[str, ArmResult], not_applicable: dict[str, str],
-              per_q: dict[str, PerQuestion], base_q: PerQuestion, records: dict[str, list[dict[str, Any]]],
+              per_q: dict[str, PerQuestion], base_q: PerQuestion, records: Mapping[str, list[AnswerRecord]],
               settings: BuildSettings, counts: dict[str, int]) -> ValidationRun:
     """validation.json: per-arm metrics, the ranking by the task's metric with ties, the verdict, what to question."""
     metric = task.metric

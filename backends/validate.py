@@ -347,10 +347,9 @@ def summarise_run(
     metric = inputs.data.task.metric
     ok = [a for a in APPROACHES if a in results and results[a].ok]
     records = {a: read_answers(out / a) for a in ok}
-    per_q = {a: {r["line"]: float(r[metric]) for r in rows} for a, rows in records.items()}
-    base_q = next(
-        ({r["line"]: float(r["baseline"][metric]) for r in rows if "baseline" in r} for rows in records.values()), {}
-    )
+    per_q = {a: {r.line: r.score(metric) or 0.0 for r in rows} for a, rows in records.items()}
+    base_q = next(({r.line: s for r in rows if (s := r.baseline_score(metric)) is not None}
+                   for rows in records.values()), {})
     answered = inputs.data.test[: settings.eval_limit] if settings.eval_limit else inputs.data.test
     counts = {"questions": len(answered), "held_out": len(inputs.data.test), "train_pairs": len(inputs.data.train)}
     return summarise(rec, inputs.data.task, results, inputs.not_applicable, per_q, base_q, records, settings, counts)

@@ -120,10 +120,11 @@ def test_evaluate_returns_the_contract_shape_and_writes_per_question_records(tmp
     assert metrics["latency_ms"]["p50"] == 100.0 and metrics["build_seconds"] == 1.5
     assert metrics["models"]["generator"] == settings.generator
     records = read_answers(tmp_path)
-    assert [r["question"] for r in records] == ["Q1", "Q2"]
-    assert records[0]["response"] == "It is Odo Farlane." and records[0]["contains"] == 1.0
-    assert records[0]["baseline_response"] == "closed book guess" and records[0]["sources"] == ["a.md"]
-    assert [r["question"] for r in read_answers(tmp_path, "paraphrase")] == ["Q1 reworded"]
+    assert [r.question for r in records] == ["Q1", "Q2"]
+    assert records[0].response == "It is Odo Farlane." and records[0].score("contains") == 1.0
+    assert records[0].baseline_response == "closed book guess" and records[0].sources == ["a.md"]
+    assert records[0].baseline_score("contains") == 0.0
+    assert [r.question for r in read_answers(tmp_path, "paraphrase")] == ["Q1 reworded"]
     table = format_table(measured)
     assert "held-out questions" in table and "recall@2 (3)" in table and "contains reworded (1)" in table
 

@@ -17,7 +17,7 @@ from advisor.backends.fewshot import check_shots, default_shots, nearest
 from advisor.backends.metrics import answer_in_context, choose_metric, score_all
 from advisor.cli import main
 from advisor.errors import InputError
-from advisor.runrecords import ArmResult, Baseline, Retrieval, ValidationRun
+from advisor.runrecords import AnswerRecord, ArmResult, Baseline, Retrieval, ValidationRun
 
 ROOT = Path(__file__).resolve().parents[2]
 STYLE = ROOT / "sample" / "style"
@@ -163,7 +163,7 @@ def _run(metric_scores: dict[str, list[float]], base: list[float], task_kind: st
     task = choose_metric([QAPair(f"mr {i}", f"a sentence number {i} here") for i in range(len(base))], False)
     records = {
         a: [
-            {
+            AnswerRecord.model_validate({
                 "line": i + 1,
                 "question": f"mr {i}",
                 "gold": "g",
@@ -171,7 +171,7 @@ def _run(metric_scores: dict[str, list[float]], base: list[float], task_kind: st
                 "chrf": s,
                 "baseline_response": f"zero {i}",
                 "baseline": {"chrf": b},
-            }
+            })
             for i, (s, b) in enumerate(zip(scores, base))
         ]
         for a, scores in metric_scores.items()
@@ -181,7 +181,7 @@ def _run(metric_scores: dict[str, list[float]], base: list[float], task_kind: st
                      baseline=Baseline(answers={"chrf": sum(base) / len(base)}))
         for a, s in metric_scores.items()
     }
-    per_q = {a: {r["line"]: r["chrf"] for r in rows} for a, rows in records.items()}
+    per_q = {a: {r.line: r.score("chrf") or 0.0 for r in rows} for a, rows in records.items()}
     base_q = {i + 1: b for i, b in enumerate(base)}
     return evidence.summarise(
         _Rec(),
