@@ -128,7 +128,6 @@ def render_report(
     """The report `advisor report` writes ('markdown' or 'html'); `answers_file` is the name it shows as the source."""
     from advisor import report
 
-    what_if = assessment.what_if.to_dict() if assessment.what_if is not None else None
     return report.render(
         assessment.recommendation,
         assessment.rulebase,
@@ -137,7 +136,7 @@ def render_report(
         answers_file=answers_file,
         validation=validation,
         depth=assessment.depth,
-        what_if=what_if,
+        what_if=assessment.what_if,
     )
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
@@ -26,6 +25,7 @@ from advisor.text import terminal_safe
 
 if TYPE_CHECKING:
     from advisor.analyses.bundle import Analyses
+    from advisor.analyses.whatif import WhatIf
     from advisor.engine import Recommendation
     from advisor.models import RuleBase
 
@@ -150,12 +150,12 @@ def report_context(
     answers_file: str | None = None,
     validation: ValidationRun | None = None,
     depth: Analyses | None = None,
-    what_if: Mapping[str, Any] | None = None,
+    what_if: WhatIf | None = None,
 ) -> dict[str, Any]:
     """Everything a report template needs, as plain data (charts as SVG strings).
 
     `depth` is the `Analyses` of `advisor.analyses.bundle.analyse_depth` (robustness, prompt first, unknowns, costs);
-    `what_if` is `advisor.analyses.whatif.WhatIf.to_dict()` when answers were changed with `recommend --set`.
+    `what_if` is the `advisor.analyses.whatif.WhatIf` of `recommend --set`, when answers were changed.
     """
     questions = {q.id: q for q in rulebase.questions}
     factor_labels = {f.id: f.label or f.id for f in rulebase.factors}

@@ -1,7 +1,8 @@
 """What-if: change some answers, score again, and show what moved (verdict, factor pulls, rules fired).
 
 `parse_sets(["knowledge_change=static", ...], compiled)` checks `--set` options; `what_if` scores both
-answer sets and returns the difference as data (`WhatIf.to_dict()`), rendered by `render_text`.
+answer sets and returns the difference as typed data (`WhatIf`: its `to_dict()` is the JSON), rendered by
+`render_text` and the reports.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from advisor.answers import check_question, normalise_value
 from advisor.engine import CompiledRules, Recommendation, recommend
@@ -39,14 +42,35 @@ def parse_sets(items: Iterable[str], compiled: CompiledRules) -> dict[str, str]:
     return out
 
 
+class AnswerChange(BaseModel):
+    """One answer that `--set` changed."""
+
+    model_config = ConfigDict(populate_by_name=True, defer_build=True)
+    question: str
+    from_: str = Field(validation_alias=AliasChoices("from", "from_"), serialization_alias="from")
+    to: str
+
+
+class FactorChange(BaseModel):
+    """A factor whose pull changed: its pulls before and after, and the difference (after minus before)."""
+
+    model_config = ConfigDict(defer_build=True)
+    id: str
+    label: str
+    before: dict[str, float]
+    after: dict[str, float]
+    delta: dict[str, float]
+    because: str
+
+
 @dataclass
 class WhatIf:
     """The verdict before and after some answers change, and what changed in the explanation."""
 
     before: Recommendation
     after: Recommendation
-    changes: list[dict[str, str]]
-    factor_changes: list[dict[str, Any]]
+    changes: list[AnswerChange]
+    factor_changes: list[FactorChange]
     rules_started: list[str]
     rules_stopped: list[str]
 
@@ -58,7 +82,7 @@ class WhatIf:
     def to_dict(self) -> dict[str, Any]:
         """Plain data for the JSON output (`what_if` field beside the new recommendation)."""
         return {
-            "changes": self.changes,
+            "changes": [c.model_dump(by_alias=True) for c in self.changes],
             "before": {
                 "recommendation": self.before.recommendation,
                 "scores": self.before.scores,
@@ -70,7 +94,7 @@ class WhatIf:
                 "confidence": self.after.confidence,
             },
             "verdict_changed": self.verdict_changed,
-            "factor_changes": self.factor_changes,
+            "factor_changes": [f.model_dump() for f in self.factor_changes],
             "rules_started": self.rules_started,
             "rules_stopped": self.rules_stopped,
         }
@@ -87,26 +111,20 @@ def what_if(compiled: CompiledRules, answers: Mapping[str, str], changes: Mappin
     new_answers.update(changes)
     after = recommend(compiled, new_answers)
     changed = [
-        {"question": q, "from": before.answers.get(q, UNKNOWN), "to": v}
+        AnswerChange(question=q, from_=before.answers.get(q, UNKNOWN), to=v)
         for q, v in changes.items()
         if before.answers.get(q, UNKNOWN) != v
     ]
     old_f = {f.id: f for f in before.factors}
-    factor_changes = []
+    factor_changes: list[FactorChange] = []
     for f in after.factors:
         o = old_f.get(f.id)
         if o is None:
             continue
         delta = {a: round(f.pull(a) - o.pull(a), 3) + 0.0 for a in APPROACHES}
         if any(abs(d) > _TINY for d in delta.values()):
-            factor_changes.append({
-                "id": f.id,
-                "label": f.label,
-                "before": o.pulls(),
-                "after": f.pulls(),
-                "delta": delta,
-                "because": f.because,
-            })
+            factor_changes.append(FactorChange(id=f.id, label=f.label, before=o.pulls(), after=f.pulls(), delta=delta,
+                                               because=f.because))
     old_rules = [r.id for r in before.rules]
     new_rules = [r.id for r in after.rules]
     return WhatIf(
@@ -127,7 +145,7 @@ def _pull_word(delta: Mapping[str, float]) -> str:
 def render_text(result: WhatIf) -> str:
     """Old and new verdict side by side, then the changed answers, factor pulls and rules."""
     b, a = result.before, result.after
-    lines = ["What if " + ", ".join(f"{c['question']}={c['to']} (was {c['from']})" for c in result.changes) + "?"
+    lines = ["What if " + ", ".join(f"{c.question}={c.to} (was {c.from_})" for c in result.changes) + "?"
              if result.changes else "What if: the --set values are the answers already given; nothing changes."]
     width = max(len("recommendation"), 12)
     lines.append("")
@@ -141,7 +159,7 @@ def render_text(result: WhatIf) -> str:
     if result.factor_changes:
         lines.append("Factors whose pull changed (after minus before):")
         for f in result.factor_changes:
-            lines.append(f"  {f['label']}: {_pull_word(f['delta'])}")
+            lines.append(f"  {f.label}: {_pull_word(f.delta)}")
     else:
         lines.append("No factor's pull changed.")
     if result.rules_started:

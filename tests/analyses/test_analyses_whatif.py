@@ -44,10 +44,10 @@ def test_what_if_changes_verdict_and_explains(default_compiled):
     result = what_if(default_compiled, answers, changes)
     assert result.before.recommendation == "rag"
     assert result.verdict_changed and result.after.recommendation != "rag"
-    changed_factors = {f["id"] for f in result.factor_changes}
+    changed_factors = {f.id for f in result.factor_changes}
     assert {"dynamic_data", "external_knowledge"} <= changed_factors
     for f in result.factor_changes:
-        assert any(abs(d) > 0 for d in f["delta"].values())
+        assert any(abs(d) > 0 for d in f.delta.values())
     before_rules = {r.id for r in result.before.rules}
     after_rules = {r.id for r in result.after.rules}
     assert set(result.rules_started) == after_rules - before_rules
