@@ -31,7 +31,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from advisor.cases import check_library
 from advisor.engine import compile_rules, contributions, pick_many, term_weights, tie_indices, with_term_weights
 from advisor.errors import InputError, did_you_mean
-from advisor.models import APPROACHES, CaseLibrary, RuleBase
+from advisor.models import APPROACHES, Case, CaseLibrary, RuleBase
 from advisor.runrecords import ValidationRun
 from advisor.text import show
 
@@ -387,7 +387,7 @@ def _read_validation(path: str | os.PathLike) -> tuple[ValidationRun, Path]:
 
 def case_from_validation(
     validation: str | os.PathLike, rulebase: RuleBase, answers: str | os.PathLike | None = None, name: str | None = None
-) -> dict[str, Any]:
+) -> Case:
     """A measured case {name, expected, why, answers, source} from a validation run: its label is best_measured.
 
     The answers come from `answers` (an answers file), else from the run itself (an 'answers' mapping of
@@ -416,16 +416,11 @@ def case_from_validation(
     why = f"measured: {best} did best in the validation run" + (f" ({'; '.join(metrics)})" if metrics else "")
     if run.recommended is not None:
         why += f"; the advisor had recommended {run.recommended}"
-    return {
-        "name": name or f"measured: {project or vpath.parent.name or vpath.name}",
-        "expected": best,
-        "why": why,
-        "answers": {q: v for q, v in checked.items()},
-        "source": [str(vpath)],
-    }
+    return Case.model_validate({"name": name or f"measured: {project or vpath.parent.name or vpath.name}",
+                                "expected": best, "why": why, "answers": dict(checked), "source": [str(vpath)]})
 
 
-def add_case(cases_path: str | os.PathLike, case: Mapping[str, Any], rulebase: RuleBase) -> Path:
+def add_case(cases_path: str | os.PathLike, case: Case, rulebase: RuleBase) -> Path:
     """Append a case to a case library file (created when missing) in its own format; InputError on duplicates.
 
     A JSON library stays JSON; a YAML library is edited round-trip (ruamel.yaml), so its comments, order
@@ -437,15 +432,15 @@ def add_case(cases_path: str | os.PathLike, case: Mapping[str, Any], rulebase: R
 
     path = Path(cases_path)
     as_json = path.suffix.lower() == ".json"
-    new = dict(case)
+    new = case.model_dump(mode="json")
     if not os.path.lexists(path):
         data: dict[str, Any] = {"version": 1, "cases": [new]}
         text = json.dumps(data, indent=2, ensure_ascii=False) + "\n" if as_json else _dump_yaml_round_trip(data)
     else:
         library = load_cases(path, rulebase)
         for existing in library.cases:
-            if existing.name.strip().lower() == str(case["name"]).strip().lower():
-                raise InputError(f"{path}: a case named {show(case['name'])} is already there; give another --name")
+            if existing.name.strip().lower() == case.name.strip().lower():
+                raise InputError(f"{path}: a case named {show(case.name)} is already there; give another --name")
         data = read_data_file(path, "case library")
         data = {**data, "cases": [*data.get("cases", []), new]}
         if as_json:

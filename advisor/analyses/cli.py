@@ -78,7 +78,7 @@ def add_validation_command(validation: str, cases_file: str, answers: str | None
     rulebase = _load_rules(rules)
     case = case_from_validation(validation, rulebase, answers=answers, name=name)
     add_case(cases_file, case, rulebase)
-    click.echo(f"added measured case '{case['name']}' (expected {case['expected']}) to {cases_file}")
+    click.echo(f"added measured case '{case.name}' (expected {case.expected}) to {cases_file}")
 
 
 def exhaustive_check(file: str | None, near: float, fmt: str, echo: Callable[[str], None] = click.echo) -> None:

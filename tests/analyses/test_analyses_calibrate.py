@@ -127,10 +127,10 @@ def _validation(tmp_path, best="fine-tuning", **extra):
 def test_measured_case_from_validation_run(tmp_path, default_rules):
     run = _validation(tmp_path)
     case = case_from_validation(run, default_rules, answers=SAMPLE_ANSWERS)
-    assert case["expected"] == "fine-tuning"
-    assert case["name"] == "measured: Marrowind Greenworks support assistant"
-    assert "measured" in case["why"] and "f1 0.60" in case["why"] and "recommended rag" in case["why"]
-    assert case["answers"]["knowledge_change"] == "monthly"
+    assert case.expected == "fine-tuning"
+    assert case.name == "measured: Marrowind Greenworks support assistant"
+    assert "measured" in case.why and "f1 0.60" in case.why and "recommended rag" in case.why
+    assert case.answers["knowledge_change"] == "monthly"
     library = tmp_path / "cases.yaml"
     add_case(library, case, default_rules)
     loaded = load_cases(library, default_rules)
@@ -158,7 +158,7 @@ def test_validation_errors(tmp_path, default_rules):
     with pytest.raises(InputError, match="--answers"):
         case_from_validation(_validation(tmp_path), default_rules)
     recorded = _validation(tmp_path, answers={"knowledge_change": "daily"})
-    assert case_from_validation(recorded, default_rules)["answers"]["knowledge_change"] == "daily"
+    assert case_from_validation(recorded, default_rules).answers["knowledge_change"] == "daily"
     broken = tmp_path / "broken.json"
     broken.write_text("{")
     with pytest.raises(InputError, match="malformed JSON"):
