@@ -128,9 +128,9 @@ class Interval(_Record):
     difference: float
     low: float
     high: float
+    confidence: Optional[float] = None
     questions: int
     tie: bool
-    confidence: Optional[float] = None
 
 
 class Latency(_Record):

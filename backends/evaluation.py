@@ -21,7 +21,7 @@ from advisor.backends.base import Answer, Backend, BuildSettings, QAPair
 from advisor.backends.distributed import from_main, is_main, map_sharded, on_main
 from advisor.backends.metrics import Task, answer_in_context, choose_metric, score_all
 from advisor.measures import METRIC_LABELS
-from advisor.runrecords import AnswerRecord, Measurements
+from advisor.runrecords import AnswerRecord, Interval, Measurements
 
 ANSWERS_FILE = "answers.jsonl"
 
@@ -77,7 +77,7 @@ def bootstrap_ci(
     n: int = 1000,
     seed: int = 0,
     confidence: float = 0.95,
-) -> dict[str, float]:
+) -> Interval:
     """Paired bootstrap over questions of mean(a) - mean(b): the difference and its confidence interval.
 
     `tie` is true when the interval includes 0 (the difference is inside the noise).
@@ -86,21 +86,15 @@ def bootstrap_ci(
         raise ValueError(f"paired scores differ in length: {len(per_question_a)} and {len(per_question_b)}")
     m = len(per_question_a)
     if m == 0:
-        return {"difference": 0.0, "low": 0.0, "high": 0.0, "confidence": confidence, "questions": 0, "tie": True}
+        return Interval(difference=0.0, low=0.0, high=0.0, confidence=confidence, questions=0, tie=True)
     diffs = [a - b for a, b in zip(per_question_a, per_question_b)]
     rng = random.Random(seed)
     means = sorted(sum(diffs[rng.randrange(m)] for _ in range(m)) / m for _ in range(n))
     tail = (1 - confidence) / 2
     low = means[min(n - 1, int(math.floor(tail * n)))]
     high = means[min(n - 1, int(math.ceil((1 - tail) * n)) - 1)]
-    return {
-        "difference": round(sum(diffs) / m, 4),
-        "low": round(low, 4),
-        "high": round(high, 4),
-        "confidence": confidence,
-        "questions": m,
-        "tie": bool(low <= 0 <= high),
-    }
+    return Interval(difference=round(sum(diffs) / m, 4), low=round(low, 4), high=round(high, 4),
+                    confidence=confidence, questions=m, tie=bool(low <= 0 <= high))
 
 
 # ---------------------------------------------------------------- the closed-book baseline

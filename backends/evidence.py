@@ -7,7 +7,7 @@ No file is read and no model is run here: `validate.py` runs the stages and hand
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from advisor.backends.base import APPROACHES, RETRIEVING, BuildSettings
 from advisor.backends.metrics import Task
@@ -19,6 +19,7 @@ from advisor.runrecords import (
     Comparison,
     Diagnosis,
     Example,
+    Interval,
     Models,
     ValidationRun,
     WeakPart,
@@ -38,7 +39,7 @@ IN_CONTEXT_GOOD = 0.5
 PerQuestion = dict[int, float]
 
 
-def compare(a: PerQuestion, b: PerQuestion, seed: int) -> dict[str, Any]:
+def compare(a: PerQuestion, b: PerQuestion, seed: int) -> Interval:
     """Bootstrap the mean difference a - b over the questions both answered."""
     from advisor.backends.evaluation import bootstrap_ci
 
@@ -46,9 +47,9 @@ def compare(a: PerQuestion, b: PerQuestion, seed: int) -> dict[str, Any]:
     return bootstrap_ci([a[q] for q in common], [b[q] for q in common], seed=seed)
 
 
-def _comparison(a: str, b: str, metric: str, ci: dict[str, Any]) -> Comparison:
-    return Comparison(a=a, b=b, metric=metric, difference=ci["difference"], ci95=[ci["low"], ci["high"]],
-                      questions=ci["questions"], tie=ci["tie"])
+def _comparison(a: str, b: str, metric: str, ci: Interval) -> Comparison:
+    return Comparison(a=a, b=b, metric=metric, difference=ci.difference, ci95=[ci.low, ci.high],
+                      questions=ci.questions, tie=ci.tie)
 
 
 def rank(ok: Sequence[str], scores: dict[str, float], per_q: dict[str, PerQuestion], base_q: PerQuestion,
@@ -63,7 +64,7 @@ def rank(ok: Sequence[str], scores: dict[str, float], per_q: dict[str, PerQuesti
         if other != top:
             ci = compare(per_q[top], per_q[other], seed)
             comparisons.append(_comparison(top, other, metric, ci))
-            if ci["tie"]:
+            if ci.tie:
                 tied.append(other)
     rest = [a for a in ok if a != top]
     for i, a in enumerate(rest):

@@ -47,9 +47,9 @@ def test_bootstrap_ci_is_repeatable_and_brackets_the_difference():
     b = [0.0] * 8
     ci = bootstrap_ci(a, b, n=500, seed=1)
     assert ci == bootstrap_ci(a, b, n=500, seed=1)
-    assert ci["difference"] == 0.75 and ci["low"] <= 0.75 <= ci["high"] and ci["low"] > 0 and not ci["tie"]
+    assert ci.difference == 0.75 and ci.low <= 0.75 <= ci.high and ci.low > 0 and not ci.tie
     same = bootstrap_ci([0.5, 0.0, 1.0], [0.0, 0.5, 1.0], n=200, seed=0)
-    assert same["difference"] == pytest.approx(0.0) and same["tie"]
+    assert same.difference == pytest.approx(0.0) and same.tie
     with pytest.raises(ValueError):
         bootstrap_ci([1.0], [1.0, 0.0])
 
