@@ -1,13 +1,12 @@
 """Click commands for the backends (build, query, validate). Light at import: heavy work is imported inside.
 
 The commands are thin: they turn options into BuildSettings and call `runner.build_and_evaluate` or a
-backend's `load` + `answer`. Bad input (InputError) prints one line and exits 2, also when the commands run
-on their own (outside the `advisor` group).
+backend's `load` + `answer`. They run inside the `advisor` group, whose one error-to-exit mapping
+(`advisor.exits`) turns bad input (InputError) into one line and exit 2.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 from pathlib import Path
 
@@ -16,19 +15,7 @@ import click
 from advisor.backends.base import APPROACHES, DEFAULT_EMBEDDER, DEFAULT_GENERATOR, BuildSettings
 from advisor.backends.options import PromptOptions, RetrievalOptions, TrainingOptions
 from advisor.errors import InputError
-from advisor.exits import exit_statuses
 from advisor.params import FRACTION, POSITIVE
-
-
-def _input_errors_exit_2(func):
-    """Run the command under advisor's one error-to-exit mapping, also when it runs outside the `advisor` group."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        with exit_statuses():
-            return func(*args, **kwargs)
-
-    return wrapper
 
 
 _DATA_OPTIONS = [
@@ -162,7 +149,6 @@ def settings_from(options: dict) -> BuildSettings:
     "--out", "out", required=True, type=click.Path(path_type=Path), help="Folder to build into (replaced as a whole)."
 )
 @_pipeline_options
-@_input_errors_exit_2
 def build(approach: str, docs: Path | None, qa: Path, out: Path, quiet: bool, **options) -> None:
     """Build APPROACH on your pairs (and documents), and evaluate it on held-out pairs."""
     from advisor.atomic import check_output_dir
@@ -184,7 +170,6 @@ def build(approach: str, docs: Path | None, qa: Path, out: Path, quiet: bool, **
 @click.option("--k", "k", type=int, default=None, help="Chunks retrieved (default: as built).")
 @click.option("--max-new-tokens", type=int, default=None, help="Longest answer, in tokens (default: as built).")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer, sources and chunks as JSON.")
-@_input_errors_exit_2
 def query(out: Path, question: str, k: int | None, max_new_tokens: int | None, as_json: bool) -> None:
     """Answer QUESTION with the pipeline built in OUT, naming the documents used."""
     from advisor.backends import backend_class
@@ -241,7 +226,6 @@ def query(out: Path, question: str, k: int | None, max_new_tokens: int | None, a
     "--rules", "rules", type=click.Path(path_type=Path), default=None, help="Rule base (default: the bundled one)."
 )
 @_pipeline_options
-@_input_errors_exit_2
 def validate(
     answers: Path, out: Path, approaches: str, rules: Path | None, docs: Path | None, qa: Path, quiet: bool, **options
 ) -> None:

@@ -7,7 +7,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from advisor.backends.commands import build, query
+from advisor.cli import main
 
 CONTRACT_FIELDS = {"approach", "questions", "retrieval", "answers", "baseline", "latency_ms", "build_seconds", "models"}
 
@@ -18,7 +18,7 @@ def built_dir(tmp_path_factory, corpus_factory, pairs_factory):
     docs = corpus_factory(root / "docs")
     qa = pairs_factory(root / "qa.jsonl")
     out = root / "out"
-    result = CliRunner().invoke(build, ["rag", "--docs", str(docs), "--qa", str(qa), "--out", str(out),
+    result = CliRunner().invoke(main, ["build", "rag", "--docs", str(docs), "--qa", str(qa), "--out", str(out),
                                         "--eval-limit", "2", "--test-fraction", "0.5", "--max-new-tokens", "8",
                                         "--k", "2", "--quiet"])
     assert result.exit_code == 0, result.output
@@ -42,16 +42,17 @@ def test_build_writes_metrics_in_the_contract_shape(built_dir):
 
 def test_query_answers_and_names_the_documents_used(built_dir):
     out, _ = built_dir
-    result = CliRunner().invoke(query, [str(out), "Who founded Pelling Bakery?", "--max-new-tokens", "8", "--json"])
+    question = "Who founded Pelling Bakery?"
+    result = CliRunner().invoke(main, ["query", str(out), question, "--max-new-tokens", "8", "--json"])
     assert result.exit_code == 0, result.output
     answer = json.loads(result.output)
     assert answer["approach"] == "rag" and answer["sources"][0] == "places/bakery.md"
-    plain = CliRunner().invoke(query, [str(out), "Who founded Pelling Bakery?", "--max-new-tokens", "8"])
+    plain = CliRunner().invoke(main, ["query", str(out), "Who founded Pelling Bakery?", "--max-new-tokens", "8"])
     assert plain.exit_code == 0 and "Sources: places/bakery.md" in plain.output
 
 
 def _build(args):
-    return CliRunner().invoke(build, ["rag", *args, "--quiet"])
+    return CliRunner().invoke(main, ["build", "rag", *args, "--quiet"])
 
 
 def test_bad_inputs_exit_2_with_one_clear_line(tmp_path, corpus_factory, pairs_factory):
@@ -97,7 +98,7 @@ def test_bad_inputs_exit_2_with_one_clear_line(tmp_path, corpus_factory, pairs_f
 
 
 def test_query_without_a_build_exits_2(tmp_path):
-    result = CliRunner().invoke(query, [str(tmp_path), "anything?"])
+    result = CliRunner().invoke(main, ["query", str(tmp_path), "anything?"])
     assert result.exit_code == 2 and "no built pipeline" in result.output
 
 
