@@ -36,6 +36,7 @@ ALL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "d
 MODES = ("qa", "documents", "both")
 MIN_TRAIN_PAIRS = 8  # pairs needed to train on Q&A (at least 2 of them are held out for validation)
 MIN_VAL = 2
+MIN_IMPROVEMENT = 1e-4  # a validation loss must beat the best so far by this much to count as better
 
 
 @dataclass
@@ -435,9 +436,6 @@ def train_lora(
     return TrainResult(run.peft_model, state.history, facts)
 
 
-MIN_IMPROVEMENT = 1e-4  # a validation loss must beat the best so far by this much to count as better
-
-
 @dataclass
 class LoopState:
     """What the training loop has done so far: steps, the best adapter, token counts, losses, how it ended."""
@@ -527,6 +525,7 @@ def _progress_bar(total_steps: int, show: bool):
 
 
 def _show_losses(bar: Any, state: LoopState) -> None:
+    """The last train and validation loss beside the bar."""
     bar.set_postfix(loss=f"{state.last_loss:.3f}", val="-" if state.last_val is None else f"{state.last_val:.3f}")
 
 
@@ -631,6 +630,7 @@ def _peak_memory_mb(device: str, measured_mb: float) -> float:
 
 
 def _rounded(loss: float | None) -> float | None:
+    """A loss as logged and recorded (5 decimals), None kept."""
     return None if loss is None else round(loss, 5)
 
 
