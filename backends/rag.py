@@ -10,7 +10,7 @@ import json
 import logging
 import time
 import warnings
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -83,6 +83,96 @@ def _previous(out: Path, key: str) -> tuple[dict, list[Chunk], np.ndarray] | Non
         return None
 
 
+@dataclass
+class _Reuse:
+    """What a previous build offers: the unchanged documents' chunks and vectors, and its documents in row order."""
+
+    rows: dict[str, tuple[list[Chunk], np.ndarray]] = field(default_factory=dict)
+    previous_order: list[str] = field(default_factory=list)
+
+    @property
+    def kept(self) -> list[str]:
+        """The reusable documents, in their previous row order."""
+        return [doc_id for doc_id in self.previous_order if doc_id in self.rows]
+
+    @property
+    def kept_rows(self) -> int:
+        """Rows the reusable documents take at the start of the new build."""
+        return sum(len(self.rows[doc_id][0]) for doc_id in self.kept)
+
+    @property
+    def appendable(self) -> bool:
+        """Appending to the previous graph is exact when every previous document is still there, unchanged."""
+        kept = self.kept
+        return bool(kept) and kept == self.previous_order
+
+
+def _reuse_previous(previous: tuple[dict, list[Chunk], np.ndarray] | None, documents: list[Document]) -> _Reuse:
+    """The rows of a previous build (see `_previous`) that belong to documents whose text has not changed."""
+    reuse = _Reuse()
+    if previous is None:
+        return reuse
+    manifest, prev_chunks, prev_vectors = previous
+    current = {doc.id: doc.sha256 for doc in documents}
+    for entry in manifest.get("documents", []):
+        if current.get(entry["id"]) == entry["sha256"]:
+            rows = slice(entry["first_row"], entry["first_row"] + entry["chunks"])
+            reuse.rows[entry["id"]] = (prev_chunks[rows], np.array(prev_vectors[rows]))
+        reuse.previous_order.append(entry["id"])
+    return reuse
+
+
+@dataclass
+class _Rows:
+    """The index's rows: chunks, their vectors, and each document's entry (id, first_row, chunks, sha256)."""
+
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    entries: list[dict[str, Any]]
+
+
+def _assemble(
+    reuse: _Reuse,
+    fresh: list[Document],
+    new_chunks: list[Chunk],
+    new_vectors: np.ndarray,
+    documents: list[Document],
+    dimension: int,
+) -> _Rows:
+    """Reused documents keep their rows in the previous order; new and changed ones follow, in id order."""
+    chunks: list[Chunk] = []
+    parts: list[np.ndarray] = []
+    entries: list[dict[str, Any]] = []
+    for doc_id in reuse.kept:
+        doc_chunks, doc_vectors = reuse.rows[doc_id]
+        entries.append({"id": doc_id, "first_row": len(chunks), "chunks": len(doc_chunks)})
+        chunks += doc_chunks
+        parts.append(doc_vectors)
+    counts: dict[str, int] = {}
+    for c in new_chunks:
+        counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
+    row = len(chunks)
+    for doc in fresh:  # new_chunks are in the same document order
+        entries.append({"id": doc.id, "first_row": row, "chunks": counts.get(doc.id, 0)})
+        row += counts.get(doc.id, 0)
+    chunks += new_chunks
+    parts.append(new_vectors)
+    vectors = np.concatenate(parts) if parts else np.zeros((0, dimension), np.float32)
+    if not chunks:
+        raise InputError("the documents produced no text to index")
+    sha = {doc.id: doc.sha256 for doc in documents}
+    for entry in entries:
+        entry["sha256"] = sha[entry["id"]]
+    return _Rows(chunks, vectors, entries)
+
+
+def _save(out: Path, index: ChunkIndex, manifest: Manifest) -> None:
+    """The index and its manifest, written into `out` atomically (a failed build leaves `out` as it was)."""
+    with staged_dir(out) as tmp:
+        index.save(tmp)
+        write_text(tmp / MANIFEST, manifest.to_text())
+
+
 class RagBackend(Backend):
     """Hybrid dense + lexical retrieval over the user's chunks, answered by the untouched generator."""
 
@@ -112,25 +202,31 @@ class RagBackend(Backend):
         """
         out = Path(out)
         started = time.perf_counter()
-        options = self.options
         embedder = self.embedder
-        check_window(options["chunk_tokens"], options["chunk_overlap"], embedder.max_tokens)
-        key = _cache_key(embedder.source.fingerprint, options)
-        previous = _previous(out, key)
+        check_window(self.options["chunk_tokens"], self.options["chunk_overlap"], embedder.max_tokens)
+        key = _cache_key(embedder.source.fingerprint, self.options)
+        reuse = _reuse_previous(_previous(out, key), documents)
+        fresh = [doc for doc in documents if doc.id not in reuse.rows]
+        new_chunks, new_vectors = self._embed_fresh(fresh, progress)
+        rows = _assemble(reuse, fresh, new_chunks, new_vectors, documents, embedder.dimension)
+        index = self._index(rows, out, reuse)
+        facts: dict[str, Any] = {
+            "documents": len(documents),
+            "chunks": len(rows.chunks),
+            "embedded_chunks": len(new_chunks),
+            "reused_chunks": len(rows.chunks) - len(new_chunks),
+            "dense_index": "appended" if reuse.appendable else "built",
+        }
+        manifest = self._manifest(key, index, rows.entries, facts)
+        _save(out, index, manifest)
+        self.index = index
+        self.manifest = manifest
+        facts["seconds"] = round(time.perf_counter() - started, 3)
+        return facts
 
-        # Reusable documents keep their rows in the previous order; new and changed ones follow, in id order.
-        reused: dict[str, tuple[list[Chunk], np.ndarray]] = {}
-        prev_order: list[str] = []
-        if previous is not None:
-            manifest, prev_chunks, prev_vectors = previous
-            current = {doc.id: doc.sha256 for doc in documents}
-            for entry in manifest.get("documents", []):
-                if current.get(entry["id"]) == entry["sha256"]:
-                    rows = slice(entry["first_row"], entry["first_row"] + entry["chunks"])
-                    reused[entry["id"]] = (prev_chunks[rows], np.array(prev_vectors[rows]))
-                prev_order.append(entry["id"])
-        kept = [doc_id for doc_id in prev_order if doc_id in reused]
-        fresh = [doc for doc in documents if doc.id not in reused]
+    def _embed_fresh(self, fresh: list[Document], progress: bool) -> tuple[list[Chunk], np.ndarray]:
+        """Chunks of the new and changed documents, in their order, and their embeddings."""
+        embedder, options = self.embedder, self.options
         new_chunks = [
             c
             for doc in fresh
@@ -139,51 +235,28 @@ class RagBackend(Backend):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             new_vectors = embedder.encode([c.text for c in new_chunks], progress=progress)
+        return new_chunks, new_vectors
 
-        chunks: list[Chunk] = []
-        parts: list[np.ndarray] = []
-        entries: list[dict[str, Any]] = []
-        for doc_id in kept:
-            doc_chunks, doc_vectors = reused[doc_id]
-            entries.append({"id": doc_id, "first_row": len(chunks), "chunks": len(doc_chunks)})
-            chunks += doc_chunks
-            parts.append(doc_vectors)
-        counts: dict[str, int] = {}
-        for c in new_chunks:
-            counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
-        row = len(chunks)
-        for doc in fresh:  # new_chunks are in the same document order
-            entries.append({"id": doc.id, "first_row": row, "chunks": counts.get(doc.id, 0)})
-            row += counts.get(doc.id, 0)
-        chunks += new_chunks
-        parts.append(new_vectors)
-        vectors = np.concatenate(parts) if parts else np.zeros((0, embedder.dimension), np.float32)
-        if not chunks:
-            raise InputError("the documents produced no text to index")
-        sha = {doc.id: doc.sha256 for doc in documents}
-        for entry in entries:
-            entry["sha256"] = sha[entry["id"]]
-
-        # Appending to the previous graph is exact when every previous document is still there, unchanged.
-        append = previous is not None and kept == prev_order and kept
-        prev_rows = sum(e["chunks"] for e in entries[: len(kept)]) if append else 0
-        index = ChunkIndex.build(
-            chunks,
-            vectors,
+    def _index(self, rows: _Rows, out: Path, reuse: _Reuse) -> ChunkIndex:
+        """The dense and lexical indexes over the rows; the previous dense graph is extended when it can be."""
+        options = self.options
+        append = reuse.appendable
+        return ChunkIndex.build(
+            rows.chunks,
+            rows.vectors,
             lexical=options["lexical"],
             fusion=options["fusion"],
             dense_weight=options["dense_weight"],
             previous_dense=out / DENSE_FILE if append else None,
-            previous_rows=prev_rows,
+            previous_rows=reuse.kept_rows if append else 0,
         )
-        facts: dict[str, Any] = {
-            "documents": len(documents),
-            "chunks": len(chunks),
-            "embedded_chunks": len(new_chunks),
-            "reused_chunks": len(chunks) - len(new_chunks),
-            "dense_index": "appended" if append else "built",
-        }
-        manifest = {
+
+    def _manifest(
+        self, key: str, index: ChunkIndex, entries: list[dict[str, Any]], facts: dict[str, Any]
+    ) -> Manifest:
+        """manifest.json of this build: models, chunking, retrieval settings, each document's rows and the counts."""
+        embedder, options = self.embedder, self.options
+        return Manifest.model_validate({
             "format": FORMAT,
             "approach": self.approach,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -204,16 +277,9 @@ class RagBackend(Backend):
             "retrieval": {**index.settings(), "context_k": self.context_k},
             "settings": self.settings.to_json(),
             "documents": entries,
-            "counts": facts,
+            "counts": dict(facts),
             "versions": library_versions(),
-        }
-        with staged_dir(out) as tmp:
-            index.save(tmp)
-            write_text(tmp / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-        self.index = index
-        self.manifest = Manifest.model_validate(manifest)
-        facts["seconds"] = round(time.perf_counter() - started, 3)
-        return facts
+        })
 
     @classmethod
     def load(cls, out: Path, settings: BuildSettings | None = None) -> "RagBackend":

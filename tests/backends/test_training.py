@@ -11,6 +11,7 @@ from advisor.backends.prompts import closed_book_messages
 from advisor.backends.training import (
     IGNORE,
     Example,
+    LoopState,
     TrainConfig,
     add_lora,
     causal_loss,
@@ -123,6 +124,25 @@ def test_options_are_checked():
     config = TrainConfig(target_modules="q_proj, v_proj", epochs=3.0)
     config.check()
     assert config.target_modules == ("q_proj", "v_proj") and config.epochs == 3 and isinstance(config.epochs, int)
+
+
+def test_early_stopping_keeps_the_best_adapter_and_stops_after_patience_bad_validations():
+    state = LoopState()
+
+    def validated(step, val):
+        state.step, state.last_val = step, val
+        return state.keep_or_stop(2, lambda: {"from step": step})
+
+    assert not validated(1, 3.0) and state.best_step == 1 and state.bad_evals == 0
+    assert not validated(2, 2.99995) and state.bad_evals == 1  # better by less than 1e-4 is not better
+    assert not validated(3, 2.0) and state.bad_evals == 0 and state.best_state == {"from step": 3}
+    assert not validated(4, 2.5) and not state.stopped_early
+    assert validated(5, 2.1) and state.stopped_early
+    assert (state.best_val, state.best_step, state.best_state) == (2.0, 3, {"from step": 3})
+    # Without a validation set every epoch's adapter is the best so far and training never stops early.
+    state = LoopState()
+    assert not any(validated(step, None) for step in (1, 2, 3))
+    assert state.best_step == 3 and state.best_val == float("inf") and not state.stopped_early
 
 
 def test_fast_loss_equals_the_models_own_loss(tokenizer):
