@@ -41,14 +41,33 @@ CHUNKER_VERSION = 1  # bump when chunk_text changes what it produces, so cached 
 DEFAULT_CONTEXT_K = 2
 
 
-def retrieval_options(settings: BuildSettings) -> dict[str, Any]:
+@dataclass(frozen=True)
+class RetrievalSettings:
+    """Chunking and retrieval as a build uses them: settings.retrieval with the measured defaults filled in."""
+
+    chunk_tokens: int
+    chunk_overlap: int
+    lexical: str
+    fusion: str
+    dense_weight: float
+    context_k: int
+
+
+def retrieval_options(settings: BuildSettings) -> RetrievalSettings:
     """Chunking and retrieval options from settings.retrieval, with the measured defaults filled in."""
     given = settings.retrieval
-    defaults = {"chunk_tokens": DEFAULT_CHUNK_TOKENS, "chunk_overlap": DEFAULT_CHUNK_OVERLAP,
-                "lexical": DEFAULT_LEXICAL, "fusion": DEFAULT_FUSION, "dense_weight": DEFAULT_DENSE_WEIGHT,
-                "context_k": DEFAULT_CONTEXT_K}
-    return {name: default if getattr(given, name) is None else getattr(given, name)
-            for name, default in defaults.items()}
+
+    def pick(value: Any, default: Any) -> Any:
+        return default if value is None else value
+
+    return RetrievalSettings(
+        chunk_tokens=pick(given.chunk_tokens, DEFAULT_CHUNK_TOKENS),
+        chunk_overlap=pick(given.chunk_overlap, DEFAULT_CHUNK_OVERLAP),
+        lexical=pick(given.lexical, DEFAULT_LEXICAL),
+        fusion=pick(given.fusion, DEFAULT_FUSION),
+        dense_weight=pick(given.dense_weight, DEFAULT_DENSE_WEIGHT),
+        context_k=pick(given.context_k, DEFAULT_CONTEXT_K),
+    )
 
 
 def library_versions() -> dict[str, str]:
@@ -62,9 +81,9 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-def _cache_key(embedder_fingerprint: str, options: dict[str, Any]) -> str:
+def _cache_key(embedder_fingerprint: str, options: RetrievalSettings) -> str:
     return (
-        f"{embedder_fingerprint}|tokens={options['chunk_tokens']}|overlap={options['chunk_overlap']}|v{CHUNKER_VERSION}"
+        f"{embedder_fingerprint}|tokens={options.chunk_tokens}|overlap={options.chunk_overlap}|v{CHUNKER_VERSION}"
     )
 
 
@@ -203,7 +222,7 @@ class RagBackend(Backend):
         out = Path(out)
         started = time.perf_counter()
         embedder = self.embedder
-        check_window(self.options["chunk_tokens"], self.options["chunk_overlap"], embedder.max_tokens)
+        check_window(self.options.chunk_tokens, self.options.chunk_overlap, embedder.max_tokens)
         key = _cache_key(embedder.source.fingerprint, self.options)
         reuse = _reuse_previous(_previous(out, key), documents)
         fresh = [doc for doc in documents if doc.id not in reuse.rows]
@@ -230,7 +249,7 @@ class RagBackend(Backend):
         new_chunks = [
             c
             for doc in fresh
-            for c in chunk_text(doc.id, doc.text, embedder.tokenizer, options["chunk_tokens"], options["chunk_overlap"])
+            for c in chunk_text(doc.id, doc.text, embedder.tokenizer, options.chunk_tokens, options.chunk_overlap)
         ]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -244,9 +263,9 @@ class RagBackend(Backend):
         return ChunkIndex.build(
             rows.chunks,
             rows.vectors,
-            lexical=options["lexical"],
-            fusion=options["fusion"],
-            dense_weight=options["dense_weight"],
+            lexical=options.lexical,
+            fusion=options.fusion,
+            dense_weight=options.dense_weight,
             previous_dense=out / DENSE_FILE if append else None,
             previous_rows=reuse.kept_rows if append else 0,
         )
@@ -269,8 +288,8 @@ class RagBackend(Backend):
             },
             "embedding_key": key,
             "chunking": {
-                "tokens": options["chunk_tokens"],
-                "overlap": options["chunk_overlap"],
+                "tokens": options.chunk_tokens,
+                "overlap": options.chunk_overlap,
                 "tokenizer": embedder.name,
                 "version": CHUNKER_VERSION,
             },
@@ -321,7 +340,7 @@ class RagBackend(Backend):
     @property
     def context_k(self) -> int:
         """Chunks given to the generator: min(settings.k, the context_k option, 2 by default)."""
-        return max(1, min(self.settings.k, self.options["context_k"]))
+        return max(1, min(self.settings.k, self.options.context_k))
 
     def answer_many(self, questions: list[str], batch_size: int | None = None) -> list[Answer]:
         """Answers from the top context_k chunks, generated in batches; seconds = retrieval + the batch's share

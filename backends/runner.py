@@ -64,7 +64,7 @@ def check_settings(approach: str, settings: BuildSettings) -> None:
         from advisor.backends.rag import retrieval_options
 
         options = retrieval_options(settings)
-        check_window(options["chunk_tokens"], options["chunk_overlap"])
+        check_window(options.chunk_tokens, options.chunk_overlap)
 
 
 def require_documents(approaches: list[str], option: str = "") -> None:

@@ -8,7 +8,7 @@ from advisor.backends import backend_class
 from advisor.backends.options import RetrievalOptions
 from advisor.backends.base import BuildSettings
 from advisor.backends.embedder import resolve_embedder
-from advisor.backends.rag import RagBackend, retrieval_options
+from advisor.backends.rag import RagBackend, RetrievalSettings, retrieval_options
 from advisor.errors import InputError
 
 
@@ -38,10 +38,10 @@ def test_answers_come_from_the_retrieved_context_and_name_their_documents(built_
 
 
 def test_options_come_from_the_typed_retrieval_section_with_measured_defaults():
-    assert retrieval_options(BuildSettings()) == {"chunk_tokens": 128, "chunk_overlap": 32, "lexical": "bm25",
-                                                  "fusion": "weighted", "dense_weight": 0.4,
-                                                  "context_k": 2}
-    assert retrieval_options(BuildSettings(retrieval=RetrievalOptions(chunk_overlap=0)))["chunk_overlap"] == 0
+    assert retrieval_options(BuildSettings()) == RetrievalSettings(
+        chunk_tokens=128, chunk_overlap=32, lexical="bm25", fusion="weighted", dense_weight=0.4, context_k=2
+    )
+    assert retrieval_options(BuildSettings(retrieval=RetrievalOptions(chunk_overlap=0))).chunk_overlap == 0
 
 
 def test_embedder_names_are_checked_without_loading(tmp_path):
