@@ -10,7 +10,7 @@ demo: setup
 
 test: setup
 	.venv/bin/ruff check .
-	.venv/bin/mypy
+	bash scripts/typecheck.sh
 	HF_HUB_OFFLINE=1 .venv/bin/python -m pytest -q
 
 bench: setup

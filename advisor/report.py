@@ -20,10 +20,10 @@ from advisor.errors import InputError
 from advisor.measures import ARM_LABELS, METRIC_LABELS
 from advisor.models import APPROACHES, UNKNOWN
 from advisor.references import cite, cited_works
-from advisor.runrecords import ArmResult, Example, Latency, Retrieval, ValidationRun
 from advisor.text import terminal_safe
 
 if TYPE_CHECKING:
+    from advisor.runrecords import ArmResult, Example, ValidationRun
     from advisor.analyses.bundle import Analyses
     from advisor.analyses.whatif import WhatIf
     from advisor.engine import Recommendation
@@ -62,6 +62,7 @@ def format_for(path: str | os.PathLike) -> str:
 
 def evidence_context(run: ValidationRun) -> dict[str, Any]:
     """Rows and text of the Evidence section, from a typed validation run."""
+    from advisor.runrecords import ArmResult
     metric = run.metric if run.metric in METRICS else "contains"
     reported = [m for m in run.metrics_reported or KNOWLEDGE_METRICS if m in METRICS]
     columns = [metric] + [m for m in reported if m != metric]
@@ -115,6 +116,8 @@ def _example(ex: Example) -> dict[str, Any]:
 
 
 def _row(label: str, key: str, arm: ArmResult, columns: list[str]) -> dict[str, Any]:
+    from advisor.runrecords import Latency, Retrieval
+
     retrieval = arm.retrieval or Retrieval()
     latency = arm.latency_ms or Latency()
     return {

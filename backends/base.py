@@ -9,10 +9,14 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from advisor.backends.options import HybridOptions, PromptOptions, RetrievalOptions, TrainingOptions
-from advisor.runrecords import Manifest
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from advisor.runrecords import Manifest
 
 # Validation arms that are built, cheapest first; the untouched model (zero-shot) is always measured beside them.
 APPROACHES = ("prompt", "rag", "fine-tuning", "hybrid")
@@ -111,8 +115,8 @@ class BuildSettings:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "BuildSettings":
         """Settings saved by to_json (unknown top-level keys of older builds are ignored)."""
-        sections = {"retrieval": RetrievalOptions, "training": TrainingOptions, "hybrid": HybridOptions,
-                    "prompt": PromptOptions}
+        sections: dict[str, type[BaseModel]] = {"retrieval": RetrievalOptions, "training": TrainingOptions,
+                                                "hybrid": HybridOptions, "prompt": PromptOptions}
         values = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         for name, model in sections.items():
             if isinstance(values.get(name), dict):

@@ -248,8 +248,8 @@ def validate(
         echo=lambda message: click.echo(message, err=True) if main else None,
     )
     click.echo("")
-    click.echo(result["verdict"])
-    for item in result["challenged_answers"]:
-        click.echo(f"  - {item['question']} = {item['answer']}: {item['evidence']}")
+    click.echo(result.verdict or "")
+    for item in result.challenged_answers:
+        click.echo(f"  - {item.question} = {item.answer}: {item.evidence}")
     click.echo(f"\nwrote {out / 'validation.json'}")
     click.echo(f"report: {(out / 'report.html').resolve()}")

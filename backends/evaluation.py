@@ -282,7 +282,8 @@ def evaluate(
     ]
     reworded = [p for p in answered if p.paraphrase]
     if reworded:
-        para_answers = _answer_all(backend, [p.paraphrase for p in reworded], batch_size, progress, "paraphrases")
+        para_answers = _answer_all(backend, [p.paraphrase or "" for p in reworded], batch_size, progress,
+                                   "paraphrases")
         para_scores, para_mean = score_all([a.text for a in para_answers], reworded, task.reported)
         metrics["paraphrase"] = {"questions": len(reworded), "answers": para_mean}
         records += [

@@ -126,9 +126,8 @@ class HybridBackend(FineTuneBackend):
         """Build the RAG index into work/rag, or copy the one named by the hybrid's rag_index option."""
         from advisor.backends.rag import RagBackend
 
-        given = self.settings.hybrid.rag_index
-        if given:
-            given = Path(given)
+        if self.settings.hybrid.rag_index:
+            given = Path(self.settings.hybrid.rag_index)
             if not (given / "manifest.json").is_file():
                 raise InputError(f"rag_index {given} is not a built RAG index (no manifest.json)")
             shutil.copytree(given, work / "rag")

@@ -14,9 +14,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from advisor.backends.embedder import Embedder
 
 from advisor.atomic import staged_dir, write_text
 from advisor.backends.base import Answer, Backend, BuildSettings, Document, Hit, QAPair
@@ -203,7 +206,7 @@ class RagBackend(Backend):
         super().__init__(settings or BuildSettings())
         self.options = retrieval_options(self.settings)
         self.index: ChunkIndex | None = None
-        self._embedder = None
+        self._embedder: Embedder | None = None
 
     @property
     def embedder(self):

@@ -337,7 +337,7 @@ def validation_loss(model: Any, examples: Sequence[Example], batch_size: int, pa
 
     if not examples:
         return None
-    total, count = 0.0, 0
+    total, count = 0.0, 0.0
     was_training = model.training
     model.eval()
     order = distributed.shard(sorted(range(len(examples)), key=lambda i: len(examples[i].input_ids)))
@@ -346,7 +346,7 @@ def validation_loss(model: Any, examples: Sequence[Example], batch_size: int, pa
             batch = collate([examples[i] for i in order[start : start + batch_size]], pad_id, device)
             loss_sum, n = causal_loss_sum(model, batch)
             total += float(loss_sum)
-            count += n
+            count += float(n)
     if was_training:
         model.train()
     total, count = distributed.all_sum([total, count])

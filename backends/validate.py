@@ -263,8 +263,8 @@ def validate(
     out = Path(out_dir)
     inputs, chosen = prepare(answers_path, docs_dir, qa_file, out, settings or BuildSettings(), approaches, rules_path)
     settings = inputs.data.settings
-    answered = len(inputs.data.test[: settings.eval_limit or None])
-    distributed.check_run(chosen, settings, len(inputs.data.train), answered)
+    answered = inputs.data.test[: settings.eval_limit] if settings.eval_limit else inputs.data.test
+    distributed.check_run(chosen, settings, len(inputs.data.train), len(answered))
     distributed.barrier()  # every rank has checked OUT before any rank writes there
     rec = inputs.recommendation
     echo(f"recommendation from the answers: {rec.recommendation} (confidence {rec.confidence:.2f})")
@@ -282,7 +282,6 @@ def validate(
     bar = Progress(plan, echo, out / PROGRESS_FILE if distributed.is_main() else None)
     stages: list[Stage] = []
     results: dict[str, ArmResult] = {}
-    answered = inputs.data.test[: settings.eval_limit] if settings.eval_limit else inputs.data.test
 
     bar.start(0)
     with measure() as m:
