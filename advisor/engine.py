@@ -308,7 +308,7 @@ def to_score(compiled: CompiledRules, raw: float) -> float:
 class Recommendation:
     """The engine's answer, with its explanation as data. `to_dict()` is the contract JSON (plus extra fields)."""
 
-    recommendation: str
+    recommendation: Approach
     scores: dict[str, float]
     raw_scores: dict[str, float]
     confidence: float
@@ -399,7 +399,7 @@ def recommend(compiled: CompiledRules, answers: Mapping[str, Any]) -> Recommenda
         )
         for qi, alt, new_top in flip_list
     ]
-    name = APPROACHES[top]
+    name = cast(Approach, APPROACHES[top])
     return Recommendation(
         recommendation=name,
         scores={a: _r(to_score(compiled, raw[i])) for i, a in enumerate(APPROACHES)},

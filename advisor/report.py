@@ -176,7 +176,7 @@ def report_context(
          "text": questions[flip.question].text if flip.question in questions else flip.question}
         for flip in rec.flips
     ]
-    info = rulebase.approaches.get(rec.recommendation)  # type: ignore[call-overload]
+    info = rulebase.approaches.get(rec.recommendation)
     score_chart = charts.bar_chart(
         [(a, rec.scores[a]) for a in APPROACHES],
         title="Scores (0 to 1)",
@@ -336,7 +336,7 @@ def write_report(path: str | os.PathLike, rec: Recommendation, rulebase: RuleBas
 
 def render_text(rec: Recommendation, rulebase: RuleBase, project: str | None = None) -> str:
     """A readable terminal summary (no Jinja2)."""
-    info = rulebase.approaches.get(rec.recommendation)  # type: ignore[call-overload]
+    info = rulebase.approaches.get(rec.recommendation)
     questions = {q.id: q for q in rulebase.questions}
     lines = []
     if project:
