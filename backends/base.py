@@ -9,6 +9,7 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from advisor.backends.options import HybridOptions, PromptOptions, RetrievalOptions, TrainingOptions
@@ -98,6 +99,10 @@ class BuildSettings:
     training: TrainingOptions = field(default_factory=TrainingOptions)
     hybrid: HybridOptions = field(default_factory=HybridOptions)
     prompt: PromptOptions = field(default_factory=PromptOptions)
+
+    def answered(self, held_out: Sequence[QAPair]) -> list[QAPair]:
+        """The held-out pairs that get answered: the first `eval_limit` of them, or all without a limit."""
+        return list(held_out[: self.eval_limit or None])
 
     @property
     def new_tokens(self) -> int:

@@ -207,7 +207,7 @@ def evaluate(
     settings = settings or backend.settings
     started = time.perf_counter()
     pairs = list(test_pairs)
-    answered = pairs[: settings.eval_limit] if settings.eval_limit else pairs
+    answered = settings.answered(pairs)
     task = task or choose_metric(pairs, backend.retrieves, settings.metric)
     batch_size = settings.batch_size
     metrics: dict[str, Any] = {

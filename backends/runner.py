@@ -131,7 +131,7 @@ def build_and_evaluate(approach: str, docs_dir: str | Path | None, qa_file: str 
     if inputs is None:
         inputs = prepare([approach], docs_dir, qa_file, out, settings or BuildSettings())
         distributed.check_run([approach], inputs.settings, len(inputs.train),
-                              len(inputs.test[: inputs.settings.eval_limit or None]))
+                              len(inputs.settings.answered(inputs.test)))
         distributed.barrier()  # every rank has checked OUT before any rank writes there
     settings = replace(settings or inputs.settings, max_new_tokens=inputs.settings.max_new_tokens)
     say = echo or (lambda message: None)

@@ -184,10 +184,10 @@ def _minutes(seconds: float) -> str:
 
 
 def _plan(approaches: Sequence[str], inputs: Inputs, settings: BuildSettings) -> list[tuple[str, float]]:
-    answered = min(len(inputs.data.test), settings.eval_limit or len(inputs.data.test))
-    reworded = sum(1 for p in inputs.data.test[:answered] if p.paraphrase)
-    per_eval = (answered + reworded) * _ESTIMATE["answer"]
-    plan = [("load models", 15.0), ("untouched model (zero-shot)", answered * _ESTIMATE["answer"] * 0.5)]
+    answered = settings.answered(inputs.data.test)
+    reworded = sum(1 for p in answered if p.paraphrase)
+    per_eval = (len(answered) + reworded) * _ESTIMATE["answer"]
+    plan = [("load models", 15.0), ("untouched model (zero-shot)", len(answered) * _ESTIMATE["answer"] * 0.5)]
     for approach in approaches:
         scale = len(inputs.data.train) / 50 if approach != "rag" else len(inputs.data.documents) / 12
         plan.append(
@@ -263,7 +263,7 @@ def validate(
     out = Path(out_dir)
     inputs, chosen = prepare(answers_path, docs_dir, qa_file, out, settings or BuildSettings(), approaches, rules_path)
     settings = inputs.data.settings
-    answered = inputs.data.test[: settings.eval_limit] if settings.eval_limit else inputs.data.test
+    answered = settings.answered(inputs.data.test)
     distributed.check_run(chosen, settings, len(inputs.data.train), len(answered))
     distributed.barrier()  # every rank has checked OUT before any rank writes there
     rec = inputs.recommendation
@@ -349,8 +349,8 @@ def summarise_run(
     per_q = {a: {r.line: r.score(metric) or 0.0 for r in rows} for a, rows in records.items()}
     base_q = next(({r.line: s for r in rows if (s := r.baseline_score(metric)) is not None}
                    for rows in records.values()), {})
-    answered = inputs.data.test[: settings.eval_limit] if settings.eval_limit else inputs.data.test
-    counts = {"questions": len(answered), "held_out": len(inputs.data.test), "train_pairs": len(inputs.data.train)}
+    counts = {"questions": len(settings.answered(inputs.data.test)), "held_out": len(inputs.data.test),
+              "train_pairs": len(inputs.data.train)}
     return summarise(rec, inputs.data.task, results, inputs.not_applicable, per_q, base_q, records, settings, counts)
 
 
