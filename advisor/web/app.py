@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from advisor import __version__
 from advisor.errors import InputError
 from advisor.models import UNKNOWN, AnswersFile, RecommendationOut
+from advisor.runrecords import ValidationRun
 from advisor.web import runs as run_store
 from advisor.web.security import BodyTooLarge, SecurityHeaders, document_csp, read_body
 
@@ -373,9 +374,7 @@ def _run_report(settings: Settings, name: str) -> tuple[run_store.RunDetail, str
 def _render_run_report(settings: Settings, detail: run_store.RunDetail) -> str:
     from advisor import assessment
 
-    from advisor.runrecords import ValidationRun
-
-    validation = ValidationRun.model_validate(detail.validation or {})
+    validation = detail.validation or ValidationRun()
     document, answers = assessment.check_document(
         {"version": 1, "answers": validation.answers or {}}, f"{detail.name}/validation.json", settings.rulebase
     )

@@ -12,10 +12,11 @@ import re
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel
+from pydantic import BaseModel, field_serializer
 
-from advisor.backends.validate import PROGRESS_FILE, VALIDATION_FILE
+from advisor.backends.validate import PROGRESS_FILE
 from advisor.errors import InputError
+from advisor.runrecords import VALIDATION_FILE, ValidationRun, load_validation
 
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
 REPORT_FILE = "report.html"
@@ -63,9 +64,13 @@ class RunSummary(BaseModel):
 
 
 class RunDetail(RunSummary):
-    """One run with its whole validation.json (the evidence)."""
+    """One run with its whole validation.json (the evidence), typed; it is sent as the file holds it."""
 
-    validation: Optional[dict[str, Any]] = None
+    validation: Optional[ValidationRun] = None
+
+    @field_serializer("validation")
+    def _as_written(self, run: Optional[ValidationRun]) -> Optional[dict[str, Any]]:
+        return run.to_json() if run is not None else None
 
 
 def _inside(root: Path, path: Path) -> bool:
@@ -128,8 +133,6 @@ def _modified(folder: Path) -> float:
 
 def read_run(runs_dir: Path, name: str, with_validation: bool = True) -> RunDetail:
     """A run's status, verdict and (optionally) its validation.json; a corrupt file gives status 'corrupt'."""
-    from advisor.runrecords import load_validation
-
     folder = run_folder(runs_dir, name)
     progress = read_progress(run_file(runs_dir, folder, PROGRESS_FILE))
     validation_path = run_file(runs_dir, folder, VALIDATION_FILE)
@@ -151,7 +154,7 @@ def read_run(runs_dir: Path, name: str, with_validation: bool = True) -> RunDeta
             detail.agrees = validation.agrees
             detail.verdict = validation.verdict or ""
             if with_validation:
-                detail.validation = validation.to_json()
+                detail.validation = validation
     if progress is not None and progress.state == "running":
         detail.status = "running" if _alive(progress) else ("stopped" if validation_path is None else detail.status)
     return detail

@@ -175,9 +175,10 @@ def test_runs_are_listed_with_their_status_and_verdict(client):
     assert runs["stopped"]["status"] == "stopped"
 
 
-def test_one_run_carries_its_evidence_and_a_corrupt_one_is_a_clear_422(client):
+def test_one_run_carries_its_evidence_and_a_corrupt_one_is_a_clear_422(client, runs_dir):
     detail = client.get("/api/runs/sample").json()
     assert detail["validation"]["approaches"]["rag"]["answers"]["contains"] == 0.75
+    assert detail["validation"] == json.loads((runs_dir / "sample" / "validation.json").read_text())  # as written
     with_nan = client.get("/api/runs/with-nan")  # NaN is not JSON: the one reader refuses it, naming the file
     assert with_nan.status_code == 422 and "NaN is not JSON" in with_nan.json()["detail"]
     response = client.get("/api/runs/broken")
