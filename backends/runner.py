@@ -10,7 +10,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from advisor.atomic import write_text
-from advisor.backends.base import APPROACHES, RETRIEVING, BuildSettings, Document, QAPair, fit_max_new_tokens
+from advisor.backends.base import (
+    APPROACHES,
+    RETRIEVING,
+    TRAINED,
+    BuildSettings,
+    Document,
+    QAPair,
+    fit_max_new_tokens,
+)
 from advisor.backends.metrics import Task, check_metric, choose_metric
 from advisor.errors import InputError, did_you_mean
 from advisor.runrecords import MANIFEST_FILE, METRICS_FILE, Measurements
@@ -153,7 +161,8 @@ def build_and_evaluate(approach: str, docs_dir: str | Path | None, qa_file: str 
     try:
         with measure() as evaluated:
             metrics = evaluate(backend, inputs.test, settings, task=inputs.task, out=out, progress=progress,
-                               baseline_cache=baseline_cache, build_seconds=built.seconds)
+                               baseline_cache=baseline_cache, build_seconds=built.seconds,
+                               trained=inputs.train if approach in TRAINED else ())
     except KeyboardInterrupt:
         stopped = Measurements.model_validate({**header, "interrupted": True})
         distributed.on_main(write_text, out / METRICS_FILE, stopped.to_text())

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from advisor.atomic import write_text
-from advisor.backends.base import APPROACHES, RETRIEVING, BuildSettings
+from advisor.backends.base import APPROACHES, RETRIEVING, TRAINED, BuildSettings
 from advisor.backends.runner import Inputs as DataInputs
 from advisor.errors import InputError, did_you_mean
 from advisor.runrecords import (
@@ -38,6 +38,8 @@ STAGE_FILE = "stage.json"
 PROGRESS_FILE = "progress.json"  # the stage now running, for readers such as `advisor serve`
 MIN_PAIRS = 20
 MIN_TEST = 8
+# What a stage measures; raised when evaluation measures more, so that stages measured before are not reused.
+EVALUATION_VERSION = 2  # 2: paraphrases beside the same questions as written, memorisation on training pairs
 # Rough seconds per unit on 2 CPU cores with the default models; only for the time-left estimate.
 _ESTIMATE = {"answer": 1.0, "prompt": 5.0, "rag": 20.0, "fine-tuning": 100.0, "hybrid": 300.0}
 
@@ -114,6 +116,7 @@ def fingerprint(approach: str, inputs: Inputs, settings: BuildSettings) -> str:
     saved["hybrid"] = {k: v for k, v in saved["hybrid"].items() if k != "rag_index"}
     payload = {
         "approach": approach,
+        "evaluation": EVALUATION_VERSION,
         "documents": sorted((d.id, d.sha256) for d in inputs.data.documents),
         "pairs": [(p.question, p.references, p.source, p.paraphrase, p.split) for p in inputs.data.pairs],
         "task": [inputs.data.task.metric, list(inputs.data.task.reported)],
@@ -187,11 +190,13 @@ def _plan(approaches: Sequence[str], inputs: Inputs, settings: BuildSettings) ->
     answered = settings.answered(inputs.data.test)
     reworded = sum(1 for p in answered if p.paraphrase)
     per_eval = (len(answered) + reworded) * _ESTIMATE["answer"]
+    memorised = 2 * len(settings.answered([p for p in inputs.data.train if p.paraphrase])) * _ESTIMATE["answer"]
     plan = [("load models", 15.0), ("untouched model (zero-shot)", len(answered) * _ESTIMATE["answer"] * 0.5)]
     for approach in approaches:
         scale = len(inputs.data.train) / 50 if approach != "rag" else len(inputs.data.documents) / 12
+        answering = per_eval + (memorised if approach in TRAINED else 0.0)
         plan.append(
-            (approach, _ESTIMATE[approach] * max(scale, 0.2) + per_eval * (0.6 if approach == "fine-tuning" else 1.5))
+            (approach, _ESTIMATE[approach] * max(scale, 0.2) + answering * (0.6 if approach == "fine-tuning" else 1.5))
         )
     return plan
 

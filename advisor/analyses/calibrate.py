@@ -376,10 +376,14 @@ def _read_validation(path: str | os.PathLike) -> tuple[ValidationRun, Path]:
 
     run = load_validation(path)
     where = validation_path(path)
-    best = run.best_measured
+    best = run.evidence_favours
+    field = "favoured" if "favoured" in run.model_fields_set else "best_measured"
+    if best is None and run.inconclusive:
+        raise InputError(f"{where}: the run is inconclusive (no approach beat the untouched model beyond the noise), "
+                         "so it labels no case; measure on more pairs first")
     if best not in APPROACHES:
         raise InputError(
-            f"{where}: best_measured: {show(best)} is not one of {', '.join(APPROACHES)}"
+            f"{where}: {field}: {show(best)} is not one of {', '.join(APPROACHES)}"
             + (did_you_mean(str(best), APPROACHES) if isinstance(best, str) else "")
         )
     return run, where
@@ -388,7 +392,8 @@ def _read_validation(path: str | os.PathLike) -> tuple[ValidationRun, Path]:
 def case_from_validation(
     validation: str | os.PathLike, rulebase: RuleBase, answers: str | os.PathLike | None = None, name: str | None = None
 ) -> Case:
-    """A measured case {name, expected, why, answers, source} from a validation run: its label is best_measured.
+    """A measured case {name, expected, why, answers, source} from a validation run: its label is the arm the
+    evidence favours (`favoured`; `best_measured` in runs written before it).
 
     The answers come from `answers` (an answers file), else from the run itself (an 'answers' mapping of
     question ids or an 'answers_file' path beside it); InputError when neither is there.
@@ -407,13 +412,13 @@ def case_from_validation(
         checked = normalise_answers(run.answers, rulebase, f"{vpath}: answers")
     else:
         raise InputError(f"{vpath}: the run does not record its answers; pass the answers file with --answers")
-    best = run.best_measured
+    best = run.evidence_favours
     metrics = [
         f"{approach}: {', '.join(f'{k} {v:.2f}' for k, v in arm.answers.items())}"
         for approach, arm in run.approaches.items()
         if arm.answers
     ]
-    why = f"measured: {best} did best in the validation run" + (f" ({'; '.join(metrics)})" if metrics else "")
+    why = f"measured: the validation run favoured {best}" + (f" ({'; '.join(metrics)})" if metrics else "")
     if run.recommended is not None:
         why += f"; the advisor had recommended {run.recommended}"
     return Case.model_validate({"name": name or f"measured: {project or vpath.parent.name or vpath.name}",

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from advisor import __version__
+from advisor.assessment import OtherAnswers
 from advisor.errors import InputError
 from advisor.models import UNKNOWN, AnswersFile, RecommendationOut
 from advisor.runrecords import ValidationRun
@@ -34,7 +35,8 @@ STATIC = {  # file name -> media type; nothing else under /static is served
     "style.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",
 }
-STATUS = {run_store.BadRunName: 400, run_store.RunOutside: 403, run_store.RunNotFound: 404}
+STATUS = {run_store.BadRunName: 400, run_store.RunOutside: 403, run_store.RunNotFound: 404, OtherAnswers: 409,
+          run_store.RunNotDone: 409}
 
 
 # ---------------------------------------------------------------- API records
@@ -232,11 +234,20 @@ def _add_api(app: FastAPI, settings: Settings) -> None:
         request: Request,
         format: Literal["html", "md"] = "html",  # noqa: A002 - the query name
         answers_file: Optional[str] = Query(None, max_length=300, description="The answers file name the report shows"),
+        run: Optional[str] = Query(None, max_length=200, description="Add the evidence of this run under --runs"),
+        allow_other_answers: bool = Query(False, description="Report a run made with other answers, with a warning"),
     ) -> Response:
-        """An answers document in; the report `advisor report` writes (byte for byte) out, as a download."""
+        """An answers document in; the report `advisor report` writes (byte for byte) out, as a download.
+
+        With `run`, the run's evidence is added, as `advisor report --validation` does; a run made with other
+        answers than the document's is refused (409) unless `allow_other_answers` is true.
+        """
         result = await assess(request)
         fmt = "html" if format == "html" else "markdown"
-        text = await run_in_threadpool(assessment.render_report, result, fmt, answers_file)
+        validation = None
+        if run is not None:
+            validation = await run_in_threadpool(_evidence_for, settings, run, result.answers, allow_other_answers)
+        text = await run_in_threadpool(assessment.render_report, result, fmt, answers_file, validation)
         headers = {"content-disposition": f'attachment; filename="report.{format}"'}
         if format == "html":
             headers["content-security-policy"] = document_csp(text)
@@ -369,6 +380,20 @@ def _run_report(settings: Settings, name: str) -> tuple[run_store.RunDetail, str
         except UnicodeDecodeError:
             pass  # not a report we wrote: render one from the evidence instead
     return detail, _render_run_report(settings, detail)
+
+
+def _evidence_for(settings: Settings, name: str, answers: dict[str, str], allow_other: bool) -> ValidationRun:
+    """A finished run's evidence for a report of `answers`; refused when it was run with other answers."""
+    from advisor import assessment
+
+    detail = run_store.read_run(settings.runs_dir, name)
+    if detail.status == "corrupt":
+        raise InputError(detail.error)
+    if detail.status != "done" or detail.validation is None:
+        raise run_store.RunNotDone(f"run '{name}' has not finished (status {detail.status}); it has no evidence yet")
+    assessment.check_evidence(detail.validation, answers, f"run '{name}'", BODY, allow_other,
+                              flag="allow_other_answers=true")
+    return detail.validation
 
 
 def _render_run_report(settings: Settings, detail: run_store.RunDetail) -> str:

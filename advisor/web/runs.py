@@ -37,6 +37,10 @@ class RunNotFound(InputError):
     """No such run (HTTP 404)."""
 
 
+class RunNotDone(InputError):
+    """A run asked for its evidence before it finished (HTTP 409)."""
+
+
 class RunProgress(BaseModel):
     """What `advisor validate` last wrote to the run's progress.json."""
 
@@ -55,7 +59,9 @@ class RunSummary(BaseModel):
     name: str
     status: Status
     recommended: Optional[str] = None
-    best_measured: Optional[str] = None
+    best_measured: Optional[str] = None  # the highest scorer
+    favoured: Optional[str] = None  # the arm the evidence favours after the tie rule; None when inconclusive
+    agreement: Optional[str] = None  # agrees, disagrees or cannot_tell
     agrees: Optional[bool] = None
     verdict: str = ""
     error: str = ""
@@ -151,6 +157,8 @@ def read_run(runs_dir: Path, name: str, with_validation: bool = True) -> RunDeta
             detail.status = "done"
             detail.recommended = validation.recommended
             detail.best_measured = validation.best_measured
+            detail.favoured = validation.evidence_favours
+            detail.agreement = validation.agreement_state
             detail.agrees = validation.agrees
             detail.verdict = validation.verdict or ""
             if with_validation:

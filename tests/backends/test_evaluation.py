@@ -116,7 +116,10 @@ def test_evaluate_returns_the_contract_shape_and_writes_per_question_records(tmp
     assert metrics["retrieval"] == {"k": 2, "questions": 3, "recall_at_k": 1.0, "mrr": 1.0}
     assert metrics["answers"] == {"exact_match": 0.5, "f1": round((2 * 0.5 * 1 / 1.5 + 1) / 2, 4), "contains": 1.0}
     assert metrics["baseline"] == {"answers": {"exact_match": 0.0, "f1": 0.0, "contains": 0.0}}
-    assert metrics["paraphrase"] == {"questions": 1, "answers": {"exact_match": 0.0, "f1": 0.6667, "contains": 0.0}}
+    # Reworded questions beside the same questions as written (Q1 only: the one answered pair with a rewording).
+    assert metrics["paraphrase"] == {"questions": 1, "answers": {"exact_match": 0.0, "f1": 0.6667, "contains": 0.0},
+                                     "original": {"exact_match": 0.0, "f1": 0.6667, "contains": 1.0}}
+    assert "memorisation" not in metrics  # no training pairs given: nothing was trained on them
     assert metrics["latency_ms"]["p50"] == 100.0 and metrics["build_seconds"] == 1.5
     assert metrics["models"]["generator"] == settings.generator
     records = read_answers(tmp_path)
@@ -127,6 +130,19 @@ def test_evaluate_returns_the_contract_shape_and_writes_per_question_records(tmp
     assert [r.question for r in read_answers(tmp_path, "paraphrase")] == ["Q1 reworded"]
     table = format_table(measured)
     assert "held-out questions" in table and "recall@2 (3)" in table and "contains reworded (1)" in table
+
+
+def test_a_trained_arm_is_asked_its_own_training_questions_as_written_and_reworded(tmp_path):
+    trained = [QAPair("T1", "Hale", None, "T1 reworded", 11), QAPair("T2", "Moss", None, "T2 reworded", 12),
+               QAPair("T3", "Fen", None, None, 13)]
+    backend = FakeBackend(BuildSettings(eval_limit=2), {"T1": "Hale", "T2": "Moss", "T2 reworded": "Moss"}, {})
+    measured = evaluate(backend, PAIRS, baseline_generator=False, out=tmp_path, progress=False, trained=trained)
+    check = measured.memorisation
+    assert check is not None and check.questions == 2  # T3 has no rewording
+    assert check.original["contains"] == 1.0 and check.reworded["contains"] == 0.5
+    assert [r.question for r in read_answers(tmp_path, "trained")] == ["T1", "T2"]
+    assert [r.response for r in read_answers(tmp_path, "trained_paraphrase")] == ["no idea", "Moss"]
+    assert [r.question for r in read_answers(tmp_path)] == ["Q1", "Q2"]  # the held-out records are untouched
 
 
 def test_baseline_answers_are_cached_and_only_new_questions_generated(tmp_path):

@@ -40,4 +40,5 @@ VALIDATION = {
                             "evidence": "closed-book F1 was 0.05 and retrieval lifted it to 0.61"}],
     "next_steps": ["Collect more held-out pairs to narrow the interval."],
     "stages": [{"name": "rag: build", "seconds": 12.3}],
+    "answers": SUPPORT,  # the answers it was run with: the support assistant's
 }

@@ -121,7 +121,8 @@ def test_evidence_section_in_markdown(compiled, rulebase, support_answers):
     assert "## Evidence: measured on your data" in md
     assert "**disagree**" in md
     assert "| fine-tuning | failed: out of memory while training &lt;adapter&gt; |" in md
-    assert "| hybrid vs rag | contains | 0.200 | \\[0.050, 0.350\\] | no |" in md
+    assert "| hybrid vs rag | contains | 0.200 | \\[0.050, 0.350\\] | – | – | real difference |" in md
+    assert "Highest score: hybrid. Favoured by the evidence: hybrid." in md  # a run from before `favoured`
 
 
 def test_evidence_tolerates_missing_fields(compiled, rulebase, support_answers):

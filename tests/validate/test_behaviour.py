@@ -199,8 +199,13 @@ def _run(metric_scores: dict[str, list[float]], base: list[float], task_kind: st
 def test_when_prompting_ties_fine_tuning_the_verdict_says_examples_in_the_prompt_are_enough():
     n = 40
     out = _run({"prompt": [0.2 if i % 2 else 0.8 for i in range(n)], "fine-tuning": [0.52] * n}, [0.2] * n)
-    assert out.best_measured == "prompt" and out.prompt_enough is True and out.agrees is False
-    assert "Prompting with a few good examples is enough on this data" in (out.verdict or "")
+    assert out.best_measured == "fine-tuning" and out.favoured == "prompt" and out.prompt_enough is True
+    assert out.candidates == ["prompt", "fine-tuning"]  # both beat the untouched model
+    assert out.agreement == "cannot_tell" and out.agrees is None  # a tie too wide to call equal
+    verdict = out.verdict or ""
+    assert "fine-tuning scored highest (chrf 0.52 against 0.20 for the untouched model); few-shot prompting (0.50) " \
+        "is within the noise of it and cheaper, so the evidence favours few-shot prompting." in verdict
+    assert "Prompting with a few good examples is enough on this data" in verdict
     assert out.approaches["rag"].to_json() == {"status": "not_applicable", "reason": "not applicable: no documents"}
     assert "style_adaptation" in {c.question for c in out.challenged_answers}
     ex = out.examples[0]
@@ -211,7 +216,8 @@ def test_when_fine_tuning_beats_prompting_beyond_the_noise_the_verdict_agrees():
     n = 40
     out = _run({"prompt": [0.3] * n, "fine-tuning": [0.6 + 0.01 * (i % 5) for i in range(n)]}, [0.2] * n)
     assert out.best_measured == "fine-tuning" and out.agrees is True
-    assert "agrees with the questionnaire's recommendation (fine-tuning)" in (out.verdict or "")
+    assert out.agreement == "agrees" and out.favoured == "fine-tuning" and not out.prompt_enough
+    assert "This agrees with the questionnaire's recommendation (fine-tuning, chrf 0.62)" in (out.verdict or "")
 
 
 def test_the_diagnosis_names_the_generator_when_retrieval_found_the_answer():

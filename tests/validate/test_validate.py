@@ -75,13 +75,14 @@ def test_summarise_ranks_by_correctness_and_calls_out_the_questionnaire(tmp_path
         results[name] = _result(name, scores, base)
     answers = {"external_knowledge": "none", "style_adaptation": "light", "knowledge_change": "static"}
     out = v.summarise_run(_Rec("fine-tuning", answers), _inputs(n), results, BuildSettings(), tmp_path)
-    assert out.best_measured == "hybrid" and out.agrees is False
-    assert out.metric == "contains"
+    assert out.best_measured == "hybrid" and out.favoured == "hybrid" and out.agrees is False
+    assert out.agreement == "disagrees" and out.metric == "contains"
     challenged = {c.question: c.evidence for c in out.challenged_answers}
     assert "closed-book contains was 0.00 and retrieval lifted it to 1.00" in challenged["external_knowledge"]
     assert "from 0.50 (retrieval alone) to 1.00" in challenged["style_adaptation"]
     assert "knowledge_change" in challenged
-    assert "disagrees with the questionnaire, which recommended fine-tuning (contains 0.00)" in (out.verdict or "")
+    assert "disagrees with the questionnaire, which recommended fine-tuning, contains 0.00: hybrid (1.00) and " \
+        "rag (0.50) did measurably better" in (out.verdict or "")
     hybrid_vs_rag = next(c for c in out.comparisons if c.a == "hybrid" and c.b == "rag")
     assert hybrid_vs_rag.tie is False and hybrid_vs_rag.ci95 is not None and hybrid_vs_rag.ci95[0] > 0
 
@@ -97,8 +98,13 @@ def test_a_difference_inside_the_noise_is_a_tie_that_goes_to_the_cheaper_approac
         results[name] = _result(name, scores, base)
     out = v.summarise_run(_Rec("hybrid", {}), _inputs(n), results, BuildSettings(), tmp_path)
     assert out.tied_with_best == ["rag", "hybrid"]
-    assert out.best_measured == "rag" and out.agrees is False
-    assert "statistically tied" in (out.verdict or "")
+    assert out.best_measured == "hybrid" and out.favoured == "rag"  # the highest scorer is named as such
+    assert "hybrid scored highest (contains 0.70 against 0.00 for the untouched model); rag (0.60) is within the " \
+        "noise of it and cheaper, so the evidence favours rag." in (out.verdict or "")
+    assert out.agreement == "cannot_tell" and out.agrees is None
+    # The same numbers with rag recommended: the same answer, not an agreement bought by rag's lower price.
+    other = v.summarise_run(_Rec("rag", {}), _inputs(n), results, BuildSettings(), tmp_path)
+    assert other.agreement == "cannot_tell" and other.favoured == "rag"
 
 
 def test_too_few_pairs_are_refused_before_any_model_loads(tmp_path):

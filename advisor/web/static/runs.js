@@ -25,12 +25,14 @@
   }
 
   function row(run) {
-    const agrees = run.agrees === true ? " (agrees)" : run.agrees === false ? " (disagrees)" : "";
+    const agreement = run.agreement ? ` (${run.agreement.replace("_", " ")})` : "";
+    const inconclusive = run.status === "done" && run.best_measured ? "none: inconclusive" : "–";
     return el("tr", { "data-run": run.name, "data-status": run.status },
       el("td", {}, el("a", { href: `/runs/${encodeURIComponent(run.name)}` }, run.name)),
       el("td", { class: `status-${run.status}` }, run.status),
       el("td", {}, run.recommended || "–"),
-      el("td", {}, (run.best_measured || "–") + agrees),
+      el("td", {}, run.best_measured || "–"),
+      el("td", {}, (run.favoured || inconclusive) + agreement),
       el("td", { class: "detail" }, detailText(run)));
   }
 
