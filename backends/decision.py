@@ -174,9 +174,11 @@ def agreement(run: ValidationRun) -> Finding | None:
     margin = run.decision.equivalence_margin if run.decision else EQUIVALENCE_MARGIN
     rivals = [a for a in COST_ORDER if a != rec and run.arm(a).ok]
     against = [c for x in rivals if (c := run.comparison(x, rec)) is not None and c.difference is not None]
+    against.sort(key=lambda c: -(c.difference or 0.0))  # by the numbers, not by name or price
     base = run.comparison(BASELINE, rec)
     finding = Finding("cannot_tell", rec)
-    finding.better = [c for c in [*against, *([base] if base is not None else [])] if run.beats(c.a, rec)]
+    finding.better = sorted((c for c in [*against, *([base] if base is not None else [])] if run.beats(c.a, rec)),
+                            key=lambda c: -(c.difference or 0.0))
     if finding.better:
         finding.state = "disagrees"
         return finding

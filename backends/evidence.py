@@ -327,7 +327,7 @@ def agreement_sentence(run: ValidationRun, finding: Finding | None) -> str:
                 "evidence cannot tell whether it is right.")
     got = f"{_name(rec)}, {m} {run.score(rec):.2f}"
     if finding.state == "disagrees":
-        better = sorted({c.a for c in finding.better}, key=lambda a: -(run.score(a) or 0.0))
+        better = [c.a for c in finding.better]
         return (f"This disagrees with the questionnaire, which recommended {got}: {_scored(run, better)} did "
                 "measurably better.")
     if finding.state == "agrees":

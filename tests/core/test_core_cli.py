@@ -73,6 +73,30 @@ def test_report_html_and_markdown(runner, answers_file, tmp_path, validation_dir
     assert "## What would change this recommendation" in md.read_text()
 
 
+def test_report_refuses_another_projects_run_unless_told_and_then_warns(runner, answers_file, tmp_path, write):
+    from core_support import VALIDATION
+
+    theirs = {**SUPPORT, "external_knowledge": "none", "style_adaptation": "strong"}
+    other = write("other/validation.json", {**VALIDATION, "answers": theirs}).parent
+    out = tmp_path / "r.md"
+    assert_input_error(invoke(runner, "report", answers_file, "-o", out, "--validation", other),
+                       "validation.json was measured with other answers than", "external_knowledge: none in the run, "
+                       "most here", "style_adaptation: strong in the run, light here", "--allow-other-answers")
+    assert not out.exists()
+    result = invoke(runner, "report", answers_file, "-o", out, "--validation", other, "--allow-other-answers")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith("warning: ") and "reporting it anyway" in result.stderr
+    md = out.read_text()
+    assert "> **Warning:** this evidence was measured with other answers than this report's: external_knowledge " \
+        "(the run: none, here: most), style_adaptation (the run: strong, here: light)" in md
+    unrecorded = write("unrecorded/validation.json", {k: v for k, v in VALIDATION.items() if k != "answers"}).parent
+    assert_input_error(invoke(runner, "report", answers_file, "-o", out, "--validation", unrecorded),
+                       "does not record the answers it was made with")
+    own = invoke(runner, "report", answers_file, "-o", tmp_path / "own.md", "--validation", write(
+        "own/validation.json", {**VALIDATION, "answers": SUPPORT}).parent)
+    assert own.exit_code == 0 and own.stderr == "" and "Warning" not in (tmp_path / "own.md").read_text()
+
+
 def test_report_needs_a_known_ending(runner, answers_file, tmp_path):
     assert_input_error(invoke(runner, "report", answers_file, "-o", tmp_path / "r.pdf"), "'.pdf'", ".md", ".html")
 

@@ -125,6 +125,42 @@ def test_evidence_section_in_markdown(compiled, rulebase, support_answers):
     assert "Highest score: hybrid. Favoured by the evidence: hybrid." in md  # a run from before `favoured`
 
 
+def _with_decision() -> ValidationRun:
+    """The hand-written run as a run of now: favoured, agreement, the Holm-adjusted comparison, reworded scores."""
+    data = json.loads(json.dumps(VALIDATION))
+    data.update(best_measured="hybrid", favoured="rag", candidates=["rag", "hybrid"], agreement="cannot_tell",
+                agrees=None, decision={"adjustment": "holm", "comparisons": 10, "alpha": 0.05,
+                                       "equivalence_margin": 0.05})
+    data["comparisons"][0].update(tie=True, p_value=0.024, p_adjusted=0.096)
+    data["approaches"]["rag"]["paraphrase"] = {"questions": 14, "answers": {"contains": 0.21},
+                                               "original": {"contains": 0.5}}
+    data["approaches"]["hybrid"]["paraphrase"] = {"questions": 14, "answers": {"contains": 0.43},
+                                                  "original": {"contains": 0.5}}
+    data["approaches"]["hybrid"]["memorisation"] = {"questions": 30, "original": {"contains": 0.9},
+                                                    "reworded": {"contains": 0.6}}
+    return ValidationRun.model_validate(data)
+
+
+def test_evidence_shows_the_favoured_arm_the_adjustment_and_reworded_scores_on_the_same_questions(
+        compiled, rulebase, support_answers):
+    run = _with_decision()
+    md = render_markdown(recommend(compiled, support_answers), rulebase, validation=run)
+    assert "The measurements **cannot tell** whether the questionnaire's recommendation (rag) is right." in md
+    assert "Highest score: hybrid. Favoured by the evidence: rag." in md
+    assert "| hybrid vs rag | contains | 0.200 | \\[0.050, 0.350\\] | 0.024 | 0.096 | tie |" in md
+    assert "the 10 comparisons are judged together" in md and "adjusted by Holm's method for all 10" in md
+    assert "### Reworded questions" in md
+    assert "| RAG | 14 | 0.50 | 0.21 | – | – | – |" in md
+    assert "| hybrid | 14 | 0.50 | 0.43 | 30 | 0.90 | 0.60 |" in md
+    html = _html(compiled, rulebase, support_answers, validation=run)
+    section = html[html.index('id="evidence"'):]
+    assert 'class="unsure"' in section and "Favoured by the evidence: <strong>rag</strong>" in section
+    assert 'id="decision-rule"' in section and 'id="reworded"' in section
+    reworded = section[section.index('id="reworded"'):section.index("</table>", section.index('id="reworded"'))]
+    assert '<td>hybrid</td><td class="num">14</td><td class="num">0.50</td><td class="num">0.43</td>' \
+        '<td class="num">30</td><td class="num">0.90</td><td class="num">0.60</td>' in reworded
+
+
 def test_evidence_tolerates_missing_fields(compiled, rulebase, support_answers):
     minimal = ValidationRun.model_validate({"approaches": {"rag": {"status": "ok", "answers": {"contains": 0.5}}}})
     context = evidence_context(minimal)

@@ -168,6 +168,8 @@ def test_runs_are_listed_with_their_status_and_verdict(client):
     }  # not the symlink, not not-a-run
     assert runs["sample"]["status"] == "done" and runs["sample"]["best_measured"] == "rag"
     assert runs["sample"]["verdict"].startswith("On 12 held-out questions, rag measured best")
+    # A run written before `favoured` and `agreement`: its best_measured held the tie rule's pick.
+    assert runs["sample"]["favoured"] == "rag" and runs["sample"]["agreement"] == "agrees"
     assert runs["broken"]["status"] == "corrupt" and "malformed JSON" in runs["broken"]["error"]
     assert runs["with-nan"]["status"] == "corrupt" and "NaN is not JSON" in runs["with-nan"]["error"]
     assert runs["in-progress"]["status"] == "running"
@@ -207,6 +209,28 @@ def test_run_names_cannot_leave_the_runs_folder(server, path, statuses):
     assert status in statuses, (status, text)
     assert "not for the web" not in text and "root:" not in text and "Traceback" not in text
     assert raw_get(server, "/api/health")[0] == 200
+
+
+def test_a_runs_evidence_is_reported_only_with_the_answers_it_was_run_with(client):
+    def report(query: str, **body):
+        return client.post(f"/api/report?format=md&{query}", **body)
+
+    own = report("run=sample", content=SAMPLE_ANSWERS.read_text(), headers={"content-type": "application/yaml"})
+    assert own.status_code == 200, own.text
+    assert "## Evidence: measured on your data" in own.text and "Warning:" not in own.text
+    other = {"version": 1, "answers": {"external_knowledge": "none", "style_adaptation": "strong"}}
+    refused = report("run=sample", json=other)
+    assert refused.status_code == 409
+    detail = refused.json()["detail"]
+    assert "\n" not in detail and detail.startswith("run 'sample' was measured with other answers than request body")
+    assert "style_adaptation: light in the run, strong here" in detail and "allow_other_answers=true" in detail
+    allowed = report("run=sample&allow_other_answers=true", json=other)
+    assert allowed.status_code == 200
+    assert "> **Warning:** this evidence was measured with other answers than this report's" in allowed.text
+    assert report("run=in-progress", json=other).status_code == 409  # no evidence yet
+    assert report("run=missing", json=other).status_code == 404
+    assert report("run=escape", json=other).status_code == 403
+    assert report("run=broken", json=other).status_code == 422
 
 
 def test_run_pages_show_the_report_with_evidence_or_the_progress(client):
