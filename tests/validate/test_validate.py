@@ -212,3 +212,42 @@ def test_validate_command_reports_bad_input_with_exit_2_and_no_traceback(tmp_pat
                                        "--approaches", "rag,finetuning"])
     assert result.exit_code == 2 and "did you mean 'fine-tuning'" in result.output
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_the_issues_small_run_favours_rag_or_is_inconclusive_and_never_says_prompting_is_enough(tmp_path):
+    """The first sample with a small evaluation, as a new user would run it (one epoch to keep it short): the
+    verdict favours rag or calls the run inconclusive; the report shows the reworded scores; and the run is
+    refused as evidence for another project's answers."""
+    from click.testing import CliRunner
+
+    from advisor.cli import main
+
+    out = tmp_path / "small"
+    result = CliRunner().invoke(main, ["validate", str(SAMPLE / "answers.yaml"), "--docs", str(SAMPLE / "docs"),
+                                       "--qa", str(SAMPLE / "qa.jsonl"), "--out", str(out),
+                                       "--approaches", "prompt,rag,fine-tuning", "--eval-limit", "8", "--epochs", "1"])
+    assert result.exit_code == 0, result.output
+    run = json.loads((out / "validation.json").read_text())
+    verdict = run["verdict"]
+    assert run["recommended"] == "rag" and run["questions"] == 8
+    assert run["decision"]["adjustment"] == "holm" and run["decision"]["comparisons"] == 6
+    assert run["favoured"] in ("rag", None), verdict
+    assert run["prompt_enough"] is False and "enough" not in verdict
+    scores = {a: run["approaches"][a]["answers"]["contains"] for a in ("prompt", "rag", "fine-tuning")}
+    assert scores[run["best_measured"]] == max(scores.values())
+    if run["favoured"] is None:
+        assert run["inconclusive"] and "the run is inconclusive on 8 inputs" in verdict
+    else:
+        assert "so the evidence favours rag" in verdict and "rag" in run["candidates"]
+    ft = run["approaches"]["fine-tuning"]
+    assert ft["memorisation"]["questions"] == 8  # eight training pairs with a rewording, as written and reworded
+    assert set(ft["paraphrase"]["original"]) == set(ft["paraphrase"]["answers"])  # like with like
+    report = (out / "report.md").read_text()
+    assert "### Reworded questions" in report and "| fine-tuning | 5 |" in report
+    assert "adjusted by Holm's method for all 6" in report
+    # Evidence belongs to its project: the behaviour sample's answers cannot borrow this run.
+    refused = CliRunner().invoke(main, ["report", str(SAMPLE / "style" / "answers.yaml"), "-o",
+                                        str(tmp_path / "r.md"), "--validation", str(out)])
+    assert refused.exit_code == 2 and "measured with other answers than" in refused.output
+    assert not (tmp_path / "r.md").exists()
