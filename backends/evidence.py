@@ -285,7 +285,7 @@ def _lead(run: ValidationRun) -> list[str]:
     if fav != top:
         text += f"; {_name(fav)} ({run.score(fav):.2f}) is within the noise of it and cheaper, so the evidence " \
                 f"favours {_name(fav)}."
-    elif top == best:
+    elif top == best and base is not None:
         text += f" and beat the untouched model beyond the noise, so the evidence favours {_name(fav)}."
     else:
         text += f", so the evidence favours {_name(fav)}."
@@ -331,8 +331,8 @@ def agreement_sentence(run: ValidationRun, finding: Finding | None) -> str:
         return (f"This disagrees with the questionnaire, which recommended {got}: {_scored(run, better)} did "
                 "measurably better.")
     if finding.state == "agrees":
-        text = (f"This agrees with the questionnaire's recommendation ({got}): it beat the untouched model "
-                "beyond the noise and no approach did measurably better")
+        lifted = "it beat the untouched model beyond the noise and " if finding.lifts else ""
+        text = f"This agrees with the questionnaire's recommendation ({got}): {lifted}no approach did measurably better"
         if finding.equal:
             text += f"; {_names([c.a for c in finding.equal])} did as well within {margin:.2f}"
         return text + "."
@@ -393,6 +393,7 @@ def next_steps(run: ValidationRun) -> list[str]:
             "revisit fine-tuning when latency, cost per call or a harder form make the prompt too long."
         )
     steps += memorisation_steps(run)
+    steps += rewording_steps(run)
     failed = [a for a, r in run.approaches.items() if r.state == "failed"]
     if failed:
         steps.append(f"Fix and re-run the failed approach(es): {', '.join(failed)} (finished stages are reused).")
@@ -427,3 +428,20 @@ def memorisation_steps(run: ValidationRun) -> list[str]:
                 "than it learned the answers. Add reworded training pairs, or keep the facts in retrieval."
             )
     return steps
+
+
+def rewording_steps(run: ValidationRun) -> list[str]:
+    """When the favoured arm answers reworded held-out questions clearly worse than the same questions as
+    written: the pairs' wording flatters it, and users will word questions their own way."""
+    arm = run.favoured
+    held = run.arm(arm).paraphrase if arm is not None and run.arm(arm).ok else None
+    metric = run.metric or ""
+    if held is None or metric not in held.original or metric not in held.answers:
+        return []
+    written, reworded = held.original[metric], held.answers[metric]
+    if written - reworded < MEMORISED:
+        return []
+    fix = "check retrieval on them (--chunk-tokens, --embedder)" if arm in RETRIEVING else "add reworded pairs"
+    return [f"{_name(arm)} answered {held.questions} held-out questions with {metric} {written:.2f} as written but "
+            f"{reworded:.2f} reworded: users will not word questions as the pairs do; write pairs in their words and "
+            f"{fix}."]

@@ -56,7 +56,8 @@ def validate_style(out: Path) -> dict:
             arms[name] = {"status": block.get("status"), "reason": block.get("reason") or block.get("error")}
     comparisons = [c for c in validation["comparisons"] if c["b"] in ("baseline", "prompt") or c["a"] == "prompt"]
     return {"seconds": round(seconds, 1), "recommended": validation["recommended"],
-            "best_measured": validation["best_measured"], "tied_with_best": validation["tied_with_best"],
+            "best_measured": validation["best_measured"], "favoured": validation.get("favoured"),
+            "agreement": validation.get("agreement"), "tied_with_best": validation["tied_with_best"],
             "metric": validation["metric"], "questions": validation["questions"],
             "train_pairs": validation["train_pairs"], "arms": arms, "comparisons": comparisons,
             "verdict": validation["verdict"]}
@@ -162,7 +163,7 @@ def main() -> None:
         v = results["style_validation"]
         print(f"style sample: {v['questions']} held-out MRs, {v['train_pairs']} training pairs, "
               f"whole run {v['seconds'] / 60:.1f} min; recommended {v['recommended']}, "
-              f"best measured {v['best_measured']}")
+              f"scored highest {v['best_measured']}, favoured {v.get('favoured')}")
         print(f"{'arm':<14} {'chrF':>6} {'BLEU':>6} {'ROUGE-L':>8} {'build s':>8} {'answer s':>9}")
         for arm, row in v["arms"].items():
             if "chrf" in row:

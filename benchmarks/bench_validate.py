@@ -59,8 +59,8 @@ def main() -> None:
     for name, seconds in shares.items():
         print(f"{name:<40}{seconds:>10.1f}{seconds / wall:>8.0%}")
     print(
-        f"\nrecommended {validation['recommended']}, best measured {validation['best_measured']} "
-        f"({validation['metric']}), agrees: {validation['agrees']}"
+        f"\nrecommended {validation['recommended']}, scored highest {validation['best_measured']}, favoured "
+        f"{validation.get('favoured')} ({validation['metric']}), agreement: {validation.get('agreement')}"
     )
     for name, a in approaches.items():
         if a.get("status") == "ok":
@@ -76,6 +76,8 @@ def main() -> None:
         "shares": {k: {"seconds": round(v, 1), "share": round(v / wall, 3)} for k, v in shares.items()},
         "recommended": validation["recommended"],
         "best_measured": validation["best_measured"],
+        "favoured": validation.get("favoured"),
+        "agreement": validation.get("agreement"),
         "agrees": validation["agrees"],
         "metric": validation["metric"],
         "answers": {n: a.get("answers") for n, a in approaches.items()},

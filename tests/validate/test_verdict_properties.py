@@ -187,3 +187,21 @@ def test_the_inputs_needed_follow_the_observed_spread():
     assert decision.inputs_needed("rag", "baseline", zero, zero, comparisons=6).inputs is None  # nothing to measure
     wider = decision.inputs_needed("rag", "baseline", a, zero, comparisons=1)
     assert wider.inputs is not None and wider.inputs < 14  # fewer comparisons, a less strict level
+
+
+def test_memorisation_is_judged_on_training_pairs_and_rewording_on_the_same_held_out_questions():
+    from advisor.runrecords import Memorisation, Reworded
+
+    run = run_of({"rag": [1.0] * 6 + [0.0] * 6, "fine-tuning": [1.0] * 3 + [0.0] * 9}, [0.0] * 12)
+    # Held-out rewordings that fine-tuning answers no worse than the same questions: not memorisation by itself.
+    run.approaches["fine-tuning"].paraphrase = Reworded(questions=5, answers={"contains": 0.2},
+                                                        original={"contains": 0.2})
+    assert not any("memorised" in s for s in evidence.next_steps(run))
+    run.approaches["fine-tuning"].memorisation = Memorisation(questions=8, original={"contains": 0.9},
+                                                              reworded={"contains": 0.3})
+    run.approaches["rag"].paraphrase = Reworded(questions=5, answers={"contains": 0.2}, original={"contains": 0.6})
+    steps = evidence.next_steps(run)
+    assert any(s.startswith("fine-tuning answered its own training questions with contains 0.90 but reworded "
+                            "versions of them with 0.30 (8 pairs): it memorised") for s in steps)
+    assert any(s.startswith("rag answered 5 held-out questions with contains 0.60 as written but 0.20 reworded")
+               for s in steps)
