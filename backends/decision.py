@@ -123,7 +123,8 @@ def compare_all(ok: Sequence[str], scores: Mapping[str, float], per_q: Mapping[s
 
 def inputs_needed(a: str, b: str, a_q: PerQuestion, b_q: PerQuestion, comparisons: int) -> InputsNeeded:
     """How many inputs would make the mean difference a - b measurable (two-sided, Holm's strictest level,
-    80% power), from the paired differences observed; `inputs` is None when no difference was observed."""
+    80% power), from the paired differences observed: at least one more than the run had, since these did not
+    suffice; `inputs` is None when no difference was observed."""
     common = sorted(set(a_q) & set(b_q))
     diffs = [a_q[q] - b_q[q] for q in common]
     mean = fmean(diffs) if diffs else 0.0
