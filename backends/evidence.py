@@ -272,7 +272,7 @@ def _lead(run: ValidationRun) -> list[str]:
         parts = [f"On {n} held-out inputs, {scored}, but no approach beat the untouched model beyond the noise: "
                  f"the run is inconclusive on {n} inputs."]
         if needed is not None and needed.inputs is not None and needed.difference > 0:
-            parts.append(f"{_name(best)}'s lead of {needed.difference:.2f} over the untouched model would take "
+            parts.append(f"The lead of {_name(best)} over the untouched model ({needed.difference:.2f}) would take "
                          f"about {_inputs(needed.inputs)} inputs to measure, at the spread seen here.")
         return parts
     fav = run.favoured
@@ -293,10 +293,9 @@ def _lead(run: ValidationRun) -> list[str]:
     cheaper = [a for a in COST_ORDER if a in run.approaches and run.arm(a).ok and a not in run.candidates
                and COST_ORDER.index(a) < COST_ORDER.index(fav) and not run.beats(top, a)]
     if cheaper:
-        verb = "is" if len(cheaper) == 1 else "are"
-        parts.append(f"{_scored(run, cheaper)} {verb} within the noise of {_name(top)} too, but did not beat the "
-                     f"untouched model beyond the noise, so {'it' if len(cheaper) == 1 else 'they'} cannot be "
-                     "favoured.")
+        one = len(cheaper) == 1
+        parts.append(f"The tie rule passes over {_scored(run, cheaper)}: {'it is' if one else 'they are'} within "
+                     f"the noise of {_name(top)} too, but did not beat the untouched model beyond the noise.")
     if fav != top and needed is not None and needed.inputs is not None:
         parts.append(f"About {_inputs(needed.inputs)} inputs would tell {_name(top)} from {_name(fav)}, at the "
                      "spread seen here.")
@@ -423,9 +422,9 @@ def memorisation_steps(run: ValidationRun) -> list[str]:
         original, reworded = check.original[metric], check.reworded[metric]
         if original - reworded >= MEMORISED:
             steps.append(
-                f"{_name(arm)} answered its own training questions with {metric} {original:.2f} but reworded "
-                f"versions of them with {reworded:.2f} ({check.questions} pairs): it memorised their wording more "
-                "than it learned the answers. Add reworded training pairs, or keep the facts in retrieval."
+                f"Asked its own training questions, {_name(arm)} scored {metric} {original:.2f} as written but "
+                f"{reworded:.2f} reworded ({check.questions} pairs): it memorised their wording more than it "
+                "learned the answers. Add reworded training pairs, or keep the facts in retrieval."
             )
     return steps
 
@@ -442,6 +441,6 @@ def rewording_steps(run: ValidationRun) -> list[str]:
     if written - reworded < MEMORISED:
         return []
     fix = "check retrieval on them (--chunk-tokens, --embedder)" if arm in RETRIEVING else "add reworded pairs"
-    return [f"{_name(arm)} answered {held.questions} held-out questions with {metric} {written:.2f} as written but "
-            f"{reworded:.2f} reworded: users will not word questions as the pairs do; write pairs in their words and "
-            f"{fix}."]
+    return [f"On reworded held-out questions, {_name(arm)} scored {metric} {reworded:.2f} against {written:.2f} on "
+            f"the same {held.questions} questions as written: users will not word questions as the pairs do; write "
+            f"pairs in their words and {fix}."]

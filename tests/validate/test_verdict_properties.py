@@ -151,6 +151,8 @@ def test_the_issues_small_run_never_says_prompting_is_enough():
     if run.favoured is None:  # 8 inputs: rag against the untouched model is at the edge of Holm's 6 comparisons
         assert run.inputs_needed is not None and run.inputs_needed.a == "rag" and run.inputs_needed.b == "baseline"
         assert f"would take about {run.inputs_needed.inputs} inputs to measure" in verdict
+    else:
+        assert "The tie rule passes over few-shot prompting (0.12): it is within the noise of rag too" in verdict
     holm = {(c.a, c.b): c for c in run.comparisons}
     assert holm[("rag", "prompt")].tie and holm[("prompt", "baseline")].tie
 
@@ -201,7 +203,7 @@ def test_memorisation_is_judged_on_training_pairs_and_rewording_on_the_same_held
                                                               reworded={"contains": 0.3})
     run.approaches["rag"].paraphrase = Reworded(questions=5, answers={"contains": 0.2}, original={"contains": 0.6})
     steps = evidence.next_steps(run)
-    assert any(s.startswith("fine-tuning answered its own training questions with contains 0.90 but reworded "
-                            "versions of them with 0.30 (8 pairs): it memorised") for s in steps)
-    assert any(s.startswith("rag answered 5 held-out questions with contains 0.60 as written but 0.20 reworded")
-               for s in steps)
+    assert any(s.startswith("Asked its own training questions, fine-tuning scored contains 0.90 as written but 0.30 "
+                            "reworded (8 pairs): it memorised") for s in steps)
+    assert any(s.startswith("On reworded held-out questions, rag scored contains 0.20 against 0.60 on the same 5 "
+                            "questions as written") for s in steps)
