@@ -64,7 +64,8 @@ _SETTING_OPTIONS = [
     click.option(
         "--metric",
         default=None,
-        help="Rank by this metric instead of the task's rule (accuracy, chrf, rouge_l, contains, f1, exact_match).",
+        help="Rank by this metric instead of the task's rule (accuracy, chrf, rouge_l, answer_match, contains, f1, "
+        "exact_match).",
     ),
     click.option(
         "--shots",

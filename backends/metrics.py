@@ -3,8 +3,9 @@
 The rule that picks the ranking metric (`choose_metric`) is written down once, here, and shown in the
 report. Label-like answers are scored by accuracy with macro-F1 beside it (scikit-learn); free text
 without documents by chrF (sacrebleu) with BLEU (sacrebleu) and ROUGE-L (rouge-score) beside it;
-knowledge answers by `contains` (short answers) or token F1 (long ones), as SQuAD scores them. Every
-metric takes the best over a pair's references. Scores are fractions from 0 to 1 (sacrebleu's 0-100
+knowledge answers by `answer_match` (short answers: the reader's rule of `advisor.matching`, with the strict
+`contains` beside it) or token F1 (long ones), as SQuAD scores them. Every metric takes the best over a
+pair's references. Scores are fractions from 0 to 1 (sacrebleu's 0-100
 divided by 100). Light at import: the libraries are imported where they are used.
 """
 
@@ -18,17 +19,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from advisor import matching
 from advisor.backends.base import QAPair
 from advisor.errors import InputError, did_you_mean
 from advisor.measures import METRIC_LABELS
 
 METRICS = tuple(METRIC_LABELS)
 # Metrics scored per held-out input, so that a paired bootstrap can resample inputs; the others are corpus-level.
-PER_QUESTION = ("accuracy", "chrf", "rouge_l", "contains", "f1", "exact_match")
+PER_QUESTION = ("accuracy", "chrf", "rouge_l", "answer_match", "contains", "f1", "exact_match")
 TASK_METRICS = {
     "labels": ("accuracy", "macro_f1", "exact_match"),
     "text": ("chrf", "bleu", "rouge_l", "f1"),
-    "knowledge": ("contains", "f1", "exact_match"),
+    "knowledge": ("answer_match", "contains", "f1", "exact_match"),
 }
 SHORT_ANSWER_WORDS = 5
 LABEL_WORDS = 3
@@ -57,8 +59,8 @@ def choose_metric(pairs: Sequence[QAPair], has_documents: bool, override: str | 
     - label-like: every reference has at most 3 words, there are at most 20 distinct ones, and each
       distinct reference recurs (at most half as many distinct references as pairs) -> accuracy;
     - otherwise, without documents: free text -> chrF;
-    - otherwise, with documents: knowledge -> contains when the median reference has at most 5 words,
-      else token F1.
+    - otherwise, with documents: knowledge -> answer match (`advisor.matching`) when the median reference
+      has at most 5 words, else token F1.
     """
     refs = [r for p in pairs for r in p.references]
     labels = {normalize_answer(r) for r in refs}
@@ -74,9 +76,10 @@ def choose_metric(pairs: Sequence[QAPair], has_documents: bool, override: str | 
         reason = (f"the answers are free text (median {words:g} words) with no documents, so chrF, character "
                   "n-gram overlap with the best-matching reference, measures the form; BLEU and ROUGE-L beside it")
     elif words <= SHORT_ANSWER_WORDS:
-        kind, metric = "knowledge", "contains"
+        kind, metric = "knowledge", "answer_match"
         reason = (f"gold answers are short (median {words:g} words), so correctness is whether the response "
-                  "contains the gold answer; token F1 would reward the answers' form")
+                  f"gives the gold answer, by the {matching.RULE_LABEL} rule: {matching.RULE_DESCRIPTION}; "
+                  "strict contains is beside it, and token F1 would reward the answers' form")
     else:
         kind, metric = "knowledge", "f1"
         reason = f"gold answers are long (median {words:g} words), so token F1 measures correctness better"
@@ -142,11 +145,17 @@ def _rouge_scorer():
     return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
 
 
-def score_one(prediction: str, references: Sequence[str], names: Sequence[str], scorer=None) -> dict[str, float]:
-    """The per-input metrics among `names` of one prediction, each the best over the references."""
+def score_one(prediction: str, references: Sequence[str], names: Sequence[str], scorer=None,
+              question: str = "") -> dict[str, float]:
+    """The per-input metrics among `names` of one prediction, each the best over the references.
+
+    `question` is what the model was asked: the answer-matching rule does not ask a response to repeat it.
+    """
     scores: dict[str, float] = {}
     for name in names:
-        if name in _PAIRWISE:
+        if name == "answer_match":
+            scores[name] = matching.answer_match(prediction, references, question)
+        elif name in _PAIRWISE:
             scores[name] = max(_PAIRWISE[name](prediction, ref) for ref in references)
         elif name == "chrf":
             from sacrebleu.metrics import CHRF
@@ -158,12 +167,17 @@ def score_one(prediction: str, references: Sequence[str], names: Sequence[str], 
     return scores
 
 
-def score_all(predictions: Sequence[str], pairs: Sequence[QAPair],
-              names: Sequence[str]) -> tuple[list[dict[str, float]], dict[str, float]]:
-    """Per-input scores and the task's aggregate over them (means, plus corpus-level macro-F1 and BLEU)."""
+def score_all(predictions: Sequence[str], pairs: Sequence[QAPair], names: Sequence[str],
+              questions: Sequence[str] | None = None) -> tuple[list[dict[str, float]], dict[str, float]]:
+    """Per-input scores and the task's aggregate over them (means, plus corpus-level macro-F1 and BLEU).
+
+    `questions` are what was asked, when not the pairs' own questions (the reworded ones).
+    """
     per_input = [n for n in names if n in PER_QUESTION]
     scorer = _rouge_scorer() if "rouge_l" in per_input else None
-    rows = [score_one(text, pair.references, per_input, scorer) for text, pair in zip(predictions, pairs)]
+    asked = [p.question for p in pairs] if questions is None else questions
+    rows = [score_one(text, pair.references, per_input, scorer, question)
+            for text, pair, question in zip(predictions, pairs, asked)]
     total = {n: round(sum(r[n] for r in rows) / len(rows), 4) if rows else 0.0 for n in per_input}
     if "macro_f1" in names:
         total["macro_f1"] = macro_f1(predictions, pairs)
@@ -205,21 +219,7 @@ def corpus_bleu(predictions: Sequence[str], pairs: Sequence[QAPair]) -> float:
 
 
 def answer_in_context(context: str, references: Sequence[str]) -> bool:
-    """Whether a reference answer appears in the text given to the generator.
-
-    Short references (at most 5 words) must appear whole after normalisation; for longer ones, whose exact
-    wording rarely survives chunking, at least 80% of the reference's normalised tokens must appear in it.
-    """
-    text = f" {normalize_answer(context)} "
-    tokens = set(text.split())
-    for ref in references:
-        norm = normalize_answer(ref)
-        if not norm:
-            continue
-        words = norm.split()
-        if len(words) <= SHORT_ANSWER_WORDS:
-            if f" {norm} " in text:
-                return True
-        elif sum(w in tokens for w in words) / len(words) >= 0.8:
-            return True
-    return False
+    """Whether a reference answer appears in the text given to the generator, by the answer-matching rule
+    read strictly (`advisor.matching.in_text`): all its content words close together, in any order and
+    spelling of numbers and units; for a reference of more than 4 content words, 60% of them."""
+    return matching.in_text(context, references)
