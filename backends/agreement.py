@@ -64,7 +64,7 @@ def _token_f1(question: str, references: Sequence[str], response: str) -> bool:
 
 
 def _answer_match(question: str, references: Sequence[str], response: str) -> bool:
-    return matching.answer_match(response, references) == 1.0
+    return matching.answer_match(response, references, question) == 1.0
 
 
 GRADERS: dict[str, Grader] = {
