@@ -11,7 +11,7 @@ from advisor.modelfiles import read_model_file
 from advisor.text import show
 from advisor.engine import CompiledRules, recommend
 from advisor.errors import InputError
-from advisor.models import APPROACHES, CaseLibrary, RuleBase
+from advisor.models import RECOMMENDABLE, CaseLibrary, RuleBase
 
 
 @dataclass
@@ -70,7 +70,7 @@ def case_warnings(library: CaseLibrary, name: str = "case library") -> list[str]
 
 def check_cases(compiled: CompiledRules, library: CaseLibrary) -> CaseReport:
     """Score every case; count agreements and build the confusion table (expected -> got)."""
-    confusion = {a: dict.fromkeys(APPROACHES, 0) for a in APPROACHES}
+    confusion = {a: dict.fromkeys(RECOMMENDABLE, 0) for a in RECOMMENDABLE}
     agree = 0
     disagreements = []
     for case in library.cases:

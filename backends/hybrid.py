@@ -103,8 +103,6 @@ class HybridBackend(FineTuneBackend):
     """Retrieval with the RAG index, answered by a generator LoRA-tuned RAFT-style on retrieved context."""
 
     approach: ClassVar[str] = "hybrid"
-    retrieves: ClassVar[bool] = True
-    needs_documents: ClassVar[bool] = True
     # Context makes every step several times longer than closed-book: two epochs in small batches give
     # two dozen optimiser steps on a few dozen pairs. Prompts of two or three 128-word-piece chunks run
     # 350-550 tokens: allow 1024 so none is cut.

@@ -199,8 +199,6 @@ class RagBackend(Backend):
     """Hybrid dense + lexical retrieval over the user's chunks, answered by the untouched generator."""
 
     approach = "rag"
-    retrieves = True
-    needs_documents = True
 
     def __init__(self, settings: BuildSettings | None = None):
         super().__init__(settings or BuildSettings())

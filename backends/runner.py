@@ -10,9 +10,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from advisor.atomic import write_text
-from advisor.backends.base import APPROACHES, RETRIEVING, BuildSettings, Document, QAPair, fit_max_new_tokens
+from advisor.backends import arms
+from advisor.backends.base import BuildSettings, Document, QAPair, fit_max_new_tokens
 from advisor.backends.metrics import Task, check_metric, choose_metric
-from advisor.errors import InputError, did_you_mean
+from advisor.errors import InputError
 from advisor.runrecords import MANIFEST_FILE, METRICS_FILE, Measurements
 
 log = logging.getLogger(__name__)
@@ -38,9 +39,7 @@ def check_settings(approach: str, settings: BuildSettings) -> None:
     from advisor.backends.embedder import resolve_embedder
     from advisor.backends.generator import resolve
 
-    if approach not in APPROACHES:
-        raise InputError(f"unknown approach '{approach}' (expected one of {', '.join(APPROACHES)})"
-                         f"{did_you_mean(approach, APPROACHES)}")
+    arm = arms.get(approach)
     if settings.eval_limit is not None and settings.eval_limit < 1:
         raise InputError(f"--eval-limit must be at least 1, got {settings.eval_limit}")
     if settings.k < 1:
@@ -54,13 +53,13 @@ def check_settings(approach: str, settings: BuildSettings) -> None:
     if settings.device not in ("cpu", "cuda", "mps") and not settings.device.startswith("cuda:"):
         raise InputError(f"--device must be cpu, cuda or mps, got '{settings.device}'")
     resolve(settings.generator)
-    if approach in ("fine-tuning", "hybrid"):
+    if arm.trains:
         from advisor.backends.training import TrainConfig
 
         TrainConfig.from_settings(settings)
-    if approach in ("prompt", "rag", "hybrid"):
+    if arm.embeds:
         resolve_embedder(settings.embedder)
-    if approach in RETRIEVING:
+    if arm.retrieves:
         from advisor.backends.rag import retrieval_options
 
         options = retrieval_options(settings)
@@ -69,7 +68,7 @@ def check_settings(approach: str, settings: BuildSettings) -> None:
 
 def require_documents(approaches: list[str], option: str = "") -> None:
     """Refuse retrieving arms when no documents were given, naming them and what to do instead."""
-    needing = [a for a in approaches if a in RETRIEVING]
+    needing = [a for a in approaches if a in arms.needing_documents()]
     if needing:
         verb = "retrieves" if len(needing) == 1 else "retrieve"
         raise InputError(f"{option}{' and '.join(needing)} {verb} from documents: give --docs FOLDER "

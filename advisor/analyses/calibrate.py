@@ -31,7 +31,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from advisor.cases import check_library
 from advisor.engine import compile_rules, contributions, pick_many, term_weights, tie_indices, with_term_weights
 from advisor.errors import InputError, did_you_mean
-from advisor.models import APPROACHES, Case, CaseLibrary, RuleBase
+from advisor.models import RECOMMENDABLE, Case, CaseLibrary, RuleBase
 from advisor.runrecords import ValidationRun
 from advisor.text import show
 
@@ -47,7 +47,7 @@ def features(rulebase: RuleBase, X: Sequence[Mapping[str, Any]]) -> tuple[list[s
         contrib = contributions(compiled, answers, weighted=False)
         if terms is None:
             terms = list(contrib)
-        rows.append([[contrib[t][a] for a in APPROACHES] for t in terms])
+        rows.append([[contrib[t][a] for a in RECOMMENDABLE] for t in terms])
     if terms is None:
         terms = list(term_weights(rulebase))
     return terms, np.asarray(rows, dtype=float).reshape(len(rows), len(terms), 3)
@@ -106,8 +106,8 @@ class WeightCalibrator(ClassifierMixin, BaseEstimator):
         if len(labels) != len(X):
             raise ValueError(f"X has {len(X)} answer sets but y has {len(labels)} labels")
         for label in labels:
-            if label not in APPROACHES:
-                raise ValueError(f"unknown label {label!r}; the labels are: {', '.join(APPROACHES)}")
+            if label not in RECOMMENDABLE:
+                raise ValueError(f"unknown label {label!r}; the labels are: {', '.join(RECOMMENDABLE)}")
         if len(set(labels)) < 2:
             raise ValueError("calibration needs cases of at least two different approaches")
         if self.alpha < 0 or self.temperature <= 0:
@@ -115,7 +115,7 @@ class WeightCalibrator(ClassifierMixin, BaseEstimator):
         terms, F = features(rulebase, X)
         hand = term_weights(rulebase)
         w0 = np.array([hand[t] for t in terms], dtype=float)
-        target = np.array([APPROACHES.index(v) for v in labels])
+        target = np.array([RECOMMENDABLE.index(v) for v in labels])
         Y = np.eye(3)[target]
         sw = np.ones(len(labels))
         if self.class_weight == "balanced":
@@ -163,7 +163,7 @@ class WeightCalibrator(ClassifierMixin, BaseEstimator):
         self.weights_ = np.maximum(result.x, 0.0)
         self.n_iter_ = int(result.nit)
         self.loss_ = float(result.fun)
-        self.classes_ = np.array(APPROACHES)
+        self.classes_ = np.array(RECOMMENDABLE)
         self.rules_ = with_term_weights(rulebase, dict(zip(terms, self.weights_.tolist())))
         return self
 
@@ -193,7 +193,7 @@ def hand_predict(rulebase: RuleBase, X: Sequence[Mapping[str, Any]]) -> np.ndarr
     terms, F = features(rulebase, X)
     hand = term_weights(rulebase)
     w = np.array([hand[t] for t in terms])
-    return np.array(APPROACHES)[pick_rows(np.einsum("nta,t->na", F, w), rulebase.scoring.tie_order)]
+    return np.array(RECOMMENDABLE)[pick_rows(np.einsum("nta,t->na", F, w), rulebase.scoring.tie_order)]
 
 
 def cases_xy(library: CaseLibrary, rulebase: RuleBase) -> tuple[list[dict[str, str]], list[str]]:
@@ -377,10 +377,10 @@ def _read_validation(path: str | os.PathLike) -> tuple[ValidationRun, Path]:
     run = load_validation(path)
     where = validation_path(path)
     best = run.best_measured
-    if best not in APPROACHES:
+    if best not in RECOMMENDABLE:
         raise InputError(
-            f"{where}: best_measured: {show(best)} is not one of {', '.join(APPROACHES)}"
-            + (did_you_mean(str(best), APPROACHES) if isinstance(best, str) else "")
+            f"{where}: best_measured: {show(best)} is not one of {', '.join(RECOMMENDABLE)}"
+            + (did_you_mean(str(best), RECOMMENDABLE) if isinstance(best, str) else "")
         )
     return run, where
 
