@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import functools
 import importlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from importlib import metadata
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -61,6 +62,7 @@ class Arm:
     build_seconds: float = 5.0  # rough seconds to build on 50 training pairs (or 12 documents)
     scales_with: str = "pairs"  # "pairs" or "documents": what the build time grows with
     answer_factor: float = 1.5  # answering time relative to the untouched model (longer prompts take longer)
+    train_defaults: Mapping[str, Any] = field(default_factory=dict)  # [trains] TrainConfig defaults of this arm
 
     def backend_class(self) -> type[Backend]:
         """The Backend class, imported now."""
@@ -76,8 +78,12 @@ BUILT_IN = (
         retrieves=True, needs_documents=True, embeds=True, build_seconds=20.0, scales_with="documents"),
     Arm("fine-tuning", "fine-tuning", 30, "advisor.backends.finetune:FineTuneBackend", TrainingOptions, "training",
         trains=True, build_seconds=100.0, answer_factor=0.6),
+    # Context makes every step several times longer than closed-book: two epochs in small batches give
+    # two dozen optimiser steps on a few dozen pairs. Prompts of two or three 128-word-piece chunks run
+    # 350-550 tokens: allow 1024 so none is cut.
     Arm("hybrid", "hybrid", 40, "advisor.backends.hybrid:HybridBackend", HybridOptions, "hybrid",
-        retrieves=True, trains=True, needs_documents=True, embeds=True, build_seconds=300.0),
+        retrieves=True, trains=True, needs_documents=True, embeds=True, build_seconds=300.0,
+        train_defaults={"epochs": 2, "batch_size": 4, "max_length": 1024}),
 )
 
 

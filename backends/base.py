@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from advisor.backends.arms import Arm
+    from advisor.backends.plan import ArmPlan
     from advisor.runrecords import Manifest
 
 # The arms themselves (names, cost order, what each needs) are records in advisor.backends.arms.
@@ -161,6 +162,28 @@ class Backend(abc.ABC):
     def __init__(self, settings: BuildSettings):
         self.settings = settings
         self.manifest: Manifest | None = None  # what build() wrote or load() read
+        self._plan: ArmPlan | None = None
+
+    @classmethod
+    def from_plan(cls, plan: ArmPlan) -> "Backend":
+        """A backend that builds as `plan` (made by runner.prepare) says."""
+        backend = cls(plan.settings)
+        backend._plan = plan
+        return backend
+
+    def plan_for(self, train: Sequence[QAPair] | None = None) -> ArmPlan:
+        """The plan this backend follows: the runner's, or, for one made from settings alone, resolved now
+        (against `train` when building, so that the defaults that depend on the training pairs are filled)."""
+        if self._plan is None:
+            from advisor.backends.plan import resolve
+
+            self._plan = resolve(self.approach, self.settings, train)
+        return self._plan
+
+    @property
+    def plan(self) -> ArmPlan:
+        """The plan this backend follows (see `plan_for`)."""
+        return self.plan_for()
 
     @abc.abstractmethod
     def build(self, documents: list[Document], train: list[QAPair], out: Path, progress: bool = True) -> dict[str, Any]:

@@ -202,9 +202,15 @@ class RagBackend(Backend):
 
     def __init__(self, settings: BuildSettings | None = None):
         super().__init__(settings or BuildSettings())
-        self.options = retrieval_options(self.settings)
         self.index: ChunkIndex | None = None
         self._embedder: Embedder | None = None
+
+    @property
+    def options(self) -> RetrievalSettings:
+        """Chunking and retrieval, as the plan resolved them."""
+        options = self.plan.retrieval
+        assert options is not None  # a retrieving arm's plan always holds them
+        return options
 
     @property
     def embedder(self):

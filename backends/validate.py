@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from advisor.atomic import write_text
 from advisor.backends import arms
 from advisor.backends.base import BuildSettings
+from advisor.backends.plan import ArmPlan
 from advisor.backends.runner import Inputs as DataInputs
 from advisor.errors import InputError
 from advisor.runrecords import (
@@ -104,16 +105,16 @@ def prepare(
     return Inputs(rulebase, rec, getattr(answers_file, "project", None), data, skipped), chosen
 
 
-def fingerprint(approach: str, inputs: Inputs, settings: BuildSettings) -> str:
-    """What a stage's result depends on: documents, pairs, split, task and settings. Same print, same numbers."""
-    saved = settings.to_json()
-    saved["hybrid"] = {k: v for k, v in saved["hybrid"].items() if k != "rag_index"}
+def fingerprint(plan: ArmPlan, inputs: Inputs) -> str:
+    """What a stage's result depends on: documents, pairs, split, task and settings. Same print, same numbers.
+
+    A reused RAG index (`plan.rag_index`) is left out: where the index came from does not change the numbers."""
     payload = {
-        "approach": approach,
+        "approach": plan.name,
         "documents": sorted((d.id, d.sha256) for d in inputs.data.documents),
         "pairs": [(p.question, p.references, p.source, p.paraphrase, p.split) for p in inputs.data.pairs],
         "task": [inputs.data.task.metric, list(inputs.data.task.reported)],
-        "settings": saved,
+        "settings": plan.settings.to_json(),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
@@ -179,7 +180,7 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
 
-def _plan(approaches: Sequence[str], inputs: Inputs, settings: BuildSettings) -> list[tuple[str, float]]:
+def _estimate(approaches: Sequence[str], inputs: Inputs, settings: BuildSettings) -> list[tuple[str, float]]:
     answered = settings.answered(inputs.data.test)
     reworded = sum(1 for p in answered if p.paraphrase)
     per_eval = (len(answered) + reworded) * arms.ANSWER_SECONDS
@@ -203,20 +204,20 @@ def load_models(settings: BuildSettings, approaches: Sequence[str]) -> None:
 
 
 def run_stage(
-    approach: str,
+    plan: ArmPlan,
     inputs: Inputs,
     docs_dir: Path | None,
     qa_file: Path,
     out: Path,
-    settings: BuildSettings,
     progress: bool,
 ) -> tuple[Measurements, bool]:
-    """Build and evaluate one approach into out/<approach>, or reuse an earlier identical run."""
+    """Build and evaluate one arm as its plan says into out/<arm>, or reuse an earlier identical run."""
     from advisor.backends.distributed import on_main
     from advisor.backends.runner import build_and_evaluate
 
+    approach = plan.name
     folder = out / approach
-    print_ = fingerprint(approach, inputs, settings)
+    print_ = fingerprint(plan, inputs)
     reused = on_main(_reusable, folder, print_)
     if reused is not None:
         return reused, True
@@ -225,10 +226,10 @@ def run_stage(
         docs_dir,
         qa_file,
         folder,
-        settings,
         progress=progress,
         baseline_cache=out / ".baseline",
         inputs=inputs.data,
+        plan=plan,
     )
     on_main(write_text, folder / STAGE_FILE, json.dumps({"fingerprint": print_, "approach": approach}) + "\n")
     return metrics, False
@@ -259,7 +260,7 @@ def validate(
     inputs, chosen = prepare(answers_path, docs_dir, qa_file, out, settings or BuildSettings(), approaches, rules_path)
     settings = inputs.data.settings
     answered = settings.answered(inputs.data.test)
-    distributed.check_run(chosen, settings, len(inputs.data.train), len(answered))
+    distributed.check_run(list(inputs.data.plans.values()), len(inputs.data.train), len(answered))
     distributed.barrier()  # every rank has checked OUT before any rank writes there
     rec = inputs.recommendation
     echo(f"recommendation from the answers: {rec.recommendation} (confidence {rec.confidence:.2f})")
@@ -273,8 +274,7 @@ def validate(
         echo(f"{arm}: {why}")
     out.mkdir(parents=True, exist_ok=True)
 
-    plan = _plan(chosen, inputs, settings)
-    bar = Progress(plan, echo, out / PROGRESS_FILE if distributed.is_main() else None)
+    bar = Progress(_estimate(chosen, inputs, settings), echo, out / PROGRESS_FILE if distributed.is_main() else None)
     stages: list[Stage] = []
     results: dict[str, ArmResult] = {}
 
@@ -292,20 +292,17 @@ def validate(
 
     for i, approach in enumerate(chosen, 2):
         bar.start(i)
-        stage_settings = settings
-        if approach == "hybrid" and (out / "rag" / MANIFEST_FILE).is_file():
-            stage_settings = replace(
-                settings, hybrid=settings.hybrid.model_copy(update={"rag_index": str(out / "rag")})
-            )
+        plan = inputs.data.plans[approach]
+        if approach == "hybrid" and (out / "rag" / MANIFEST_FILE).is_file():  # this run's rag stage built it
+            plan = replace(plan, rag_index=str(out / "rag"))
         started = time.perf_counter()
         try:
             metrics, reused = run_stage(
-                approach,
+                plan,
                 inputs,
                 Path(docs_dir) if docs_dir is not None else None,
                 Path(qa_file),
                 out,
-                stage_settings,
                 progress,
             )
             results[approach] = ArmResult.model_validate({"status": "ok", **metrics.to_json()})
