@@ -7,7 +7,7 @@ answer sets and returns the difference as typed data (`WhatIf`: its `to_dict()` 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -169,3 +169,10 @@ def render_text(result: WhatIf) -> str:
     if not result.rules_started and not result.rules_stopped:
         lines.append("The same combination rules fire.")
     return "\n".join(lines)
+
+
+def apply_sets(compiled: CompiledRules, answers: dict[str, str], sets: Sequence[str]) -> WhatIf | None:
+    """The what-if of `--set QUESTION=VALUE` options (None when there are none)."""
+    if not sets:
+        return None
+    return what_if(compiled, answers, parse_sets(sets, compiled))
