@@ -77,9 +77,9 @@ class Answer:
     seconds: float = 0.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class BuildSettings:
-    """Everything a build or validation run can be told; defaults are the measured defaults.
+    """Everything a build or validation run can be told, checked when made; defaults are the measured defaults.
 
     `max_new_tokens` None fits the references (see `fit_max_new_tokens`); `metric` None lets the task's
     rule pick the ranking metric. Each approach's own options are typed sections that refuse unknown keys.
@@ -99,6 +99,26 @@ class BuildSettings:
     training: TrainingOptions = field(default_factory=TrainingOptions)
     hybrid: HybridOptions = field(default_factory=HybridOptions)
     prompt: PromptOptions = field(default_factory=PromptOptions)
+
+    def __post_init__(self) -> None:
+        """The options every arm shares, checked once, when the settings are made (each arm's own options are
+        checked by their pydantic sections and by the arm's plan)."""
+        from advisor.errors import InputError
+
+        if self.eval_limit is not None and self.eval_limit < 1:
+            raise InputError(f"--eval-limit must be at least 1, got {self.eval_limit}")
+        if self.k < 1:
+            raise InputError(f"--k must be at least 1, got {self.k}")
+        if self.max_new_tokens is not None and self.max_new_tokens < 1:
+            raise InputError(f"--max-new-tokens must be at least 1, got {self.max_new_tokens}")
+        if self.batch_size < 1:
+            raise InputError(f"--batch-size must be at least 1, got {self.batch_size}")
+        if self.metric is not None:
+            from advisor.backends.metrics import check_metric
+
+            check_metric(self.metric)
+        if self.device not in ("cpu", "cuda", "mps") and not self.device.startswith("cuda:"):
+            raise InputError(f"--device must be cpu, cuda or mps, got '{self.device}'")
 
     def answered(self, held_out: Sequence[QAPair]) -> list[QAPair]:
         """The held-out pairs that get answered: the first `eval_limit` of them, or all without a limit."""

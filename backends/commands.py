@@ -8,6 +8,7 @@ backend's `load` + `answer`. They run inside the `advisor` group, whose one erro
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -198,10 +199,10 @@ def query(out: Path, question: str, k: int | None, max_new_tokens: int | None, a
 
     approach = read_manifest(out).approach
     backend = backend_class(approach).load(out)
-    if k is not None:
-        backend.settings.k = k
-    if max_new_tokens is not None:
-        backend.settings.max_new_tokens = max_new_tokens
+    if k is not None or max_new_tokens is not None:
+        current = backend.settings
+        backend.settings = replace(current, k=current.k if k is None else k,
+                                   max_new_tokens=current.max_new_tokens if max_new_tokens is None else max_new_tokens)
     answer = backend.answer(question)
     if as_json:
         click.echo(

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from advisor.backends import arms
 from advisor.backends.base import BuildSettings
-from advisor.backends.metrics import Task
+from advisor.backends.metrics import METRICS, Task
 from advisor.runrecords import (
     AnswerRecord,
     ArmOutput,
@@ -56,7 +56,9 @@ def rank(ok: Sequence[str], scores: dict[str, float], per_q: dict[str, PerQuesti
     """The best measured arm (cheapest of those tied with the top), the tied arms, and every comparison."""
     if not ok:
         return None, [], []
-    top = max(ok, key=lambda a: (scores[a], -arms.cost_rank(a)))
+    registered = METRICS.get(metric)
+    sign = -1.0 if registered is not None and not registered.higher_is_better else 1.0
+    top = max(ok, key=lambda a: (sign * scores[a], -arms.cost_rank(a)))
     tied = [top]
     comparisons: list[Comparison] = []
     for other in ok:

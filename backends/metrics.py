@@ -6,6 +6,9 @@ without documents by chrF (sacrebleu) with BLEU (sacrebleu) and ROUGE-L (rouge-s
 knowledge answers by `contains` (short answers) or token F1 (long ones), as SQuAD scores them. Every
 metric takes the best over a pair's references. Scores are fractions from 0 to 1 (sacrebleu's 0-100
 divided by 100). Light at import: the libraries are imported where they are used.
+
+Each metric is one `Metric` record in `METRICS`: adding one there makes it scored, reportable by the tasks
+it names, usable with --metric (when it is per-input) and labelled in the report.
 """
 
 from __future__ import annotations
@@ -195,7 +198,7 @@ class Metric:
     tasks: tuple[str, ...]
     per_input: Callable[[str, Sequence[str]], float] | None = None
     corpus: Callable[[Sequence[str], Sequence[QAPair]], float] | None = None
-    higher_is_better: bool = True  # every metric so far; `evidence.rank` orders by it
+    higher_is_better: bool = True  # every metric so far; `evidence.rank` picks the best arm by it
 
 
 def _best(pairwise: Callable[[str, str], float]) -> Callable[[str, Sequence[str]], float]:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from advisor.backends import arms
 from advisor.backends.base import BuildSettings, QAPair, fit_max_new_tokens
+from advisor.errors import InputError
 
 if TYPE_CHECKING:
     from advisor.backends.rag import RetrievalSettings
@@ -95,7 +96,10 @@ def _training(arm: arms.Arm, settings: BuildSettings, train: Sequence[QAPair] | 
     if "epochs" not in arm.train_defaults and settings.training.epochs is None and train is not None:
         from advisor.backends.finetune import default_epochs
 
-        fit, _ = split_pairs(train, config.seed, config.val_fraction, config.mode)
+        try:
+            fit, _ = split_pairs(train, config.seed, config.val_fraction, config.mode)
+        except InputError:  # too few pairs: the build says so, as this arm's failure, and the other arms run
+            return config
         config = replace(config, epochs=default_epochs(len(fit)))
     return config
 

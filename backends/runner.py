@@ -13,7 +13,7 @@ from advisor.atomic import write_text
 from advisor.backends import arms
 from advisor.backends.base import BuildSettings, Document, QAPair
 from advisor.backends.plan import ArmPlan, check_models, resolve
-from advisor.backends.metrics import Task, check_metric, choose_metric
+from advisor.backends.metrics import Task, choose_metric
 from advisor.errors import InputError
 from advisor.runrecords import MANIFEST_FILE, METRICS_FILE, Measurements
 
@@ -34,22 +34,6 @@ class Inputs:
     task: Task
     settings: BuildSettings  # max_new_tokens resolved against the references
     plans: dict[str, ArmPlan] = field(default_factory=dict)  # by arm name
-
-
-def check_settings(settings: BuildSettings) -> None:
-    """The options every arm shares, checked once, before any file is read (click has parsed their types)."""
-    if settings.eval_limit is not None and settings.eval_limit < 1:
-        raise InputError(f"--eval-limit must be at least 1, got {settings.eval_limit}")
-    if settings.k < 1:
-        raise InputError(f"--k must be at least 1, got {settings.k}")
-    if settings.max_new_tokens is not None and settings.max_new_tokens < 1:
-        raise InputError(f"--max-new-tokens must be at least 1, got {settings.max_new_tokens}")
-    if settings.batch_size < 1:
-        raise InputError(f"--batch-size must be at least 1, got {settings.batch_size}")
-    if settings.metric is not None:
-        check_metric(settings.metric)
-    if settings.device not in ("cpu", "cuda", "mps") and not settings.device.startswith("cuda:"):
-        raise InputError(f"--device must be cpu, cuda or mps, got '{settings.device}'")
 
 
 def require_documents(approaches: list[str], option: str = "") -> None:
@@ -93,7 +77,6 @@ def prepare(approaches: list[str], docs_dir: str | Path | None, qa_file: str | P
     build and validate."""
     for approach in approaches:
         arms.get(approach)
-    check_settings(settings)
     check_models(settings, approaches)
     check_out_dir(Path(out_dir), own, what)
     return load_inputs(docs_dir, qa_file, settings, approaches)
