@@ -23,7 +23,7 @@ from typing import Any, cast
 
 from advisor.answers import check_answers, show
 from advisor.errors import InputError, did_you_mean
-from advisor.models import APPROACHES, UNKNOWN, Approach, FactorPull, FiredRule, FlipOut, RuleBase
+from advisor.models import RECOMMENDABLE, UNKNOWN, Approach, FactorPull, FiredRule, FlipOut, RuleBase
 
 EPS = 1e-9  # raw scores closer than this are a tie, which the tie order decides
 Vec = tuple[float, float, float]
@@ -200,7 +200,7 @@ def margin(raw: Any, top: int) -> float:
 
 def tie_indices(tie_order: Any) -> tuple[int, ...]:
     """A tie order of approach names as approach indices (what `pick_in_order` and `pick_many` take)."""
-    return tuple(APPROACHES.index(a) for a in tie_order)
+    return tuple(RECOMMENDABLE.index(a) for a in tie_order)
 
 
 def pick_many(raw: Any, order: tuple[int, ...]) -> tuple[Any, Any]:
@@ -395,15 +395,15 @@ def recommend(compiled: CompiledRules, answers: Mapping[str, Any]) -> Recommenda
             question=compiled.qids[qi],
             from_=decoded[compiled.qids[qi]],
             to=compiled.values[qi][alt] if alt >= 0 else UNKNOWN,
-            recommendation=cast(Approach, APPROACHES[new_top]),
+            recommendation=cast(Approach, RECOMMENDABLE[new_top]),
         )
         for qi, alt, new_top in flip_list
     ]
-    name = cast(Approach, APPROACHES[top])
+    name = cast(Approach, RECOMMENDABLE[top])
     return Recommendation(
         recommendation=name,
-        scores={a: _r(to_score(compiled, raw[i])) for i, a in enumerate(APPROACHES)},
-        raw_scores={a: _r(raw[i]) for i, a in enumerate(APPROACHES)},
+        scores={a: _r(to_score(compiled, raw[i])) for i, a in enumerate(RECOMMENDABLE)},
+        raw_scores={a: _r(raw[i]) for i, a in enumerate(RECOMMENDABLE)},
         confidence=_r(conf),
         margin=_r(margin(raw, top)),
         answers=decoded,
@@ -421,7 +421,7 @@ def recommend(compiled: CompiledRules, answers: Mapping[str, Any]) -> Recommenda
 def raw_scores(compiled: CompiledRules, answers: Mapping[str, Any]) -> dict[str, float]:
     """Unrounded raw scores {approach: float} of an answer set."""
     raw = raw_state(compiled, encode(compiled, answers))
-    return dict(zip(APPROACHES, raw))
+    return dict(zip(RECOMMENDABLE, raw))
 
 
 def scores(compiled: CompiledRules, answers: Mapping[str, Any]) -> dict[str, float]:
@@ -440,16 +440,16 @@ def contributions(
     table = compiled.wpulls if weighted else compiled.pulls
     out: dict[str, dict[str, float]] = {}
     for fid in compiled.factor_ids:
-        out[f"factor:{fid}"] = dict.fromkeys(APPROACHES, 0.0)
+        out[f"factor:{fid}"] = dict.fromkeys(RECOMMENDABLE, 0.0)
     for qi, v in enumerate(state):
         if v >= 0:
             term = out[f"factor:{compiled.factor_of[qi]}"]
-            for a, name in enumerate(APPROACHES):
+            for a, name in enumerate(RECOMMENDABLE):
                 term[name] += table[qi][v][a]
     effects = compiled.rule_weff if weighted else compiled.rule_effect
     for ri, rid in enumerate(compiled.rule_ids):
         on = _fires(compiled, ri, state)
-        out[f"rule:{rid}"] = {name: (effects[ri][a] if on else 0.0) for a, name in enumerate(APPROACHES)}
+        out[f"rule:{rid}"] = {name: (effects[ri][a] if on else 0.0) for a, name in enumerate(RECOMMENDABLE)}
     return out
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from advisor.engine import EPS, CompiledRules, margins, pick_many
 from advisor.errors import InputError
-from advisor.models import APPROACHES, UNKNOWN
+from advisor.models import RECOMMENDABLE, UNKNOWN
 
 CHUNK = 1 << 20
 MAX_COMBINATIONS = 50_000_000  # two bytes each are kept (verdict, close call)
@@ -307,8 +307,8 @@ def exhaustive_lint(compiled: CompiledRules, near_margin: float = 0.1, examples:
         rule_base=compiled.rulebase.name,
         total=total,
         answered_total=int(np.prod([s - 1 for s in sizes], dtype=np.int64)),
-        wins={a: int(tally.wins[i]) for i, a in enumerate(APPROACHES)},
-        wins_answered={a: int(tally.wins_answered[i]) for i, a in enumerate(APPROACHES)},
+        wins={a: int(tally.wins[i]) for i, a in enumerate(RECOMMENDABLE)},
+        wins_answered={a: int(tally.wins_answered[i]) for i, a in enumerate(RECOMMENDABLE)},
         near_margin=near_margin,
         ties=tally.ties,
         ties_answered=tally.ties_answered,
@@ -432,7 +432,7 @@ def render_text(report: ExhaustiveReport) -> str:
         "",
         "Recommended how often (all combinations / fully answered):",
     ]
-    for a in APPROACHES:
+    for a in RECOMMENDABLE:
         out.append(
             f"  {a:<12} {report.wins[a]:>10,}  {_pct(report.wins[a], report.total):>6}   "
             f"{report.wins_answered[a]:>9,}  {_pct(report.wins_answered[a], report.answered_total):>6}"

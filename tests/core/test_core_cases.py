@@ -8,7 +8,7 @@ import pytest
 
 from advisor.cases import case_warnings, check_cases, load_cases
 from advisor.errors import InputError
-from advisor.models import APPROACHES
+from advisor.models import RECOMMENDABLE
 
 CASES = Path(__file__).parent / "cases.yaml"
 
@@ -31,7 +31,7 @@ def test_library_is_large_varied_and_explained(library):
     assert len(library.cases) >= 40
     names = [c.name for c in library.cases]
     assert len(set(names)) == len(names)
-    for approach in APPROACHES:
+    for approach in RECOMMENDABLE:
         assert sum(c.expected == approach for c in library.cases) >= 8, approach
     assert all(len(c.why) > 20 for c in library.cases)
 
@@ -57,7 +57,7 @@ def test_rule_base_agrees_with_at_least_90_percent(compiled, library):
     assert report.total == len(library.cases)
     assert report.accuracy >= 0.9, report.disagreements
     assert sum(sum(row.values()) for row in report.confusion.values()) == report.total
-    assert sum(report.confusion[a][a] for a in APPROACHES) == report.agree
+    assert sum(report.confusion[a][a] for a in RECOMMENDABLE) == report.agree
 
 
 def test_a_mislabelled_case_shows_up_as_a_disagreement(compiled, rulebase, write):

@@ -10,7 +10,7 @@ import yaml
 
 from advisor.engine import compile_rules, encode, _fires
 from advisor.errors import InputError
-from advisor.models import APPROACHES, CONTRACT_QUESTIONS
+from advisor.models import RECOMMENDABLE, CONTRACT_QUESTIONS
 from advisor.rulebase import check_rules, default_rules_text, dump_rules, load_rules, parse_rules, rules_schema
 
 HERE = Path(__file__).parent
@@ -54,18 +54,18 @@ def test_every_question_and_pull_is_documented(rulebase):
     for q in rulebase.questions:
         assert q.text.endswith("?") and len(q.help) > 40, q.id
         for v in q.values:
-            assert any(v.pull.get(a) for a in APPROACHES), f"{q.id}={v.value} has no pull"
+            assert any(v.pull.get(a) for a in RECOMMENDABLE), f"{q.id}={v.value} has no pull"
             assert v.because and v.source, f"{q.id}={v.value} lacks because/source"
 
 
 def test_every_rule_is_documented(rulebase):
     for rule in rulebase.rules:
         assert rule.because and rule.source, rule.id
-        assert any(rule.effect.get(a) for a in APPROACHES) or rule.note, rule.id
+        assert any(rule.effect.get(a) for a in RECOMMENDABLE) or rule.note, rule.id
 
 
 def test_every_approach_has_next_steps(rulebase):
-    for a in APPROACHES:
+    for a in RECOMMENDABLE:
         assert len(rulebase.approaches[a].next_steps) >= 3
 
 
