@@ -68,7 +68,7 @@ def test_bad_inputs_exit_2_with_one_clear_line(tmp_path, corpus_factory, pairs_f
     (tmp_path / "empty-docs").mkdir()
     cases = [
         (["--docs", str(tmp_path / "nowhere"), "--qa", str(qa), "--out", out], "does not exist"),
-        (["--docs", str(tmp_path / "empty-docs"), "--qa", str(qa), "--out", out], "holds no"),
+        (["--docs", str(tmp_path / "empty-docs"), "--qa", str(qa), "--out", out], "has nothing readable"),
         (["--docs", str(docs), "--qa", str(bad_qa), "--out", out], f"{bad_qa}:2"),
         (["--docs", str(docs), "--qa", str(unknown_source), "--out", out], "did you mean 'clubs/chess.txt'"),
         (
