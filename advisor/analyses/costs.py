@@ -399,15 +399,17 @@ def render_text(data: CostsOut) -> str:
 
 
 def render_markdown(data: CostsOut) -> str:
-    """The estimate as a Markdown table with the break-even and the assumptions."""
-    cur = data.currency
+    """The estimate as a Markdown table with the break-even and the assumptions (user text escaped)."""
+    from advisor.report import escape_markdown
+
+    cur = escape_markdown(data.currency)
     lines = [f"| approach | tokens/query | inference a month ({cur}) | fixed a month ({cur}) | total a month ({cur}) |",
              "|---|---:|---:|---:|---:|"]
     for row in data.rows:
         lines.append(f"| {row.approach} | {row.tokens_per_query:,.0f} | {row.inference_per_month:,.2f} | "
                      f"{row.fixed_per_month:,.2f} | {row.total_per_month:,.2f} |")
-    lines += ["", f"**Break-even:** {data.break_even.text}", "", "Assumptions:", ""]
-    lines += [f"- {a}" for a in data.assumptions]
+    lines += ["", f"**Break-even:** {escape_markdown(data.break_even.text)}", "", "Assumptions:", ""]
+    lines += [f"- {escape_markdown(a)}" for a in data.assumptions]
     return "\n".join(lines)
 
 
