@@ -56,8 +56,8 @@ def test_documents_in_other_encodings_are_decoded_and_named(tmp_path, encoding):
     assert docs[0].text.startswith(LATIN)
     named = {"latin-1": "cp1252", "utf-8-sig": "utf-8"}.get(encoding, encoding)
     assert [d.encoding for d in docs] == [named, "utf-8"]
-    summary = describe_documents(docs)
-    assert summary == "2 documents" if named == "utf-8" else f"2 documents (decoded as {named}: cafe.txt; the rest UTF-8)"
+    decoded = "" if named == "utf-8" else f" (decoded as {named}: cafe.txt; the rest UTF-8)"
+    assert describe_documents(docs) == f"2 documents{decoded}"
 
 
 def test_short_latin1_words_read_as_latin1_not_as_a_lookalike_code_page(tmp_path):

@@ -49,7 +49,8 @@ def _write(path: Path, text: str) -> Path:
 def test_a_json_answers_file_with_a_duplicate_block_is_refused_with_the_key_and_its_line(tmp_path):
     text = '{\n  "version": 1,\n  "answers": {"knowledge_change": "weekly"},\n  "answers": {}\n}\n'
     error = one_error(invoke("recommend", _write(tmp_path / "a.json", text)))
-    assert error == f"error: {tmp_path / 'a.json'}: line 4: duplicate key 'answers' (first at line 3); give each key once"
+    assert error == (f"error: {tmp_path / 'a.json'}: line 4: duplicate key 'answers' (first at line 3); "
+                     "give each key once")
 
 
 def test_a_nested_duplicate_json_key_is_refused_like_the_yaml_one(tmp_path):
