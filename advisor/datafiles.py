@@ -74,7 +74,9 @@ _Loader.add_implicit_resolver(
 
 
 def _too_large(literal: str) -> str:
-    return f"the number {_short(literal)[1:-1]} is too large (the largest is about {sys.float_info.max:.1e})"
+    from advisor.text import cap, one_line
+
+    return f"the number {cap(one_line(literal))} is too large (the largest is about {sys.float_info.max:.1e})"
 
 
 def _short(value: Any) -> str:

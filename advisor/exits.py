@@ -120,7 +120,7 @@ def _checked_stdout() -> io.TextIOWrapper | None:
     except (AttributeError, ValueError, OSError):
         return None
     return io.TextIOWrapper(io.BufferedWriter(writer), encoding=stream.encoding, errors=stream.errors,
-                            line_buffering=stream.line_buffering or writer.isatty())
+                            line_buffering=bool(getattr(stream, "line_buffering", False)) or writer.isatty())
 
 
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
