@@ -251,25 +251,37 @@ def confidence_word(confidence: float) -> str:
 # ---------------------------------------------------------------- rendering
 
 # `_` only where it could open or close emphasis: inside a word (snake_case) CommonMark never reads it as markup
-_MD_SPECIAL = re.compile(r"([\\*~\[\]|]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
+_MD_SPECIAL = re.compile(r"([\\`*~\[\]|]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
 _CODE_SPAN = re.compile(r"(`[^`\n]+`)")
 
 
-def escape_markdown(value: Any) -> str:
+class _Markdown(str):
+    """Text already escaped for Markdown, which `escape_markdown` passes through unchanged."""
+
+
+def escape_markdown(value: Any, code_spans: bool = False) -> str:
     """Escape text for Markdown (also inside tables), as one line with control characters shown as escapes.
 
-    Outside `code spans`: markup (* _ ~ [ ] | \\ and a leading #) is backslash-escaped and < > & become
-    entities. Inside a code span nothing is markup, so only the table's | is escaped.
+    Markup (` * _ ~ [ ] | \\ and a leading #) is backslash-escaped and < > & become entities, so a backtick in
+    what a user wrote never opens a code span. With `code_spans` (the rule base's own `commands`), a balanced
+    `span` is kept as code, where nothing is markup and only the table's | is escaped.
     """
+    if isinstance(value, _Markdown):
+        return value
     text = terminal_safe(" ".join(("" if value is None else str(value)).split()))
     parts = []
-    for n, part in enumerate(_CODE_SPAN.split(text)):
+    for n, part in enumerate(_CODE_SPAN.split(text) if code_spans else [text]):
         if n % 2:
             parts.append(part.replace("|", "\\|"))
         else:
             part = part.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             parts.append(_MD_SPECIAL.sub(r"\\\1", part))
     return re.sub(r"^#", r"\\#", "".join(parts))
+
+
+def _markdown_code_spans(value: Any) -> str:
+    """Markdown filter: escape the text but keep its balanced `backticked` parts as code spans."""
+    return _Markdown(escape_markdown(value, code_spans=True))
 
 
 def _code_spans(value: Any) -> Any:
@@ -300,7 +312,7 @@ def template_environment(package: str, folder: str = "", markdown: bool = False)
 def _environment(kind: str) -> Any:
     env = template_environment("advisor.reports", markdown=kind != "html")
     env.filters["num"] = _num
-    env.filters["code"] = _code_spans
+    env.filters["code"] = _code_spans if kind == "html" else _markdown_code_spans
     env.filters["signed"] = lambda v: f"{v:+.2f}"
     return env
 

@@ -28,11 +28,12 @@ DEFAULT_GENERATOR = "SmolLM2-135M-Instruct"  # resolved to the GGUF in the PyPI 
 
 @dataclass(frozen=True)
 class Document:
-    """A user document: id is its path relative to the docs folder (posix separators)."""
+    """A user document: id is its path relative to the docs folder (posix separators); encoding, how it was read."""
 
     id: str
     text: str
     sha256: str
+    encoding: str = "utf-8"
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,7 @@ def build_and_evaluate(approach: str, docs_dir: str | Path | None, qa_file: str 
     """
     from advisor.backends import backend_class, distributed
     from advisor.backends.evaluation import evaluate
+    from advisor.backends.data import describe_documents
     from advisor.backends.measure import measure
 
     out = Path(out_dir)
@@ -105,7 +106,7 @@ def build_and_evaluate(approach: str, docs_dir: str | Path | None, qa_file: str 
     plan = plan or inputs.plans[approach]
     settings = plan.settings
     say = echo or (lambda message: None)
-    say(f"{approach}: {len(inputs.documents)} documents, {len(inputs.pairs)} pairs "
+    say(f"{approach}: {describe_documents(inputs.documents)}, {len(inputs.pairs)} pairs "
         f"({len(inputs.train)} for training, {len(inputs.test)} held out, seed {settings.seed})")
 
     backend = backend_class(approach).from_plan(plan)

@@ -253,6 +253,7 @@ def validate(
     run, and the stages finished so far are reused by the next run with the same inputs.
     """
     from advisor.backends import distributed
+    from advisor.backends.data import describe_documents
     from advisor.backends.evaluation import baseline_answers
     from advisor.backends.measure import measure
 
@@ -265,7 +266,7 @@ def validate(
     rec = inputs.recommendation
     echo(f"recommendation from the answers: {rec.recommendation} (confidence {rec.confidence:.2f})")
     echo(
-        f"validating the untouched model, {', '.join(chosen)} on {len(inputs.data.documents)} documents and "
+        f"validating the untouched model, {', '.join(chosen)} on {describe_documents(inputs.data.documents)} and "
         f"{len(inputs.data.pairs)} pairs ({len(inputs.data.train)} for training, {len(inputs.data.test)} held out, "
         f"seed {settings.seed}); "
         f"ranked by {inputs.data.task.metric}"
