@@ -343,6 +343,8 @@ def render_text(rec: Recommendation, rulebase: RuleBase, project: str | None = N
         lines.append(f"Project: {project}")
     lines.append(f"Recommendation: {info.label if info else rec.recommendation}")
     lines.append(f"Confidence:     {rec.confidence:.2f} ({confidence_word(rec.confidence)})")
+    if rec.confidence_capped_by:
+        lines.append(f"                capped: rule {rec.confidence_capped_by} alone decides this verdict (see its note)")
     lines.append("Scores:         " + "   ".join(f"{a} {rec.scores[a]:.2f}" for a in APPROACHES))
     lines.append("")
     lines.append("Why (each factor's weighted pull: rag / fine-tuning / hybrid):")
