@@ -77,6 +77,14 @@ def test_every_question_and_pull_is_documented(rulebase):
             assert v.because and v.source, f"{q.id}={v.value} lacks because/source"
 
 
+def test_a_confidence_cap_must_be_a_share(write):
+    data = default_data()
+    data["rules"][0]["confidence_when_decisive"] = 1.5
+    assert any("rules[0].confidence_when_decisive" in p for p in problems_of(data, write))
+    data["rules"][0]["confidence_when_decisive"] = 0.25
+    assert problems_of(data, write) == []
+
+
 def test_every_rule_is_documented(rulebase):
     for rule in rulebase.rules:
         assert rule.because and rule.source, rule.id
