@@ -250,7 +250,7 @@ def render(r: dict) -> str:
     """The tables of the comparison, for the terminal and the README."""
     out = [f"Every combination of the ten contract answers: {r['combinations']:,} ({r['fully_answered']:,} fully "
            f"answered); new questions at their neutral default. Time {r['seconds']} s; {r['machine']['load']}", "",
-           f"| | all combinations | fully answered |", "|---|---:|---:|",
+           "| | all combinations | fully answered |", "|---|---:|---:|",
            f"| verdict changed | {r['changed']:,} ({_pct(r['changed'], r['combinations'])}) | "
            f"{r['changed_fully_answered']:,} ({_pct(r['changed_fully_answered'], r['fully_answered'])}) |"]
     for a in APPROACHES:

@@ -272,9 +272,9 @@ def _untrainable(compiled: CompiledRules, verdicts: Any, sizes: list[int]) -> di
         row[name] = {"wins": int((grid_slice == a).sum()), "wins_fully_answered": int((answered == a).sum())}
     wrong = np.flatnonzero(np.isin(grid_slice, [APPROACHES.index(a) for a in TRAINING]).ravel())
     if wrong.size:
-        idx = list(np.unravel_index(int(wrong[0]), grid_slice.shape))
+        idx = [int(i) for i in np.unravel_index(int(wrong[0]), grid_slice.shape)]
         idx.insert(qi, compiled.vindex[qi][value])
-        row["example"] = _decoder(compiled, sizes)(tuple(int(i) for i in idx))
+        row["example"] = _decoder(compiled, sizes)(tuple(idx))
     return row
 
 

@@ -16,7 +16,8 @@ from advisor.rulebase import check_rules, default_rules_text, dump_rules, load_r
 HERE = Path(__file__).parent
 FACTORS = {"dynamic_data", "external_knowledge", "model_customization", "hallucination", "transparency", "cost",
            "technical_expertise", "training_data", "privacy", "latency", "knowledge_location", "behaviour_kind"}
-EXTRA_QUESTIONS = {"knowledge_location": ("not_sure", "in_prompt", "corpus"), "style_kind": ("not_sure", "tone", "format")}
+EXTRA_QUESTIONS = {"knowledge_location": ("not_sure", "in_prompt", "corpus"),
+                   "style_kind": ("not_sure", "tone", "format")}
 CASE_LIBRARIES = sorted(HERE.glob("cases*.yaml"))
 
 

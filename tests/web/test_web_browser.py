@@ -147,8 +147,13 @@ def test_the_new_questions_move_the_verdict_off_the_hybrid(watched):
     expect(page.locator("#rules li")).to_have_count(len(wanted["rules"]))
     _click(page, "style_kind", "format")
     _click(page, "knowledge_location", "corpus")
-    expect(page.locator("#recommendation")).to_have_attribute(
-        "data-value", _engine({**both, "style_kind": "format", "knowledge_location": "corpus"})["recommendation"])
+    strict = {**both, "style_kind": "format", "knowledge_location": "corpus"}
+    assert _engine(strict)["recommendation"] == "hybrid"
+    expect(page.locator("#recommendation")).to_have_attribute("data-value", "hybrid")
+    _click(page, "labeled_examples", "none")  # nothing to train on: the verdict is forced, and says so
+    assert _engine({**strict, "labeled_examples": "none"})["confidence_capped_by"] == "nothing_to_train_on"
+    expect(page.locator("#recommendation")).to_have_attribute("data-value", "rag")
+    expect(page.locator("#verdict-status")).to_contain_text("capped: rule nothing_to_train_on alone decides it")
 
 
 def test_the_form_works_with_the_keyboard_alone(watched):
