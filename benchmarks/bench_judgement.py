@@ -130,6 +130,18 @@ def transitions(old: np.ndarray, new: np.ndarray) -> dict[str, int]:
     return out
 
 
+def typical(mask: np.ndarray) -> tuple[int, ...]:
+    """The combination of a set whose answers are each the most common among the set's (largest sum of the logs
+    of each answer's share): a representative member rather than an arbitrary one."""
+    points = np.argwhere(mask)
+    score = np.zeros(len(points))
+    for axis in range(mask.ndim):
+        other = tuple(a for a in range(mask.ndim) if a != axis)
+        share = mask.sum(axis=other) / len(points)
+        score += np.log(share[points[:, axis]])
+    return tuple(int(i) for i in points[int(score.argmax())])
+
+
 def decode(index: tuple[int, ...], qids: list[str], values: list[tuple[str, ...]]) -> dict[str, str]:
     """A grid index back to answers (the last index of an axis is unknown)."""
     return {q: (vs[i] if i < len(vs) else UNKNOWN) for q, vs, i in zip(qids, values, index)}
@@ -192,9 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             examples = []
             for rid in [r for r in causes if r != TOGETHER][: args.examples] or [TOGETHER]:
                 mask = kind & (responsible[rid] if rid in responsible else ~any_rule)
-                full = answered(mask)
-                picks = np.argwhere(full) if full.any() else np.argwhere(mask)
-                index = tuple(int(i) for i in picks[len(picks) // 2])
+                index = typical(answered(mask) if answered(mask).any() else mask)
                 examples.append({"answers": decode(index, qids, values), "edit": rid})
             kinds.append({"change": f"{name_a} -> {name_b}", "combinations": count,
                           "fully_answered": int(answered(kind).sum()), "causes": causes, "examples": examples})
