@@ -166,7 +166,13 @@ def cases(cases_file: str, rules: str | None, fmt: str) -> None:
 @click.pass_context
 def ask(ctx: click.Context, rules: str | None, save_answers: str | None, report_path: str | None,
         project: str | None, adaptive: bool) -> None:
-    """Walk through the questionnaire and print the recommendation; resumes from a saved partial answers file."""
+    """Walk through the questionnaire and print the recommendation; resumes from a saved partial answers file.
+
+    After the ten questions of the answers contract come two more: knowledge_location (does the knowledge an
+    answer needs arrive with the request or fit in every prompt, or must it be searched in a corpus?) and
+    style_kind (is the behaviour need a tone the prompt can set, or a strict format it does not make reliable?).
+    Enter keeps their neutral default, not_sure; '?' at any question shows its help and sources.
+    """
     from advisor.answers import load_partial_answers, save_answers as save
     from advisor.atomic import check_output_file, refuse_overwrite
     from advisor.engine import compile_rules

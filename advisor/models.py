@@ -106,6 +106,11 @@ class Rule(_Strict):
     because: str
     source: list[str] = Field(default_factory=list)
     note: Optional[str] = None
+    # A veto rule: where it alone decides the verdict (without it another approach would win), the verdict is
+    # forced rather than preferred, and the confidence is at most this.
+    confidence_when_decisive: Optional[Annotated[float, Field(ge=0, le=1)]] = Field(
+        default=None, description="the most confidence a verdict may have where this rule alone decides it"
+    )
 
     _src = field_validator("source", mode="before")(_as_list)
 

@@ -220,6 +220,11 @@ def report_context(
         "notes": rec.notes,
         "flips": flips,
         "answers": answers,
+        "extra_questions": [
+            {"id": q.id, "text": q.text, "help": " ".join(q.help.split()), "value": rec.answers.get(q.id, UNKNOWN),
+             "at_default": rec.answers.get(q.id) == q.default}
+            for q in rulebase.questions if q.default is not None
+        ],
         "unknown": rec.unknown,
         "ask_next": rec.ask_next,
         "ask_next_text": questions[rec.ask_next].text if rec.ask_next in questions else "",
@@ -356,6 +361,8 @@ def render_text(rec: Recommendation, rulebase: RuleBase, project: str | None = N
         lines.append(f"Project: {project}")
     lines.append(f"Recommendation: {info.label if info else rec.recommendation}")
     lines.append(f"Confidence:     {rec.confidence:.2f} ({confidence_word(rec.confidence)})")
+    if rec.confidence_capped_by:
+        lines.append(f"{'':<16}capped: rule {rec.confidence_capped_by} alone decides this verdict (see its note)")
     lines.append("Scores:         " + "   ".join(f"{a} {rec.scores[a]:.2f}" for a in RECOMMENDABLE))
     lines.append("")
     lines.append("Why (each factor's weighted pull: rag / fine-tuning / hybrid):")
@@ -390,6 +397,12 @@ def render_text(rec: Recommendation, rulebase: RuleBase, project: str | None = N
                 if rec.ask_next in questions
                 else f"Answering '{rec.ask_next}' would sharpen it most."
             )
+    defaulted = [q for q in rulebase.questions if q.default is not None and rec.answers.get(q.id) == q.default]
+    if defaulted:
+        lines.append("")
+        lines.append("Left at their neutral default (outside the answers contract; answer them in the answers file "
+                     f"or try 'recommend FILE --set {defaulted[0].id}={defaulted[0].values[-1].value}'):")
+        lines.extend(f"  {q.id}: {q.text}" for q in defaulted)
     if rec.next_steps:
         lines.append("")
         lines.append("Next steps:")

@@ -333,8 +333,8 @@ class MostInformativeFirst:
         return q.default or UNKNOWN
 
     def shown_default(self, q: Any) -> str:
-        """The prompt offers unknown."""
-        return UNKNOWN
+        """What Enter gives: the question's (neutral) default, else unknown."""
+        return q.default or UNKNOWN
 
     def why(self, q: Any) -> list[str]:
         """Why this question comes now (what its answer can do to the verdict)."""

@@ -178,3 +178,58 @@ def test_too_many_combinations_is_bad_input():
     })
     with pytest.raises(InputError, match="answer combinations"):
         exhaustive_lint(compile_rules(rulebase))
+
+
+# ---------------------------------------------------------------- nothing to train on
+
+
+def test_default_rule_base_never_lets_a_training_approach_win_without_examples(default_report):
+    """Over every combination with labeled_examples=none, neither fine-tuning nor the hybrid wins.
+
+    The rule base before this check let fine-tuning win 46,296 and the hybrid 20,584 such combinations.
+    """
+    u = default_report.untrainable
+    assert u is not None and u["combinations"] == default_report.total // 5  # four values and unknown
+    assert u["fine-tuning"] == {"wins": 0, "wins_fully_answered": 0}
+    assert u["hybrid"] == {"wins": 0, "wins_fully_answered": 0}
+    assert "example" not in u and not any("nothing can be trained" in w for w in default_report.warnings)
+    assert default_report.to_dict()["training_without_examples"] == u
+
+
+def _examples_rulebase(tuned_pull: float) -> RuleBase:
+    def q(qid, pulls):
+        return {"id": qid, "factor": qid, "text": qid, "help": "h",
+                "values": [{"value": v, "pull": dict(zip(RECOMMENDABLE, p)), "because": "x"} for v, p in pulls]}
+
+    return RuleBase.model_validate({
+        "version": 1, "name": "examples",
+        "approaches": {a: {"label": a} for a in RECOMMENDABLE},
+        "factors": [{"id": "labeled_examples"}, {"id": "style"}],
+        "questions": [q("labeled_examples", [("none", (0.4, -1.0, -1.0)), ("many", (0.0, 0.5, 0.5))]),
+                      q("style", [("none", (0.3, -0.5, -0.5)), ("strong", (-0.3, tuned_pull, 0.2))])],
+    })
+
+
+@pytest.mark.parametrize("tuned_pull", [0.5, 2.0])
+def test_training_without_examples_is_counted_against_the_engine(tuned_pull):
+    """Brute force: the engine's verdict for every combination with labeled_examples=none, against the lint's count."""
+    compiled = compile_rules(_examples_rulebase(tuned_pull))
+    report = exhaustive_lint(compiled)
+    expected = {"fine-tuning": 0, "hybrid": 0}
+    for style in ("none", "strong", "unknown"):
+        top = RECOMMENDABLE[pick(compiled, raw_state(compiled, encode(compiled, {"labeled_examples": "none",
+                                                                               "style": style})))]
+        if top in expected:
+            expected[top] += 1
+    assert {a: report.untrainable[a]["wins"] for a in expected} == expected
+    found = [w for w in report.warnings if "nothing can be trained without examples" in w]
+    assert bool(found) == (sum(expected.values()) > 0)
+    if found:
+        assert report.untrainable["example"]["labeled_examples"] == "none"
+        assert "fine-tuning" in report.render_text().split("nothing to train on")[1]
+
+
+def test_rule_base_without_the_question_skips_the_check():
+    report = exhaustive_lint(compile_rules(_tiny_rulebase([(0, 0, 0)], [(0, 0, 0), (1, 0, 0)], [(0, 0, 0)],
+                                                          (0, 0, 0), 1.0)))
+    assert report.untrainable is None and "nothing to train on" not in report.render_text()

@@ -234,7 +234,9 @@ def test_encode_rejects_unknown_ids_and_values(compiled):
 
 
 def test_encode_decode_round_trip(compiled, support_answers):
-    assert decode(compiled, encode(compiled, support_answers)) == support_answers
+    # questions outside the contract come back at their default
+    extras = {q.id: q.default for q in compiled.rulebase.questions if q.default is not None}
+    assert decode(compiled, encode(compiled, support_answers)) == {**support_answers, **extras}
 
 
 def test_analyse_core_matches_recommend(compiled, support_answers):
@@ -244,3 +246,37 @@ def test_analyse_core_matches_recommend(compiled, support_answers):
     assert RECOMMENDABLE[top] == rec.recommendation
     assert round(conf, 3) == rec.confidence
     assert len(flips) == len(rec.flips)
+
+
+# ---------------------------------------------------------------- no examples: a forced verdict, with low confidence
+
+NO_EXAMPLES = {"knowledge_change": "static", "external_knowledge": "none", "style_adaptation": "strong",
+               "labeled_examples": "none", "ml_expertise": "none"}
+
+
+def test_no_training_approach_wins_without_examples_and_the_confidence_says_so(compiled):
+    """The issue's answers got 'Fine-tuning (LoRA)'; nothing can be trained, so the verdict is forced, and says so."""
+    rec = recommend(compiled, NO_EXAMPLES)
+    assert rec.recommendation == "rag"
+    assert rec.confidence_capped_by == "nothing_to_train_on" and rec.confidence <= 0.3
+    assert any("collect 50 or more good examples" in note for note in rec.notes)
+    assert rec.to_dict()["confidence_capped_by"] == "nothing_to_train_on"
+    # with examples the same answers want fine-tuning, confidently
+    tuned = recommend(compiled, {**NO_EXAMPLES, "labeled_examples": "thousands", "ml_expertise": "strong"})
+    assert tuned.recommendation == "fine-tuning" and tuned.confidence_capped_by is None and tuned.confidence > 0.5
+
+
+def test_the_cap_applies_only_where_the_veto_decides(compiled):
+    """A knowledge task with no examples is RAG anyway: the veto fires but decides nothing, so no cap."""
+    helpdesk = {"knowledge_change": "weekly", "external_knowledge": "most", "style_adaptation": "none",
+                "hallucination_cost": "high", "traceability": "preferred", "labeled_examples": "none"}
+    rec = recommend(compiled, helpdesk)
+    assert rec.recommendation == "rag" and rec.confidence_capped_by is None and rec.confidence > 0.3
+    assert "nothing_to_train_on" in {r.id for r in rec.rules}
+
+
+def test_text_report_says_the_confidence_is_capped(compiled, rulebase):
+    from advisor.report import render_text
+
+    text = render_text(recommend(compiled, NO_EXAMPLES), rulebase)
+    assert "capped: rule nothing_to_train_on alone decides this verdict" in text.splitlines()[2]
