@@ -229,9 +229,9 @@ def required_words(reference: str, question: str = "") -> tuple[str, ...]:
     asked = content_words(question) if question else ()
     told = [w for w in words if not any(same_word(w, q) for q in asked)] or list(words)
     if len(words) <= SHORT_WORDS:
-        keys = key_words(reference)
-        if any(w in keys for w in told):
-            return tuple(w for w in told if w in keys)
+        keys = [w for w in told if w in key_words(reference)]
+        if keys and len(keys) >= len(told) - len(keys):
+            return tuple(keys)
     return tuple(told)
 
 

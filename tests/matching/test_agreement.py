@@ -76,7 +76,7 @@ def test_any_grader_plugs_in_and_no_verdict_is_left_out_of_the_scores(labels):
 
 def test_a_bad_line_is_named(tmp_path):
     bad = tmp_path / "labels.jsonl"
-    row = {"question": "q", "references": ["a"], "response": "a", "arm": "rag", "source": "sample", "label": "yes"}
+    row = {"question": "q", "references": ["a"], "response": "a", "arm": "rag", "source": "sample", "label": "perhaps"}
     bad.write_text(json.dumps(row) + "\n")
     with pytest.raises(InputError, match=r"labels.jsonl:1.*label"):
         read_labels(bad)
