@@ -13,9 +13,10 @@ arm, for `answer_in_context` and for the reworded-question check:
 2. **What must be said.** The reference's content words (its canonical words less function words:
    articles, auxiliaries, prepositions, pronouns, conjunctions; negations and numbers always count). A
    word the question already says need not be repeated ("How many working days ...?" -> `7`). In a
-   short reference (at most `SHORT_WORDS` content words) that holds a key word -- a number, a unit, or a
-   word written with a capital or a digit (a name, a code) -- its plain lower-case words are optional
-   ("Nightjar" for `Nightjar rotation`, "5 ... shelf levels" for `5 shelves`).
+   short reference (at most `SHORT_WORDS` content words) whose key words -- numbers, units, and words
+   written with a capital or a digit (names, codes) -- are at least as many as its plain lower-case words,
+   the plain words are optional ("Nightjar" for `Nightjar rotation`, "5 ... shelf levels" for `5 shelves`;
+   but all of `control of excessive Fe absorption`).
 3. **Found, in any order, close together.** The response must hold every required word, or for a long
    reference (more than `SHORT_WORDS` content words) at least `LONG_SHARE` of them, in any order within a
    stretch of `window(n)` words. A word with a digit must be found exactly; another word also matches
