@@ -200,9 +200,10 @@ class Metric:
     """One metric, as every reader sees it: the metric rule, evaluation, the bootstrap, the evidence, the report.
 
     `per_input` scores one prediction against its references (the best over them) and the question it
-    answered, so a paired bootstrap can resample inputs and the metric can rank arms; `corpus` scores all predictions at once (a score that
-    is not a mean over inputs). A metric has one or both. `tasks` are the task kinds (labels, text,
-    knowledge) that report it, in the order of this registry. To add a metric, add one record to METRICS.
+    answered, so a paired bootstrap can resample inputs and the metric can rank arms; `corpus` scores all
+    predictions at once (a score that is not a mean over inputs). A metric has one or both. `tasks` are the
+    task kinds (labels, text, knowledge) that report it, in the order of this registry. To add a metric, add
+    one record to METRICS.
     """
 
     name: str
