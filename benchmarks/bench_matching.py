@@ -63,7 +63,7 @@ def rescore(run: Path, seed: int = 0) -> dict:
     for m in METRICS:
         best, tied, _ = rank(ok, {a: arms[a][m] for a in ok}, per_q[m], base_q[m], m, seed)
         ranking[m] = {"best": best, "tied": tied}
-    return {"run": str(run), "questions": len(next(iter(per_q["contains"].values()), {})), "arms": arms,
+    return {"run": run.name, "questions": len(next(iter(per_q["contains"].values()), {})), "arms": arms,
             "ranking": ranking}
 
 
