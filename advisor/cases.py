@@ -9,9 +9,10 @@ from typing import Any
 from advisor.answers import normalise_answers
 from advisor.modelfiles import read_model_file
 from advisor.text import show
-from advisor.engine import CompiledRules, recommend
+from advisor.engine import CompiledRules, Recommendation, recommend
 from advisor.errors import InputError
 from advisor.models import APPROACHES, CaseLibrary, RuleBase
+from advisor.outcomes import PROMPT
 
 
 @dataclass
@@ -68,22 +69,34 @@ def case_warnings(library: CaseLibrary, name: str = "case library") -> list[str]
     ]
 
 
+def verdict_for(case_expected: str, rec: Recommendation) -> str:
+    """What a case's label is checked against: `prompt` against the verdict's start_with (few-shot prompting
+    first, or an approach), an approach against the recommendation (the best of the three, as libraries written
+    before `prompt` existed mean it)."""
+    return rec.start_with if case_expected == PROMPT else rec.recommendation
+
+
 def check_cases(compiled: CompiledRules, library: CaseLibrary) -> CaseReport:
-    """Score every case; count agreements and build the confusion table (expected -> got)."""
-    confusion = {a: dict.fromkeys(APPROACHES, 0) for a in APPROACHES}
+    """Score every case; count agreements and build the confusion table (expected -> got).
+
+    The table has a `prompt` row and column only when some case expects `prompt`.
+    """
+    labels = ([PROMPT] if any(c.expected == PROMPT for c in library.cases) else []) + list(APPROACHES)
+    confusion = {a: dict.fromkeys(labels, 0) for a in labels}
     agree = 0
     disagreements = []
     for case in library.cases:
         answers = normalise_answers(case.answers, compiled.rulebase, case.name)
         rec = recommend(compiled, answers)
-        confusion[case.expected][rec.recommendation] += 1
-        if rec.recommendation == case.expected:
+        got = verdict_for(case.expected, rec)
+        confusion[case.expected][got] += 1
+        if got == case.expected:
             agree += 1
         else:
             disagreements.append({
                 "name": case.name,
                 "expected": case.expected,
-                "got": rec.recommendation,
+                "got": got,
                 "why": case.why,
                 "scores": rec.scores,
             })

@@ -78,7 +78,7 @@ def main(debug: bool) -> None:
 @click.option("--set", "sets", multiple=True, metavar="QUESTION=VALUE",
               help="What if: score with this answer changed (repeatable) and compare with the file's answers.")
 @click.option("--depth/--no-depth", default=True, show_default=True,
-              help="Add robustness to the weights, prompt-first advice and (given costs:) a cost estimate.")
+              help="Add robustness to the weights, few-shot prompting first and (given costs:) a cost estimate.")
 @click.option("--perturbations", type=click.IntRange(0, 100_000), default=500, show_default=True,
               help="Random changes of all weights (each within ±20%) behind the robustness figure.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of those random changes.")
@@ -107,7 +107,7 @@ def recommend(answers: str, rules: str | None, fmt: str, output: str | None, set
 @click.option("--validation", metavar="DIR", help="Add the Evidence section from DIR/validation.json.")
 @click.option("--rules", "rules", metavar="FILE", help="Use this rule base instead of the bundled one.")
 @click.option("--depth/--no-depth", default=True, show_default=True,
-              help="Add robustness to the weights, prompt-first advice and (given costs:) a cost estimate.")
+              help="Add robustness to the weights, few-shot prompting first and (given costs:) a cost estimate.")
 def report_command(answers: str, output: str, validation: str | None, rules: str | None, depth: bool) -> None:
     """Write the Markdown or HTML report (format from the ending of --output)."""
     from advisor import report
@@ -126,7 +126,8 @@ def report_command(answers: str, output: str, validation: str | None, rules: str
     write_text(output, assessment.render_report(result, report.format_for(output), answers_file=answers,
                                                 validation=evidence))
     rec = result.recommendation
-    click.echo(f"wrote {output}: {rec.recommendation} (confidence {rec.confidence:.2f})")
+    then = f", then {rec.recommendation} if it falls short" if rec.start_with != rec.recommendation else ""
+    click.echo(f"wrote {output}: {rec.start_with}{then} (confidence {rec.confidence:.2f})")
 
 
 @main.command()

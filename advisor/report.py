@@ -19,6 +19,7 @@ from advisor.atomic import write_text
 from advisor.errors import InputError
 from advisor.measures import ARM_LABELS, METRIC_LABELS
 from advisor.models import APPROACHES, UNKNOWN
+from advisor.outcomes import PROMPT, PROMPT_HEADLINE, PROMPT_SUMMARY
 from advisor.references import cite, cited_works
 from advisor.text import terminal_safe
 
@@ -31,7 +32,8 @@ if TYPE_CHECKING:
 
 FORMATS = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
 METRICS = tuple(METRIC_LABELS)
-KNOWLEDGE_METRICS = ("contains", "f1", "exact_match")  # the columns of runs made before metrics followed the task
+KNOWLEDGE_METRICS = ("contains", "f1", "exact_match")
+ASK_NEXT = "Most informative question to answer next"  # the one wording, for `rec.ask_next` only  # the columns of runs made before metrics followed the task
 
 
 # ---------------------------------------------------------------- helpers
@@ -176,7 +178,7 @@ def report_context(
          "text": questions[flip.question].text if flip.question in questions else flip.question}
         for flip in rec.flips
     ]
-    info = rulebase.approaches.get(rec.recommendation)
+    head = headline(rec, rulebase)
     score_chart = charts.bar_chart(
         [(a, rec.scores[a]) for a in APPROACHES],
         title="Scores (0 to 1)",
@@ -205,9 +207,10 @@ def report_context(
         "answers_file": answers_file or "",
         "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "rec": rec,
-        "label": info.label if info else rec.recommendation,
-        "summary": info.summary if info else "",
-        "confidence_pct": round(rec.confidence * 100),
+        "label": head["label"],
+        "summary": head["summary"],
+        "fallback": head["fallback"],
+        "confidence": f"{rec.confidence:.2f}",
         "confidence_word": confidence_word(rec.confidence),
         "scores": [
             {"name": a, "score": rec.scores[a], "raw": rec.raw_scores[a], "top": a == rec.recommendation}
@@ -222,6 +225,7 @@ def report_context(
         "unknown": rec.unknown,
         "ask_next": rec.ask_next,
         "ask_next_text": questions[rec.ask_next].text if rec.ask_next in questions else "",
+        "ask_next_label": ASK_NEXT,
         "next_steps": rec.next_steps,
         "rules_name": rulebase.name,
         "score_chart": score_chart,
@@ -236,6 +240,22 @@ def _depth_sections(depth: Analyses | None) -> dict[str, Any]:
     from advisor.analyses.bundle import report_sections
 
     return report_sections(depth)
+
+
+def headline(rec: Recommendation, rulebase: RuleBase) -> dict[str, str]:
+    """What the verdict says first, the same in every output: `label` and `summary` of the outcome to start
+    with, and `fallback`, the best of the three approaches, when that outcome is few-shot prompting ('' else)."""
+    info = rulebase.approaches.get(rec.recommendation)
+    approach = info.label if info else rec.recommendation
+    if rec.start_with == PROMPT:
+        return {"label": PROMPT_HEADLINE, "summary": PROMPT_SUMMARY, "fallback": approach}
+    return {"label": approach, "summary": info.summary if info else "", "fallback": ""}
+
+
+def confidence_text(confidence: float) -> str:
+    """Confidence as every output shows it: a score from 0 to 1 and its word, never a percentage (it is a
+    reasoned heuristic, not a probability)."""
+    return f"{confidence:.2f} ({confidence_word(confidence)})"
 
 
 def confidence_word(confidence: float) -> str:
@@ -336,13 +356,17 @@ def write_report(path: str | os.PathLike, rec: Recommendation, rulebase: RuleBas
 
 def render_text(rec: Recommendation, rulebase: RuleBase, project: str | None = None) -> str:
     """A readable terminal summary (no Jinja2)."""
-    info = rulebase.approaches.get(rec.recommendation)
+    head = headline(rec, rulebase)
     questions = {q.id: q for q in rulebase.questions}
     lines = []
     if project:
         lines.append(f"Project: {project}")
-    lines.append(f"Recommendation: {info.label if info else rec.recommendation}")
-    lines.append(f"Confidence:     {rec.confidence:.2f} ({confidence_word(rec.confidence)})")
+    lines.append(f"Recommendation: {head['label']}")
+    if head["fallback"]:
+        lines.append(f"                {head['summary']}")
+        lines.append(f"If it falls short, the best of the three approaches: {head['fallback']}")
+    lines.append(f"Confidence:     {confidence_text(rec.confidence)}"
+                 + (" (in that choice among the three)" if head["fallback"] else ""))
     lines.append("Scores:         " + "   ".join(f"{a} {rec.scores[a]:.2f}" for a in APPROACHES))
     lines.append("")
     lines.append("Why (each factor's weighted pull: rag / fine-tuning / hybrid):")
@@ -372,11 +396,8 @@ def render_text(rec: Recommendation, rulebase: RuleBase, project: str | None = N
         lines.append("")
         lines.append(f"Unknown answers (neutral, they lower the confidence): {', '.join(rec.unknown)}")
         if rec.ask_next:
-            lines.append(
-                f"Answering '{rec.ask_next}' would sharpen the verdict most: {questions[rec.ask_next].text}"
-                if rec.ask_next in questions
-                else f"Answering '{rec.ask_next}' would sharpen it most."
-            )
+            text = f" ({questions[rec.ask_next].text})" if rec.ask_next in questions else ""
+            lines.append(f"{ASK_NEXT}: {rec.ask_next}{text}")
     if rec.next_steps:
         lines.append("")
         lines.append("Next steps:")
