@@ -251,19 +251,28 @@ def rules_group() -> None:
               help="With --exhaustive: raw margin under which a verdict counts as a near tie.")
 @click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True,
               help="With --exhaustive: output format of the findings.")
-def rules_check(file: str | None, exhaustive: bool, near: float, fmt: str) -> None:
-    """Report every problem of a rule base (default: the bundled one); exit 2 if there are any."""
+@click.option("--strict", is_flag=True, help="Exit 2 for warnings too (dead parts, missing help or sources).")
+def rules_check(file: str | None, exhaustive: bool, near: float, fmt: str, strict: bool) -> None:
+    """Report every problem of a rule base (default: the bundled one). Exit 2 for an error, which every command
+    taking --rules refuses too; warnings (the rule base still loads) exit 2 only with --strict."""
     from advisor.rulebase import DEFAULT_NAME, check_rules
 
     problems = check_rules(file)
     name = file or DEFAULT_NAME
-    if problems:
-        for problem in problems:
-            click.echo(str(problem), err=True)
-        raise InputError(f"{name}: {len(problems)} problem(s)")
+    errors = [p for p in problems if not p.warning]
+    warnings = [p for p in problems if p.warning]
+    for problem in errors:
+        click.echo(str(problem), err=True)
+    for problem in warnings:
+        click.echo(f"warning: {problem}", err=True)
+    if errors:
+        raise InputError(f"{name}: {len(errors)} error(s): the rule base cannot be used"
+                         + (f", and {len(warnings)} warning(s)" if warnings else ""))
+    if warnings and strict:
+        raise InputError(f"{name}: {len(warnings)} warning(s) (--strict); the rule base itself loads")
     rulebase = _rulebase(file)
     summary = (f"{name}: ok ({len(rulebase.questions)} questions, {len(rulebase.factors)} factors, "
-               f"{len(rulebase.rules)} rules)")
+               f"{len(rulebase.rules)} rules" + (f"; {len(warnings)} warning(s)" if warnings else "") + ")")
     if exhaustive:
         from advisor.analyses.cli import exhaustive_check
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from advisor.samplesize import MEASURABLE_INPUTS
+
 PROMPT = "prompt"
 PROMPT_LABEL = "few-shot prompting"  # how people see `prompt`, in every output
 PROMPT_HEADLINE = "Few-shot prompting first"
@@ -18,8 +20,6 @@ PROMPT_SUMMARY = (
     "Neither a knowledge gap nor a behaviour gap to close: a general model with instructions and a few solved "
     "examples in the prompt may be enough. Measure that before building retrieval or training anything."
 )
-# The one rule for sample sizes in advice: held-out inputs below this make only large differences measurable.
-MEASURABLE_INPUTS = 30
 
 Outcome = Literal["prompt", "rag", "fine-tuning", "hybrid"]
 

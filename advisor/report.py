@@ -19,7 +19,7 @@ from advisor.atomic import write_text
 from advisor.errors import InputError
 from advisor.measures import ARM_LABELS, METRIC_LABELS
 from advisor.models import APPROACHES, UNKNOWN
-from advisor.outcomes import PROMPT, PROMPT_HEADLINE, PROMPT_SUMMARY
+from advisor.outcomes import PROMPT, PROMPT_HEADLINE, PROMPT_LABEL, PROMPT_SUMMARY
 from advisor.references import cite, cited_works
 from advisor.text import terminal_safe
 
@@ -86,12 +86,14 @@ def evidence_context(run: ValidationRun) -> dict[str, Any]:
         "prompt_enough": run.prompt_enough,
         "metric": metric,
         "metric_reason": run.metric_reason or "",
-        "recommended": run.recommended or "",
+        "recommended": (f"{PROMPT_LABEL} first, then {run.recommended}" if run.start_with == PROMPT
+                        else run.recommended or ""),
         "best_measured": run.best_measured or "",
         "agrees": run.agrees,
         "questions": run.questions,
         "seed": run.seed,
         "test_fraction": run.test_fraction,
+        "sample": sample_text(run),
         "rows": rows,
         "chart": chart if chart_items else "",
         "verdict": run.verdict or "",
@@ -107,6 +109,30 @@ def evidence_context(run: ValidationRun) -> dict[str, Any]:
     }
 
 
+def sample_text(run: ValidationRun) -> str:
+    """What the numbers were measured on, in one sentence: how many held-out inputs were answered (of how many),
+    how the split was made, the training pairs, and what retrieval was scored on when that differs."""
+    answered, held = run.questions, run.held_out
+    if answered is not None and held is not None and answered < held:
+        parts = [f"Answers scored on {answered} of {held} held-out inputs (--eval-limit)"]
+    else:
+        parts = [f"Held-out inputs: {_num(answered if answered is not None else held, 0)}"]
+    if run.split_pinned:
+        parts.append("held out by the pairs' split field")
+    elif run.test_fraction is not None:
+        parts.append(f"test fraction {run.test_fraction:g}")
+    if run.seed is not None:
+        parts.append(f"seed {run.seed}")
+    if run.train_pairs is not None:
+        parts.append(f"{run.train_pairs} pairs for training")
+    text = ", ".join(parts)
+    scored = {a.retrieval.questions for a in run.approaches.values() if a.ok and a.retrieval and a.retrieval.questions}
+    if scored and scored != {answered}:
+        text += (f"; retrieval (recall@k, MRR) on {', '.join(str(n) for n in sorted(scored))} held-out inputs, "
+                 "since it needs no generation")
+    return text + "."
+
+
 def _example(ex: Example) -> dict[str, Any]:
     return {
         "input": ex.input,
@@ -115,6 +141,12 @@ def _example(ex: Example) -> dict[str, Any]:
         "outputs": [{"arm": ARM_LABELS.get(arm, arm), "text": o.text, "score": _num(o.score)}
                     for arm, o in ex.outputs.items()],
     }
+
+
+def _reason(reason: str | None) -> str:
+    """Why an arm did not apply, without the status the row already shows (runs before this wrote it twice)."""
+    text = reason or ""
+    return text[len("not applicable: "):] if text.startswith("not applicable: ") else text
 
 
 def _row(label: str, key: str, arm: ArmResult, columns: list[str]) -> dict[str, Any]:
@@ -131,7 +163,7 @@ def _row(label: str, key: str, arm: ArmResult, columns: list[str]) -> dict[str, 
         "key": key,
         "ok": arm.ok,
         "status": arm.state,
-        "error": arm.error or arm.reason or "",
+        "error": arm.error or _reason(arm.reason),
         "cells": {
             "recall": _num(retrieval.recall_at_k),
             "k": retrieval.k,

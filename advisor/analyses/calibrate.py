@@ -32,7 +32,8 @@ from advisor.cases import check_library
 from advisor.engine import compile_rules, contributions, pick_many, term_weights, tie_indices, with_term_weights
 from advisor.errors import InputError, did_you_mean
 from advisor.models import APPROACHES, Case, CaseLibrary, RuleBase
-from advisor.outcomes import MEASURABLE_INPUTS, PROMPT, PROMPT_LABEL
+from advisor.outcomes import PROMPT, PROMPT_LABEL
+from advisor.samplesize import MEASURABLE_INPUTS
 from advisor.runrecords import ValidationRun
 from advisor.text import show
 

@@ -77,6 +77,7 @@ class QuestionsOut(BaseModel):
     version: Literal[1] = 1
     rule_base: str
     approaches: list[ApproachOut]
+    outcomes: list[ApproachOut]  # what a verdict's start_with can be: few-shot prompting first, or an approach
     questions: list[QuestionOut]
 
 
@@ -142,8 +143,8 @@ def _questions(rulebase: Any) -> QuestionsOut:
                                      text=q.text, help=q.help.strip(), default=q.default or UNKNOWN,
                                      values=values, sources=sources))
     approaches = [ApproachOut(id=a, label=info.label, summary=info.summary) for a, info in rulebase.approaches.items()]
-    approaches.append(ApproachOut(id=PROMPT, label=PROMPT_HEADLINE, summary=PROMPT_SUMMARY))  # the start_with outcome
-    return QuestionsOut(rule_base=rulebase.name, approaches=approaches, questions=questions)
+    outcomes = [ApproachOut(id=PROMPT, label=PROMPT_HEADLINE, summary=PROMPT_SUMMARY), *approaches]
+    return QuestionsOut(rule_base=rulebase.name, approaches=approaches, outcomes=outcomes, questions=questions)
 
 
 def _error(status: int, message: str) -> JSONResponse:

@@ -16,7 +16,8 @@
 
   const signed = (x) => (x > 0 ? "+" : x < 0 ? "−" : "±") + Math.abs(x).toFixed(2);
   const score = (x) => x.toFixed(2); // confidence is a heuristic from 0 to 1, not a probability: never a percentage
-  const label = (approach) => state.meta?.approaches.find((a) => a.id === approach)?.label || approach;
+  const outcome = (id) => state.meta?.outcomes.find((a) => a.id === id); // few-shot prompting first, or an approach
+  const label = (id) => outcome(id)?.label || id;
   const question = (id) => state.meta?.questions.find((q) => q.id === id);
   const questionText = (id) => question(id)?.text || id;
 
@@ -82,7 +83,7 @@
     status.dataset.startWith = first;
     mini.textContent = `Verdict: ${label(first)} (${score(data.confidence)}) ↑`;
     mini.hidden = false;
-    const info = state.meta?.approaches.find((a) => a.id === first);
+    const info = outcome(first);
     const parts = [
       el("p", { class: "recommendation", id: "recommendation", "data-value": rec, "data-start-with": first }, label(first)),
       info?.summary ? el("p", {}, info.summary) : null,
