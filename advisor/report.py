@@ -118,7 +118,7 @@ def sample_text(run: ValidationRun) -> str:
     else:
         parts = [f"Held-out inputs: {_num(answered if answered is not None else held, 0)}"]
     if run.split_pinned:
-        parts.append("held out by the pairs' split field")
+        parts.append("held-out pairs fixed by their split field")
     elif run.test_fraction is not None:
         parts.append(f"test fraction {run.test_fraction:g}")
     if run.seed is not None:
