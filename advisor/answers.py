@@ -110,7 +110,8 @@ def looks_like(data: Any, questions: Collection[str] = ()) -> str | None:
     if "questions" in data and ("approaches" in data or "factors" in data):
         return "it looks like a rule base (it has 'questions:'); give it with --rules FILE"
     if "best_measured" in data or "recommended" in data:
-        return "it looks like a validation run's validation.json; report on it with 'advisor report ANSWERS --validation DIR'"
+        return ("it looks like a validation run's validation.json; report on it with "
+                "'advisor report ANSWERS --validation DIR'")
     if "approach" in data and ("retrieval" in data or "baseline" in data):
         return "it looks like a build's metrics.json"
     return None

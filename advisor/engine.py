@@ -462,7 +462,7 @@ def recommend(compiled: CompiledRules, answers: Mapping[str, Any]) -> Recommenda
         ask_next=compiled.qids[ask_next] if ask_next >= 0 else None,
         rules_name=rb.name,
         next_steps=next_steps,
-        start_with=PROMPT if prompt_first else name,
+        start_with="prompt" if prompt_first else name,
     )
 
 

@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 
 FORMATS = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
 METRICS = tuple(METRIC_LABELS)
-KNOWLEDGE_METRICS = ("contains", "f1", "exact_match")
-ASK_NEXT = "Most informative question to answer next"  # the one wording, for `rec.ask_next` only  # the columns of runs made before metrics followed the task
+KNOWLEDGE_METRICS = ("contains", "f1", "exact_match")  # the columns of runs made before metrics followed the task
+ASK_NEXT = "Most informative question to answer next"  # the one wording, for `rec.ask_next` only
 
 
 # ---------------------------------------------------------------- helpers

@@ -270,7 +270,9 @@ def validate(
     distributed.check_run(chosen, settings, len(inputs.data.train), len(answered))
     distributed.barrier()  # every rank has checked OUT before any rank writes there
     rec = inputs.recommendation
-    echo(f"recommendation from the answers: {rec.recommendation} (confidence {rec.confidence:.2f})")
+    first = f"few-shot prompting first, then {rec.recommendation}" if rec.start_with != rec.recommendation \
+        else rec.recommendation
+    echo(f"recommendation from the answers: {first} (confidence {rec.confidence:.2f})")
     echo(
         f"validating the untouched model, {', '.join(chosen)} on {len(inputs.data.documents)} documents and "
         f"{len(inputs.data.pairs)} pairs ({len(inputs.data.train)} for training, {len(inputs.data.test)} held out, "

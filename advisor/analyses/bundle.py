@@ -61,7 +61,7 @@ def analyse_depth(
     perturbations: int = DEFAULT_PERTURBATIONS,
     seed: int = DEFAULT_SEED,
 ) -> Analyses:
-    """Sensitivity, few-shot prompting first, unknowns and (given a `costs.CostEstimate`) the cost estimate of a verdict."""
+    """Sensitivity, few-shot prompting first, unknowns and (given a `costs.CostEstimate`) the cost estimate."""
     from advisor.analyses.adaptive import is_decided, rank_questions
     from advisor.analyses.promptfirst import prompt_first
 

@@ -276,3 +276,30 @@ def test_a_file_that_is_not_an_answers_file_is_named_for_what_it_is(given, says,
         "unwrapped": write("flat.yaml", {"knowledge_change": "weekly", "external_knowledge": "most"}),
     }
     assert_input_error(invoke("recommend", paths[given]), says)
+
+
+# ---------------------------------------------------------------- one report path
+
+
+def test_validate_writes_the_report_that_report_validation_writes(tmp_path, write, rulebase, compiled):
+    from advisor.answers import load_answers
+    from advisor.backends.validate import Inputs, write_reports
+
+    costs = {"queries_per_day": 100, "tokens_per_query": 500}
+    answers_path = write("answers.yaml", {"version": 1, "project": "Acme", "answers": {"knowledge_change": "weekly"},
+                                          "costs": costs})
+    document, answers = load_answers(answers_path, rulebase)
+    rec = recommend(compiled, answers)
+    run_dir = write("run/validation.json", VALIDATION).parent
+    inputs = Inputs(rulebase, rec, document.project, None, {})  # the data are not read by the report
+    inputs.document = document
+    write_reports(run_dir, rec, inputs, ValidationRun.model_validate(VALIDATION), answers_path)
+    for name in ("report.md", "report.html"):
+        assert invoke("report", answers_path, "-o", tmp_path / name, "--validation", run_dir).exit_code == 0
+        by_validate = (run_dir / name).read_text()
+        by_report = (tmp_path / name).read_text()
+        stamp = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC")
+        assert stamp.sub("", by_validate) == stamp.sub("", by_report)
+        for section in ("Robustness", "Estimated cost a month", "Most informative question to answer next",
+                        "Evidence: measured on your data"):
+            assert section in by_validate, (name, section)
