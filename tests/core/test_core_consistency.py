@@ -256,6 +256,10 @@ def test_one_label_for_prompting_and_confidence_is_not_a_percentage(compiled, ru
     rec = recommend(compiled, {**NO_GAP, "traceability": "none"})
     for out in outputs[1:3]:
         assert f"{round(rec.confidence * 100)}%" not in out and f"{rec.confidence:.2f}" in out
+    what_if = invoke("recommend", path, "--set", "knowledge_change=monthly").output.split("What if")[1]
+    after = recommend(compiled, {**NO_GAP, "traceability": "none", "knowledge_change": "monthly"})
+    assert re.search(rf"confidence\s+{rec.confidence:.2f}\s+{after.confidence:.2f}", what_if), what_if
+    assert re.search(r"start with\s+prompt\s+" + after.start_with, what_if) and "%" not in what_if
 
 
 # ---------------------------------------------------------------- plausible mistakes
