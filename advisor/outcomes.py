@@ -9,8 +9,6 @@ outcome, the validation's `prompt` arm, the case library's `prompt` label and th
 
 from __future__ import annotations
 
-from typing import Literal
-
 from advisor.samplesize import MEASURABLE_INPUTS
 
 PROMPT = "prompt"
@@ -20,8 +18,6 @@ PROMPT_SUMMARY = (
     "Neither a knowledge gap nor a behaviour gap to close: a general model with instructions and a few solved "
     "examples in the prompt may be enough. Measure that before building retrieval or training anything."
 )
-
-Outcome = Literal["prompt", "rag", "fine-tuning", "hybrid"]
 
 
 def prompt_steps(fallback_label: str | None = None) -> list[str]:
@@ -39,9 +35,3 @@ def prompt_steps(fallback_label: str | None = None) -> list[str]:
         )
     return steps
 
-
-def outcome_label(outcome: str, approach_labels: dict[str, str] | None = None) -> str:
-    """How people see an outcome: the prompt-first headline, or the approach's label from the rule base."""
-    if outcome == PROMPT:
-        return PROMPT_HEADLINE
-    return (approach_labels or {}).get(outcome, outcome)
