@@ -294,6 +294,19 @@ def analyse(compiled: CompiledRules, state: State) -> tuple[list[float], int, fl
     return raw, top, conf, flips, ask_next
 
 
+def _answered(compiled: CompiledRules, state: State, raw: list[float], fired: list[bool], qi: int,
+              alt: int) -> list[float]:
+    """Raw scores with the unknown question `qi` answered `alt`: its pull added, and the rules it starts firing."""
+    p = compiled.wpulls[qi][alt]
+    new = [raw[0] + p[0], raw[1] + p[1], raw[2] + p[2]]
+    for ri in compiled.rules_by_q[qi]:
+        conds = compiled.rule_conds[ri]
+        if not fired[ri] and all((alt if cq == qi else state[cq]) in allowed for cq, allowed in conds):
+            e = compiled.rule_weff[ri]
+            new = [new[0] + e[0], new[1] + e[1], new[2] + e[2]]
+    return new
+
+
 @dataclass(frozen=True)
 class UnknownRank:
     """What answering one unknown question could do to the verdict (indices into the compiled rule base)."""
@@ -315,15 +328,14 @@ def rank_unknowns(compiled: CompiledRules, state: State, among: Collection[int] 
     raw = raw_state(compiled, state)
     top = pick(compiled, raw)
     base = margin(raw, top)
+    fired = [_fires(compiled, ri, state) for ri in range(len(compiled.rule_conds))]
     ranked: list[UnknownRank] = []
     for qi, v in enumerate(state):
         if v >= 0 or (among is not None and qi not in among):
             continue
         changes, flips = [], []
-        trial = list(state)
         for alt in range(len(compiled.values[qi])):
-            trial[qi] = alt
-            new = raw_state(compiled, tuple(trial))
+            new = _answered(compiled, state, raw, fired, qi, alt)  # an unknown answer pulls nothing: add alt's
             new_top = pick(compiled, new)
             changes.append(abs(margin(new, top) - base))
             if new_top != top:
