@@ -78,7 +78,8 @@
     const rec = data.recommendation;
     const first = data.start_with || rec; // "prompt": few-shot prompting first, rec being the best of the three
     const fallback = first !== rec ? ` (if it falls short: ${label(rec)})` : "";
-    status.textContent = `${label(first)}${fallback}, confidence ${score(data.confidence)}`;
+    const capped = data.confidence_capped_by ? ` (capped: rule ${data.confidence_capped_by} alone decides it)` : "";
+    status.textContent = `${label(first)}${fallback}, confidence ${score(data.confidence)}${capped}`;
     status.dataset.recommendation = rec;
     status.dataset.startWith = first;
     mini.textContent = `Verdict: ${label(first)} (${score(data.confidence)}) ↑`;
