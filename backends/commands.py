@@ -188,7 +188,9 @@ def build(approach: str, docs: Path | None, qa: Path, out: Path, quiet: bool, **
 @click.argument("question")
 @click.option("--k", "k", type=int, default=None, help="Chunks retrieved (default: as built).")
 @click.option("--max-new-tokens", type=int, default=None, help="Longest answer, in tokens (default: as built).")
-@click.option("--json", "as_json", is_flag=True, help="Print the answer, sources and chunks as JSON.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the answer, its sources and the retrieved chunks (document, chunk number, score, text) "
+                   "as JSON.")
 def query(out: Path, question: str, k: int | None, max_new_tokens: int | None, as_json: bool) -> None:
     """Answer QUESTION with the pipeline built in OUT, naming the documents used."""
     from advisor.backends import backend_class
@@ -212,7 +214,8 @@ def query(out: Path, question: str, k: int | None, max_new_tokens: int | None, a
                     "question": question,
                     "answer": answer.text,
                     "sources": answer.sources,
-                    "hits": [{"doc_id": h.doc_id, "chunk_id": h.chunk_id, "score": h.score} for h in answer.hits],
+                    "hits": [{"doc_id": h.doc_id, "chunk_id": h.chunk_id, "score": h.score, "text": h.text}
+                             for h in answer.hits],
                 },
                 indent=2,
             )

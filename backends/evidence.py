@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 from advisor.backends import arms
 from advisor.backends.base import BuildSettings
 from advisor.backends.metrics import METRICS, Task
+from advisor.outcomes import PROMPT, PROMPT_LABEL
+from advisor.samplesize import few_inputs_caveat, sample_advice
 from advisor.runrecords import (
     AnswerRecord,
     ArmOutput,
@@ -125,8 +127,9 @@ def summarise(rec: Recommendation, task: Task, results: Mapping[str, ArmResult],
     run = ValidationRun(
         version=1,
         recommended=rec.recommendation,
+        start_with=rec.start_with,
         best_measured=best_measured,
-        agrees=best_measured == rec.recommendation,
+        agrees=best_measured in (rec.recommendation, rec.start_with),
         prompt_enough=best_measured == "prompt",
         tied_with_best=tied,
         task=task.kind,
@@ -137,7 +140,8 @@ def summarise(rec: Recommendation, task: Task, results: Mapping[str, ArmResult],
         held_out=counts.get("held_out"),
         train_pairs=counts.get("train_pairs"),
         seed=settings.seed,
-        test_fraction=settings.test_fraction,
+        test_fraction=None if counts.get("pinned") else settings.test_fraction,
+        split_pinned=bool(counts.get("pinned")),
         baseline=baseline,
         approaches=approaches,
         comparisons=comparisons,
@@ -270,7 +274,7 @@ def challenged_answers(answers: Mapping[str, str], run: ValidationRun) -> list[C
 
 
 def _name(arm: str) -> str:
-    return "few-shot prompting" if arm == "prompt" else arm
+    return PROMPT_LABEL if arm == PROMPT else arm  # the others by their ids, as the verdict always named them
 
 
 def verdict(run: ValidationRun) -> str:
@@ -293,8 +297,9 @@ def verdict(run: ValidationRun) -> str:
         )
     if best == "prompt":
         parts.append(
-            "Prompting with a few good examples is enough on this data: neither retrieval nor training "
-            "measured better, so start there" + (f" rather than with {rec}." if rec != "prompt" else ".")
+            "Few-shot prompting is enough on this data: neither retrieval nor training measured better, so start "
+            "there" + (f" rather than with {rec}." if rec != PROMPT and run.start_with != PROMPT else
+                       ", as the questionnaire said." if run.start_with == PROMPT else ".")
         )
     elif run.agrees:
         parts.append(f"This agrees with the questionnaire's recommendation ({rec}).")
@@ -323,8 +328,9 @@ def verdict(run: ValidationRun) -> str:
                 "No approach beat the untouched model beyond the bootstrap noise on this sample, so "
                 "the ranking is tentative."
             )
-    if n < 30:
-        parts.append(f"With {n} inputs, only large differences are measurable; add pairs to sharpen this.")
+    caveat = few_inputs_caveat(n)
+    if caveat:
+        parts.append(caveat)
     return " ".join(parts)
 
 
@@ -363,8 +369,11 @@ def next_steps(run: ValidationRun) -> list[str]:
     failed = [a for a, r in run.approaches.items() if r.state == "failed"]
     if failed:
         steps.append(f"Fix and re-run the failed approach(es): {', '.join(failed)} (finished stages are reused).")
-    if (run.questions or 0) < 30:
-        steps.append("Write more pairs (60+) so that differences between approaches are measurable.")
+    held = run.held_out
+    advice = sample_advice(run.questions or 0, held, (held or 0) + (run.train_pairs or 0) if held is not None
+                           else None, run.test_fraction, run.split_pinned)
+    if advice:
+        steps.append(advice)
     steps.append(
         "Repeat with your production model (--generator) on a GPU: a 135M model shows the direction, "
         "not the final quality."

@@ -47,6 +47,9 @@ def test_query_answers_and_names_the_documents_used(built_dir):
     assert result.exit_code == 0, result.output
     answer = json.loads(result.output)
     assert answer["approach"] == "rag" and answer["sources"][0] == "places/bakery.md"
+    # the chunks the help promises, with their text, not only their ids
+    assert answer["hits"] and all({"doc_id", "chunk_id", "score", "text"} <= set(h) for h in answer["hits"])
+    assert "Marta Pelling" in " ".join(h["text"] for h in answer["hits"])
     plain = CliRunner().invoke(main, ["query", str(out), "Who founded Pelling Bakery?", "--max-new-tokens", "8"])
     assert plain.exit_code == 0 and "Sources: places/bakery.md" in plain.output
 
