@@ -46,6 +46,30 @@ RATIO_DOCS = 30  # papers in the build-vs-plain-encode comparison (keeps the run
 DEFAULT_CHUNKING = (128, 32)
 
 
+def cached_vectors(documents, questions: list[str], embedder, tokens: int = 128, overlap: int = 32):
+    """COVID-QA's chunks with their vectors and the question vectors, embedded once and cached between runs
+    (<advisor cache>/bench/, keyed by the embedder's fingerprint, the chunking and the texts)."""
+    import hashlib
+
+    from advisor.backends.generator import cache_root
+
+    chunks = chunk_documents(documents, embedder.tokenizer, tokens, overlap)
+    digest = hashlib.sha256(embedder.source.fingerprint.encode())
+    for text in [c.text for c in chunks] + questions:
+        digest.update(text.encode() + b"\0")
+    path = cache_root() / "bench" / f"covid-qa-{tokens}-{overlap}-{digest.hexdigest()[:16]}.npz"
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as arrays:
+            return chunks, arrays["chunks"], arrays["questions"]
+    vectors = embedder.encode([c.text for c in chunks], progress=True)
+    qvecs = embedder.encode(questions)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, chunks=vectors, questions=qvecs)
+    tmp.replace(path)
+    return chunks, vectors, qvecs
+
+
 def doc_scores(rankings: list[Ranking], chunks, sources: list[str]) -> dict[str, float]:
     """Document recall@5, recall@10 and MRR@10 of chunk rankings (by document id)."""
     r5 = r10 = mrr = 0.0
@@ -124,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
         "--part",
-        choices=["all", "ratio"],
+        choices=["all", "ratio", "embed"],
         default="all",
         help="ratio: only re-measure build overhead, updating the results file",
     )
@@ -140,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"covid-qa: {len(documents)} documents, {len(pairs)} questions", flush=True)
 
     embedder = shared_embedder("all-MiniLM-L6-v2")
+    if args.part == "embed":  # only fill the cache of chunk and question vectors
+        cached_vectors(documents, questions, embedder)
+        return 0
     embedder.encode(["warm up"] * 64)
     qvecs = embedder.encode(questions)
     previous = json.loads(args.out.read_text()) if args.part == "ratio" and args.out.is_file() else {}
