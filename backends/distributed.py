@@ -304,6 +304,13 @@ def check_run(approaches: Sequence[str], settings: Any, train_pairs: int, questi
         return
     check_sizes(train_pairs if any(a != "rag" for a in approaches) else None, questions, w)
     from advisor.backends import backend_class
+    from advisor.backends.store import store_settings
+
+    if any(a in ("rag", "hybrid") for a in approaches):
+        store = store_settings(settings)
+        if store.kind == "qdrant" and not store.url:
+            raise InputError(f"under a launcher every process reads the index, and an embedded Qdrant storage "
+                             f"serves one process: give --qdrant-url of a Qdrant server ({w.size} processes)")
     from advisor.backends.training import TrainConfig
 
     for approach in approaches:

@@ -132,7 +132,9 @@ class HybridBackend(FineTuneBackend):
                 raise InputError(f"rag_index {given} is not a built RAG index (no manifest.json)")
             shutil.copytree(given, work / "rag")
         else:
-            RagBackend(self.settings).build(documents, train, work / "rag", progress)
+            builder = RagBackend(self.settings)
+            builder.build(documents, train, work / "rag", progress)
+            builder.close()
         self.rag = RagBackend.load(work / "rag", self.settings)
         return {"rag": "rag", "context_k": self.context_k, "oracle_share": self.oracle_share}
 
@@ -148,6 +150,7 @@ class HybridBackend(FineTuneBackend):
     def after_publish(self, out: Path) -> None:
         from advisor.backends.rag import RagBackend
 
+        self.close()
         self.rag = RagBackend.load(Path(out) / "rag", self.settings)
 
     def after_load(self, out: Path) -> None:
@@ -156,6 +159,10 @@ class HybridBackend(FineTuneBackend):
         if self.manifest is not None and self.manifest.context_k is not None:
             self.context_k = self.manifest.context_k
         self.rag = RagBackend.load(Path(out) / "rag", self.settings)
+
+    def close(self) -> None:
+        if self.rag is not None:
+            self.rag.close()
 
     # ------------------------------------------------------------------------------------------ answer
 

@@ -108,12 +108,20 @@ def connect(store: StoreSettings, run_folder: Path | None = None) -> QdrantClien
     from qdrant_client import QdrantClient
 
     if store.url:
-        return QdrantClient(url=store.url, api_key=os.environ.get(API_KEY_VARIABLE) or None,
-                            timeout=TIMEOUT_SECONDS, check_compatibility=False)
+        import warnings
+        from urllib.parse import urlsplit
+
+        with warnings.catch_warnings():
+            if urlsplit(store.url).hostname in ("127.0.0.1", "localhost", "::1"):  # a key over plain http stays local
+                warnings.filterwarnings("ignore", message="Api key is used with an insecure connection")
+            return QdrantClient(url=store.url, api_key=os.environ.get(API_KEY_VARIABLE) or None,
+                                timeout=TIMEOUT_SECONDS, check_compatibility=False)
     if store.path:
         folder = Path(store.path)
         if folder.exists() and not folder.is_dir():
             raise InputError(f"--qdrant-path {store.path} is a file; give the folder of an embedded Qdrant storage")
+        if store.read_only and not (folder / "meta.json").is_file():
+            raise InputError(f"--qdrant-path {store.path} holds no embedded Qdrant storage (no meta.json) to read")
     else:
         if run_folder is None:
             raise ValueError("the run folder's Qdrant storage needs the run folder")
@@ -531,9 +539,11 @@ class CollectionWriter:
         vectors: dict[str, Any] = {DENSE: [float(x) for x in vector]}
         if indices:
             vectors[SPARSE] = models.SparseVector(indices=indices, values=values)
-        payload = {DOC_FIELD: c.doc_id, "doc_sha256": doc.sha256, KEY_FIELD: document_key(doc), "doc_chunks": doc_chunks,
-                   "chunk": c.chunk_id, "start": c.start, "end": c.end, "tokens": c.tokens, TEXT_FIELD: c.text,
-                   "text_sha256": hashlib.sha256(c.text.encode("utf-8")).hexdigest()}
+        payload = {
+            DOC_FIELD: c.doc_id, "doc_sha256": doc.sha256, KEY_FIELD: document_key(doc), "doc_chunks": doc_chunks,
+            "chunk": c.chunk_id, "start": c.start, "end": c.end, "tokens": c.tokens, TEXT_FIELD: c.text,
+            "text_sha256": hashlib.sha256(c.text.encode("utf-8")).hexdigest(),
+        }
         return models.PointStruct(id=point_id(doc, c.chunk_id), vector=vectors, payload=payload)
 
 

@@ -270,8 +270,9 @@ class RagBackend(Backend):
         from advisor.backends import qdrant_store
 
         store, options, embedder = self.store, self.options, self.embedder
-        writer = {"embedder": embedder.name, "fingerprint": embedder.source.fingerprint, "dimension": embedder.dimension,
-                  "chunking": (options.chunk_tokens, options.chunk_overlap), "chunker_version": CHUNKER_VERSION}
+        writer = {"embedder": embedder.name, "fingerprint": embedder.source.fingerprint,
+                  "dimension": embedder.dimension, "chunking": (options.chunk_tokens, options.chunk_overlap),
+                  "chunker_version": CHUNKER_VERSION}
 
         def embed(chunks: list[Chunk]) -> np.ndarray:
             with warnings.catch_warnings():

@@ -62,9 +62,11 @@ def check_settings(approach: str, settings: BuildSettings) -> None:
         resolve_embedder(settings.embedder)
     if approach in RETRIEVING:
         from advisor.backends.rag import retrieval_options
+        from advisor.backends.store import check_store
 
         options = retrieval_options(settings)
         check_window(options.chunk_tokens, options.chunk_overlap)
+        check_store(settings, settings.embedder)
 
 
 def require_documents(approaches: list[str], option: str = "") -> None:
@@ -158,6 +160,8 @@ def build_and_evaluate(approach: str, docs_dir: str | Path | None, qa_file: str 
         stopped = Measurements.model_validate({**header, "interrupted": True})
         distributed.on_main(write_text, out / METRICS_FILE, stopped.to_text())
         raise
+    finally:
+        backend.close()
     data = metrics.to_json()
     data.update({k: v for k, v in header.items() if data.get(k) is None})
     metrics = Measurements.model_validate(data)

@@ -41,6 +41,7 @@ class ChunkStore(abc.ABC):
 
     def close(self) -> None:
         """Release what the store holds open (a client, a lock); searching afterwards is an error."""
+        return None
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,8 @@ def store_settings(settings: BuildSettings) -> StoreSettings:
     kind = given.store or ("qdrant" if named else DEFAULT_STORE)
     if kind == "hnswlib":
         if named:
-            raise InputError(f"{', '.join(named)} belong to --store qdrant, not --store hnswlib")
+            verb = "is an option" if len(named) == 1 else "are options"
+            raise InputError(f"{', '.join(named)} {verb} of --store qdrant, not --store hnswlib")
         return StoreSettings()
     if given.qdrant_url and given.qdrant_path:
         raise InputError("give either --qdrant-url (a server) or --qdrant-path (an embedded storage folder), not both")

@@ -148,9 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
         "--part",
-        choices=["all", "ratio", "embed"],
+        choices=["all", "ratio", "embed", "stores", "growth"],
         default="all",
-        help="ratio: only re-measure build overhead, updating the results file",
+        help="ratio: only re-measure build overhead; stores: only hnswlib against Qdrant, growth: only their "
+        "10k/100k part (both update the results file); embed: only fill the cache of COVID-QA vectors",
     )
     args = parser.parse_args(argv)
     if not (args.data / "docs").is_dir():
@@ -166,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     embedder = shared_embedder("all-MiniLM-L6-v2")
     if args.part == "embed":  # only fill the cache of chunk and question vectors
         cached_vectors(documents, questions, embedder)
+        return 0
+    if args.part in ("stores", "growth"):
+        stores(args, documents, pairs, embedder, growth_only=args.part == "growth")
         return 0
     embedder.encode(["warm up"] * 64)
     qvecs = embedder.encode(questions)
@@ -243,7 +247,25 @@ def main(argv: list[str] | None = None) -> int:
     save(args.out, results)
     print_table(results)
     print(f"written {args.out}")
+    stores(args, documents, pairs, embedder)
     return 0
+
+
+def stores(args, documents, pairs, embedder, growth_only: bool = False) -> None:
+    """hnswlib against Qdrant (benchmarks/store_comparison.py), kept under "stores" in the results file."""
+    from store_comparison import compare_growth, compare_stores, print_stores
+
+    results = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    part = results.get("stores", {})
+    if not growth_only:
+        part = compare_stores(documents, pairs, embedder, cached_vectors,
+                              lambda partial: save(args.out, {**results, "stores": partial}))
+    part["growth"] = compare_growth(documents, pairs, embedder, cached_vectors, perturbed,
+                                    lambda partial: save(args.out, {**results, "stores": {**part, "growth": partial}}))
+    results["stores"] = part
+    save(args.out, results)
+    print_stores(part)
+    print(f"written {args.out}")
 
 
 def extras(results: dict, embedder, default_index: ChunkIndex, qvecs: np.ndarray) -> None:
