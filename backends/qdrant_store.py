@@ -239,7 +239,7 @@ class QdrantStore(ChunkStore):
 
     def __init__(self, client: QdrantClient, store: StoreSettings, shape: Shape, fusion: str, dense_weight: float,
                  run_folder: Path | None = None):
-        self.client = client
+        self.client: Any = client  # None once closed
         self.store = store
         self.shape = shape
         self.dense_weight = dense_weight
@@ -392,7 +392,7 @@ class QdrantStore(ChunkStore):
 
     def close(self) -> None:
         """Drop this store's hold on the client (an embedded storage is released when no store uses it)."""
-        self.client = None  # type: ignore[assignment]
+        self.client = None
 
 
 # ---------------------------------------------------------------------------------------------- writing
@@ -503,7 +503,7 @@ class CollectionWriter:
         by_doc: dict[str, list[Chunk]] = {}
         for c in chunks:
             by_doc.setdefault(c.doc_id, []).append(c)
-        entries = [{"id": doc.id, "sha256": doc.sha256,
+        entries: list[dict[str, Any]] = [{"id": doc.id, "sha256": doc.sha256,
                     "chunks": present.get(document_key(doc), len(by_doc.get(doc.id, [])))} for doc in documents]
         if not sum(e["chunks"] for e in entries):
             raise InputError("the documents produced no text to index")

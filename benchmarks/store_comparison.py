@@ -23,6 +23,7 @@ from advisor.backends.evaluation import percentile
 from advisor.backends.index import CANDIDATES, DEFAULT_DENSE_WEIGHT, ChunkIndex, Ranking, fuse
 from advisor.backends.store import StoreSettings
 
+CHECKED_QUESTIONS = 100  # questions on which the measured rankings are checked against the real query path
 LATENCY_QUESTIONS = 200  # single-question queries timed per store at the real size
 GROWTH_QUESTIONS = 30  # and at 10k / 100k chunks
 GROWTH_SIZES = (10_000, 100_000)
@@ -76,6 +77,24 @@ def _variants(dense: list[Ranking], lexical: list[Ranking], doc_of: Callable) ->
         out["rrf"].append([doc_of(r) for r in fuse(d, lx, "rrf", 0.5).rows[:10]])
         out["weighted"].append([doc_of(r) for r in fuse(d, lx, "weighted", DEFAULT_DENSE_WEIGHT).rows[:10]])
     return out
+
+
+def _qdrant_fusion(dense: Ranking, lexical: Ranking, fusion: str) -> list[tuple]:
+    """qdrant-client's RRF or DBSF (qdrant_client.hybrid.fusion, as local mode runs them) over two rankings."""
+    from qdrant_client.http import models
+    from qdrant_client.hybrid.fusion import distribution_based_score_fusion, reciprocal_rank_fusion
+
+    lists = [[models.ScoredPoint(id=i, version=0, score=score) for i, score in enumerate(r.scores)]
+             for r in (dense, lexical)]
+    keys = {}
+    for ranking, points in zip((dense, lexical), lists):
+        for point, key in zip(points, ranking.rows):
+            point.id = f"{key[0]}#{key[1]}#{key[2]}"
+            keys[point.id] = key
+    limit = len(dense.rows) + len(lexical.rows)
+    fused = reciprocal_rank_fusion(lists, limit=limit) if fusion == "rrf" else \
+        distribution_based_score_fusion(lists, limit=limit)
+    return [keys[p.id] for p in fused]
 
 
 def _latency(retrieve: Callable, questions: list[str], qvecs: np.ndarray) -> dict[str, float]:
@@ -175,12 +194,24 @@ def compare_stores(documents, pairs, embedder, cached_vectors, save) -> dict:
         q_variants = _variants([r[0] for r in rankings], [r[1] for r in rankings], lambda key: key[0])
         retrieval = {"hnswlib": {name: _scores(docs, sources) for name, docs in h_variants.items()},
                      "qdrant": {name: _scores(docs, sources) for name, docs in q_variants.items()}}
+        # Qdrant's own fusions over the same 50 + 50 candidates: its RRF and DBSF functions (the ones local mode
+        # runs for a prefetch + FusionQuery), applied to the candidate lists fetched above ...
         for fusion in ("rrf", "dbsf"):
-            keys = qdrant.fused_by_server(questions, qvecs, 10, fusion)
-            retrieval["qdrant"][f"server-{fusion}"] = _scores([[k[0] for k in row] for row in keys], sources)
-        # The default path end to end (what evaluation calls), to check it against the fused candidates above.
-        default = qdrant.retrieve(questions, qvecs, 10)
-        retrieval["qdrant"]["default (retrieve)"] = _scores([[h.doc_id for h in hits] for hits in default], sources)
+            retrieval["qdrant"][f"server-{fusion}"] = _scores(
+                [[key[0] for key in _qdrant_fusion(d, lx, fusion)[:10]] for d, lx, _ in rankings], sources)
+        # ... checked against real prefetch + fusion queries, and the default retrieve() against the client-side
+        # fusion, on the first questions (each pass over all of them costs minutes in embedded mode).
+        n = min(CHECKED_QUESTIONS, len(questions))
+        checks = {}
+        for fusion in ("rrf", "dbsf"):
+            served = qdrant.fused_by_server(questions[:n], qvecs[:n], 10, fusion)
+            applied = [_qdrant_fusion(d, lx, fusion)[:10] for d, lx, _ in rankings[:n]]
+            checks[f"server-{fusion}"] = round(sum([k[:2] for k in a] == [k[:2] for k in b]
+                                                   for a, b in zip(served, applied)) / n, 4)
+        default = qdrant.retrieve(questions[:n], qvecs[:n], 10)
+        checks["default retrieve()"] = round(sum([h.doc_id for h in hits] == docs for hits, docs
+                                                 in zip(default, q_variants["weighted"][:n])) / n, 4)
+        results["same_top10_as_measured"] = {"questions": n, **checks}
         results["retrieval"] = retrieval
         results["top10_identical_share"] = {
             name: round(sum(a == b for a, b in zip(h_variants[name], q_variants[name])) / len(questions), 4)
