@@ -8,11 +8,13 @@ backend's `load` + `answer`. They run inside the `advisor` group, whose one erro
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
-from advisor.backends.base import APPROACHES, DEFAULT_EMBEDDER, DEFAULT_GENERATOR, BuildSettings
+from advisor.backends.base import DEFAULT_EMBEDDER, DEFAULT_GENERATOR, BuildSettings
+from advisor.backends.metrics import PER_INPUT
 from advisor.backends.options import PromptOptions, RetrievalOptions, TrainingOptions
 from advisor.errors import InputError
 from advisor.params import FRACTION, POSITIVE
@@ -64,7 +66,7 @@ _SETTING_OPTIONS = [
     click.option(
         "--metric",
         default=None,
-        help="Rank by this metric instead of the task's rule (accuracy, chrf, rouge_l, contains, f1, exact_match).",
+        help=f"Rank by this metric instead of the task's rule ({', '.join(PER_INPUT)}).",
     ),
     click.option(
         "--shots",
@@ -140,6 +142,23 @@ _SETTING_OPTIONS = [
 ]
 
 
+class ArmChoice(click.Choice):
+    """The registered arms' names, read from the registry when the command runs or shows its help, not at import."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        from advisor.backends import arms
+
+        return arms.names()
+
+    @choices.setter
+    def choices(self, value: object) -> None:
+        pass
+
+
 def _pipeline_options(func):
     """The data and settings options `build` and `validate` share."""
     for option in reversed(_DATA_OPTIONS + _SETTING_OPTIONS):
@@ -183,7 +202,7 @@ def settings_from(options: dict) -> BuildSettings:
 
 
 @click.command()
-@click.argument("approach", type=click.Choice(list(APPROACHES)))
+@click.argument("approach", type=ArmChoice())
 @click.option(
     "--out", "out", required=True, type=click.Path(path_type=Path), help="Folder to build into (replaced as a whole)."
 )
@@ -219,10 +238,10 @@ def query(out: Path, question: str, k: int | None, max_new_tokens: int | None, a
 
     approach = read_manifest(out).approach
     backend = backend_class(approach).load(out)
-    if k is not None:
-        backend.settings.k = k
-    if max_new_tokens is not None:
-        backend.settings.max_new_tokens = max_new_tokens
+    if k is not None or max_new_tokens is not None:
+        current = backend.settings
+        backend.settings = replace(current, k=current.k if k is None else k,
+                                   max_new_tokens=current.max_new_tokens if max_new_tokens is None else max_new_tokens)
     answer = backend.answer(question)
     if as_json:
         click.echo(

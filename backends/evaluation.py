@@ -20,7 +20,7 @@ from advisor.atomic import write_text
 from advisor.backends.base import Answer, Backend, BuildSettings, QAPair
 from advisor.backends.distributed import from_main, is_main, map_sharded, on_main
 from advisor.backends.metrics import Task, answer_in_context, choose_metric, score_all
-from advisor.measures import METRIC_LABELS
+from advisor.backends.metrics import label as metric_label
 from advisor.runrecords import AnswerRecord, Interval, Measurements
 
 ANSWERS_FILE = "answers.jsonl"
@@ -328,11 +328,11 @@ def format_table(metrics: Measurements) -> str:
     base = metrics.baseline.answers if metrics.baseline else {}
     rows: list[tuple[str, str, str]] = [("", approach, "baseline" if base else "")]
     for m, value in metrics.answers.items():
-        rows.append((METRIC_LABELS.get(m, m), f"{value:.3f}", f"{base[m]:.3f}" if m in base else ""))
+        rows.append((metric_label(m), f"{value:.3f}", f"{base[m]:.3f}" if m in base else ""))
     ranking = metrics.metric or "f1"
     reworded = metrics.paraphrase
     if reworded is not None and ranking in reworded.answers:
-        label = f"{METRIC_LABELS.get(ranking, ranking)} reworded ({reworded.questions})"
+        label = f"{metric_label(ranking)} reworded ({reworded.questions})"
         rows.append((label, f"{reworded.answers[ranking]:.3f}", ""))
     r = metrics.retrieval
     if r is not None and r.recall_at_k is not None:
@@ -357,7 +357,7 @@ def format_table(metrics: Measurements) -> str:
     if ci:
         verdict = "inside the noise (a tie)" if ci.tie else "outside the noise"
         lines.append(
-            f"{METRIC_LABELS.get(ranking, ranking)} difference vs baseline {ci.difference:+.3f} "
+            f"{metric_label(ranking)} difference vs baseline {ci.difference:+.3f} "
             f"[{ci.low:+.3f}, {ci.high:+.3f}] 95% CI, {verdict}"
         )
     return "\n".join(lines)

@@ -30,7 +30,7 @@ from advisor.backends.chunking import (
 from advisor.backends.index import (
     DEFAULT_DENSE_WEIGHT, DEFAULT_FUSION, DEFAULT_LEXICAL, DENSE_FILE, VECTORS_FILE, ChunkIndex, load_chunks,
 )
-from advisor.backends.store import RUN_FOLDER_STORAGE, ChunkStore, store_settings
+from advisor.backends.store import RUN_FOLDER_STORAGE, ChunkStore, StoreSettings, store_settings
 from advisor.errors import InputError
 from advisor.runrecords import Manifest, read_manifest
 
@@ -56,6 +56,7 @@ class RetrievalSettings:
     fusion: str
     dense_weight: float
     context_k: int
+    store: StoreSettings = StoreSettings()  # where the index lives (hnswlib files unless the options name Qdrant)
 
 
 def retrieval_options(settings: BuildSettings) -> RetrievalSettings:
@@ -72,6 +73,7 @@ def retrieval_options(settings: BuildSettings) -> RetrievalSettings:
         fusion=pick(given.fusion, DEFAULT_FUSION),
         dense_weight=pick(given.dense_weight, DEFAULT_DENSE_WEIGHT),
         context_k=pick(given.context_k, DEFAULT_CONTEXT_K),
+        store=store_settings(settings),
     )
 
 
@@ -203,15 +205,23 @@ class RagBackend(Backend):
     """Hybrid dense + lexical retrieval over the user's chunks, answered by the untouched generator."""
 
     approach = "rag"
-    retrieves = True
-    needs_documents = True
 
     def __init__(self, settings: BuildSettings | None = None):
         super().__init__(settings or BuildSettings())
-        self.options = retrieval_options(self.settings)
-        self.store = store_settings(self.settings)
         self.index: ChunkStore | None = None
         self._embedder: Embedder | None = None
+
+    @property
+    def options(self) -> RetrievalSettings:
+        """Chunking and retrieval, as the plan resolved them."""
+        options = self.plan.retrieval
+        assert options is not None  # a retrieving arm's plan always holds them
+        return options
+
+    @property
+    def store(self) -> StoreSettings:
+        """Where the index lives, as the plan resolved it."""
+        return self.options.store
 
     @property
     def embedder(self):

@@ -130,11 +130,10 @@ def store_settings(settings: BuildSettings) -> StoreSettings:
     )
 
 
-def check_store(settings: BuildSettings, embedder: str) -> None:
+def check_store(store: StoreSettings, settings: BuildSettings) -> None:
     """Before any model loads: the store is reachable, accepts the key, and its collection fits the embedder
     (vector size, and for a collection advisor built, the embedder and chunking). Exit 2 with one line if not."""
-    store = store_settings(settings)
     if store.kind == "qdrant" and store.shared:
         from advisor.backends.qdrant_store import check_collection
 
-        check_collection(store, settings, embedder)
+        check_collection(store, settings, settings.embedder)
