@@ -87,6 +87,36 @@ _SETTING_OPTIONS = [
         help="Overlap of consecutive chunks [rag, hybrid; default 32].",
     ),
     click.option(
+        "--store",
+        type=click.Choice(["hnswlib", "qdrant"]),
+        default=None,
+        help="Where the index lives [rag, hybrid; default hnswlib files in --out; qdrant: embedded in --out "
+        "unless --qdrant-url or --qdrant-path].",
+    ),
+    click.option(
+        "--qdrant-url",
+        default=None,
+        help="A Qdrant server or cluster, http(s)://HOST:PORT; the API key is read from QDRANT_API_KEY [rag, hybrid].",
+    ),
+    click.option(
+        "--qdrant-path",
+        default=None,
+        help="An embedded Qdrant storage folder outside --out, updated in place [rag, hybrid].",
+    ),
+    click.option("--collection", default=None, help="Qdrant collection [rag, hybrid; default 'advisor']."),
+    click.option(
+        "--text-field",
+        default=None,
+        help="Payload field holding each chunk's text in an existing collection, which is then only read "
+        "(with --doc-field) [rag, hybrid].",
+    ),
+    click.option(
+        "--doc-field",
+        default=None,
+        help="Payload field holding each chunk's document id (as the pairs' source names it) in an existing "
+        "collection [rag, hybrid].",
+    ),
+    click.option(
         "--mode",
         type=click.Choice(["qa", "documents", "both"]),
         default=None,
@@ -148,7 +178,16 @@ def settings_from(options: dict) -> BuildSettings:
         k=options["k"],
         max_new_tokens=options["max_new_tokens"],
         metric=options["metric"],
-        retrieval=RetrievalOptions(chunk_tokens=options["chunk_tokens"], chunk_overlap=options["chunk_overlap"]),
+        retrieval=RetrievalOptions(
+            chunk_tokens=options["chunk_tokens"],
+            chunk_overlap=options["chunk_overlap"],
+            store=options["store"],
+            qdrant_url=options["qdrant_url"],
+            qdrant_path=options["qdrant_path"],
+            collection=options["collection"],
+            text_field=options["text_field"],
+            doc_field=options["doc_field"],
+        ),
         training=TrainingOptions(
             mode=options["mode"],
             epochs=options["epochs"],

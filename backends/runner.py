@@ -131,6 +131,8 @@ def build_and_evaluate(approach: str, docs_dir: str | Path | None, qa_file: str 
         stopped = Measurements.model_validate({**header, "interrupted": True})
         distributed.on_main(write_text, out / METRICS_FILE, stopped.to_text())
         raise
+    finally:
+        backend.close()
     data = metrics.to_json()
     data.update({k: v for k, v in header.items() if data.get(k) is None})
     metrics = Measurements.model_validate(data)
