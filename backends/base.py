@@ -12,10 +12,14 @@ from pathlib import Path
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from advisor.backends.options import HybridOptions, PromptOptions, RetrievalOptions, TrainingOptions
+from advisor.backends.options import (
+    EndpointOptions, HybridOptions, PromptOptions, RetrievalOptions, TrainingOptions,
+)
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
+
+    from advisor.backends.generation import Reply
 
     from advisor.runrecords import Manifest
 
@@ -69,12 +73,27 @@ class Hit:
 
 @dataclass
 class Answer:
-    """A generated answer and the documents it was given (empty for closed-book approaches)."""
+    """A generated answer and the documents it was given (empty for closed-book approaches).
+
+    How the generation ended (`finish_reason`: "stop", "length" or None) and its token counts come from the
+    model's reply when it gave them; `cached` marks an endpoint's answer read from the run's cache."""
 
     text: str
     sources: list[str] = field(default_factory=list)
     hits: list[Hit] = field(default_factory=list)
     seconds: float = 0.0
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    finish_reason: str | None = None
+    cached: bool = False
+
+    @classmethod
+    def from_reply(cls, reply: Reply, sources: list[str] | None = None, hits: list[Hit] | None = None,
+                   seconds: float | None = None) -> "Answer":
+        """An answer carrying a model's reply, its text, ending and tokens."""
+        return cls(reply.text, list(sources or []), list(hits or []),
+                   reply.seconds if seconds is None else seconds, reply.prompt_tokens, reply.completion_tokens,
+                   reply.finish_reason, reply.cached)
 
 
 @dataclass
@@ -99,6 +118,7 @@ class BuildSettings:
     training: TrainingOptions = field(default_factory=TrainingOptions)
     hybrid: HybridOptions = field(default_factory=HybridOptions)
     prompt: PromptOptions = field(default_factory=PromptOptions)
+    endpoint: EndpointOptions | None = None  # the untouched model, prompt and rag answer through it when set
 
     def answered(self, held_out: Sequence[QAPair]) -> list[QAPair]:
         """The held-out pairs that get answered: the first `eval_limit` of them, or all without a limit."""
@@ -114,6 +134,10 @@ class BuildSettings:
         data: dict[str, Any] = {}
         for name in self.__dataclass_fields__:
             value = getattr(self, name)
+            if name == "endpoint":
+                if value is not None:
+                    data[name] = endpoint_record(value)
+                continue
             data[name] = value.model_dump(exclude_none=True) if hasattr(value, "model_dump") else value
         return data
 
@@ -122,13 +146,23 @@ class BuildSettings:
         """Settings saved by to_json (unknown top-level keys of older builds are ignored)."""
         sections: dict[str, type[BaseModel]] = {"retrieval": RetrievalOptions, "training": TrainingOptions,
                                                 "hybrid": HybridOptions, "prompt": PromptOptions}
-        values = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        # The endpoint is not restored: its record names the host only (see endpoint_record); give it again.
+        values = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "endpoint"}
         for name, model in sections.items():
             if isinstance(values.get(name), dict):
                 values[name] = model.model_validate(values[name])
             else:
                 values.pop(name, None)
         return cls(**values)
+
+
+def endpoint_record(options: EndpointOptions) -> dict[str, Any]:
+    """What is written about an endpoint: its host and model and the run's request settings, never its URL
+    (which may hold credentials or a query string) and never the key (only the variable's name)."""
+    from advisor.backends.endpoint import host_of
+
+    record = options.model_dump(exclude_none=True, exclude={"url", "cache", "timeout", "max_retries"})
+    return {"host": host_of(options.url), **record}
 
 
 MIN_NEW_TOKENS = 32

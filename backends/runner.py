@@ -12,12 +12,15 @@ from pathlib import Path
 from advisor.atomic import write_text
 from advisor.backends.base import APPROACHES, RETRIEVING, BuildSettings, Document, QAPair, fit_max_new_tokens
 from advisor.backends.metrics import Task, check_metric, choose_metric
+from advisor.backends.preflight import check_endpoint
 from advisor.errors import InputError, did_you_mean
 from advisor.runrecords import MANIFEST_FILE, METRICS_FILE, Measurements
 
 log = logging.getLogger(__name__)
 
 _OWN_FILES = (MANIFEST_FILE, METRICS_FILE)
+TUNED = ("fine-tuning", "hybrid")  # the arms that train the generator's weights in-process
+ENDPOINT_CACHE = ".endpoint-cache"  # the run's cache of an endpoint's answers (see replycache.py)
 
 
 @dataclass
@@ -53,7 +56,13 @@ def check_settings(approach: str, settings: BuildSettings) -> None:
         check_metric(settings.metric)
     if settings.device not in ("cpu", "cuda", "mps") and not settings.device.startswith("cuda:"):
         raise InputError(f"--device must be cpu, cuda or mps, got '{settings.device}'")
-    resolve(settings.generator)
+    if settings.endpoint is not None:
+        check_endpoint_options(settings)
+    if settings.endpoint is None or approach in TUNED:  # an endpoint answers for the others
+        if settings.generator.strip().lower() == "none":
+            raise InputError(f"--generator none: {approach} needs a local model"
+                             + (" to train" if approach in TUNED else " (or --endpoint URL to answer through)"))
+        resolve(settings.generator)
     if approach in ("fine-tuning", "hybrid"):
         from advisor.backends.training import TrainConfig
 
@@ -65,6 +74,30 @@ def check_settings(approach: str, settings: BuildSettings) -> None:
 
         options = retrieval_options(settings)
         check_window(options.chunk_tokens, options.chunk_overlap)
+
+
+def check_endpoint_options(settings: BuildSettings) -> None:
+    """The endpoint's URL, model and key variable, checked without sending anything."""
+    import re
+
+    from advisor.backends.endpoint import check_url
+
+    endpoint = settings.endpoint
+    assert endpoint is not None
+    check_url(endpoint.url)
+    if not endpoint.model.strip():
+        raise InputError("--endpoint needs --endpoint-model NAME: the model as the server names it "
+                         "(GET <endpoint>/models lists them)")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", endpoint.api_key_env):
+        raise InputError(f"--api-key-env: expected the name of an environment variable (letters, digits, _), "
+                         f"got '{endpoint.api_key_env}'")
+
+
+def with_cache(settings: BuildSettings, folder: Path) -> BuildSettings:
+    """The settings with the endpoint's answer cache in `folder` (unchanged without an endpoint)."""
+    if settings.endpoint is None:
+        return settings
+    return replace(settings, endpoint=settings.endpoint.model_copy(update={"cache": str(folder)}))
 
 
 def require_documents(approaches: list[str], option: str = "") -> None:
@@ -129,10 +162,14 @@ def build_and_evaluate(approach: str, docs_dir: str | Path | None, qa_file: str 
 
     out = Path(out_dir)
     if inputs is None:
-        inputs = prepare([approach], docs_dir, qa_file, out, settings or BuildSettings())
+        given = with_cache(settings or BuildSettings(), out / ENDPOINT_CACHE)
+        inputs = prepare([approach], docs_dir, qa_file, out, given)
         distributed.check_run([approach], inputs.settings, len(inputs.train),
                               len(inputs.settings.answered(inputs.test)))
         distributed.barrier()  # every rank has checked OUT before any rank writes there
+        # Before the build replaces OUT: the client reads the answers cached there by an earlier run now.
+        check_endpoint([approach], inputs.documents, inputs.train, inputs.test, inputs.settings)
+        settings = given
     settings = replace(settings or inputs.settings, max_new_tokens=inputs.settings.max_new_tokens)
     say = echo or (lambda message: None)
     say(f"{approach}: {len(inputs.documents)} documents, {len(inputs.pairs)} pairs "
