@@ -23,7 +23,7 @@ from advisor.references import cite, cited_works
 from advisor.text import terminal_safe
 
 if TYPE_CHECKING:
-    from advisor.runrecords import ArmResult, Example, ValidationRun
+    from advisor.runrecords import ArmResult, Example, Usage, ValidationRun
     from advisor.analyses.bundle import Analyses
     from advisor.analyses.whatif import WhatIf
     from advisor.engine import Recommendation
@@ -74,6 +74,8 @@ def evidence_context(run: ValidationRun) -> dict[str, Any]:
     names = [a for a in ARM_LABELS if a in run.approaches and a != "untouched"] + \
         [a for a in run.approaches if a not in ARM_LABELS]
     rows += [_row(ARM_LABELS.get(name, name), name, run.approaches[name], columns) for name in names]
+    if baseline and rows and rows[0]["key"] == "baseline":
+        rows[0]["cells"].update(_usage_cells(baseline.usage))
     chart_items = [(r["key"], r["metric_value"]) for r in rows if r["ok"] and r["metric_value"] is not None]
     chart = charts.bar_chart(chart_items, title=f"{METRIC_LABELS[metric]} on held-out inputs (higher is better)",
                              min_value=0.0, max_value=1.0, highlight=run.best_measured)
@@ -102,7 +104,42 @@ def evidence_context(run: ValidationRun) -> dict[str, Any]:
                        for c in run.challenged_answers],
         "next_steps": run.next_steps,
         "stages": [{"name": s.name, "seconds": _num(s.seconds, 1)} for s in run.stages],
+        "usage": any(r["cells"]["tokens"] != "–" for r in rows),
+        "answered_by": _answered_by(run),
+        "model_warning": run.model_warning or "",
     }
+
+
+def _answered_by(run: ValidationRun) -> list[dict[str, str]]:
+    """Which model answered which arms, grouped: 'MODEL at HOST' (an endpoint) or 'MODEL (in-process, cpu)'."""
+    who: dict[str, list[str]] = {}
+    if run.baseline is not None and run.baseline.answered_by is not None:
+        who.setdefault(run.baseline.answered_by.describe(), []).append(ARM_LABELS["untouched"])
+    for name, arm in run.approaches.items():
+        if arm.ok and arm.answered_by is not None:
+            who.setdefault(arm.answered_by.describe(), []).append(ARM_LABELS.get(name, name))
+    return [{"model": model, "arms": ", ".join(arms)} for model, arms in who.items()]
+
+
+def money(value: float | None, currency: str | None) -> str:
+    """An amount with enough digits for small ones ('0.0123 USD'); '–' when unknown."""
+    if value is None:
+        return "–"
+    digits = 2 if value >= 10 else 4 if value >= 0.01 else 6
+    return f"{value:.{digits}f} {currency or ''}".strip()
+
+
+def _usage_cells(usage: Usage | None) -> dict[str, str]:
+    """Tokens in / out per answer, cost per 1,000 answers and answers per second, for the evidence table."""
+    if usage is None:
+        return {"tokens": "–", "cost": "–", "rate": "–", "ended": ""}
+    tokens = "–"
+    if usage.prompt_tokens_per_answer is not None and usage.completion_tokens_per_answer is not None:
+        tokens = f"{usage.prompt_tokens_per_answer:.0f} / {usage.completion_tokens_per_answer:.0f}"
+    ended = ", ".join(part for part in (f"{usage.empty} empty" if usage.empty else "",
+                                        f"{usage.cut} cut by the token limit" if usage.cut else "") if part)
+    return {"tokens": tokens, "cost": money(usage.cost_per_1000_answers, usage.currency),
+            "rate": _num(usage.answers_per_second, 2), "ended": ended}
 
 
 def _example(ex: Example) -> dict[str, Any]:
@@ -138,6 +175,7 @@ def _row(label: str, key: str, arm: ArmResult, columns: list[str]) -> dict[str, 
             "p95": _num(latency.p95, 0),
             "build": _num(arm.build_seconds, 1),
             "memory": _num(arm.peak_memory_mb, 0),
+            **_usage_cells(arm.usage),
         },
     }
 
