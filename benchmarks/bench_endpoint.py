@@ -171,7 +171,8 @@ def main() -> None:
         print(f"{arm:<7} {'in-process (batch 8)':<22} {row['answers_per_second']:>10.3f} {1.0:>7.2f} "
               f"{'-':>13} {row['prompt_tokens_per_answer']:>14.1f}")
         for r in (r for r in rows if r["arm"] == arm):
-            print(f"{arm:<7} {'endpoint, ' + str(r['concurrency']) + ' in flight':<22} {r['answers_per_second']:>10.3f} "
+            how = f"endpoint, {r['concurrency']} in flight"
+            print(f"{arm:<7} {how:<22} {r['answers_per_second']:>10.3f} "
                   f"{r['ratio_to_in_process']:>7.2f} {str(r['same_answers']) + '/' + str(r['answers']):>13} "
                   f"{r['prompt_tokens_per_answer']:>14.1f}")
     print(f"client overhead per request: {overhead['overhead_ms']:.2f} ms (advisor's client "

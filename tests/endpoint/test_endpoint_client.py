@@ -71,7 +71,8 @@ def test_requests_that_keep_failing_are_one_error_naming_the_host_and_the_status
     with pytest.raises(EndpointError) as caught:
         client.complete([QUESTION, closed_book_messages("Name a colour.")], max_new_tokens=6)
     message = str(caught.value)
-    assert message.startswith("1 of 2 requests failed: endpoint 127.0.0.1:") and "answered 500 after 1 retries" in message
+    assert message.startswith("1 of 2 requests failed: endpoint 127.0.0.1:")
+    assert "answered 500 after 1 retries" in message
     assert "\n" not in message and "/v1" not in message
     # the answer that did arrive is cached: running again sends only the failed request
     proxy.plan = script()

@@ -22,7 +22,8 @@ def test_only_the_host_of_the_url_is_ever_recorded(monkeypatch):
     monkeypatch.setenv("MY_KEY", "sk-canary-123456")
     options = EndpointOptions(url=SECRET_URL, model="llama3.1:8b", api_key_env="MY_KEY", cache="/tmp/x")
     assert host_of(SECRET_URL) == "llm.example.com:8443"
-    assert host_of("http://[::1]:8000/v1") == "[::1]:8000" and host_of("https://api.example.com/v1") == "api.example.com"
+    assert host_of("http://[::1]:8000/v1") == "[::1]:8000"
+    assert host_of("https://api.example.com/v1") == "api.example.com"
     record = BuildSettings(endpoint=options).to_json()["endpoint"]
     assert record == {"host": "llm.example.com:8443", "model": "llama3.1:8b", "api_key_env": "MY_KEY",
                       "concurrency": 4, "currency": "USD"}
@@ -39,7 +40,8 @@ def test_a_url_that_is_not_http_is_refused_without_repeating_it(url):
 
 
 def test_usage_counts_tokens_and_prices_them_per_million():
-    replies = [Reply("Paris.", "stop", 30, 3, 0.2), Reply("", "stop", 40, 1, 0.1), Reply("A long", "length", 50, 8, 0.3)]
+    replies = [Reply("Paris.", "stop", 30, 3, 0.2), Reply("", "stop", 40, 1, 0.1),
+               Reply("A long", "length", 50, 8, 0.3)]
     options = EndpointOptions(url="http://h/v1", model="m", price_in=0.5, price_out=1.5, price_source="options")
     usage = measure_usage(replies, 2.0, options)
     assert (usage.prompt_tokens, usage.completion_tokens) == (120, 12)

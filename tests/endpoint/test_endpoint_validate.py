@@ -96,7 +96,7 @@ def test_each_arm_records_what_answered_and_what_it_cost(runs, server):
     usage = {arm: run.arm(arm).usage for arm in ("prompt", "rag")}
     base = run.baseline.usage
     assert base is not None and base.prompt_tokens_per_answer
-    for arm, u in usage.items():
+    for u in usage.values():
         assert u is not None and u.answers == 4 and u.prompt_tokens and u.completion_tokens
         # retrieved context and the prompt arm's examples make prompts longer: the cost side, measured
         assert u.prompt_tokens_per_answer and u.prompt_tokens_per_answer > 2 * base.prompt_tokens_per_answer
