@@ -293,10 +293,17 @@ def evaluate(
 
     base_scores: list[dict[str, float]] | None = None
     base_texts: list[str] = []
+    base_replies: list[Reply] | None = None
     if baseline_generator is not False:
+        from advisor.backends.endpoint import EndpointError
+
         started_baseline = time.perf_counter()
-        base_replies = baseline_replies(questions, settings, baseline_generator, baseline_cache)
+        try:
+            base_replies = baseline_replies(questions, settings, baseline_generator, baseline_cache)
+        except EndpointError as exc:  # the arm's own answers stand; it is compared without the untouched model
+            metrics["baseline_error"] = str(exc)
         base_seconds = time.perf_counter() - started_baseline
+    if base_replies is not None:
         base_texts = [r.text for r in base_replies]
         base_scores, base_mean = score_all(base_texts, answered, task.reported)
         base_endpoint = settings.endpoint if baseline_generator is None else None

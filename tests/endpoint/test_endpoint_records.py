@@ -108,3 +108,19 @@ def test_the_verdicts_cost_argument_uses_the_measured_tokens_and_prices():
     assert said == ("Measured cost: rag 420 tokens an answer (400 in), 0.23 USD per 1,000 answers, against the "
                     "untouched model 58 tokens an answer (40 in), 0.047 USD per 1,000 answers.")
     assert cost_sentence(_run("m")) is None  # no tokens measured: no argument
+
+
+def test_prices_come_from_the_options_or_else_the_answers_files_costs():
+    from advisor.backends.validate import with_prices
+
+    given = BuildSettings(endpoint=EndpointOptions(url="http://h/v1", model="m", price_in=0.2, price_out=0.8))
+    costs = {"queries_per_day": 100, "tokens_per_query": 500, "price_per_1k_tokens": 0.002, "currency": "EUR"}
+    kept = with_prices(given, costs, "answers.yaml").endpoint
+    assert kept is not None and (kept.price_in, kept.price_out) == (0.2, 0.8)
+    assert kept.price_source == "--price-in/--price-out"
+    unpriced = BuildSettings(endpoint=EndpointOptions(url="http://h/v1", model="m"))
+    from_file = with_prices(unpriced, costs, "answers.yaml").endpoint
+    assert from_file is not None and (from_file.price_in, from_file.price_out, from_file.currency) == (2.0, 2.0, "EUR")
+    assert from_file.price_source == "answers.yaml: costs (price_per_1k_tokens / 1000)"
+    assert with_prices(unpriced, None, "answers.yaml").endpoint == unpriced.endpoint
+    assert with_prices(BuildSettings(), costs, "answers.yaml").endpoint is None
