@@ -68,16 +68,18 @@ def test_endpoint_arms_match_the_in_process_arms_on_the_sample(runs):
     local, served = load_validation(root / "local"), load_validation(root / "served")
     for arm in ("prompt", "rag"):
         here, there = answers(root / "local" / arm), answers(root / "served" / arm)
-        assert here.keys() == there.keys() and len(here) >= 8
+        assert here.keys() == there.keys() and len(here) >= 6  # 4 questions and their rewordings
         same = sum(here[k] == there[k] for k in here)
-        # Greedy decoding of the same messages by the same weights in fp32: equal text, but for batching. In
-        # process, prompts are left-padded into batches of 8; the server runs each alone. Padding shifts the
-        # attention sums in the last float bits, which can flip a near-tied token late in an answer.
+        # Greedy decoding of the same messages by the same weights in fp32 gives the same text (all 14 of 14
+        # on the run that set this), but for batching: in process, prompts are left-padded into batches of 8,
+        # while the server runs each alone. Padding changes the attention sums in the last float bits, which
+        # can flip a near-tied token late in an answer: one differing answer is tolerated, and so the metric
+        # may move by one question's worth (1/4).
         assert same >= len(here) - 1, (arm, {k: (here[k], there[k]) for k in here if here[k] != there[k]})
         for metric, value in local.arm(arm).answers.items():
-            assert abs(served.arm(arm).answers[metric] - value) <= 0.13, (arm, metric)  # one answer in eight
+            assert abs(served.arm(arm).answers[metric] - value) <= 0.25 + 1e-9, (arm, metric)
     assert served.baseline is not None and local.baseline is not None
-    assert served.baseline.answers == pytest.approx(local.baseline.answers, abs=0.13)
+    assert served.baseline.answers == pytest.approx(local.baseline.answers, abs=0.25 + 1e-9)
 
 
 def test_each_arm_records_what_answered_and_what_it_cost(runs, server):
