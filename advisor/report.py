@@ -105,9 +105,25 @@ def evidence_context(run: ValidationRun) -> dict[str, Any]:
         "next_steps": run.next_steps,
         "stages": [{"name": s.name, "seconds": _num(s.seconds, 1)} for s in run.stages],
         "usage": any(r["cells"]["tokens"] != "–" for r in rows),
+        "judge": _judge(run),
         "answered_by": _answered_by(run),
         "model_warning": run.model_warning or "",
     }
+
+
+def _judge(run: ValidationRun) -> dict[str, str] | None:
+    """The optional LLM judge's line: who judged, the share of each arm's responses it called correct, the note."""
+    if run.judge is None:
+        return None
+    blocks = ([("untouched", run.baseline.judge)] if run.baseline is not None else []) + \
+        [(name, arm.judge) for name, arm in run.approaches.items() if arm.ok]
+    shares = [f"{ARM_LABELS.get(name, name)} {_num(score.correct)}" for name, score in blocks
+              if score is not None and score.correct is not None]
+    usages = [score.usage for _, score in blocks if score is not None and score.usage is not None]
+    costs = [u.cost for u in usages if u.cost is not None]
+    spent = f" Judging cost {money(sum(costs), usages[0].currency)}." if costs else ""
+    return {"who": f"{run.judge.model} at {run.judge.host}, rubric v{run.judge.rubric_version}",
+            "shares": ", ".join(shares) or "no verdicts", "note": run.judge.note + spent}
 
 
 def _answered_by(run: ValidationRun) -> list[dict[str, str]]:

@@ -148,12 +148,34 @@ class Usage(_Record):
     cached: int = 0
 
 
+class JudgeScore(_Record):
+    """An optional LLM judge's grades of an arm's responses: the share it called correct (over those it gave a
+    verdict on), how many it graded, how many replies were off-format, why it failed if it did, its usage."""
+
+    correct: Optional[float] = None
+    graded: int = 0
+    off_format: int = 0
+    failed: Optional[str] = None
+    usage: Optional[Usage] = None
+
+
+class Judge(_Record):
+    """Which judge graded the run (host only), with which rubric, and what ranked the arms."""
+
+    model: str
+    host: str
+    rubric_version: int
+    ranked_by: str  # the LLM-free rule's metric: the judge is reported beside it, never instead of it
+    note: str = ""
+
+
 class Baseline(_Record):
     """The untouched model's mean scores on the same questions, what answered and what it cost."""
 
     answers: Scores = Field(default_factory=dict)
     answered_by: Optional[AnsweredBy] = None
     usage: Optional[Usage] = None
+    judge: Optional[JudgeScore] = None
 
 
 class Reworded(_Record):
@@ -237,6 +259,7 @@ class Measurements(_Record):
     models: Models = Field(default_factory=Models)
     answered_by: Optional[AnsweredBy] = None
     usage: Optional[Usage] = None
+    judge: Optional[JudgeScore] = None
     split: Optional[Split] = None
     build: dict[str, Any] = Field(default_factory=dict)  # each backend's own build facts (chunks, reuse, ...)
     train: Optional[TrainFacts] = None
@@ -396,6 +419,7 @@ class ValidationRun(_Record):
     stages: list[Stage] = Field(default_factory=list)
     total_seconds: Optional[float] = None
     model_warning: Optional[str] = None  # set when the arms did not all answer with the same base model
+    judge: Optional[Judge] = None  # the optional LLM judge, when one graded the run
 
     def arm(self, name: str) -> ArmResult:
         """The arm's block; an empty one (state `missing`) when it was not run."""

@@ -162,6 +162,31 @@ def endpoint_from(options: dict) -> EndpointOptions | None:
     return EndpointOptions(**{k: v for k, v in values.items() if v is not None})
 
 
+def judge_from(options: dict) -> EndpointOptions | None:
+    """The optional judge's endpoint from --judge-* options (popped from `options`), checked; None without one."""
+    values = {name: options.pop(name, None) for name in ("judge_endpoint", "judge_model", "judge_api_key_env",
+                                                          "judge_price_in", "judge_price_out")}
+    url = values["judge_endpoint"]
+    if url is None:
+        given = [name for name, value in values.items() if value is not None]
+        if given:
+            flags = ", ".join("--" + name.replace("_", "-") for name in given)
+            raise InputError(f"{flags}: only used with --judge-endpoint URL")
+        return None
+    from advisor.backends.runner import check_endpoint_options
+
+    judge = EndpointOptions(url=url, model=values["judge_model"] or "",
+                            **{k: v for k, v in (("api_key_env", values["judge_api_key_env"]),
+                                                 ("price_in", values["judge_price_in"]),
+                                                 ("price_out", values["judge_price_out"])) if v is not None})
+    try:
+        check_endpoint_options(BuildSettings(endpoint=judge))
+    except InputError as exc:
+        raise InputError(str(exc).replace("--endpoint-model", "--judge-model").replace("--endpoint", "--judge-endpoint")
+                         .replace("--api-key-env", "--judge-api-key-env")) from None
+    return judge
+
+
 def settings_from(options: dict) -> BuildSettings:
     """BuildSettings from the shared options, each approach's own options in its typed section."""
     return BuildSettings(
@@ -291,6 +316,16 @@ def query(out: Path, question: str, k: int | None, max_new_tokens: int | None, a
 @click.option(
     "--rules", "rules", type=click.Path(path_type=Path), default=None, help="Rule base (default: the bundled one)."
 )
+@click.option("--judge-endpoint", default=None, metavar="URL",
+              help="Optional LLM judge: an OpenAI-compatible /v1 base URL whose model grades each response against "
+              "its references (fixed rubric, temperature 0), reported beside the LLM-free rule, which still ranks.")
+@click.option("--judge-model", default=None, metavar="NAME", help="The judge's model, as its endpoint names it.")
+@click.option("--judge-api-key-env", default=None, metavar="VAR",
+              help="Environment variable holding the judge's key [default: OPENAI_API_KEY].")
+@click.option("--judge-price-in", type=click.FloatRange(0), default=None,
+              help="The judge's price per million prompt tokens.")
+@click.option("--judge-price-out", type=click.FloatRange(0), default=None,
+              help="The judge's price per million answer tokens.")
 @_pipeline_options
 def validate(
     answers: Path, out: Path, approaches: str, rules: Path | None, docs: Path | None, qa: Path, quiet: bool, **options
@@ -301,6 +336,7 @@ def validate(
     from advisor.backends.validate import validate as run_validation
 
     check_output_dir(out)  # before any model loads; a folder holding other files is refused by validate
+    judge = judge_from(options)
     main = is_main()  # under a launcher only the main process logs
     result = run_validation(
         answers,
@@ -312,6 +348,7 @@ def validate(
         rules_path=rules,
         progress=not quiet and main,
         echo=lambda message: click.echo(message, err=True) if main else None,
+        judge=judge,
     )
     click.echo("")
     click.echo(result.verdict or "")

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from advisor.atomic import write_text
 from advisor.backends.base import APPROACHES, RETRIEVING, BuildSettings
+from advisor.backends.options import EndpointOptions
 from advisor.backends.runner import Inputs as DataInputs
 from advisor.errors import InputError, did_you_mean
 from advisor.runrecords import (
@@ -297,11 +298,13 @@ def validate(
     rules_path: str | Path | None = None,
     progress: bool = True,
     echo: Callable[[str], None] = print,
+    judge: EndpointOptions | None = None,
 ) -> ValidationRun:
     """Recommend, build and measure the approaches, write OUT/validation.json and the reports; return the former.
 
     A backend that fails is recorded as failed with its reason and the others still run; Ctrl-C stops the
-    run, and the stages finished so far are reused by the next run with the same inputs.
+    run, and the stages finished so far are reused by the next run with the same inputs. `judge`, an optional
+    LLM judge behind an endpoint, grades the responses beside the LLM-free rule, which still ranks the arms.
     """
     from advisor.backends import distributed
     from advisor.backends.endpoint import EndpointError
@@ -392,7 +395,24 @@ def validate(
                             eval_seconds=results[approach].eval_seconds))
         bar.finish(i, seconds, note)
 
+    judged = None
+    if judge is not None and distributed.is_main():
+        from advisor.backends.judge import judge_run
+        from advisor.backends.runner import with_cache
+
+        judge = with_cache(BuildSettings(endpoint=judge), out / ".judge-cache").endpoint
+        assert judge is not None
+        echo(f"judging the responses with {judge.model} (never the default: the LLM-free rule still ranks)")
+        judged = judge_run(judge, out, [a for a in APPROACHES if a in results and results[a].ok],
+                           inputs.data.task.metric, settings.seed)
+        for arm, score in judged[1].items():
+            if arm in results:
+                results[arm].judge = score
     validation = summarise_run(rec, inputs, results, settings, out)
+    if judged is not None:
+        validation.judge = judged[0]
+        if validation.baseline is not None and "untouched" in judged[1]:
+            validation.baseline.judge = judged[1]["untouched"]
     if validation.baseline is not None and baseline_usage is not None and baseline_usage.answers_per_second:
         validation.baseline.usage = baseline_usage  # timed when generated, before the arms read it from the cache
     validation.stages = stages

@@ -143,7 +143,8 @@ class FaultProxy:
     """A loopback HTTP proxy to `upstream_port` whose `plan(path, body)` picks each request's fault:
 
     pass, 429 (with Retry-After: `retry_after`), 500, 502, 503, 401, 403, slow (waits `slow_seconds`, then
-    passes), drop (closes the connection without an answer), empty (passes, then blanks the answer's text).
+    passes), drop (closes the connection without an answer), empty (passes, then blanks the answer's text),
+    say:TEXT (passes, then puts TEXT in place of the answer).
     """
 
     def __init__(self, upstream_port: int, plan: Callable[[str, dict], str] | None = None,
@@ -203,10 +204,10 @@ class FaultProxy:
         if action == "slow":
             time.sleep(self.slow_seconds)  # the fault itself: a server that answers late
         status, headers, payload = self._forward(request, raw)
-        if action == "empty" and status == 200:
+        if (action == "empty" or action.startswith("say:")) and status == 200:
             data = json.loads(payload)
             for choice in data.get("choices", []):
-                choice["message"]["content"] = ""
+                choice["message"]["content"] = action.removeprefix("say:") if action != "empty" else ""
             payload = json.dumps(data).encode()
         try:
             request.send_response(status)

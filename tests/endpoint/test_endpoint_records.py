@@ -124,3 +124,14 @@ def test_prices_come_from_the_options_or_else_the_answers_files_costs():
     assert from_file.price_source == "answers.yaml: costs (price_per_1k_tokens / 1000)"
     assert with_prices(unpriced, None, "answers.yaml").endpoint == unpriced.endpoint
     assert with_prices(BuildSettings(), costs, "answers.yaml").endpoint is None
+
+
+def test_the_judges_rubric_and_its_two_allowed_words():
+    from advisor.backends.judge import RUBRIC, judge_messages, parse_verdict
+
+    messages = judge_messages("How tall is it?", ["34 metres", "34 m"], "It is 34 metres tall.")
+    assert messages[0] == {"role": "system", "content": RUBRIC}
+    assert messages[1]["content"] == ("Question: How tall is it?\nReference answers:\n- 34 metres\n- 34 m\n"
+                                      "Response: It is 34 metres tall.")
+    assert [parse_verdict(t) for t in ("CORRECT", " correct.", "INCORRECT", "Incorrect!")] == [True, True, False, False]
+    assert [parse_verdict(t) for t in ("", "The response is correct.", "CORRECT INCORRECT", "yes")] == [None] * 4

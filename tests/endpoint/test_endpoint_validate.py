@@ -212,3 +212,36 @@ def test_query_answers_through_the_endpoint_and_asks_for_it_when_built_with_one(
     assert missing.returncode == 2 and "was built to answer through the endpoint at 127.0.0.1:" in missing.stderr
     tuned = advisor("query", str(root / "served" / "fine-tuning"), question, *endpoint_args(server.url, server.model))
     assert tuned.returncode == 2 and "answers in-process with its trained adapter" in tuned.stderr
+
+
+def test_an_optional_judge_grades_beside_the_rule_and_falls_back_when_off_format_or_failing(runs, server):
+    from advisor.backends.judge import judge_run
+    from advisor.backends.options import EndpointOptions
+
+    root, _, _ = runs
+    port = int(server.url.rsplit(":", 1)[1].split("/")[0])
+    proxy = FaultProxy(port)
+    verdicts = iter(["say:CORRECT", "say:INCORRECT", "say:I think it is right", "say:CORRECT"] * 2)
+    proxy.plan = lambda path, body: next(verdicts) if path.endswith("/chat/completions") else "pass"
+    options = EndpointOptions(url=proxy.url, model=server.model, cache=str(root / "judge-cache"), concurrency=1,
+                              price_in=1.0, price_out=2.0)
+    try:
+        record, scores = judge_run(options, root / "served", ["rag"], "contains")
+    finally:
+        proxy.close()
+    assert set(scores) == {"rag", "untouched"} and len(proxy.chat_requests()) == 8  # 4 answers each
+    assert scores["rag"].graded == 3 and scores["rag"].off_format == 1 and scores["rag"].correct == pytest.approx(2 / 3)
+    assert scores["rag"].usage is not None and scores["rag"].usage.cost and scores["rag"].usage.prompt_tokens
+    assert record.ranked_by == "contains" and "off-format 2 time(s)" in record.note and "LLM-free rule" in record.note
+    # a judge that cannot be reached: the run still finishes, ranked by the rule, and the report says so
+    shutil.copytree(root / "served", root / "judged")
+    nowhere = f"http://127.0.0.1:{free_port()}/v1"
+    result = validate(root / "judged", "--approaches", "prompt,rag,fine-tuning", "--epochs", "0.2",
+                      "--price-in", "0.5", "--price-out", "1.5", *endpoint_args(server.url, server.model),
+                      "--judge-endpoint", nowhere, "--judge-model", "judge")
+    assert result.returncode == 0, result.stderr
+    run = load_validation(root / "judged")
+    assert run.judge is not None and run.judge.note.startswith("The judge failed (")
+    assert "the LLM-free rule (contains) stays in charge" in run.judge.note
+    assert run.best_measured == load_validation(root / "served").best_measured
+    assert "LLM judge (judge at 127.0.0.1:" in (root / "judged" / "report.md").read_text()
