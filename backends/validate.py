@@ -353,7 +353,7 @@ def validate(
     with measure() as m:
         try:
             replies = baseline_replies([p.question for p in answered], settings, cache_dir=out / ".baseline")
-        except EndpointError as exc:  # each arm asks again; where it still fails, that arm is marked failed
+        except EndpointError as exc:  # each arm asks again; where it still fails, it is compared without it
             replies = []
             echo(f"      the untouched model could not be measured: {exc}")
     if replies:
