@@ -81,15 +81,16 @@ def assess(
 
     what_if = None
     if sets:
-        from advisor.analyses.cli import apply_sets
+        from advisor.analyses.whatif import apply_sets
 
         what_if = apply_sets(compiled, answers, sets)
+        assert what_if is not None  # there are sets
         rec = what_if.after
     else:
         rec = recommend(compiled, answers)
     bundle = None
     if depth:
-        from advisor.analyses.cli import depth_for
+        from advisor.analyses.bundle import depth_for
 
         bundle = depth_for(compiled, rec, name, perturbations, seed, raw_costs=document.costs)
     return Assessment(rulebase, document, answers, rec, bundle, what_if)

@@ -1,17 +1,23 @@
-"""Case libraries: labelled scenarios checked against a rule base (how a rule base is tested and calibrated)."""
+"""Case libraries: labelled scenarios checked against a rule base (how a rule base is tested and calibrated),
+and measured cases added to them from validation runs (`case_from_validation`, `add_case`)."""
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from advisor.answers import normalise_answers
 from advisor.modelfiles import read_model_file
 from advisor.text import show
 from advisor.engine import CompiledRules, recommend
-from advisor.errors import InputError
-from advisor.models import APPROACHES, CaseLibrary, RuleBase
+from advisor.errors import InputError, did_you_mean
+from advisor.models import RECOMMENDABLE, Case, CaseLibrary, RuleBase
+
+if TYPE_CHECKING:
+    from advisor.runrecords import ValidationRun
 
 
 @dataclass
@@ -70,7 +76,7 @@ def case_warnings(library: CaseLibrary, name: str = "case library") -> list[str]
 
 def check_cases(compiled: CompiledRules, library: CaseLibrary) -> CaseReport:
     """Score every case; count agreements and build the confusion table (expected -> got)."""
-    confusion = {a: dict.fromkeys(APPROACHES, 0) for a in APPROACHES}
+    confusion = {a: dict.fromkeys(RECOMMENDABLE, 0) for a in RECOMMENDABLE}
     agree = 0
     disagreements = []
     for case in library.cases:
@@ -88,3 +94,118 @@ def check_cases(compiled: CompiledRules, library: CaseLibrary) -> CaseReport:
                 "scores": rec.scores,
             })
     return CaseReport(total=len(library.cases), agree=agree, confusion=confusion, disagreements=disagreements)
+
+
+# ---- measured cases from validation runs -------------------------------------------------------------
+
+
+def _read_validation(path: str | os.PathLike) -> tuple[ValidationRun, Path]:
+    from advisor.runrecords import load_validation, validation_path
+
+    run = load_validation(path)
+    where = validation_path(path)
+    best = run.best_measured
+    if best not in RECOMMENDABLE:
+        raise InputError(
+            f"{where}: best_measured: {show(best)} is not one of {', '.join(RECOMMENDABLE)}"
+            + (did_you_mean(str(best), RECOMMENDABLE) if isinstance(best, str) else "")
+        )
+    return run, where
+
+
+def case_from_validation(
+    validation: str | os.PathLike, rulebase: RuleBase, answers: str | os.PathLike | None = None, name: str | None = None
+) -> Case:
+    """A measured case {name, expected, why, answers, source} from a validation run: its label is best_measured.
+
+    The answers come from `answers` (an answers file), else from the run itself (an 'answers' mapping of
+    question ids or an 'answers_file' path beside it); InputError when neither is there.
+    """
+    from advisor.answers import load_answers
+
+    run, vpath = _read_validation(validation)
+    project = None
+    if answers is not None:
+        model, checked = load_answers(answers, rulebase)
+        project = model.project
+    elif run.answers_file:
+        model, checked = load_answers(vpath.parent / run.answers_file, rulebase)
+        project = model.project
+    elif run.answers:
+        checked = normalise_answers(run.answers, rulebase, f"{vpath}: answers")
+    else:
+        raise InputError(f"{vpath}: the run does not record its answers; pass the answers file with --answers")
+    best = run.best_measured
+    metrics = [
+        f"{approach}: {', '.join(f'{k} {v:.2f}' for k, v in arm.answers.items())}"
+        for approach, arm in run.approaches.items()
+        if arm.answers
+    ]
+    why = f"measured: {best} did best in the validation run" + (f" ({'; '.join(metrics)})" if metrics else "")
+    if run.recommended is not None:
+        why += f"; the advisor had recommended {run.recommended}"
+    return Case.model_validate({"name": name or f"measured: {project or vpath.parent.name or vpath.name}",
+                                "expected": best, "why": why, "answers": dict(checked), "source": [str(vpath)]})
+
+
+def add_case(cases_path: str | os.PathLike, case: Case, rulebase: RuleBase) -> Path:
+    """Append a case to a case library file (created when missing) in its own format; InputError on duplicates.
+
+    A JSON library stays JSON; a YAML library is edited round-trip (ruamel.yaml), so its comments, order
+    and quoting stay. The result is read back through the usual reader before it replaces the file.
+    """
+    from advisor.atomic import write_text
+    from advisor.datafiles import parse_data, read_data_file, read_text_file
+
+    path = Path(cases_path)
+    as_json = path.suffix.lower() == ".json"
+    new = case.model_dump(mode="json")
+    if not os.path.lexists(path):
+        data: dict[str, Any] = {"version": 1, "cases": [new]}
+        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n" if as_json else _dump_yaml_round_trip(data)
+    else:
+        library = load_cases(path, rulebase)
+        for existing in library.cases:
+            if existing.name.strip().lower() == case.name.strip().lower():
+                raise InputError(f"{path}: a case named {show(case.name)} is already there; give another --name")
+        data = read_data_file(path, "case library")
+        data = {**data, "cases": [*data.get("cases", []), new]}
+        if as_json:
+            text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        else:
+            text = _append_round_trip(read_text_file(path, "case library"), new)
+    if parse_data(text, str(path), json_format=as_json, what="case library") != data:
+        raise InputError(f"{path}: cannot add the case without changing what the library holds; add it by hand")
+    library = CaseLibrary.model_validate(data)
+    check_library(library, str(path))
+    return write_text(path, text, "case library")
+
+
+def _round_trip_yaml() -> Any:
+    from ruamel.yaml import YAML
+
+    rt = YAML(typ="rt")
+    rt.preserve_quotes = True
+    rt.width = 110
+    rt.indent(mapping=2, sequence=4, offset=2)
+    return rt
+
+
+def _dump_yaml_round_trip(data: Any) -> str:
+    import io
+
+    buffer = io.StringIO()
+    _round_trip_yaml().dump(data, buffer)
+    return buffer.getvalue()
+
+
+def _append_round_trip(text: str, case: dict[str, Any]) -> str:
+    """The YAML library's text with one more case, everything else (comments included) kept."""
+    rt = _round_trip_yaml()
+    document = rt.load(text)
+    document["cases"].append(case)
+    import io
+
+    buffer = io.StringIO()
+    rt.dump(document, buffer)
+    return buffer.getvalue()

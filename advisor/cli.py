@@ -166,10 +166,16 @@ def cases(cases_file: str, rules: str | None, fmt: str) -> None:
 @click.pass_context
 def ask(ctx: click.Context, rules: str | None, save_answers: str | None, report_path: str | None,
         project: str | None, adaptive: bool) -> None:
-    """Walk through the questionnaire and print the recommendation; resumes from a saved partial answers file."""
+    """Walk through the questionnaire and print the recommendation; resumes from a saved partial answers file.
+
+    After the ten questions of the answers contract come two more: knowledge_location (does the knowledge an
+    answer needs arrive with the request or fit in every prompt, or must it be searched in a corpus?) and
+    style_kind (is the behaviour need a tone the prompt can set, or a strict format it does not make reliable?).
+    Enter keeps their neutral default, not_sure; '?' at any question shows its help and sources.
+    """
     from advisor.answers import load_partial_answers, save_answers as save
     from advisor.atomic import check_output_file, refuse_overwrite
-    from advisor.engine import compile_rules, recommend as score
+    from advisor.engine import compile_rules
     from advisor.questionnaire import Interrupted, run_questionnaire
 
     from advisor.datafiles import check_strings
@@ -223,13 +229,14 @@ def ask(ctx: click.Context, rules: str | None, save_answers: str | None, report_
         save(path, answers, project)
         click.echo(f"saved answers to {path}")
     from advisor import report
-
     from advisor.analyses.bundle import render_text as depth_text
-    from advisor.analyses.cli import depth_for
+    from advisor.assessment import assess
+    from advisor.models import AnswersFile
 
-    compiled = compile_rules(rulebase)
-    rec = score(compiled, answers)
-    bundle = depth_for(compiled, rec, save_answers)
+    document = AnswersFile(version=1, project=project, answers=answers)
+    assessment = assess(document, answers, rulebase, compile_rules(rulebase), save_answers or PARTIAL_ANSWERS)
+    rec, bundle = assessment.recommendation, assessment.depth
+    assert bundle is not None  # assess analyses in depth by default
     click.echo("")
     click.echo(terminal_safe(report.render_text(rec, rulebase, project=project) + depth_text(bundle)), nl=False)
     if report_path:

@@ -23,7 +23,7 @@ from typing import Any, cast
 
 from advisor.answers import check_answers, show
 from advisor.errors import InputError, did_you_mean
-from advisor.models import APPROACHES, UNKNOWN, Approach, FactorPull, FiredRule, FlipOut, RuleBase
+from advisor.models import RECOMMENDABLE, UNKNOWN, Approach, FactorPull, FiredRule, FlipOut, RuleBase
 
 EPS = 1e-9  # raw scores closer than this are a tie, which the tie order decides
 Vec = tuple[float, float, float]
@@ -62,6 +62,7 @@ class CompiledRules:
     factor_meta: tuple[tuple[str, str, float], ...] = ()
     rule_meta: tuple[tuple[str, tuple[str, ...], str, tuple[str, ...], str | None], ...] = ()
     choices: dict[str, tuple[tuple[str, ...], str | None]] = field(default_factory=dict)  # what encode checks
+    rule_cap: tuple[float | None, ...] = ()  # per rule: its confidence_when_decisive
 
     def __repr__(self) -> str:
         return f"CompiledRules({self.rulebase.name!r}: {len(self.qids)} questions, {len(self.rule_ids)} rules)"
@@ -136,6 +137,7 @@ def compile_rules(rulebase: RuleBase) -> CompiledRules:
         factor_meta=tuple((f.id, f.label or f.id, f.weight) for f in rulebase.factors),
         rule_meta=tuple((r.id, tuple(r.when), r.because, tuple(r.source), r.note) for r in rulebase.rules),
         choices={q.id: (vs, q.default) for q, vs in zip(rulebase.questions, values)},
+        rule_cap=tuple(r.confidence_when_decisive for r in rulebase.rules),
     )
 
 
@@ -200,7 +202,7 @@ def margin(raw: Any, top: int) -> float:
 
 def tie_indices(tie_order: Any) -> tuple[int, ...]:
     """A tie order of approach names as approach indices (what `pick_in_order` and `pick_many` take)."""
-    return tuple(APPROACHES.index(a) for a in tie_order)
+    return tuple(RECOMMENDABLE.index(a) for a in tie_order)
 
 
 def pick_many(raw: Any, order: tuple[int, ...]) -> tuple[Any, Any]:
@@ -227,12 +229,33 @@ def margins(raw: Any, best: Any, best_val: Any) -> Any:
 
 
 def confidence_of(compiled: CompiledRules, state: State, raw: list[float], top: int) -> float:
-    """Confidence in [0, 1]: the share of question importance that is answered, times a margin term."""
-    total = sum(compiled.importance) or 1.0
-    missing = sum(imp for imp, v in zip(compiled.importance, state) if v < 0)
+    """Confidence in [0, 1]: the share of question importance that is answered, times a margin term.
+
+    A question outside the contract left at its (neutral) default counts as not asked: it neither raises nor
+    lowers the share, so an answers file written for the contract questions keeps its confidence.
+    """
+    asked = [(imp, v) for imp, v, d in zip(compiled.importance, state, compiled.defaults) if d < 0 or v != d]
+    total = sum(imp for imp, _ in asked) or 1.0
+    missing = sum(imp for imp, v in asked if v < 0)
     known_share = max(0.0, 1.0 - missing / total)
     lead = max(0.0, margin(raw, top))
     return known_share * (compiled.floor + (1.0 - compiled.floor) * math.tanh(lead / compiled.margin_scale))
+
+
+def decisive_cap(compiled: CompiledRules, state: State, raw: list[float], top: int) -> tuple[float, int] | None:
+    """The lowest confidence cap among fired veto rules that alone decide the verdict: (cap, rule index), or None.
+
+    A rule with `confidence_when_decisive` decides the verdict where removing its effect would make another
+    approach win; the verdict is then forced by the rule rather than preferred by the answers.
+    """
+    best: tuple[float, int] | None = None
+    for ri, cap in enumerate(compiled.rule_cap):
+        if cap is None or not _fires(compiled, ri, state):
+            continue
+        e = compiled.rule_weff[ri]
+        if pick(compiled, [raw[0] - e[0], raw[1] - e[1], raw[2] - e[2]]) != top and (best is None or cap < best[0]):
+            best = (cap, ri)
+    return best
 
 
 def analyse(compiled: CompiledRules, state: State) -> tuple[list[float], int, float, list[tuple[int, int, int]], int]:
@@ -245,6 +268,9 @@ def analyse(compiled: CompiledRules, state: State) -> tuple[list[float], int, fl
     top = pick(compiled, raw)
     base_margin = margin(raw, top)
     conf = confidence_of(compiled, state, raw, top)
+    cap = decisive_cap(compiled, state, raw, top)
+    if cap is not None:
+        conf = min(conf, cap[0])
     fired = [_fires(compiled, ri, state) for ri in range(len(compiled.rule_conds))]
     flips: list[tuple[int, int, int]] = []
     ask_next, ask_gain = -1, 0.0
@@ -322,6 +348,7 @@ class Recommendation:
     ask_next: str | None
     rules_name: str = ""
     next_steps: list[str] = field(default_factory=list)
+    confidence_capped_by: str | None = None  # the veto rule that alone decides the verdict, capping the confidence
 
     def to_dict(self) -> dict[str, Any]:
         """The contract's recommendation JSON: version, recommendation, scores, confidence, factors, flips, and more."""
@@ -341,6 +368,7 @@ class Recommendation:
             "notes": self.notes,
             "next_steps": self.next_steps,
             "rule_base": self.rules_name,
+            "confidence_capped_by": self.confidence_capped_by,
         }
 
 
@@ -395,15 +423,16 @@ def recommend(compiled: CompiledRules, answers: Mapping[str, Any]) -> Recommenda
             question=compiled.qids[qi],
             from_=decoded[compiled.qids[qi]],
             to=compiled.values[qi][alt] if alt >= 0 else UNKNOWN,
-            recommendation=cast(Approach, APPROACHES[new_top]),
+            recommendation=cast(Approach, RECOMMENDABLE[new_top]),
         )
         for qi, alt, new_top in flip_list
     ]
-    name = cast(Approach, APPROACHES[top])
+    name = cast(Approach, RECOMMENDABLE[top])
+    cap = decisive_cap(compiled, state, raw, top)
     return Recommendation(
         recommendation=name,
-        scores={a: _r(to_score(compiled, raw[i])) for i, a in enumerate(APPROACHES)},
-        raw_scores={a: _r(raw[i]) for i, a in enumerate(APPROACHES)},
+        scores={a: _r(to_score(compiled, raw[i])) for i, a in enumerate(RECOMMENDABLE)},
+        raw_scores={a: _r(raw[i]) for i, a in enumerate(RECOMMENDABLE)},
         confidence=_r(conf),
         margin=_r(margin(raw, top)),
         answers=decoded,
@@ -415,13 +444,14 @@ def recommend(compiled: CompiledRules, answers: Mapping[str, Any]) -> Recommenda
         ask_next=compiled.qids[ask_next] if ask_next >= 0 else None,
         rules_name=rb.name,
         next_steps=list(rb.approaches[name].next_steps) if name in rb.approaches else [],
+        confidence_capped_by=compiled.rule_ids[cap[1]] if cap is not None else None,
     )
 
 
 def raw_scores(compiled: CompiledRules, answers: Mapping[str, Any]) -> dict[str, float]:
     """Unrounded raw scores {approach: float} of an answer set."""
     raw = raw_state(compiled, encode(compiled, answers))
-    return dict(zip(APPROACHES, raw))
+    return dict(zip(RECOMMENDABLE, raw))
 
 
 def scores(compiled: CompiledRules, answers: Mapping[str, Any]) -> dict[str, float]:
@@ -440,16 +470,16 @@ def contributions(
     table = compiled.wpulls if weighted else compiled.pulls
     out: dict[str, dict[str, float]] = {}
     for fid in compiled.factor_ids:
-        out[f"factor:{fid}"] = dict.fromkeys(APPROACHES, 0.0)
+        out[f"factor:{fid}"] = dict.fromkeys(RECOMMENDABLE, 0.0)
     for qi, v in enumerate(state):
         if v >= 0:
             term = out[f"factor:{compiled.factor_of[qi]}"]
-            for a, name in enumerate(APPROACHES):
+            for a, name in enumerate(RECOMMENDABLE):
                 term[name] += table[qi][v][a]
     effects = compiled.rule_weff if weighted else compiled.rule_effect
     for ri, rid in enumerate(compiled.rule_ids):
         on = _fires(compiled, ri, state)
-        out[f"rule:{rid}"] = {name: (effects[ri][a] if on else 0.0) for a, name in enumerate(APPROACHES)}
+        out[f"rule:{rid}"] = {name: (effects[ri][a] if on else 0.0) for a, name in enumerate(RECOMMENDABLE)}
     return out
 
 

@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any
 from advisor import charts
 from advisor.atomic import write_text
 from advisor.errors import InputError
-from advisor.measures import ARM_LABELS, METRIC_LABELS
-from advisor.models import APPROACHES, UNKNOWN
+from advisor.models import RECOMMENDABLE, UNKNOWN
 from advisor.references import cite, cited_works
 from advisor.text import terminal_safe
 
@@ -30,7 +29,6 @@ if TYPE_CHECKING:
     from advisor.models import RuleBase
 
 FORMATS = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
-METRICS = tuple(METRIC_LABELS)
 KNOWLEDGE_METRICS = ("contains", "f1", "exact_match")  # the columns of runs made before metrics followed the task
 
 
@@ -62,6 +60,8 @@ def format_for(path: str | os.PathLike) -> str:
 
 def evidence_context(run: ValidationRun) -> dict[str, Any]:
     """Rows and text of the Evidence section, from a typed validation run."""
+    from advisor.backends import arms
+    from advisor.backends.metrics import METRICS
     from advisor.runrecords import ArmResult
     metric = run.metric if run.metric in METRICS else "contains"
     reported = [m for m in run.metrics_reported or KNOWLEDGE_METRICS if m in METRICS]
@@ -69,18 +69,17 @@ def evidence_context(run: ValidationRun) -> dict[str, Any]:
     baseline = run.baseline or next((a.baseline for a in run.approaches.values() if a.baseline), None)
     rows = []
     if baseline:
-        rows.append(_row(ARM_LABELS["untouched"], "baseline", ArmResult(status="ok", answers=baseline.answers),
+        rows.append(_row(arms.BASELINE_LABEL, "baseline", ArmResult(status="ok", answers=baseline.answers),
                          columns))
-    names = [a for a in ARM_LABELS if a in run.approaches and a != "untouched"] + \
-        [a for a in run.approaches if a not in ARM_LABELS]
-    rows += [_row(ARM_LABELS.get(name, name), name, run.approaches[name], columns) for name in names]
+    names = sorted(run.approaches, key=arms.cost_rank)  # cheapest first; arms no longer registered last
+    rows += [_row(arms.label(name), name, run.approaches[name], columns) for name in names]
     if baseline and rows and rows[0]["key"] == "baseline":
         rows[0]["cells"].update(_usage_cells(baseline.usage))
     chart_items = [(r["key"], r["metric_value"]) for r in rows if r["ok"] and r["metric_value"] is not None]
-    chart = charts.bar_chart(chart_items, title=f"{METRIC_LABELS[metric]} on held-out inputs (higher is better)",
+    chart = charts.bar_chart(chart_items, title=f"{METRICS[metric].label} on held-out inputs (higher is better)",
                              min_value=0.0, max_value=1.0, highlight=run.best_measured)
     return {
-        "columns": [{"key": m, "label": METRIC_LABELS[m]} for m in columns],
+        "columns": [{"key": m, "label": METRICS[m].label} for m in columns],
         "retrieving": any(r["retrieval"] for r in rows),
         "examples": [_example(ex) for ex in run.examples],
         "prompt_enough": run.prompt_enough,
@@ -117,7 +116,9 @@ def _judge(run: ValidationRun) -> dict[str, str] | None:
         return None
     blocks = ([("untouched", run.baseline.judge)] if run.baseline is not None else []) + \
         [(name, arm.judge) for name, arm in run.approaches.items() if arm.ok]
-    shares = [f"{ARM_LABELS.get(name, name)} {_num(score.correct)}" for name, score in blocks
+    from advisor.backends.arms import label
+
+    shares = [f"{label(name)} {_num(score.correct)}" for name, score in blocks
               if score is not None and score.correct is not None]
     usages = [score.usage for _, score in blocks if score is not None and score.usage is not None]
     costs = [u.cost for u in usages if u.cost is not None]
@@ -128,13 +129,15 @@ def _judge(run: ValidationRun) -> dict[str, str] | None:
 
 def _answered_by(run: ValidationRun) -> list[dict[str, str]]:
     """Which model answered which arms, grouped: 'MODEL at HOST' (an endpoint) or 'MODEL (in-process, cpu)'."""
+    from advisor.backends.arms import BASELINE, label
+
     who: dict[str, list[str]] = {}
     if run.baseline is not None and run.baseline.answered_by is not None:
-        who.setdefault(run.baseline.answered_by.describe(), []).append(ARM_LABELS["untouched"])
+        who.setdefault(run.baseline.answered_by.describe(), []).append(label(BASELINE))
     for name, arm in run.approaches.items():
         if arm.ok and arm.answered_by is not None:
-            who.setdefault(arm.answered_by.describe(), []).append(ARM_LABELS.get(name, name))
-    return [{"model": model, "arms": ", ".join(arms)} for model, arms in who.items()]
+            who.setdefault(arm.answered_by.describe(), []).append(label(name))
+    return [{"model": model, "arms": ", ".join(names)} for model, names in who.items()]
 
 
 def money(value: float | None, currency: str | None) -> str:
@@ -159,11 +162,13 @@ def _usage_cells(usage: Usage | None) -> dict[str, str]:
 
 
 def _example(ex: Example) -> dict[str, Any]:
+    from advisor.backends.arms import label as arm_label
+
     return {
         "input": ex.input,
         "references": ex.references[:3],
         "more": max(0, len(ex.references) - 3),
-        "outputs": [{"arm": ARM_LABELS.get(arm, arm), "text": o.text, "score": _num(o.score)}
+        "outputs": [{"arm": arm_label(arm), "text": o.text, "score": _num(o.score)}
                     for arm, o in ex.outputs.items()],
     }
 
@@ -232,7 +237,7 @@ def report_context(
     ]
     info = rulebase.approaches.get(rec.recommendation)
     score_chart = charts.bar_chart(
-        [(a, rec.scores[a]) for a in APPROACHES],
+        [(a, rec.scores[a]) for a in RECOMMENDABLE],
         title="Scores (0 to 1)",
         min_value=0.0,
         max_value=1.0,
@@ -240,7 +245,7 @@ def report_context(
     )
     factor_chart = charts.grouped_bar_chart(
         [factor_labels.get(f.id, f.id) for f in rec.factors],
-        {a: [f.pull(a) for f in rec.factors] for a in APPROACHES},
+        {a: [f.pull(a) for f in rec.factors] for a in RECOMMENDABLE},
         title="Each factor's pull (weighted; right favours, left counts against)",
         value_format="+.2f",
     )
@@ -265,7 +270,7 @@ def report_context(
         "confidence_word": confidence_word(rec.confidence),
         "scores": [
             {"name": a, "score": rec.scores[a], "raw": rec.raw_scores[a], "top": a == rec.recommendation}
-            for a in APPROACHES
+            for a in RECOMMENDABLE
         ],
         "factors": factors,
         "rules": rules,
@@ -273,6 +278,11 @@ def report_context(
         "notes": rec.notes,
         "flips": flips,
         "answers": answers,
+        "extra_questions": [
+            {"id": q.id, "text": q.text, "help": " ".join(q.help.split()), "value": rec.answers.get(q.id, UNKNOWN),
+             "at_default": rec.answers.get(q.id) == q.default}
+            for q in rulebase.questions if q.default is not None
+        ],
         "unknown": rec.unknown,
         "ask_next": rec.ask_next,
         "ask_next_text": questions[rec.ask_next].text if rec.ask_next in questions else "",
@@ -304,25 +314,37 @@ def confidence_word(confidence: float) -> str:
 # ---------------------------------------------------------------- rendering
 
 # `_` only where it could open or close emphasis: inside a word (snake_case) CommonMark never reads it as markup
-_MD_SPECIAL = re.compile(r"([\\*~\[\]|]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
+_MD_SPECIAL = re.compile(r"([\\`*~\[\]|]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
 _CODE_SPAN = re.compile(r"(`[^`\n]+`)")
 
 
-def escape_markdown(value: Any) -> str:
+class _Markdown(str):
+    """Text already escaped for Markdown, which `escape_markdown` passes through unchanged."""
+
+
+def escape_markdown(value: Any, code_spans: bool = False) -> str:
     """Escape text for Markdown (also inside tables), as one line with control characters shown as escapes.
 
-    Outside `code spans`: markup (* _ ~ [ ] | \\ and a leading #) is backslash-escaped and < > & become
-    entities. Inside a code span nothing is markup, so only the table's | is escaped.
+    Markup (` * _ ~ [ ] | \\ and a leading #) is backslash-escaped and < > & become entities, so a backtick in
+    what a user wrote never opens a code span. With `code_spans` (the rule base's own `commands`), a balanced
+    `span` is kept as code, where nothing is markup and only the table's | is escaped.
     """
+    if isinstance(value, _Markdown):
+        return value
     text = terminal_safe(" ".join(("" if value is None else str(value)).split()))
     parts = []
-    for n, part in enumerate(_CODE_SPAN.split(text)):
+    for n, part in enumerate(_CODE_SPAN.split(text) if code_spans else [text]):
         if n % 2:
             parts.append(part.replace("|", "\\|"))
         else:
             part = part.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             parts.append(_MD_SPECIAL.sub(r"\\\1", part))
     return re.sub(r"^#", r"\\#", "".join(parts))
+
+
+def _markdown_code_spans(value: Any) -> str:
+    """Markdown filter: escape the text but keep its balanced `backticked` parts as code spans."""
+    return _Markdown(escape_markdown(value, code_spans=True))
 
 
 def _code_spans(value: Any) -> Any:
@@ -353,7 +375,7 @@ def template_environment(package: str, folder: str = "", markdown: bool = False)
 def _environment(kind: str) -> Any:
     env = template_environment("advisor.reports", markdown=kind != "html")
     env.filters["num"] = _num
-    env.filters["code"] = _code_spans
+    env.filters["code"] = _code_spans if kind == "html" else _markdown_code_spans
     env.filters["signed"] = lambda v: f"{v:+.2f}"
     return env
 
@@ -397,7 +419,9 @@ def render_text(rec: Recommendation, rulebase: RuleBase, project: str | None = N
         lines.append(f"Project: {project}")
     lines.append(f"Recommendation: {info.label if info else rec.recommendation}")
     lines.append(f"Confidence:     {rec.confidence:.2f} ({confidence_word(rec.confidence)})")
-    lines.append("Scores:         " + "   ".join(f"{a} {rec.scores[a]:.2f}" for a in APPROACHES))
+    if rec.confidence_capped_by:
+        lines.append(f"{'':<16}capped: rule {rec.confidence_capped_by} alone decides this verdict (see its note)")
+    lines.append("Scores:         " + "   ".join(f"{a} {rec.scores[a]:.2f}" for a in RECOMMENDABLE))
     lines.append("")
     lines.append("Why (each factor's weighted pull: rag / fine-tuning / hybrid):")
     ranked = sorted(rec.factors, key=lambda f: -abs(f.pull(rec.recommendation)))
@@ -410,7 +434,7 @@ def render_text(rec: Recommendation, rulebase: RuleBase, project: str | None = N
         lines.append("")
         lines.append("Combination rules that fired:")
         for r in rec.rules:
-            effect = ", ".join(f"{a} {r.pull(a):+.2f}" for a in APPROACHES if r.pull(a))
+            effect = ", ".join(f"{a} {r.pull(a):+.2f}" for a in RECOMMENDABLE if r.pull(a))
             lines.append(f"  {r.id}: {r.because}" + (f" ({effect})" if effect else ""))
     for note in rec.notes:
         lines.append("")
@@ -431,6 +455,12 @@ def render_text(rec: Recommendation, rulebase: RuleBase, project: str | None = N
                 if rec.ask_next in questions
                 else f"Answering '{rec.ask_next}' would sharpen it most."
             )
+    defaulted = [q for q in rulebase.questions if q.default is not None and rec.answers.get(q.id) == q.default]
+    if defaulted:
+        lines.append("")
+        lines.append("Left at their neutral default (outside the answers contract; answer them in the answers file "
+                     f"or try 'recommend FILE --set {defaulted[0].id}={defaulted[0].values[-1].value}'):")
+        lines.extend(f"  {q.id}: {q.text}" for q in defaulted)
     if rec.next_steps:
         lines.append("")
         lines.append("Next steps:")

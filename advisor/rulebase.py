@@ -14,7 +14,7 @@ from advisor.datafiles import parse_data, read_data_file
 from advisor.modelfiles import check_mapping, validation_problems
 from advisor.text import show
 from advisor.errors import InputError, did_you_mean
-from advisor.models import APPROACHES, CONTRACT_QUESTIONS, RuleBase
+from advisor.models import RECOMMENDABLE, CONTRACT_QUESTIONS, RuleBase
 from advisor.references import citation_places, short_label
 
 DEFAULT_NAME = "rules/default.yaml"
@@ -72,12 +72,12 @@ def reference_problems(rulebase: RuleBase, name: str) -> list[Problem]:
     dupes("factor", [f.id for f in rulebase.factors], "factors")
     dupes("question", [q.id for q in rulebase.questions], "questions")
     dupes("rule", [r.id for r in rulebase.rules], "rules")
-    for approach in APPROACHES:
+    for approach in RECOMMENDABLE:
         if approach not in rulebase.approaches:
             problems.append(Problem(name, "approaches", f"missing approach {show(approach)}"))
-    if sorted(rulebase.scoring.tie_order) != sorted(APPROACHES):
+    if sorted(rulebase.scoring.tie_order) != sorted(RECOMMENDABLE):
         problems.append(
-            Problem(name, "scoring.tie_order", f"must list each of {', '.join(APPROACHES)} exactly once")
+            Problem(name, "scoring.tie_order", f"must list each of {', '.join(RECOMMENDABLE)} exactly once")
         )
     factor_ids = [f.id for f in rulebase.factors]
     questions: dict[str, Any] = {}

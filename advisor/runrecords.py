@@ -21,7 +21,7 @@ METRICS_FILE = "metrics.json"
 VALIDATION_FILE = "validation.json"
 
 Scores = dict[str, float]  # metric name -> mean over the questions, 0 to 1
-Arm = Literal["prompt", "rag", "fine-tuning", "hybrid"]  # what `advisor build` builds
+Arm = str  # what `advisor build` builds: a name in the arm registry (advisor.backends.arms)
 Status = Literal["ok", "failed", "not_applicable"]
 WeakPart = Literal["retrieval", "generator"]
 Pair = Annotated[list[float], Field(min_length=2, max_length=2)]

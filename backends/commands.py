@@ -8,11 +8,13 @@ backend's `load` + `answer`. They run inside the `advisor` group, whose one erro
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
-from advisor.backends.base import APPROACHES, DEFAULT_EMBEDDER, DEFAULT_GENERATOR, BuildSettings
+from advisor.backends.base import DEFAULT_EMBEDDER, DEFAULT_GENERATOR, BuildSettings
+from advisor.backends.metrics import PER_INPUT
 from advisor.backends.options import EndpointOptions, PromptOptions, RetrievalOptions, TrainingOptions
 from advisor.errors import InputError
 from advisor.params import FRACTION, POSITIVE
@@ -65,7 +67,7 @@ _SETTING_OPTIONS = [
     click.option(
         "--metric",
         default=None,
-        help="Rank by this metric instead of the task's rule (accuracy, chrf, rouge_l, contains, f1, exact_match).",
+        help=f"Rank by this metric instead of the task's rule ({', '.join(PER_INPUT)}).",
     ),
     click.option(
         "--shots",
@@ -130,6 +132,23 @@ _ENDPOINT_OPTIONS = [
 ]
 
 
+class ArmChoice(click.Choice):
+    """The registered arms' names, read from the registry when the command runs or shows its help, not at import."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        from advisor.backends import arms
+
+        return arms.names()
+
+    @choices.setter
+    def choices(self, value: object) -> None:
+        pass
+
+
 def _pipeline_options(func):
     """The data and settings options `build` and `validate` share."""
     for option in reversed(_DATA_OPTIONS + _SETTING_OPTIONS + _ENDPOINT_OPTIONS):
@@ -173,14 +192,14 @@ def judge_from(options: dict) -> EndpointOptions | None:
             flags = ", ".join("--" + name.replace("_", "-") for name in given)
             raise InputError(f"{flags}: only used with --judge-endpoint URL")
         return None
-    from advisor.backends.runner import check_endpoint_options
+    from advisor.backends.base import check_endpoint
 
     judge = EndpointOptions(url=url, model=values["judge_model"] or "",
                             **{k: v for k, v in (("api_key_env", values["judge_api_key_env"]),
                                                  ("price_in", values["judge_price_in"]),
                                                  ("price_out", values["judge_price_out"])) if v is not None})
     try:
-        check_endpoint_options(BuildSettings(endpoint=judge))
+        check_endpoint(judge)
     except InputError as exc:
         raise InputError(str(exc).replace("--endpoint-model", "--judge-model").replace("--endpoint", "--judge-endpoint")
                          .replace("--api-key-env", "--judge-api-key-env")) from None
@@ -215,7 +234,7 @@ def settings_from(options: dict) -> BuildSettings:
 
 
 @click.command()
-@click.argument("approach", type=click.Choice(list(APPROACHES)))
+@click.argument("approach", type=ArmChoice())
 @click.option(
     "--out", "out", required=True, type=click.Path(path_type=Path), help="Folder to build into (replaced as a whole)."
 )
@@ -254,24 +273,24 @@ def query(out: Path, question: str, k: int | None, max_new_tokens: int | None, a
     approach = manifest.approach
     endpoint = endpoint_from(options)
     if endpoint is not None:
-        from advisor.backends.runner import TUNED, check_endpoint_options
+        from advisor.backends import arms
+        from advisor.backends.base import check_endpoint
 
-        if approach in TUNED:
+        check_endpoint(endpoint)
+        if arms.get(approach).trains:
             raise InputError(f"--endpoint: {out} holds a {approach} build, which answers in-process with its "
                              "trained adapter; an endpoint answers for prompt and rag builds")
-        check_endpoint_options(BuildSettings(endpoint=endpoint))
     else:
         built_with = manifest.settings.get("endpoint")
         if isinstance(built_with, dict):
             raise InputError(f"{out} was built to answer through the endpoint at {built_with.get('host')} (model "
                              f"'{built_with.get('model')}'): give --endpoint URL --endpoint-model NAME to query it")
     backend = backend_class(approach).load(out)
-    if k is not None:
-        backend.settings.k = k
-    if max_new_tokens is not None:
-        backend.settings.max_new_tokens = max_new_tokens
-    if endpoint is not None:
-        backend.settings.endpoint = endpoint
+    if k is not None or max_new_tokens is not None or endpoint is not None:
+        current = backend.settings
+        backend.settings = replace(current, k=current.k if k is None else k,
+                                   max_new_tokens=current.max_new_tokens if max_new_tokens is None else max_new_tokens,
+                                   endpoint=endpoint)
     answer = backend.answer(question)
     if as_json:
         click.echo(

@@ -22,8 +22,8 @@ from advisor.backends.base import Answer, Backend, BuildSettings, QAPair
 from advisor.backends.generation import Reply, answered_by, questions_per_call
 from advisor.backends.distributed import from_main, is_main, map_sharded, on_main
 from advisor.backends.metrics import Task, answer_in_context, choose_metric, score_all
+from advisor.backends.metrics import label as metric_label
 from advisor.backends.usage import measure_usage
-from advisor.measures import METRIC_LABELS
 from advisor.runrecords import AnswerRecord, Interval, Measurements, Usage
 
 ANSWERS_FILE = "answers.jsonl"
@@ -205,9 +205,9 @@ def _answer_all(backend: Backend, questions: list[str], batch_size: int, progres
 
 
 def _through_endpoint(backend: Backend, settings: BuildSettings) -> bool:
-    from advisor.backends.generation import ENDPOINT_ARMS
+    from advisor.backends.generation import through_endpoint
 
-    return settings.endpoint is not None and backend.approach in ENDPOINT_ARMS
+    return settings.endpoint is not None and through_endpoint(backend.approach)
 
 
 def _answer_shard(backend: Backend, questions: list[str], batch_size: int, progress: bool, desc: str) -> list[Answer]:
@@ -416,11 +416,11 @@ def format_table(metrics: Measurements) -> str:
     base = metrics.baseline.answers if metrics.baseline else {}
     rows: list[tuple[str, str, str]] = [("", approach, "baseline" if base else "")]
     for m, value in metrics.answers.items():
-        rows.append((METRIC_LABELS.get(m, m), f"{value:.3f}", f"{base[m]:.3f}" if m in base else ""))
+        rows.append((metric_label(m), f"{value:.3f}", f"{base[m]:.3f}" if m in base else ""))
     ranking = metrics.metric or "f1"
     reworded = metrics.paraphrase
     if reworded is not None and ranking in reworded.answers:
-        label = f"{METRIC_LABELS.get(ranking, ranking)} reworded ({reworded.questions})"
+        label = f"{metric_label(ranking)} reworded ({reworded.questions})"
         rows.append((label, f"{reworded.answers[ranking]:.3f}", ""))
     r = metrics.retrieval
     if r is not None and r.recall_at_k is not None:
@@ -446,7 +446,7 @@ def format_table(metrics: Measurements) -> str:
     if ci:
         verdict = "inside the noise (a tie)" if ci.tie else "outside the noise"
         lines.append(
-            f"{METRIC_LABELS.get(ranking, ranking)} difference vs baseline {ci.difference:+.3f} "
+            f"{metric_label(ranking)} difference vs baseline {ci.difference:+.3f} "
             f"[{ci.low:+.3f}, {ci.high:+.3f}] 95% CI, {verdict}"
         )
     return "\n".join(lines)

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from advisor.backends.base import APPROACHES, RETRIEVING, BuildSettings
-from advisor.backends.metrics import Task
+from advisor.backends import arms
+from advisor.backends.base import BuildSettings
+from advisor.backends.metrics import METRICS, Task
 from advisor.runrecords import (
     AnsweredBy,
     AnswerRecord,
@@ -29,9 +30,7 @@ from advisor.runrecords import (
 if TYPE_CHECKING:
     from advisor.engine import Recommendation
 
-# Cheapest first: a tie in the measurements goes to the approach that is cheaper to build and run.
-COST_ORDER = APPROACHES
-BASELINE = "untouched"
+BASELINE = arms.BASELINE
 EXAMPLES = 4
 # Retrieval that puts the answer in front of the model this often, while the arm gains little, points at the
 # generator rather than at retrieval.
@@ -58,7 +57,9 @@ def rank(ok: Sequence[str], scores: dict[str, float], per_q: dict[str, PerQuesti
     """The best measured arm (cheapest of those tied with the top), the tied arms, and every comparison."""
     if not ok:
         return None, [], []
-    top = max(ok, key=lambda a: (scores[a], -COST_ORDER.index(a)))
+    registered = METRICS.get(metric)
+    sign = -1.0 if registered is not None and not registered.higher_is_better else 1.0
+    top = max(ok, key=lambda a: (sign * scores[a], -arms.cost_rank(a)))
     tied = [top]
     comparisons: list[Comparison] = []
     for other in ok:
@@ -73,20 +74,21 @@ def rank(ok: Sequence[str], scores: dict[str, float], per_q: dict[str, PerQuesti
             comparisons.append(_comparison(a, b, metric, compare(per_q[a], per_q[b], seed)))
     if base_q:
         comparisons += [_comparison(a, "baseline", metric, compare(per_q[a], base_q, seed)) for a in ok]
-    return min(tied, key=COST_ORDER.index), sorted(tied, key=COST_ORDER.index), comparisons
+    # a tie goes to the arm that is cheaper to build and run
+    return min(tied, key=arms.cost_rank), sorted(tied, key=arms.cost_rank), comparisons
 
 
 def pick_examples(records: Mapping[str, list[AnswerRecord]], metric: str, limit: int = EXAMPLES) -> list[Example]:
     """A few held-out inputs to read: those where the arms' scores differ most, then the first by line; fixed order."""
-    arms = [a for a in COST_ORDER if records.get(a)]
-    if not arms:
+    measured = [a for a in arms.names() if records.get(a)]
+    if not measured:
         return []
-    by_arm = {a: {r.line: r for r in records[a]} for a in arms}
+    by_arm = {a: {r.line: r for r in records[a]} for a in measured}
     lines = sorted(set.intersection(*(set(rows) for rows in by_arm.values())))
 
     def spread(line: int) -> float:
-        values = [by_arm[a][line].score(metric) or 0.0 for a in arms]
-        first = by_arm[arms[0]][line]
+        values = [by_arm[a][line].score(metric) or 0.0 for a in measured]
+        first = by_arm[measured[0]][line]
         if first.baseline is not None:
             values.append(first.baseline_score(metric) or 0.0)
         return max(values) - min(values)
@@ -95,11 +97,11 @@ def pick_examples(records: Mapping[str, list[AnswerRecord]], metric: str, limit:
     chosen += [line for line in lines if line not in chosen][:1]
     examples = []
     for line in sorted(chosen, key=lambda line: (-spread(line), line)):
-        first = by_arm[arms[0]][line]
+        first = by_arm[measured[0]][line]
         outputs = {}
         if first.baseline_response is not None:
             outputs[BASELINE] = ArmOutput(text=first.baseline_response, score=first.baseline_score(metric))
-        for a in arms:
+        for a in measured:
             outputs[a] = ArmOutput(text=by_arm[a][line].response, score=by_arm[a][line].score(metric))
         examples.append(Example(line=line, input=first.question, references=first.references or [first.gold],
                                 outputs=outputs))
@@ -111,12 +113,12 @@ def summarise(rec: Recommendation, task: Task, results: Mapping[str, ArmResult],
               settings: BuildSettings, counts: dict[str, int]) -> ValidationRun:
     """validation.json: per-arm metrics, the ranking by the task's metric with ties, the verdict, what to question."""
     metric = task.metric
-    ok = [a for a in COST_ORDER if a in results and results[a].ok]
+    ok = [a for a in arms.names() if a in results and results[a].ok]
     baseline = next((results[a].baseline for a in ok if results[a].baseline), None)
     best_measured, tied, comparisons = rank(ok, {a: results[a].answers[metric] for a in ok}, per_q, base_q,
                                             metric, settings.seed)
     approaches: dict[str, ArmResult] = {}
-    for a in APPROACHES:
+    for a in arms.names():
         if a in results:
             approaches[a] = results[a]
         elif a in not_applicable:
@@ -178,7 +180,8 @@ def model_warning(run: ValidationRun) -> str | None:
         shown.setdefault(key, by)
     if len(groups) < 2:
         return None
-    parts = [f"{', '.join(_name(a) for a in arms)} with {shown[key].describe()}" for key, arms in groups.items()]
+    parts = [f"{', '.join(_name(a) for a in members)} with {shown[key].describe()}"
+             for key, members in groups.items()]
     return ("The arms did not all answer with the same base model: " + "; ".join(parts) + ". Differences between "
             "these groups mix the approach with the model; to compare like with like, give --generator the "
             "endpoint model's base weights (or ignore this if they are the same weights under another name).")
@@ -225,7 +228,7 @@ def retrieval_diagnosis(
     """
     lifted = set(approaches) if lifted is None else lifted
     found = []
-    for arm in RETRIEVING:
+    for arm in arms.retrieving():
         block = approaches.get(arm)
         if block is None or not block.ok or block.retrieval is None or block.retrieval.answer_in_context is None:
             continue

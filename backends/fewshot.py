@@ -89,7 +89,8 @@ class PromptBackend(Backend):
         import numpy as np
 
         started = time.perf_counter()
-        shots = check_shots(self.settings.prompt.shots, train)
+        shots = self.plan_for(train).shots
+        assert shots is not None  # resolved against `train`
         vectors = self.embedder.encode([p.question for p in train], progress=progress, desc="embedding examples")
         manifest = {"format": 1, "approach": self.approach, "shots": shots, "examples": len(train),
                     "shots_rule": "option" if self.settings.prompt.shots is not None else "default",

@@ -17,7 +17,16 @@ if TYPE_CHECKING:
     from advisor.backends.base import BuildSettings
     from advisor.runrecords import AnsweredBy
 
-ENDPOINT_ARMS = ("untouched", "prompt", "rag")  # the arms an endpoint answers for; the tuned ones train locally
+
+def through_endpoint(arm: str) -> bool:
+    """Whether an endpoint answers for `arm` when the run has one: the untouched model and every arm that does
+    not train (prompt, rag); the arms that train answer in-process with their adapter."""
+    from advisor.backends import arms
+
+    if arm == arms.BASELINE:
+        return True
+    found = arms.registry().get(arm)
+    return found is not None and not found.trains
 
 
 @dataclass(frozen=True)
@@ -87,7 +96,7 @@ def answered_by(settings: BuildSettings, arm: str) -> AnsweredBy:
     """What answered `arm` and where: the endpoint's model and host, or the local model and device."""
     from advisor.runrecords import AnsweredBy
 
-    if settings.endpoint is not None and arm in ENDPOINT_ARMS:
+    if settings.endpoint is not None and through_endpoint(arm):
         from advisor.backends.endpoint import host_of
 
         return AnsweredBy(kind="endpoint", model=settings.endpoint.model, host=host_of(settings.endpoint.url))

@@ -6,30 +6,25 @@ without documents by chrF (sacrebleu) with BLEU (sacrebleu) and ROUGE-L (rouge-s
 knowledge answers by `contains` (short answers) or token F1 (long ones), as SQuAD scores them. Every
 metric takes the best over a pair's references. Scores are fractions from 0 to 1 (sacrebleu's 0-100
 divided by 100). Light at import: the libraries are imported where they are used.
+
+Each metric is one `Metric` record in `METRICS`: adding one there makes it scored, reportable by the tasks
+it names, usable with --metric (when it is per-input) and labelled in the report.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import statistics
 import string
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from advisor.backends.base import QAPair
 from advisor.errors import InputError, did_you_mean
-from advisor.measures import METRIC_LABELS
 
-METRICS = tuple(METRIC_LABELS)
-# Metrics scored per held-out input, so that a paired bootstrap can resample inputs; the others are corpus-level.
-PER_QUESTION = ("accuracy", "chrf", "rouge_l", "contains", "f1", "exact_match")
-TASK_METRICS = {
-    "labels": ("accuracy", "macro_f1", "exact_match"),
-    "text": ("chrf", "bleu", "rouge_l", "f1"),
-    "knowledge": ("contains", "f1", "exact_match"),
-}
 SHORT_ANSWER_WORDS = 5
 LABEL_WORDS = 3
 MAX_LABELS = 20
@@ -84,18 +79,18 @@ def choose_metric(pairs: Sequence[QAPair], has_documents: bool, override: str | 
         check_metric(override)
         reason = f"--metric {override} was given (the rule would pick {metric}: {reason})"
         metric = override
-    reported = tuple(dict.fromkeys((metric, *TASK_METRICS[kind])))
+    reported = tuple(dict.fromkeys((metric, *task_metrics(kind))))
     return Task(kind, metric, reason, reported)
 
 
 def check_metric(name: str) -> str:
     """A --metric value, checked: one of the metrics that can rank arms input by input."""
-    if name in METRICS and name not in PER_QUESTION:
+    if name in METRICS and name not in PER_INPUT:
         raise InputError(f"--metric {name}: it is a corpus-level score that cannot be compared input by input; "
-                         f"rank by one of {', '.join(PER_QUESTION)} (it is still reported beside them)")
+                         f"rank by one of {', '.join(PER_INPUT)} (it is still reported beside them)")
     if name not in METRICS:
-        raise InputError(f"--metric: unknown metric '{name}' (expected one of {', '.join(PER_QUESTION)})"
-                         f"{did_you_mean(name, PER_QUESTION)}")
+        raise InputError(f"--metric: unknown metric '{name}' (expected one of {', '.join(PER_INPUT)})"
+                         f"{did_you_mean(name, PER_INPUT)}")
     return name
 
 
@@ -133,42 +128,26 @@ def contains(prediction: str, gold: str) -> float:
     return float(f" {ref} " in f" {pred} ")
 
 
-_PAIRWISE = {"exact_match": exact_match, "accuracy": exact_match, "f1": token_f1, "contains": contains}
-
-
-def _rouge_scorer():
-    from rouge_score import rouge_scorer
-
-    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
-
-
-def score_one(prediction: str, references: Sequence[str], names: Sequence[str], scorer=None) -> dict[str, float]:
+def score_one(prediction: str, references: Sequence[str], names: Sequence[str]) -> dict[str, float]:
     """The per-input metrics among `names` of one prediction, each the best over the references."""
     scores: dict[str, float] = {}
     for name in names:
-        if name in _PAIRWISE:
-            scores[name] = max(_PAIRWISE[name](prediction, ref) for ref in references)
-        elif name == "chrf":
-            from sacrebleu.metrics import CHRF
-
-            scores[name] = max(CHRF().sentence_score(prediction, [ref]).score for ref in references) / 100
-        elif name == "rouge_l":
-            scorer = scorer or _rouge_scorer()
-            scores[name] = scorer.score_multi(list(references), prediction)["rougeL"].fmeasure
+        per_input = METRICS[name].per_input
+        if per_input is not None:
+            scores[name] = per_input(prediction, references)
     return scores
 
 
 def score_all(predictions: Sequence[str], pairs: Sequence[QAPair],
               names: Sequence[str]) -> tuple[list[dict[str, float]], dict[str, float]]:
-    """Per-input scores and the task's aggregate over them (means, plus corpus-level macro-F1 and BLEU)."""
-    per_input = [n for n in names if n in PER_QUESTION]
-    scorer = _rouge_scorer() if "rouge_l" in per_input else None
-    rows = [score_one(text, pair.references, per_input, scorer) for text, pair in zip(predictions, pairs)]
+    """Per-input scores and the task's aggregate over them (means, plus the corpus-level ones such as BLEU)."""
+    per_input = [n for n in names if n in PER_INPUT]
+    rows = [score_one(text, pair.references, per_input) for text, pair in zip(predictions, pairs)]
     total = {n: round(sum(r[n] for r in rows) / len(rows), 4) if rows else 0.0 for n in per_input}
-    if "macro_f1" in names:
-        total["macro_f1"] = macro_f1(predictions, pairs)
-    if "bleu" in names:
-        total["bleu"] = corpus_bleu(predictions, pairs)
+    for name in names:
+        corpus = METRICS[name].corpus
+        if corpus is not None and name not in total:
+            total[name] = corpus(predictions, pairs)
     return rows, {n: total[n] for n in names if n in total}
 
 
@@ -199,6 +178,78 @@ def corpus_bleu(predictions: Sequence[str], pairs: Sequence[QAPair]) -> float:
     # sacrebleu takes a missing reference as None (a variable number per input); its annotation says str only
     streams: Any = [[p.references[i] if i < len(p.references) else None for p in pairs] for i in range(most)]
     return round(BLEU().corpus_score(list(predictions), streams).score / 100, 4)
+
+
+# ---------------------------------------------------------------- the registry
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric, as every reader sees it: the metric rule, evaluation, the bootstrap, the evidence, the report.
+
+    `per_input` scores one prediction against its references (the best over them), so a paired bootstrap
+    can resample inputs and the metric can rank arms; `corpus` scores all predictions at once (a score that
+    is not a mean over inputs). A metric has one or both. `tasks` are the task kinds (labels, text,
+    knowledge) that report it, in the order of this registry. To add a metric, add one record to METRICS.
+    """
+
+    name: str
+    label: str
+    tasks: tuple[str, ...]
+    per_input: Callable[[str, Sequence[str]], float] | None = None
+    corpus: Callable[[Sequence[str], Sequence[QAPair]], float] | None = None
+    higher_is_better: bool = True  # every metric so far; `evidence.rank` picks the best arm by it
+
+
+def _best(pairwise: Callable[[str, str], float]) -> Callable[[str, Sequence[str]], float]:
+    """A per-reference metric made per-input: the best over the input's references."""
+    def score(prediction: str, references: Sequence[str]) -> float:
+        return max(pairwise(prediction, ref) for ref in references)
+    return score
+
+
+@functools.cache
+def _rouge_scorer():
+    from rouge_score import rouge_scorer
+
+    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
+
+
+def chrf(prediction: str, references: Sequence[str]) -> float:
+    """sacrebleu's sentence chrF against the best-matching reference, as a fraction."""
+    from sacrebleu.metrics import CHRF
+
+    return max(CHRF().sentence_score(prediction, [ref]).score for ref in references) / 100
+
+
+def rouge_l(prediction: str, references: Sequence[str]) -> float:
+    """rouge-score's ROUGE-L F-measure against the best of the references."""
+    return _rouge_scorer().score_multi(list(references), prediction)["rougeL"].fmeasure
+
+
+METRICS: dict[str, Metric] = {m.name: m for m in (
+    Metric("accuracy", "accuracy", ("labels",), per_input=_best(exact_match)),
+    Metric("macro_f1", "macro-F1", ("labels",), corpus=macro_f1),
+    Metric("chrf", "chrF", ("text",), per_input=chrf),
+    Metric("bleu", "BLEU", ("text",), corpus=corpus_bleu),
+    Metric("rouge_l", "ROUGE-L", ("text",), per_input=rouge_l),
+    Metric("contains", "contains", ("knowledge",), per_input=_best(contains)),
+    Metric("f1", "token F1", ("text", "knowledge"), per_input=_best(token_f1)),
+    Metric("exact_match", "exact match", ("labels", "knowledge"), per_input=_best(exact_match)),
+)}
+# Metrics scored per held-out input, so that a paired bootstrap can resample inputs; the others are corpus-level.
+PER_INPUT = tuple(name for name, m in METRICS.items() if m.per_input is not None)
+
+
+def label(name: str) -> str:
+    """How readers see a metric: its label, or its name when it is not registered."""
+    metric = METRICS.get(name)
+    return metric.label if metric else name
+
+
+def task_metrics(kind: str) -> tuple[str, ...]:
+    """The metrics a task kind reports, in registry order."""
+    return tuple(name for name, m in METRICS.items() if kind in m.tasks)
 
 
 # ---------------------------------------------------------------- was the answer in front of the model?

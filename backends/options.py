@@ -25,7 +25,7 @@ class RetrievalOptions(_Options):
 
 
 class TrainingOptions(_Options):
-    """LoRA and the training loop [fine-tuning, hybrid]; checked again by TrainConfig.check."""
+    """LoRA and the training loop [fine-tuning, hybrid]; checked when the plan makes its TrainConfig."""
 
     mode: str | None = None
     epochs: float | None = None

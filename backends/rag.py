@@ -199,14 +199,18 @@ class RagBackend(Backend):
     """Hybrid dense + lexical retrieval over the user's chunks, answered by the untouched generator."""
 
     approach = "rag"
-    retrieves = True
-    needs_documents = True
 
     def __init__(self, settings: BuildSettings | None = None):
         super().__init__(settings or BuildSettings())
-        self.options = retrieval_options(self.settings)
         self.index: ChunkIndex | None = None
         self._embedder: Embedder | None = None
+
+    @property
+    def options(self) -> RetrievalSettings:
+        """Chunking and retrieval, as the plan resolved them."""
+        options = self.plan.retrieval
+        assert options is not None  # a retrieving arm's plan always holds them
+        return options
 
     @property
     def embedder(self):

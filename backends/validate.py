@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from advisor.atomic import write_text
-from advisor.backends.base import APPROACHES, RETRIEVING, BuildSettings
+from advisor.backends import arms
+from advisor.backends.base import BuildSettings
+from advisor.backends.plan import ArmPlan
 from advisor.backends.options import EndpointOptions
 from advisor.backends.runner import Inputs as DataInputs
-from advisor.errors import InputError, did_you_mean
+from advisor.errors import InputError
 from advisor.runrecords import (
     MANIFEST_FILE,
     VALIDATION_FILE,
@@ -39,8 +41,6 @@ STAGE_FILE = "stage.json"
 PROGRESS_FILE = "progress.json"  # the stage now running, for readers such as `advisor serve`
 MIN_PAIRS = 20
 MIN_TEST = 8
-# Rough seconds per unit on 2 CPU cores with the default models; only for the time-left estimate.
-_ESTIMATE = {"answer": 1.0, "prompt": 5.0, "rag": 20.0, "fine-tuning": 100.0, "hybrid": 300.0}
 
 
 @dataclass
@@ -56,21 +56,18 @@ class Inputs:
 
 def parse_approaches(text: str | Sequence[str] | None, has_documents: bool = True) -> list[str]:
     """'rag,hybrid' -> ['rag', 'hybrid'], checked; None -> every arm that applies (no retrieval without documents)."""
+    needing = arms.needing_documents()
     if text is None:
-        return [a for a in APPROACHES if has_documents or a not in RETRIEVING]
+        return [a for a in arms.names() if has_documents or a not in needing]
     names = [t.strip() for t in (text.split(",") if isinstance(text, str) else text) if t.strip()]
     for name in names:
-        if name not in APPROACHES:
-            raise InputError(
-                f"--approaches: unknown approach '{name}' (expected some of {', '.join(APPROACHES)})"
-                f"{did_you_mean(name, APPROACHES)}"
-            )
+        arms.get(name, "--approaches: ", "some of")
     if not names:
-        raise InputError(f"--approaches: name at least one of {', '.join(APPROACHES)}")
+        raise InputError(f"--approaches: name at least one of {', '.join(arms.names())}")
     if not has_documents:
         from advisor.backends.runner import require_documents
 
-        require_documents(names, f"--approaches {','.join(n for n in names if n in RETRIEVING)}: ")
+        require_documents(names, f"--approaches {','.join(n for n in names if n in needing)}: ")
     return list(dict.fromkeys(names))
 
 
@@ -100,7 +97,7 @@ def prepare(
     untrainable = tuned_not_applicable(settings, chosen)
     measured = [a for a in chosen if a not in untrainable]
     data = prepare_data(measured, docs_dir, qa_file, out_dir, settings,
-                        (VALIDATION_FILE, PROGRESS_FILE, *APPROACHES), "validation")
+                        (VALIDATION_FILE, PROGRESS_FILE, *arms.names()), "validation")
     if len(data.pairs) < MIN_PAIRS:
         raise InputError(
             f"{qa_file}: {len(data.pairs)} question/answer pairs are too few for a meaningful comparison; "
@@ -111,7 +108,7 @@ def prepare(
             f"--test-fraction {settings.test_fraction} holds out only {len(data.test)} of "
             f"{len(data.pairs)} pairs; at least {MIN_TEST} are needed (raise --test-fraction or add pairs)"
         )
-    skipped = {} if docs_dir is not None else {a: "not applicable: no documents" for a in RETRIEVING}
+    skipped = {} if docs_dir is not None else {a: "not applicable: no documents" for a in arms.needing_documents()}
     skipped.update(untrainable)
     return Inputs(rulebase, rec, getattr(answers_file, "project", None), data, skipped), measured
 
@@ -120,9 +117,8 @@ def tuned_not_applicable(settings: BuildSettings, chosen: Sequence[str]) -> dict
     """With an endpoint, the tuned arms train --generator in-process; without trainable weights there (--generator
     none, or a name that resolves to no weights) they are not applicable, with the reason and how to enable them."""
     from advisor.backends.generator import resolve
-    from advisor.backends.runner import TUNED
 
-    tuned = [a for a in chosen if a in TUNED]
+    tuned = [a for a in chosen if arms.get(a).trains]
     if settings.endpoint is None or not tuned:
         return {}
     how = ("an endpoint cannot be trained: give --generator with the endpoint model's base weights (a local "
@@ -154,16 +150,16 @@ def with_prices(settings: BuildSettings, costs: object, answers_path: str | Path
         "price_in": per_million, "price_out": per_million, "price_source": source, "currency": parsed.currency}))
 
 
-def fingerprint(approach: str, inputs: Inputs, settings: BuildSettings) -> str:
-    """What a stage's result depends on: documents, pairs, split, task and settings. Same print, same numbers."""
-    saved = settings.to_json()
-    saved["hybrid"] = {k: v for k, v in saved["hybrid"].items() if k != "rag_index"}
+def fingerprint(plan: ArmPlan, inputs: Inputs) -> str:
+    """What a stage's result depends on: documents, pairs, split, task and settings. Same print, same numbers.
+
+    A reused RAG index (`plan.rag_index`) is left out: where the index came from does not change the numbers."""
     payload = {
-        "approach": approach,
+        "approach": plan.name,
         "documents": sorted((d.id, d.sha256) for d in inputs.data.documents),
         "pairs": [(p.question, p.references, p.source, p.paraphrase, p.split) for p in inputs.data.pairs],
         "task": [inputs.data.task.metric, list(inputs.data.task.reported)],
-        "settings": saved,
+        "settings": plan.settings.to_json(),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
@@ -229,16 +225,15 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
 
-def _plan(approaches: Sequence[str], inputs: Inputs, settings: BuildSettings) -> list[tuple[str, float]]:
+def _estimate(approaches: Sequence[str], inputs: Inputs, settings: BuildSettings) -> list[tuple[str, float]]:
     answered = settings.answered(inputs.data.test)
     reworded = sum(1 for p in answered if p.paraphrase)
-    per_eval = (len(answered) + reworded) * _ESTIMATE["answer"]
-    plan = [("load models", 15.0), ("untouched model (zero-shot)", len(answered) * _ESTIMATE["answer"] * 0.5)]
+    per_eval = (len(answered) + reworded) * arms.ANSWER_SECONDS
+    plan = [("load models", 15.0), (arms.BASELINE_LABEL, len(answered) * arms.ANSWER_SECONDS * 0.5)]
     for approach in approaches:
-        scale = len(inputs.data.train) / 50 if approach != "rag" else len(inputs.data.documents) / 12
-        plan.append(
-            (approach, _ESTIMATE[approach] * max(scale, 0.2) + per_eval * (0.6 if approach == "fine-tuning" else 1.5))
-        )
+        arm = arms.get(approach)
+        scale = len(inputs.data.documents) / 12 if arm.scales_with == "documents" else len(inputs.data.train) / 50
+        plan.append((approach, arm.build_seconds * max(scale, 0.2) + per_eval * arm.answer_factor))
     return plan
 
 
@@ -249,27 +244,27 @@ def load_models(settings: BuildSettings, approaches: Sequence[str]) -> None:
 
     if settings.endpoint is None:
         shared_generator(settings.generator, settings.device)
-    if any(a in ("prompt", *RETRIEVING) for a in approaches):
+    if any(arms.get(a).embeds for a in approaches):
         from advisor.backends.embedder import shared_embedder
 
         shared_embedder(settings.embedder, settings.device)
 
 
 def run_stage(
-    approach: str,
+    plan: ArmPlan,
     inputs: Inputs,
     docs_dir: Path | None,
     qa_file: Path,
     out: Path,
-    settings: BuildSettings,
     progress: bool,
 ) -> tuple[Measurements, bool]:
-    """Build and evaluate one approach into out/<approach>, or reuse an earlier identical run."""
+    """Build and evaluate one arm as its plan says into out/<arm>, or reuse an earlier identical run."""
     from advisor.backends.distributed import on_main
     from advisor.backends.runner import build_and_evaluate
 
+    approach = plan.name
     folder = out / approach
-    print_ = fingerprint(approach, inputs, settings)
+    print_ = fingerprint(plan, inputs)
     reused = on_main(_reusable, folder, print_)
     if reused is not None:
         return reused, True
@@ -278,10 +273,10 @@ def run_stage(
         docs_dir,
         qa_file,
         folder,
-        settings,
         progress=progress,
         baseline_cache=out / ".baseline",
         inputs=inputs.data,
+        plan=plan,
     )
     on_main(write_text, folder / STAGE_FILE, json.dumps({"fingerprint": print_, "approach": approach}) + "\n")
     return metrics, False
@@ -307,6 +302,7 @@ def validate(
     LLM judge behind an endpoint, grades the responses beside the LLM-free rule, which still ranks the arms.
     """
     from advisor.backends import distributed
+    from advisor.backends.data import describe_documents
     from advisor.backends.endpoint import EndpointError
     from advisor.backends.evaluation import baseline_replies
     from advisor.backends.measure import measure
@@ -315,12 +311,12 @@ def validate(
     inputs, chosen = prepare(answers_path, docs_dir, qa_file, out, settings or BuildSettings(), approaches, rules_path)
     settings = inputs.data.settings
     answered = settings.answered(inputs.data.test)
-    distributed.check_run(chosen, settings, len(inputs.data.train), len(answered))
+    distributed.check_run(list(inputs.data.plans.values()), len(inputs.data.train), len(answered))
     distributed.barrier()  # every rank has checked OUT before any rank writes there
     rec = inputs.recommendation
     echo(f"recommendation from the answers: {rec.recommendation} (confidence {rec.confidence:.2f})")
     echo(
-        f"validating the untouched model, {', '.join(chosen)} on {len(inputs.data.documents)} documents and "
+        f"validating the untouched model, {', '.join(chosen)} on {describe_documents(inputs.data.documents)} and "
         f"{len(inputs.data.pairs)} pairs ({len(inputs.data.train)} for training, {len(inputs.data.test)} held out, "
         f"seed {settings.seed}); "
         f"ranked by {inputs.data.task.metric}"
@@ -337,8 +333,7 @@ def validate(
              f"({settings.endpoint.concurrency} requests in flight)")
     out.mkdir(parents=True, exist_ok=True)
 
-    plan = _plan(chosen, inputs, settings)
-    bar = Progress(plan, echo, out / PROGRESS_FILE if distributed.is_main() else None)
+    bar = Progress(_estimate(chosen, inputs, settings), echo, out / PROGRESS_FILE if distributed.is_main() else None)
     stages: list[Stage] = []
     results: dict[str, ArmResult] = {}
 
@@ -360,25 +355,22 @@ def validate(
         from advisor.backends.usage import measure_usage
 
         baseline_usage = measure_usage(replies, m.seconds, settings.endpoint)
-    stages.append(Stage(name="untouched model (zero-shot)", seconds=m.seconds))
+    stages.append(Stage(name=arms.BASELINE_LABEL, seconds=m.seconds))
     bar.finish(1, m.seconds)
 
     for i, approach in enumerate(chosen, 2):
         bar.start(i)
-        stage_settings = settings
-        if approach == "hybrid" and (out / "rag" / MANIFEST_FILE).is_file():
-            stage_settings = replace(
-                settings, hybrid=settings.hybrid.model_copy(update={"rag_index": str(out / "rag")})
-            )
+        plan = inputs.data.plans[approach]
+        if approach == "hybrid" and (out / "rag" / MANIFEST_FILE).is_file():  # this run's rag stage built it
+            plan = replace(plan, rag_index=str(out / "rag"))
         started = time.perf_counter()
         try:
             metrics, reused = run_stage(
-                approach,
+                plan,
                 inputs,
                 Path(docs_dir) if docs_dir is not None else None,
                 Path(qa_file),
                 out,
-                stage_settings,
                 progress,
             )
             results[approach] = ArmResult.model_validate({"status": "ok", **metrics.to_json()})
@@ -403,7 +395,7 @@ def validate(
         judge = with_cache(BuildSettings(endpoint=judge), out / ".judge-cache").endpoint
         assert judge is not None
         echo(f"judging the responses with {judge.model} (never the default: the LLM-free rule still ranks)")
-        judged = judge_run(judge, out, [a for a in APPROACHES if a in results and results[a].ok],
+        judged = judge_run(judge, out, [a for a in arms.names() if a in results and results[a].ok],
                            inputs.data.task.metric, settings.seed)
         for arm, score in judged[1].items():
             if arm in results:
@@ -431,7 +423,7 @@ def summarise_run(
     from advisor.backends.evidence import summarise
 
     metric = inputs.data.task.metric
-    ok = [a for a in APPROACHES if a in results and results[a].ok]
+    ok = [a for a in arms.names() if a in results and results[a].ok]
     records = {a: read_answers(out / a) for a in ok}
     per_q = {a: {r.line: r.score(metric) or 0.0 for r in rows} for a, rows in records.items()}
     base_q = next(({r.line: s for r in rows if (s := r.baseline_score(metric)) is not None}

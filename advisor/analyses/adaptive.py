@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from advisor.engine import EPS, CompiledRules, State, encode, margin, pick, raw_state
-from advisor.models import APPROACHES, UNKNOWN
+from advisor.models import RECOMMENDABLE, UNKNOWN
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def rank_questions(compiled: CompiledRules, answers: Mapping[str, Any] | State,
             new_top = pick(compiled, new)
             changes.append(abs(margin(new, top) - base))
             if new_top != top:
-                flips[compiled.values[qi][alt]] = APPROACHES[new_top]
+                flips[compiled.values[qi][alt]] = RECOMMENDABLE[new_top]
         ranked.append(QuestionValue(
             question=compiled.qids[qi],
             flip_share=len(flips) / len(changes),
@@ -217,14 +217,14 @@ def is_decided(compiled: CompiledRules, answers: Mapping[str, Any] | State,
     raw0 = raw_state(compiled, tuple(state))  # pending rules cannot fire yet, so raw0 holds none of them
     top = pick(compiled, raw0)
     if not open_q:
-        return Decision(True, APPROACHES[top])
+        return Decision(True, RECOMMENDABLE[top])
     flip = _FlipSearch(compiled, state, open_q, top)
     if flip.search(0, raw0) and flip.found is not None:
         witness_state, got = flip.found
         witness = {compiled.qids[qi]: (compiled.values[qi][v] if v >= 0 else UNKNOWN)
                    for qi, v in witness_state.items()}
-        return Decision(False, APPROACHES[top], witness, APPROACHES[got])
-    return Decision(True, APPROACHES[top])
+        return Decision(False, RECOMMENDABLE[top], witness, RECOMMENDABLE[got])
+    return Decision(True, RECOMMENDABLE[top])
 
 
 @dataclass
@@ -333,8 +333,8 @@ class MostInformativeFirst:
         return q.default or UNKNOWN
 
     def shown_default(self, q: Any) -> str:
-        """The prompt offers unknown."""
-        return UNKNOWN
+        """What Enter gives: the question's (neutral) default, else unknown."""
+        return q.default or UNKNOWN
 
     def why(self, q: Any) -> list[str]:
         """Why this question comes now (what its answer can do to the verdict)."""

@@ -118,3 +118,14 @@ def report_sections(analyses: Analyses | None) -> dict[str, Any]:
         "costs": analyses.costs,
         "cost_chart": analyses.costs.chart_svg() if analyses.costs else "",
     }
+
+
+def depth_for(compiled: CompiledRules, rec: Recommendation, answers_path: str | None, perturbations: int = 500,
+              seed: int = 0, raw_costs: Any = None) -> Analyses:
+    """The depth analyses of a recommendation; the cost estimate from `raw_costs` (the answers file's `costs:`)."""
+    estimate = None
+    if raw_costs is not None:
+        from advisor.analyses.costs import estimate_costs, parse_costs
+
+        estimate = estimate_costs(parse_costs(raw_costs, str(answers_path or "answers")), rec.answers)
+    return analyse_depth(compiled, rec, estimate, perturbations=perturbations, seed=seed)

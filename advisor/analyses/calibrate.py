@@ -10,15 +10,14 @@ with `clone`, `cross_val_score` and grid search.
 
 `calibrate` runs the whole job for `advisor calibrate`: cross-validated agreement of the hand-set and the
 calibrated weights on the same folds, the weights that moved, and the calibrated rule base (written with
-`write_rule_base`). `case_from_validation` and `add_case` turn a validation run (`validation.json`) into a
-measured case of a case library.
+`write_rule_base`). Measured cases from validation runs are added to a library by
+`advisor.cases` (`case_from_validation`, `add_case`).
 
 numpy, scipy and scikit-learn are imported here, never by the command line at start-up.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,10 +29,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from advisor.cases import check_library
 from advisor.engine import compile_rules, contributions, pick_many, term_weights, tie_indices, with_term_weights
-from advisor.errors import InputError, did_you_mean
-from advisor.models import APPROACHES, Case, CaseLibrary, RuleBase
-from advisor.runrecords import ValidationRun
-from advisor.text import show
+from advisor.errors import InputError
+from advisor.models import RECOMMENDABLE, CaseLibrary, RuleBase
 
 MIN_CASES = 10
 
@@ -47,7 +44,7 @@ def features(rulebase: RuleBase, X: Sequence[Mapping[str, Any]]) -> tuple[list[s
         contrib = contributions(compiled, answers, weighted=False)
         if terms is None:
             terms = list(contrib)
-        rows.append([[contrib[t][a] for a in APPROACHES] for t in terms])
+        rows.append([[contrib[t][a] for a in RECOMMENDABLE] for t in terms])
     if terms is None:
         terms = list(term_weights(rulebase))
     return terms, np.asarray(rows, dtype=float).reshape(len(rows), len(terms), 3)
@@ -106,8 +103,8 @@ class WeightCalibrator(ClassifierMixin, BaseEstimator):
         if len(labels) != len(X):
             raise ValueError(f"X has {len(X)} answer sets but y has {len(labels)} labels")
         for label in labels:
-            if label not in APPROACHES:
-                raise ValueError(f"unknown label {label!r}; the labels are: {', '.join(APPROACHES)}")
+            if label not in RECOMMENDABLE:
+                raise ValueError(f"unknown label {label!r}; the labels are: {', '.join(RECOMMENDABLE)}")
         if len(set(labels)) < 2:
             raise ValueError("calibration needs cases of at least two different approaches")
         if self.alpha < 0 or self.temperature <= 0:
@@ -115,7 +112,7 @@ class WeightCalibrator(ClassifierMixin, BaseEstimator):
         terms, F = features(rulebase, X)
         hand = term_weights(rulebase)
         w0 = np.array([hand[t] for t in terms], dtype=float)
-        target = np.array([APPROACHES.index(v) for v in labels])
+        target = np.array([RECOMMENDABLE.index(v) for v in labels])
         Y = np.eye(3)[target]
         sw = np.ones(len(labels))
         if self.class_weight == "balanced":
@@ -163,7 +160,7 @@ class WeightCalibrator(ClassifierMixin, BaseEstimator):
         self.weights_ = np.maximum(result.x, 0.0)
         self.n_iter_ = int(result.nit)
         self.loss_ = float(result.fun)
-        self.classes_ = np.array(APPROACHES)
+        self.classes_ = np.array(RECOMMENDABLE)
         self.rules_ = with_term_weights(rulebase, dict(zip(terms, self.weights_.tolist())))
         return self
 
@@ -193,7 +190,7 @@ def hand_predict(rulebase: RuleBase, X: Sequence[Mapping[str, Any]]) -> np.ndarr
     terms, F = features(rulebase, X)
     hand = term_weights(rulebase)
     w = np.array([hand[t] for t in terms])
-    return np.array(APPROACHES)[pick_rows(np.einsum("nta,t->na", F, w), rulebase.scoring.tie_order)]
+    return np.array(RECOMMENDABLE)[pick_rows(np.einsum("nta,t->na", F, w), rulebase.scoring.tie_order)]
 
 
 def cases_xy(library: CaseLibrary, rulebase: RuleBase) -> tuple[list[dict[str, str]], list[str]]:
@@ -366,119 +363,3 @@ def write_rule_base(path: str | os.PathLike, rulebase: RuleBase) -> Path:
     text = "# Written by 'advisor calibrate': the hand-set rule base with calibrated weights.\n" + dump_rules(rulebase)
     parse_rules(parse_data(text, str(path), what="rule base"), str(path))
     return write_text(path, text, "rule base")
-
-
-# ---- measured cases from validation runs -------------------------------------------------------------
-
-
-def _read_validation(path: str | os.PathLike) -> tuple[ValidationRun, Path]:
-    from advisor.runrecords import load_validation, validation_path
-
-    run = load_validation(path)
-    where = validation_path(path)
-    best = run.best_measured
-    if best not in APPROACHES:
-        raise InputError(
-            f"{where}: best_measured: {show(best)} is not one of {', '.join(APPROACHES)}"
-            + (did_you_mean(str(best), APPROACHES) if isinstance(best, str) else "")
-        )
-    return run, where
-
-
-def case_from_validation(
-    validation: str | os.PathLike, rulebase: RuleBase, answers: str | os.PathLike | None = None, name: str | None = None
-) -> Case:
-    """A measured case {name, expected, why, answers, source} from a validation run: its label is best_measured.
-
-    The answers come from `answers` (an answers file), else from the run itself (an 'answers' mapping of
-    question ids or an 'answers_file' path beside it); InputError when neither is there.
-    """
-    from advisor.answers import load_answers, normalise_answers
-
-    run, vpath = _read_validation(validation)
-    project = None
-    if answers is not None:
-        model, checked = load_answers(answers, rulebase)
-        project = model.project
-    elif run.answers_file:
-        model, checked = load_answers(vpath.parent / run.answers_file, rulebase)
-        project = model.project
-    elif run.answers:
-        checked = normalise_answers(run.answers, rulebase, f"{vpath}: answers")
-    else:
-        raise InputError(f"{vpath}: the run does not record its answers; pass the answers file with --answers")
-    best = run.best_measured
-    metrics = [
-        f"{approach}: {', '.join(f'{k} {v:.2f}' for k, v in arm.answers.items())}"
-        for approach, arm in run.approaches.items()
-        if arm.answers
-    ]
-    why = f"measured: {best} did best in the validation run" + (f" ({'; '.join(metrics)})" if metrics else "")
-    if run.recommended is not None:
-        why += f"; the advisor had recommended {run.recommended}"
-    return Case.model_validate({"name": name or f"measured: {project or vpath.parent.name or vpath.name}",
-                                "expected": best, "why": why, "answers": dict(checked), "source": [str(vpath)]})
-
-
-def add_case(cases_path: str | os.PathLike, case: Case, rulebase: RuleBase) -> Path:
-    """Append a case to a case library file (created when missing) in its own format; InputError on duplicates.
-
-    A JSON library stays JSON; a YAML library is edited round-trip (ruamel.yaml), so its comments, order
-    and quoting stay. The result is read back through the usual reader before it replaces the file.
-    """
-    from advisor.atomic import write_text
-    from advisor.cases import load_cases
-    from advisor.datafiles import parse_data, read_data_file, read_text_file
-
-    path = Path(cases_path)
-    as_json = path.suffix.lower() == ".json"
-    new = case.model_dump(mode="json")
-    if not os.path.lexists(path):
-        data: dict[str, Any] = {"version": 1, "cases": [new]}
-        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n" if as_json else _dump_yaml_round_trip(data)
-    else:
-        library = load_cases(path, rulebase)
-        for existing in library.cases:
-            if existing.name.strip().lower() == case.name.strip().lower():
-                raise InputError(f"{path}: a case named {show(case.name)} is already there; give another --name")
-        data = read_data_file(path, "case library")
-        data = {**data, "cases": [*data.get("cases", []), new]}
-        if as_json:
-            text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-        else:
-            text = _append_round_trip(read_text_file(path, "case library"), new)
-    if parse_data(text, str(path), json_format=as_json, what="case library") != data:
-        raise InputError(f"{path}: cannot add the case without changing what the library holds; add it by hand")
-    library = CaseLibrary.model_validate(data)
-    check_library(library, str(path))
-    return write_text(path, text, "case library")
-
-
-def _round_trip_yaml() -> Any:
-    from ruamel.yaml import YAML
-
-    rt = YAML(typ="rt")
-    rt.preserve_quotes = True
-    rt.width = 110
-    rt.indent(mapping=2, sequence=4, offset=2)
-    return rt
-
-
-def _dump_yaml_round_trip(data: Any) -> str:
-    import io
-
-    buffer = io.StringIO()
-    _round_trip_yaml().dump(data, buffer)
-    return buffer.getvalue()
-
-
-def _append_round_trip(text: str, case: dict[str, Any]) -> str:
-    """The YAML library's text with one more case, everything else (comments included) kept."""
-    rt = _round_trip_yaml()
-    document = rt.load(text)
-    document["cases"].append(case)
-    import io
-
-    buffer = io.StringIO()
-    rt.dump(document, buffer)
-    return buffer.getvalue()

@@ -1,5 +1,5 @@
-"""Command-line pieces of the depth features: `advisor calibrate`, `advisor add-validation`, and helpers the core
-commands call for `rules check --exhaustive`, `recommend --set` and the robustness, prompt-first and cost output.
+"""Command-line pieces of the depth features: `advisor calibrate`, `advisor add-validation` and
+`rules check --exhaustive`. The library they call lives in the analyses' own modules and `advisor.cases`.
 
 Only click is imported at module level: numpy, scikit-learn and the analyses load inside the commands.
 """
@@ -7,17 +7,13 @@ Only click is imported at module level: numpy, scikit-learn and the analyses loa
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 import click
 
 from advisor.errors import InputError
 from advisor.params import FINITE_NON_NEGATIVE
-
-if TYPE_CHECKING:
-    from advisor.analyses.bundle import Analyses
-    from advisor.engine import CompiledRules, Recommendation
 
 
 def _load_rules(path: str | None) -> Any:
@@ -71,7 +67,7 @@ def add_validation_command(validation: str, cases_file: str, answers: str | None
                            rules: str | None) -> None:
     """Add a validation run (validation.json or its folder) to a case library as a measured case."""
     from advisor.atomic import check_output_file, refuse_overwrite
-    from advisor.analyses.calibrate import add_case, case_from_validation
+    from advisor.cases import add_case, case_from_validation
 
     check_output_file(cases_file, "case library")
     refuse_overwrite(cases_file, validation, answers, rules, what="--to")
@@ -91,25 +87,3 @@ def exhaustive_check(file: str | None, near: float, fmt: str, echo: Callable[[st
         echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
         echo(report.render_text())
-
-
-def depth_for(compiled: CompiledRules, rec: Recommendation, answers_path: str | None, perturbations: int = 500,
-              seed: int = 0, raw_costs: Any = None) -> Analyses:
-    """The depth analyses of a recommendation; the cost estimate from `raw_costs` (the answers file's `costs:`)."""
-    from advisor.analyses.bundle import analyse_depth
-
-    estimate = None
-    if raw_costs is not None:
-        from advisor.analyses.costs import estimate_costs, parse_costs
-
-        estimate = estimate_costs(parse_costs(raw_costs, str(answers_path or "answers")), rec.answers)
-    return analyse_depth(compiled, rec, estimate, perturbations=perturbations, seed=seed)
-
-
-def apply_sets(compiled: Any, answers: dict[str, str], sets: Sequence[str]) -> Any:
-    """The what-if of `--set QUESTION=VALUE` options (None when there are none)."""
-    if not sets:
-        return None
-    from advisor.analyses.whatif import parse_sets, what_if
-
-    return what_if(compiled, answers, parse_sets(sets, compiled))

@@ -94,6 +94,21 @@ class Costs:
     given: tuple[str, ...] = ()
 
 
+def _how_to_write(text: str) -> str:
+    """For text that reads as a number: how to write it so the file's reader sees a number."""
+    try:
+        number = float(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        return ""
+    if not math.isfinite(number):
+        return ""
+    written = repr(number)
+    if "e" in written:  # the form every YAML reads as a number: a dot and a signed exponent, 1.0e+308
+        mantissa, exponent = written.split("e")
+        written = f"{mantissa if '.' in mantissa else mantissa + '.0'}e{exponent}"
+    return f" (write it unquoted as a plain number: {written})"
+
+
 def parse_costs(data: Any, where: str = "answers file") -> Costs:
     """Check a `costs:` mapping; InputError (exit 2) names `costs.<field>` for a bad, missing or unknown field."""
     if not isinstance(data, Mapping):
@@ -112,16 +127,23 @@ def parse_costs(data: Any, where: str = "answers file") -> Costs:
                 raise InputError(f"{where}: costs.currency: must be text such as USD or EUR, got {show(raw)}")
             currency = raw.strip()
             continue
+        if isinstance(raw, str):
+            raise InputError(f"{where}: costs.{key}: must be a number ({FIELDS[key][1]}), got the text "
+                             f"{show(raw)}{_how_to_write(raw)}")
         if isinstance(raw, bool) or not isinstance(raw, (int, float)):
             raise InputError(f"{where}: costs.{key}: must be a number ({FIELDS[key][1]}), got {show(raw)}")
-        number = float(raw)
-        if not math.isfinite(number):
+        too_large = f"{where}: costs.{key}: too large: must be at most {MAX_VALUE:.0e} (so every estimate stays a " \
+                    "finite number), got "
+        try:
+            number = float(raw)
+        except OverflowError:  # an integer beyond any float
+            raise InputError(too_large + f"a number of {len(str(abs(raw)))} digits") from None
+        if math.isnan(number) or (math.isinf(number) and number < 0):
             raise InputError(f"{where}: costs.{key}: must be a finite number, got {show(raw)}")
         if number < 0:
             raise InputError(f"{where}: costs.{key}: must not be negative, got {show(raw)}")
         if number > MAX_VALUE:
-            raise InputError(f"{where}: costs.{key}: must be at most {MAX_VALUE:.0e} (so every estimate stays a "
-                             f"finite number), got {show(raw)}")
+            raise InputError(too_large + show(raw))
         if key in POSITIVE and number == 0:
             raise InputError(f"{where}: costs.{key}: must be greater than 0, got {show(raw)}")
         values[key] = number
@@ -377,15 +399,17 @@ def render_text(data: CostsOut) -> str:
 
 
 def render_markdown(data: CostsOut) -> str:
-    """The estimate as a Markdown table with the break-even and the assumptions."""
-    cur = data.currency
+    """The estimate as a Markdown table with the break-even and the assumptions (user text escaped)."""
+    from advisor.report import escape_markdown
+
+    cur = escape_markdown(data.currency)
     lines = [f"| approach | tokens/query | inference a month ({cur}) | fixed a month ({cur}) | total a month ({cur}) |",
              "|---|---:|---:|---:|---:|"]
     for row in data.rows:
         lines.append(f"| {row.approach} | {row.tokens_per_query:,.0f} | {row.inference_per_month:,.2f} | "
                      f"{row.fixed_per_month:,.2f} | {row.total_per_month:,.2f} |")
-    lines += ["", f"**Break-even:** {data.break_even.text}", "", "Assumptions:", ""]
-    lines += [f"- {a}" for a in data.assumptions]
+    lines += ["", f"**Break-even:** {escape_markdown(data.break_even.text)}", "", "Assumptions:", ""]
+    lines += [f"- {escape_markdown(a)}" for a in data.assumptions]
     return "\n".join(lines)
 
 

@@ -19,10 +19,13 @@ from typing import Any
 
 from advisor.engine import EPS, CompiledRules, margins, pick_many
 from advisor.errors import InputError
-from advisor.models import APPROACHES, UNKNOWN
+from advisor.models import RECOMMENDABLE, UNKNOWN
 
 CHUNK = 1 << 20
 MAX_COMBINATIONS = 50_000_000  # two bytes each are kept (verdict, close call)
+# Nothing can be trained without examples: where this answer is given, neither training approach may win.
+NO_EXAMPLES = ("labeled_examples", "none")
+TRAINING = ("fine-tuning", "hybrid")
 
 
 @dataclass
@@ -45,6 +48,7 @@ class ExhaustiveReport:
     questions: list[dict[str, Any]]
     dead_answers: list[dict[str, str]]
     hotspots: list[dict[str, Any]] = field(default_factory=list)
+    untrainable: dict[str, Any] | None = None  # training approaches winning with labeled_examples=none
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
     verdicts: Any = field(default=None, repr=False)  # int8 array over the answer grid (last index = unknown)
@@ -68,6 +72,7 @@ class ExhaustiveReport:
             "questions": self.questions,
             "dead_answers": self.dead_answers,
             "close_call_hotspots": self.hotspots,
+            "training_without_examples": self.untrainable,
             "warnings": self.warnings,
             "seconds": round(self.seconds, 3),
         }
@@ -247,10 +252,45 @@ def _rule_rows(compiled: CompiledRules, tally: _Tally) -> list[dict[str, Any]]:
     ]
 
 
+def _untrainable(compiled: CompiledRules, verdicts: Any, sizes: list[int]) -> dict[str, Any] | None:
+    """Where the answers say there are no examples: how often fine-tuning or the hybrid still wins, with an example.
+
+    None when the rule base does not ask the question (or lacks the value).
+    """
+    import numpy as np
+
+    qid, value = NO_EXAMPLES
+    qi = compiled.qindex.get(qid)
+    if qi is None or value not in compiled.vindex[qi]:
+        return None
+    grid_slice = verdicts.take(compiled.vindex[qi][value], axis=qi)
+    answered = grid_slice[tuple(slice(0, s - 1) for i, s in enumerate(sizes) if i != qi)]
+    row: dict[str, Any] = {"question": qid, "value": value, "combinations": int(grid_slice.size),
+                           "fully_answered": int(answered.size)}
+    for name in TRAINING:
+        a = RECOMMENDABLE.index(name)
+        row[name] = {"wins": int((grid_slice == a).sum()), "wins_fully_answered": int((answered == a).sum())}
+    wrong = np.flatnonzero(np.isin(grid_slice, [RECOMMENDABLE.index(a) for a in TRAINING]).ravel())
+    if wrong.size:
+        idx = [int(i) for i in np.unravel_index(int(wrong[0]), grid_slice.shape)]
+        idx.insert(qi, compiled.vindex[qi][value])
+        row["example"] = _decoder(compiled, sizes)(tuple(idx))
+    return row
+
+
 def _findings(rule_rows: list[dict[str, Any]], question_rows: list[dict[str, Any]],
-              dead: list[dict[str, str]]) -> list[str]:
-    """The warnings: rules that never fire or never decide, questions and answers that never matter."""
+              dead: list[dict[str, str]], untrainable: dict[str, Any] | None = None) -> list[str]:
+    """The warnings: rules that never fire or never decide, questions and answers that never matter, and a
+    training approach winning where the answers say there is nothing to train on."""
     warnings = []
+    if untrainable is not None:
+        wins = {a: untrainable[a]["wins"] for a in TRAINING}
+        if any(wins.values()):
+            warnings.append(
+                f"with {untrainable['question']}={untrainable['value']} a training approach still wins in "
+                f"{sum(wins.values()):,} combinations (" + ", ".join(f"{a} {n:,}" for a, n in wins.items())
+                + "): nothing can be trained without examples"
+            )
     for row in rule_rows:
         if row["never_fires"]:
             warnings.append(f"rule '{row['id']}' never fires")
@@ -303,12 +343,13 @@ def exhaustive_lint(compiled: CompiledRules, near_margin: float = 0.1, examples:
     decode = _decoder(compiled, sizes)
     rule_rows = _rule_rows(compiled, tally)
     question_rows, dead = _answer_influence(compiled, verdicts, sizes)
+    untrainable = _untrainable(compiled, verdicts, sizes)
     return ExhaustiveReport(
         rule_base=compiled.rulebase.name,
         total=total,
         answered_total=int(np.prod([s - 1 for s in sizes], dtype=np.int64)),
-        wins={a: int(tally.wins[i]) for i, a in enumerate(APPROACHES)},
-        wins_answered={a: int(tally.wins_answered[i]) for i, a in enumerate(APPROACHES)},
+        wins={a: int(tally.wins[i]) for i, a in enumerate(RECOMMENDABLE)},
+        wins_answered={a: int(tally.wins_answered[i]) for i, a in enumerate(RECOMMENDABLE)},
         near_margin=near_margin,
         ties=tally.ties,
         ties_answered=tally.ties_answered,
@@ -320,8 +361,9 @@ def exhaustive_lint(compiled: CompiledRules, near_margin: float = 0.1, examples:
         questions=question_rows,
         dead_answers=dead,
         hotspots=_hotspots(compiled, close_grid, sizes),
+        untrainable=untrainable,
         seconds=time.perf_counter() - start,
-        warnings=_findings(rule_rows, question_rows, dead),
+        warnings=_findings(rule_rows, question_rows, dead, untrainable),
         verdicts=verdicts,
     )
 
@@ -432,7 +474,7 @@ def render_text(report: ExhaustiveReport) -> str:
         "",
         "Recommended how often (all combinations / fully answered):",
     ]
-    for a in APPROACHES:
+    for a in RECOMMENDABLE:
         out.append(
             f"  {a:<12} {report.wins[a]:>10,}  {_pct(report.wins[a], report.total):>6}   "
             f"{report.wins_answered[a]:>9,}  {_pct(report.wins_answered[a], report.answered_total):>6}"
@@ -469,6 +511,14 @@ def render_text(report: ExhaustiveReport) -> str:
     for q in report.questions:
         flag = "  <- never matters" if q["decisive_contexts"] == 0 else ""
         out.append(f"  {q['id']:<22} {100 * q['share']:5.1f}%{flag}")
+    if report.untrainable is not None:
+        u = report.untrainable
+        out += ["", f"With {u['question']}={u['value']} ({u['combinations']:,} combinations, nothing to train on), "
+                    "a training approach wins in: "
+                + ", ".join(f"{a} {u[a]['wins']:,}" for a in TRAINING)
+                + (" (none: as it must be)" if not any(u[a]["wins"] for a in TRAINING) else "")]
+        if "example" in u:
+            out.append(f"  e.g. {_answers_line(u['example'])}")
     undecisive = [d for d in report.dead_answers if d["reason"] != "neutral"]
     neutral = [d for d in report.dead_answers if d["reason"] == "neutral"]
     out.append("")

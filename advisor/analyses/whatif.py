@@ -7,7 +7,7 @@ answer sets and returns the difference as typed data (`WhatIf`: its `to_dict()` 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +16,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from advisor.answers import check_question, normalise_value
 from advisor.engine import CompiledRules, Recommendation, recommend
 from advisor.errors import InputError
-from advisor.models import APPROACHES, UNKNOWN
+from advisor.models import RECOMMENDABLE, UNKNOWN
 
 _TINY = 1e-6
 
@@ -121,7 +121,7 @@ def what_if(compiled: CompiledRules, answers: Mapping[str, str], changes: Mappin
         o = old_f.get(f.id)
         if o is None:
             continue
-        delta = {a: round(f.pull(a) - o.pull(a), 3) + 0.0 for a in APPROACHES}
+        delta = {a: round(f.pull(a) - o.pull(a), 3) + 0.0 for a in RECOMMENDABLE}
         if any(abs(d) > _TINY for d in delta.values()):
             factor_changes.append(FactorChange(id=f.id, label=f.label, before=o.pulls(), after=f.pulls(), delta=delta,
                                                because=f.because))
@@ -153,7 +153,7 @@ def render_text(result: WhatIf) -> str:
     lines.append(f"  {'recommendation':<{width}}  {b.recommendation:<12}  {a.recommendation:<12}"
                  + ("  <- changed" if result.verdict_changed else ""))
     lines.append(f"  {'confidence':<{width}}  {b.confidence:<12.0%}  {a.confidence:<12.0%}")
-    for name in APPROACHES:
+    for name in RECOMMENDABLE:
         lines.append(f"  {name + ' score':<{width}}  {b.scores[name]:<12.2f}  {a.scores[name]:<12.2f}")
     lines.append("")
     if result.factor_changes:
@@ -169,3 +169,10 @@ def render_text(result: WhatIf) -> str:
     if not result.rules_started and not result.rules_stopped:
         lines.append("The same combination rules fire.")
     return "\n".join(lines)
+
+
+def apply_sets(compiled: CompiledRules, answers: dict[str, str], sets: Sequence[str]) -> WhatIf | None:
+    """The what-if of `--set QUESTION=VALUE` options (None when there are none)."""
+    if not sets:
+        return None
+    return what_if(compiled, answers, parse_sets(sets, compiled))

@@ -176,7 +176,7 @@ def read_run(runs_dir: Path, name: str, with_validation: bool = True) -> RunDeta
 
 def arm_answers(run: ValidationRun) -> list[ArmAnswer]:
     """Per measured arm (the untouched model first): the model that answered, where, tokens and cost."""
-    from advisor.measures import ARM_LABELS
+    from advisor.backends.arms import label
     from advisor.report import money
 
     blocks = ([("untouched", run.baseline.answered_by, run.baseline.usage)] if run.baseline else []) + \
@@ -192,7 +192,7 @@ def arm_answers(run: ValidationRun) -> list[ArmAnswer]:
         if usage is not None and usage.cost_per_1000_answers is not None:
             cost = money(usage.cost_per_1000_answers, usage.currency)
         where = (by.host or "?") if by.kind == "endpoint" else f"in-process ({by.device or 'cpu'})"
-        found.append(ArmAnswer(arm=ARM_LABELS.get(name, name), model=by.model, where=where, tokens=tokens,
+        found.append(ArmAnswer(arm=label(name), model=by.model, where=where, tokens=tokens,
                                cost=cost))
     return found
 

@@ -4,6 +4,7 @@ backends reported while others run, stage reuse, and one real run on the bundled
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from advisor.backends import validate as v
 from advisor.backends.base import BuildSettings, QAPair
 from advisor.backends.metrics import choose_metric
+from advisor.backends.plan import resolve
 from advisor.backends.runner import Inputs as DataInputs
 from advisor.errors import InputError
 from advisor.runrecords import ArmResult
@@ -120,7 +122,8 @@ def test_a_failing_backend_is_reported_and_the_others_still_run(tmp_path, monkey
     """Orchestration only: the stages are faked, the rule base, split, summary and reports are real."""
     calls = []
 
-    def fake_stage(approach, inputs, docs_dir, qa_file, out, settings, progress):
+    def fake_stage(plan, inputs, docs_dir, qa_file, out, progress):
+        approach = plan.name
         calls.append(approach)
         if approach == "fine-tuning":
             raise RuntimeError("CUDA out of memory\nlong traceback text")
@@ -161,11 +164,16 @@ def test_a_finished_stage_is_reused_only_with_the_same_fingerprint(tmp_path):
 
 def test_fingerprint_changes_with_the_data_and_the_settings():
     inputs = _inputs(4)
-    a = v.fingerprint("rag", inputs, BuildSettings())
-    assert a == v.fingerprint("rag", inputs, BuildSettings())
-    assert a != v.fingerprint("rag", inputs, BuildSettings(seed=1))
-    assert a != v.fingerprint("rag", _inputs(5), BuildSettings())
-    assert a != v.fingerprint("hybrid", inputs, BuildSettings())
+    a = v.fingerprint(resolve("rag", BuildSettings()), inputs)
+    assert a == v.fingerprint(resolve("rag", BuildSettings()), inputs)
+    assert a != v.fingerprint(resolve("rag", BuildSettings(seed=1)), inputs)
+    assert a != v.fingerprint(resolve("rag", BuildSettings()), _inputs(5))
+    hybrid = resolve("hybrid", BuildSettings())
+    assert a != v.fingerprint(hybrid, inputs)
+    # where a reused index came from is recorded, but does not change what the stage measures
+    reusing = replace(hybrid, rag_index="/runs/x/rag")
+    assert v.fingerprint(reusing, inputs) == v.fingerprint(hybrid, inputs)
+    assert reusing.recorded()["hybrid"] == {"rag_index": "/runs/x/rag"} and hybrid.recorded()["hybrid"] == {}
 
 
 @pytest.mark.slow

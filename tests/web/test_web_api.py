@@ -37,9 +37,17 @@ def test_questions_are_the_rule_base_in_order_with_the_contract_values(client):
     data = client.get("/api/questions").json()
     rulebase = load_rules()
     assert [q["id"] for q in data["questions"]] == [q.id for q in rulebase.questions]
+    by_id = {q.id: q for q in rulebase.questions}
     for q in data["questions"]:
-        assert tuple(v["value"] for v in q["values"]) == CONTRACT_QUESTIONS[q["id"]]
-        assert q["default"] == "unknown" and q["text"]
+        assert tuple(v["value"] for v in q["values"]) == tuple(v.value for v in by_id[q["id"]].values)
+        assert q["text"] and q["default"] == (by_id[q["id"]].default or "unknown")
+    contract = [q for q in data["questions"] if q["id"] in CONTRACT_QUESTIONS]
+    assert [q["id"] for q in contract] == list(CONTRACT_QUESTIONS)
+    for q in contract:
+        assert tuple(v["value"] for v in q["values"]) == CONTRACT_QUESTIONS[q["id"]] and q["default"] == "unknown"
+    extra = {q["id"]: q for q in data["questions"] if q["id"] not in CONTRACT_QUESTIONS}
+    assert set(extra) == {"knowledge_location", "style_kind"}
+    assert all(q["default"] == "not_sure" and q["help"] and q["sources"] for q in extra.values())
     assert any(q["sources"] for q in data["questions"]) and any(q["help"] for q in data["questions"])
     assert {a["id"] for a in data["approaches"]} == {"rag", "fine-tuning", "hybrid"}
 
@@ -97,7 +105,8 @@ def test_answers_download_is_the_answers_file_the_cli_reads(client, tmp_path):
     document = {"version": 1, "project": "Shop <b>bot</b>", "answers": {"knowledge_change": "Weekly"}, "costs": COSTS}
     text = client.post("/api/answers?format=yaml", json=document).text
     data = yaml.safe_load(text)
-    assert data["answers"]["knowledge_change"] == "weekly" and len(data["answers"]) == len(CONTRACT_QUESTIONS)
+    assert data["answers"]["knowledge_change"] == "weekly" and len(data["answers"]) == len(load_rules().questions)
+    assert data["answers"]["style_kind"] == "not_sure"  # a question outside the contract, at its neutral default
     assert data["project"] == "Shop <b>bot</b>" and data["costs"] == COSTS
     path = tmp_path / "downloaded.yaml"
     path.write_text(text)
@@ -244,6 +253,16 @@ def test_questionnaire_page_has_a_radio_per_contract_value(client):
         for value in ("unknown", *values):
             assert f'name="{qid}" value="{value}"' in page, (qid, value)
         assert re.search(f'name="{qid}" value="unknown" checked', page)
+
+
+def test_questionnaire_page_shows_the_questions_outside_the_contract_at_their_default(client):
+    page = client.get("/").text
+    for q in load_rules().questions[len(CONTRACT_QUESTIONS):]:
+        assert q.text in page
+        for v in q.values:
+            assert f'name="{q.id}" value="{v.value}"' in page, (q.id, v.value)
+        assert re.search(f'name="{q.id}" value="{q.default}" checked', page)
+        assert not re.search(f'name="{q.id}" value="unknown" checked', page)
 
 
 def test_openapi_documents_the_api(client):

@@ -129,6 +129,33 @@ def test_clicking_answers_moves_the_verdict_without_reloading_and_lists_the_flip
     expect(page.locator("#rules li")).to_have_count(len(wanted["rules"]))
 
 
+def test_the_new_questions_move_the_verdict_off_the_hybrid(watched):
+    """Where the knowledge lives and what kind of behaviour is needed: a tone is set in the prompt, not trained."""
+    expect, page = _expect(), watched.page
+    page.goto("/")
+    both = {"knowledge_change": "weekly", "external_knowledge": "most", "style_adaptation": "strong",
+            "labeled_examples": "thousands", "ml_expertise": "strong"}
+    for question, value in both.items():
+        _click(page, question, value)
+    assert _engine(both)["recommendation"] == "hybrid"
+    expect(page.locator("#recommendation")).to_have_attribute("data-value", "hybrid")
+    expect(page.locator('input[name="style_kind"][value="not_sure"]')).to_be_checked()
+    _click(page, "style_kind", "tone")
+    wanted = _engine({**both, "style_kind": "tone"})
+    assert wanted["recommendation"] == "rag"
+    expect(page.locator("#recommendation")).to_have_attribute("data-value", "rag")
+    expect(page.locator("#rules li")).to_have_count(len(wanted["rules"]))
+    _click(page, "style_kind", "format")
+    _click(page, "knowledge_location", "corpus")
+    strict = {**both, "style_kind": "format", "knowledge_location": "corpus"}
+    assert _engine(strict)["recommendation"] == "hybrid"
+    expect(page.locator("#recommendation")).to_have_attribute("data-value", "hybrid")
+    _click(page, "labeled_examples", "none")  # nothing to train on: the verdict is forced, and says so
+    assert _engine({**strict, "labeled_examples": "none"})["confidence_capped_by"] == "nothing_to_train_on"
+    expect(page.locator("#recommendation")).to_have_attribute("data-value", "rag")
+    expect(page.locator("#verdict-status")).to_contain_text("capped: rule nothing_to_train_on alone decides it")
+
+
 def test_the_form_works_with_the_keyboard_alone(watched):
     expect, page = _expect(), watched.page
     page.goto("/")
@@ -198,7 +225,9 @@ def test_load_an_answers_file_and_download_the_report_the_cli_writes(watched, tm
         page.click("#download-answers")
     saved = tmp_path / "downloaded.yaml"
     download.value.save_as(saved)
-    assert yaml.safe_load(saved.read_text()) == {**document, "costs": COSTS}
+    defaults = {q.id: q.default for q in load_rules().questions if q.default}  # every question is written out
+    assert yaml.safe_load(saved.read_text()) == {**document, "answers": {**document["answers"], **defaults},
+                                                 "costs": COSTS}
     assert json.loads(cli("recommend", str(saved), "--format", "json").stdout) == wanted
 
 

@@ -75,7 +75,8 @@
 
   function render(data) {
     const rec = data.recommendation;
-    status.textContent = `${label(rec)}, confidence ${pct(data.confidence)}`;
+    const capped = data.confidence_capped_by ? ` (capped: rule ${data.confidence_capped_by} alone decides it)` : "";
+    status.textContent = `${label(rec)}, confidence ${pct(data.confidence)}${capped}`;
     status.dataset.recommendation = rec;
     mini.textContent = `Verdict: ${label(rec)} (${pct(data.confidence)}) ↑`;
     mini.hidden = false;
