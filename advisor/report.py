@@ -23,7 +23,7 @@ from advisor.references import cite, cited_works
 from advisor.text import terminal_safe
 
 if TYPE_CHECKING:
-    from advisor.runrecords import ArmResult, Example, ValidationRun
+    from advisor.runrecords import ArmResult, Example, Usage, ValidationRun
     from advisor.analyses.bundle import Analyses
     from advisor.analyses.whatif import WhatIf
     from advisor.engine import Recommendation
@@ -75,6 +75,8 @@ def evidence_context(run: ValidationRun) -> dict[str, Any]:
                          columns))
     names = sorted(run.approaches, key=arms.cost_rank)  # cheapest first; arms no longer registered last
     rows += [_row(arms.label(name), name, run.approaches[name], columns) for name in names]
+    if baseline and rows and rows[0]["key"] == "baseline":
+        rows[0]["cells"].update(_usage_cells(baseline.usage))
     chart_items = [(r["key"], r["metric_value"]) for r in rows if r["ok"] and r["metric_value"] is not None]
     chart = charts.bar_chart(chart_items, title=f"{METRICS[metric].label} on held-out inputs (higher is better)",
                              min_value=0.0, max_value=1.0, highlight=run.best_measured)
@@ -105,6 +107,10 @@ def evidence_context(run: ValidationRun) -> dict[str, Any]:
                        for c in run.challenged_answers],
         "next_steps": run.next_steps,
         "stages": [{"name": s.name, "seconds": _num(s.seconds, 1)} for s in run.stages],
+        "usage": any(r["cells"]["tokens"] != "–" for r in rows),
+        "judge": _judge(run),
+        "answered_by": _answered_by(run),
+        "model_warning": run.model_warning or "",
     }
 
 
@@ -130,6 +136,57 @@ def sample_text(run: ValidationRun) -> str:
         text += (f"; retrieval (recall@k, MRR) on {', '.join(str(n) for n in sorted(scored))} held-out inputs, "
                  "since it needs no generation")
     return text + "."
+
+
+def _judge(run: ValidationRun) -> dict[str, str] | None:
+    """The optional LLM judge's line: who judged, the share of each arm's responses it called correct, the note."""
+    if run.judge is None:
+        return None
+    blocks = ([("untouched", run.baseline.judge)] if run.baseline is not None else []) + \
+        [(name, arm.judge) for name, arm in run.approaches.items() if arm.ok]
+    from advisor.backends.arms import label
+
+    shares = [f"{label(name)} {_num(score.correct)}" for name, score in blocks
+              if score is not None and score.correct is not None]
+    usages = [score.usage for _, score in blocks if score is not None and score.usage is not None]
+    costs = [u.cost for u in usages if u.cost is not None]
+    spent = f" Judging cost {money(sum(costs), usages[0].currency)}." if costs else ""
+    return {"who": f"{run.judge.model} at {run.judge.host}, rubric v{run.judge.rubric_version}",
+            "shares": ", ".join(shares) or "no verdicts", "note": run.judge.note + spent}
+
+
+def _answered_by(run: ValidationRun) -> list[dict[str, str]]:
+    """Which model answered which arms, grouped: 'MODEL at HOST' (an endpoint) or 'MODEL (in-process, cpu)'."""
+    from advisor.backends.arms import BASELINE, label
+
+    who: dict[str, list[str]] = {}
+    if run.baseline is not None and run.baseline.answered_by is not None:
+        who.setdefault(run.baseline.answered_by.describe(), []).append(label(BASELINE))
+    for name, arm in run.approaches.items():
+        if arm.ok and arm.answered_by is not None:
+            who.setdefault(arm.answered_by.describe(), []).append(label(name))
+    return [{"model": model, "arms": ", ".join(names)} for model, names in who.items()]
+
+
+def money(value: float | None, currency: str | None) -> str:
+    """An amount with enough digits for small ones ('0.0123 USD'); '–' when unknown."""
+    if value is None:
+        return "–"
+    digits = 2 if value >= 10 else 4 if value >= 0.01 else 6
+    return f"{value:.{digits}f} {currency or ''}".strip()
+
+
+def _usage_cells(usage: Usage | None) -> dict[str, str]:
+    """Tokens in / out per answer, cost per 1,000 answers and answers per second, for the evidence table."""
+    if usage is None:
+        return {"tokens": "–", "cost": "–", "rate": "–", "ended": ""}
+    tokens = "–"
+    if usage.prompt_tokens_per_answer is not None and usage.completion_tokens_per_answer is not None:
+        tokens = f"{usage.prompt_tokens_per_answer:.0f} / {usage.completion_tokens_per_answer:.0f}"
+    ended = ", ".join(part for part in (f"{usage.empty} empty" if usage.empty else "",
+                                        f"{usage.cut} cut by the token limit" if usage.cut else "") if part)
+    return {"tokens": tokens, "cost": money(usage.cost_per_1000_answers, usage.currency),
+            "rate": _num(usage.answers_per_second, 2), "ended": ended}
 
 
 def _example(ex: Example) -> dict[str, Any]:
@@ -173,6 +230,7 @@ def _row(label: str, key: str, arm: ArmResult, columns: list[str]) -> dict[str, 
             "p95": _num(latency.p95, 0),
             "build": _num(arm.build_seconds, 1),
             "memory": _num(arm.peak_memory_mb, 0),
+            **_usage_cells(arm.usage),
         },
     }
 

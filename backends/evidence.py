@@ -15,6 +15,7 @@ from advisor.backends.metrics import METRICS, Task
 from advisor.outcomes import PROMPT, PROMPT_LABEL
 from advisor.samplesize import few_inputs_caveat, sample_advice
 from advisor.runrecords import (
+    AnsweredBy,
     AnswerRecord,
     ArmOutput,
     ArmResult,
@@ -149,12 +150,76 @@ def summarise(rec: Recommendation, task: Task, results: Mapping[str, ArmResult],
         models=Models(generator=settings.generator, embedder=settings.embedder),
         answers=dict(rec.answers),
     )
+    run.model_warning = model_warning(run)
     lifted = {a for a in ok if run.beats(a, "baseline")}
     run.retrieval_diagnosis = retrieval_diagnosis(approaches, metric, lifted)
     run.challenged_answers = challenged_answers(rec.answers, run)
     run.verdict = verdict(run)
     run.next_steps = next_steps(run)
     return run
+
+
+def answered_by(run: ValidationRun) -> dict[str, AnsweredBy]:
+    """What answered each measured arm (the untouched model as BASELINE), where the run recorded it."""
+    found: dict[str, AnsweredBy] = {}
+    if run.baseline is not None and run.baseline.answered_by is not None:
+        found[BASELINE] = run.baseline.answered_by
+    for arm, block in run.approaches.items():
+        if block.ok and block.answered_by is not None:
+            found[arm] = block.answered_by
+    return found
+
+
+def model_warning(run: ValidationRun) -> str | None:
+    """A warning when the arms did not all answer with the same base model (say, an endpoint's model for the
+    untouched model, prompt and rag, and the local --generator for the tuned arms); None when they did."""
+    from advisor.backends.generation import base_model_key
+
+    who = answered_by(run)
+    groups: dict[str, list[str]] = {}
+    shown: dict[str, AnsweredBy] = {}
+    for arm, by in who.items():
+        key = base_model_key(by.model)
+        groups.setdefault(key, []).append(arm)
+        shown.setdefault(key, by)
+    if len(groups) < 2:
+        return None
+    parts = [f"{', '.join(_name(a) for a in members)} with {shown[key].describe()}"
+             for key, members in groups.items()]
+    return ("The arms did not all answer with the same base model: " + "; ".join(parts) + ". Differences between "
+            "these groups mix the approach with the model; to compare like with like, give --generator the "
+            "endpoint model's base weights (or ignore this if they are the same weights under another name).")
+
+
+def cost_sentence(run: ValidationRun) -> str | None:
+    """The measured cost side of the trade-off: tokens per answer (and money at the run's prices) of the best
+    arm against the cheapest measured alternative; None when the run measured no tokens."""
+    if not any(by.kind == "endpoint" for by in answered_by(run).values()):
+        return None  # in-process runs show their tokens in the table; the argument is about a served model
+    usage = {a: b.usage for a, b in run.approaches.items() if b.ok and b.usage is not None
+             and b.usage.prompt_tokens_per_answer is not None}
+    if run.baseline is not None and run.baseline.usage is not None \
+            and run.baseline.usage.prompt_tokens_per_answer is not None:
+        usage[BASELINE] = run.baseline.usage
+    best = run.best_measured
+    if best is None or best not in usage or len(usage) < 2:
+        return None
+
+    def tokens(arm: str) -> float:
+        u = usage[arm]
+        return (u.prompt_tokens_per_answer or 0.0) + (u.completion_tokens_per_answer or 0.0)
+
+    def said(arm: str) -> str:
+        u = usage[arm]
+        money = (f", {u.cost_per_1000_answers:.4g} {u.currency or ''} per 1,000 answers".rstrip()
+                 if u.cost_per_1000_answers is not None else "")
+        return f"{_name(arm)} {tokens(arm):.0f} tokens an answer ({u.prompt_tokens_per_answer:.0f} in){money}"
+
+    others = sorted((a for a in usage if a != best), key=tokens)
+    cheaper = [a for a in others if tokens(a) < tokens(best)]
+    if not cheaper:
+        return f"Measured cost: {said(best)}, the fewest tokens of the arms measured."
+    return f"Measured cost: {said(best)}, against {said(cheaper[0])}."
 
 
 def retrieval_diagnosis(
@@ -274,7 +339,7 @@ def challenged_answers(answers: Mapping[str, str], run: ValidationRun) -> list[C
 
 
 def _name(arm: str) -> str:
-    return PROMPT_LABEL if arm == PROMPT else arm  # the others by their ids, as the verdict always named them
+    return {PROMPT: PROMPT_LABEL, BASELINE: "the untouched model"}.get(arm, arm)
 
 
 def verdict(run: ValidationRun) -> str:
@@ -328,6 +393,11 @@ def verdict(run: ValidationRun) -> str:
                 "No approach beat the untouched model beyond the bootstrap noise on this sample, so "
                 "the ranking is tentative."
             )
+    cost = cost_sentence(run)
+    if cost:
+        parts.append(cost)
+    if run.model_warning:
+        parts.append(run.model_warning)
     caveat = few_inputs_caveat(n)
     if caveat:
         parts.append(caveat)
@@ -374,8 +444,10 @@ def next_steps(run: ValidationRun) -> list[str]:
                            else None, run.test_fraction, run.split_pinned)
     if advice:
         steps.append(advice)
-    steps.append(
-        "Repeat with your production model (--generator) on a GPU: a 135M model shows the direction, "
-        "not the final quality."
-    )
+    if not any(by.kind == "endpoint" for by in answered_by(run).values()):
+        steps.append(
+            "Repeat with your production model: serve it behind an OpenAI-compatible endpoint (--endpoint, "
+            "--endpoint-model) or give its weights to --generator on a GPU; a 135M model shows the direction, "
+            "not the final quality."
+        )
     return steps

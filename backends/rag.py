@@ -446,26 +446,26 @@ class RagBackend(Backend):
         return max(1, min(self.settings.k, self.options.context_k))
 
     def answer_many(self, questions: list[str], batch_size: int | None = None) -> list[Answer]:
-        """Answers from the top context_k chunks, generated in batches; seconds = retrieval + the batch's share
-        of generation. Answer.sources are the distinct documents of the chunks in the prompt."""
-        from advisor.backends.generator import shared_generator
+        """Answers from the top context_k chunks, generated in batches in-process or sent to the run's endpoint;
+        seconds = the question's share of retrieval + its generation (in-process: the batch's share; through an
+        endpoint: its request). Answer.sources are the distinct documents of the chunks in the prompt."""
+        from advisor.backends.generation import answerer
         from advisor.backends.prompts import context_messages
 
         batch_size = batch_size or self.settings.batch_size
-        generator = shared_generator(self.settings.generator, self.settings.device)
+        model = answerer(self.settings)
         answers: list[Answer] = []
-        for start in range(0, len(questions), batch_size):
-            batch = questions[start : start + batch_size]
-            t0 = time.perf_counter()
-            hits = self.retrieve_many(batch, self.context_k)
-            t1 = time.perf_counter()
-            texts = generator.chat(
-                [context_messages(q, h) for q, h in zip(batch, hits)],
-                max_new_tokens=self.settings.new_tokens,
-                batch_size=batch_size,
-            )
-            share = (time.perf_counter() - t1) / len(batch) + (t1 - t0) / len(batch)
-            for text, h in zip(texts, hits):
-                sources = list(dict.fromkeys(hit.doc_id for hit in h))
-                answers.append(Answer(text, sources, h, round(share, 4)))
+        if not questions:
+            return answers
+        t0 = time.perf_counter()
+        hits = self.retrieve_many(questions, self.context_k)
+        retrieving = (time.perf_counter() - t0) / len(questions)
+        replies = model.complete(
+            [context_messages(q, h) for q, h in zip(questions, hits)],
+            max_new_tokens=self.settings.new_tokens,
+            batch_size=batch_size,
+        )
+        for reply, h in zip(replies, hits):
+            sources = list(dict.fromkeys(hit.doc_id for hit in h))
+            answers.append(Answer.from_reply(reply, sources, h, round(reply.seconds + retrieving, 4)))
         return answers

@@ -6,7 +6,7 @@ Every input (documents, pairs, model names, options) is checked before any model
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from advisor.atomic import write_text
@@ -14,12 +14,14 @@ from advisor.backends import arms
 from advisor.backends.base import BuildSettings, Document, QAPair
 from advisor.backends.plan import ArmPlan, check_models, resolve
 from advisor.backends.metrics import Task, choose_metric
+from advisor.backends.preflight import check_endpoint
 from advisor.errors import InputError
 from advisor.runrecords import MANIFEST_FILE, METRICS_FILE, Measurements
 
 log = logging.getLogger(__name__)
 
 _OWN_FILES = (MANIFEST_FILE, METRICS_FILE)
+ENDPOINT_CACHE = ".endpoint-cache"  # the run's cache of an endpoint's answers (see replycache.py)
 
 
 @dataclass
@@ -34,6 +36,13 @@ class Inputs:
     task: Task
     settings: BuildSettings  # max_new_tokens resolved against the references
     plans: dict[str, ArmPlan] = field(default_factory=dict)  # by arm name
+
+
+def with_cache(settings: BuildSettings, folder: Path) -> BuildSettings:
+    """The settings with the endpoint's answer cache in `folder` (unchanged without an endpoint)."""
+    if settings.endpoint is None:
+        return settings
+    return replace(settings, endpoint=settings.endpoint.model_copy(update={"cache": str(folder)}))
 
 
 def require_documents(approaches: list[str], option: str = "") -> None:
@@ -99,10 +108,13 @@ def build_and_evaluate(approach: str, docs_dir: str | Path | None, qa_file: str 
 
     out = Path(out_dir)
     if inputs is None:
-        inputs = prepare([approach], docs_dir, qa_file, out, settings or BuildSettings())
+        given = with_cache(settings or BuildSettings(), out / ENDPOINT_CACHE)
+        inputs = prepare([approach], docs_dir, qa_file, out, given)
         distributed.check_run(list(inputs.plans.values()), len(inputs.train),
                               len(inputs.settings.answered(inputs.test)))
         distributed.barrier()  # every rank has checked OUT before any rank writes there
+        # Before the build replaces OUT: the client reads the answers cached there by an earlier run now.
+        check_endpoint([approach], inputs.documents, inputs.train, inputs.test, inputs.settings)
     plan = plan or inputs.plans[approach]
     settings = plan.settings
     say = echo or (lambda message: None)

@@ -20,6 +20,7 @@ from advisor.atomic import write_text
 from advisor.backends import arms
 from advisor.backends.base import BuildSettings
 from advisor.backends.plan import ArmPlan
+from advisor.backends.options import EndpointOptions
 from advisor.backends.runner import Inputs as DataInputs
 from advisor.errors import InputError
 from advisor.samplesize import MEASURABLE_INPUTS, pairs_for
@@ -87,12 +88,18 @@ def prepare(
     from advisor.engine import compile_rules, recommend
     from advisor.rulebase import load_rules
 
+    from advisor.backends.runner import ENDPOINT_CACHE, with_cache
+
     rulebase = load_rules(rules_path)
     answers_file, answers = load_answers(answers_path, rulebase)
     rec = recommend(compile_rules(rulebase), answers)
     chosen = parse_approaches(approaches, docs_dir is not None)
-    data = prepare_data(chosen, docs_dir, qa_file, out_dir, settings, (VALIDATION_FILE, PROGRESS_FILE, *arms.names()),
-                        "validation")
+    settings = with_cache(with_prices(settings, getattr(answers_file, "costs", None), answers_path),
+                          Path(out_dir) / ENDPOINT_CACHE)
+    untrainable = tuned_not_applicable(settings, chosen)
+    measured = [a for a in chosen if a not in untrainable]
+    data = prepare_data(measured, docs_dir, qa_file, out_dir, settings,
+                        (VALIDATION_FILE, PROGRESS_FILE, *arms.names()), "validation")
     if len(data.pairs) < MIN_PAIRS:
         raise InputError(
             f"{qa_file}: {len(data.pairs)} question/answer pairs are too few for a meaningful comparison; "
@@ -105,7 +112,45 @@ def prepare(
             f"{len(data.pairs)} pairs; at least {MIN_TEST} are needed (raise --test-fraction or add pairs)"
         )
     skipped = {} if docs_dir is not None else {a: "no documents" for a in arms.needing_documents()}
-    return Inputs(rulebase, rec, getattr(answers_file, "project", None), data, skipped, answers_file), chosen
+    skipped.update(untrainable)
+    return Inputs(rulebase, rec, getattr(answers_file, "project", None), data, skipped, answers_file), measured
+
+
+def tuned_not_applicable(settings: BuildSettings, chosen: Sequence[str]) -> dict[str, str]:
+    """With an endpoint, the tuned arms train --generator in-process; without trainable weights there (--generator
+    none, or a name that resolves to no weights) they are not applicable, with the reason and how to enable them."""
+    from advisor.backends.generator import resolve
+
+    tuned = [a for a in chosen if arms.get(a).trains]
+    if settings.endpoint is None or not tuned:
+        return {}
+    how = ("an endpoint cannot be trained: give --generator with the endpoint model's base weights (a local "
+           "folder, a Hugging Face id in the cache, or a GPU machine that holds them) to measure it")
+    if settings.generator.strip().lower() == "none":
+        return {a: f"{a} trains weights in-process and --generator is none; {how}" for a in tuned}
+    try:
+        resolve(settings.generator)
+    except InputError as exc:
+        return {a: f"{a} trains weights in-process ({exc}); {how}" for a in tuned}
+    return {}
+
+
+def with_prices(settings: BuildSettings, costs: object, answers_path: str | Path) -> BuildSettings:
+    """The endpoint's prices: --price-in/--price-out when given, else the answers file's `costs:` token price."""
+    endpoint = settings.endpoint
+    if endpoint is None:
+        return settings
+    if endpoint.price_in is not None or endpoint.price_out is not None:
+        return replace(settings, endpoint=endpoint.model_copy(update={"price_source": "--price-in/--price-out"}))
+    if not costs:
+        return settings
+    from advisor.analyses.costs import parse_costs
+
+    parsed = parse_costs(costs, str(answers_path))
+    per_million = round(parsed.price_per_token * 1e6, 6)
+    source = f"{answers_path}: costs ({parsed.price_source})"
+    return replace(settings, endpoint=endpoint.model_copy(update={
+        "price_in": per_million, "price_out": per_million, "price_source": source, "currency": parsed.currency}))
 
 
 def fingerprint(plan: ArmPlan, inputs: Inputs) -> str:
@@ -196,10 +241,12 @@ def _estimate(approaches: Sequence[str], inputs: Inputs, settings: BuildSettings
 
 
 def load_models(settings: BuildSettings, approaches: Sequence[str]) -> None:
-    """Load the generator (and the embedder, if anything retrieves) once; every stage shares them."""
+    """Load the generator (and the embedder, if anything retrieves) once; every stage shares them. With an
+    endpoint the untouched model, prompt and rag answer there, and the tuned arms load their own copy."""
     from advisor.backends.generator import shared_generator
 
-    shared_generator(settings.generator, settings.device)
+    if settings.endpoint is None:
+        shared_generator(settings.generator, settings.device)
     if any(arms.get(a).embeds for a in approaches):
         from advisor.backends.embedder import shared_embedder
 
@@ -249,15 +296,18 @@ def validate(
     rules_path: str | Path | None = None,
     progress: bool = True,
     echo: Callable[[str], None] = print,
+    judge: EndpointOptions | None = None,
 ) -> ValidationRun:
     """Recommend, build and measure the approaches, write OUT/validation.json and the reports; return the former.
 
     A backend that fails is recorded as failed with its reason and the others still run; Ctrl-C stops the
-    run, and the stages finished so far are reused by the next run with the same inputs.
+    run, and the stages finished so far are reused by the next run with the same inputs. `judge`, an optional
+    LLM judge behind an endpoint, grades the responses beside the LLM-free rule, which still ranks the arms.
     """
     from advisor.backends import distributed
     from advisor.backends.data import describe_documents
-    from advisor.backends.evaluation import baseline_answers
+    from advisor.backends.endpoint import EndpointError
+    from advisor.backends.evaluation import baseline_replies
     from advisor.backends.measure import measure
 
     out = Path(out_dir)
@@ -278,6 +328,14 @@ def validate(
     )
     for arm, why in inputs.not_applicable.items():
         echo(f"{arm}: not applicable: {why}")
+    if settings.endpoint is not None:
+        from advisor.backends.generation import answered_by
+        from advisor.backends.preflight import check_endpoint
+
+        data = inputs.data
+        check_endpoint(chosen, data.documents, data.train, data.test, settings)
+        echo(f"the untouched model, prompt and rag answer through {answered_by(settings, 'prompt').describe()} "
+             f"({settings.endpoint.concurrency} requests in flight)")
     out.mkdir(parents=True, exist_ok=True)
 
     bar = Progress(_estimate(chosen, inputs, settings), echo, out / PROGRESS_FILE if distributed.is_main() else None)
@@ -291,8 +349,17 @@ def validate(
     bar.finish(0, m.seconds)
 
     bar.start(1)
+    baseline_usage = None
     with measure() as m:
-        baseline_answers([p.question for p in answered], settings, cache_dir=out / ".baseline")
+        try:
+            replies = baseline_replies([p.question for p in answered], settings, cache_dir=out / ".baseline")
+        except EndpointError as exc:  # each arm asks again; where it still fails, it is compared without it
+            replies = []
+            echo(f"      the untouched model could not be measured: {exc}")
+    if replies:
+        from advisor.backends.usage import measure_usage
+
+        baseline_usage = measure_usage(replies, m.seconds, settings.endpoint)
     stages.append(Stage(name=arms.BASELINE_LABEL, seconds=m.seconds))
     bar.finish(1, m.seconds)
 
@@ -325,7 +392,26 @@ def validate(
                             eval_seconds=results[approach].eval_seconds))
         bar.finish(i, seconds, note)
 
+    judged = None
+    if judge is not None and distributed.is_main():
+        from advisor.backends.judge import judge_run
+        from advisor.backends.runner import with_cache
+
+        judge = with_cache(BuildSettings(endpoint=judge), out / ".judge-cache").endpoint
+        assert judge is not None
+        echo(f"judging the responses with {judge.model} (never the default: the LLM-free rule still ranks)")
+        judged = judge_run(judge, out, [a for a in arms.names() if a in results and results[a].ok],
+                           inputs.data.task.metric, settings.seed)
+        for arm, score in judged[1].items():
+            if arm in results:
+                results[arm].judge = score
     validation = summarise_run(rec, inputs, results, settings, out)
+    if judged is not None:
+        validation.judge = judged[0]
+        if validation.baseline is not None and "untouched" in judged[1]:
+            validation.baseline.judge = judged[1]["untouched"]
+    if validation.baseline is not None and baseline_usage is not None and baseline_usage.answers_per_second:
+        validation.baseline.usage = baseline_usage  # timed when generated, before the arms read it from the cache
     validation.stages = stages
     validation.total_seconds = round(time.perf_counter() - bar.started, 1)
     distributed.on_main(write_text, out / VALIDATION_FILE, validation.to_text())

@@ -309,6 +309,9 @@ def test_runs_page_opens_a_report_with_evidence_and_follows_a_run_live(browser, 
         expect(page.locator('tr[data-run="live"] .detail')).to_contain_text("stage 3 of 5: rag")
         write_progress(runs / "live", 3)
         expect(page.locator('tr[data-run="live"] .detail')).to_contain_text("stage 4 of 5: fine-tuning")
+        # the rows were drawn again from the JSON API: who answered each arm, with tokens and cost, as text
+        expect(page.locator('tr[data-run="sample"] .arm-model[data-arm="RAG"]')).to_have_text(
+            "RAG: llama3.1:8b <b> (gpu-box:11434), 400 / 20 tokens, 0.2300 USD")
 
         page.click('a[href="/runs/sample"]')
         expect(page.locator("h2", has_text="Evidence")).to_be_visible()
