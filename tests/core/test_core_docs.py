@@ -30,7 +30,7 @@ def commands() -> list[tuple[str, list[str]]]:
     found = []
     for name, path in DOCS.items():
         for block in blocks(path, "sh"):
-            for line in block.splitlines():
+            for line in block.replace("\\\n", " ").splitlines():  # a backslash continues a command
                 argv = shlex.split(line, comments=True)
                 if argv and argv[0] == "advisor":
                     found.append((name, argv[1:]))
