@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from click.testing import CliRunner
@@ -163,7 +164,7 @@ def test_a_latin1_folder_builds_an_index_whose_answers_quote_the_accented_text(t
     assert "warning" not in result.stderr
 
     backend = backend_class("rag").load(out)
-    backend.settings.max_new_tokens = 16
+    backend.settings = replace(backend.settings, max_new_tokens=16)  # settings are frozen: replaced, as query does
     where, speciality = backend.answer_many(["Where is Café Müller?", "Quelle est la spécialité du Café Müller ?"])
     assert where.sources[0] == speciality.sources[0] == "cafe.txt"
     assert LATIN1_DOCS["cafe.txt"].strip() in where.hits[0].text  # the index holds the text as written
