@@ -72,16 +72,9 @@ def cached_vectors(documents, questions: list[str], embedder, tokens: int = 128,
 
 def doc_scores(rankings: list[Ranking], chunks, sources: list[str]) -> dict[str, float]:
     """Document recall@5, recall@10 and MRR@10 of chunk rankings (by document id)."""
-    r5 = r10 = mrr = 0.0
-    for ranking, source in zip(rankings, sources):
-        docs = [chunks[row].doc_id for row in ranking.rows[:10]]
-        rank = next((i for i, d in enumerate(docs) if d == source), None)
-        if rank is not None:
-            r10 += 1
-            r5 += rank < 5
-            mrr += 1 / (rank + 1)
-    n = max(1, len(sources))
-    return {"recall_at_5": round(r5 / n, 4), "recall_at_10": round(r10 / n, 4), "mrr_at_10": round(mrr / n, 4)}
+    from store_comparison import doc_ranking_scores
+
+    return doc_ranking_scores([[chunks[row].doc_id for row in ranking.rows[:10]] for ranking in rankings], sources)
 
 
 def retrieval_variants(index: ChunkIndex, questions, qvecs, sources) -> dict[str, dict[str, float]]:

@@ -55,7 +55,7 @@ def _qdrant(documents: list[Document], chunks: list[Chunk], vectors: np.ndarray,
     return QdrantStore.open_with(client, store, "weighted", DEFAULT_DENSE_WEIGHT), seconds
 
 
-def _scores(rankings: list[list[str]], sources: list[str]) -> dict[str, float]:
+def doc_ranking_scores(rankings: list[list[str]], sources: list[str]) -> dict[str, float]:
     """Document recall@5, recall@10 and MRR@10 from ranked document ids."""
     r5 = r10 = mrr = 0.0
     for docs, source in zip(rankings, sources):
@@ -192,12 +192,12 @@ def compare_stores(documents, pairs, embedder, cached_vectors, save) -> dict:
         rankings = qdrant._rankings(questions, qvecs, CANDIDATES, True, True)
         q_batch_s = time.perf_counter() - t0
         q_variants = _variants([r[0] for r in rankings], [r[1] for r in rankings], lambda key: key[0])
-        retrieval = {"hnswlib": {name: _scores(docs, sources) for name, docs in h_variants.items()},
-                     "qdrant": {name: _scores(docs, sources) for name, docs in q_variants.items()}}
+        retrieval = {"hnswlib": {name: doc_ranking_scores(docs, sources) for name, docs in h_variants.items()},
+                     "qdrant": {name: doc_ranking_scores(docs, sources) for name, docs in q_variants.items()}}
         # Qdrant's own fusions over the same 50 + 50 candidates: its RRF and DBSF functions (the ones local mode
         # runs for a prefetch + FusionQuery), applied to the candidate lists fetched above ...
         for fusion in ("rrf", "dbsf"):
-            retrieval["qdrant"][f"server-{fusion}"] = _scores(
+            retrieval["qdrant"][f"server-{fusion}"] = doc_ranking_scores(
                 [[key[0] for key in _qdrant_fusion(d, lx, fusion)[:10]] for d, lx, _ in rankings], sources)
         # ... checked against real prefetch + fusion queries, and the default retrieve() against the client-side
         # fusion, on the first questions (each pass over all of them costs minutes in embedded mode).
