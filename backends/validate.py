@@ -316,6 +316,10 @@ def validate(
     answered = settings.answered(inputs.data.test)
     distributed.check_run(list(inputs.data.plans.values()), len(inputs.data.train), len(answered))
     distributed.barrier()  # every rank has checked OUT before any rank writes there
+    if settings.endpoint is not None:  # one preflight request: a fault is one line before anything is said or run
+        from advisor.backends.preflight import check_endpoint
+
+        check_endpoint(chosen, inputs.data.documents, inputs.data.train, inputs.data.test, settings)
     rec = inputs.recommendation
     first = f"few-shot prompting first, then {rec.recommendation}" if rec.start_with != rec.recommendation \
         else rec.recommendation
@@ -330,10 +334,7 @@ def validate(
         echo(f"{arm}: not applicable: {why}")
     if settings.endpoint is not None:
         from advisor.backends.generation import answered_by
-        from advisor.backends.preflight import check_endpoint
 
-        data = inputs.data
-        check_endpoint(chosen, data.documents, data.train, data.test, settings)
         echo(f"the untouched model, prompt and rag answer through {answered_by(settings, 'prompt').describe()} "
              f"({settings.endpoint.concurrency} requests in flight)")
     out.mkdir(parents=True, exist_ok=True)

@@ -57,7 +57,7 @@ def runs(server, tmp_path_factory):
     root = tmp_path_factory.mktemp("runs")
     local = validate(root / "local", "--approaches", "prompt,rag")
     assert local.returncode == 0, local.stderr
-    served = validate(root / "served", "--approaches", "prompt,rag,fine-tuning", "--epochs", "0.2",
+    served = validate(root / "served", "--approaches", "prompt,rag,fine-tuning", "--epochs", "1",
                       "--price-in", "0.5", "--price-out", "1.5", *endpoint_args(server.url, server.model))
     assert served.returncode == 0, served.stderr
     return root, local, served
@@ -236,7 +236,7 @@ def test_an_optional_judge_grades_beside_the_rule_and_falls_back_when_off_format
     # a judge that cannot be reached: the run still finishes, ranked by the rule, and the report says so
     shutil.copytree(root / "served", root / "judged")
     nowhere = f"http://127.0.0.1:{free_port()}/v1"
-    result = validate(root / "judged", "--approaches", "prompt,rag,fine-tuning", "--epochs", "0.2",
+    result = validate(root / "judged", "--approaches", "prompt,rag,fine-tuning", "--epochs", "1",
                       "--price-in", "0.5", "--price-out", "1.5", *endpoint_args(server.url, server.model),
                       "--judge-endpoint", nowhere, "--judge-model", "judge")
     assert result.returncode == 0, result.stderr
