@@ -18,6 +18,7 @@ from advisor import charts
 from advisor.atomic import write_text
 from advisor.errors import InputError
 from advisor.models import RECOMMENDABLE, UNKNOWN
+from advisor.outcomes import PROMPT, PROMPT_HEADLINE, PROMPT_LABEL, PROMPT_SUMMARY
 from advisor.references import cite, cited_works
 from advisor.text import terminal_safe
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 FORMATS = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
 KNOWLEDGE_METRICS = ("contains", "f1", "exact_match")  # the columns of runs made before metrics followed the task
+ASK_NEXT = "Most informative question to answer next"  # the one wording, for `rec.ask_next` only
 
 
 # ---------------------------------------------------------------- helpers
@@ -85,12 +87,14 @@ def evidence_context(run: ValidationRun) -> dict[str, Any]:
         "prompt_enough": run.prompt_enough,
         "metric": metric,
         "metric_reason": run.metric_reason or "",
-        "recommended": run.recommended or "",
+        "recommended": (f"{PROMPT_LABEL} first, then {run.recommended}" if run.start_with == PROMPT
+                        else run.recommended or ""),
         "best_measured": run.best_measured or "",
         "agrees": run.agrees,
         "questions": run.questions,
         "seed": run.seed,
         "test_fraction": run.test_fraction,
+        "sample": sample_text(run),
         "rows": rows,
         "chart": chart if chart_items else "",
         "verdict": run.verdict or "",
@@ -108,6 +112,30 @@ def evidence_context(run: ValidationRun) -> dict[str, Any]:
         "answered_by": _answered_by(run),
         "model_warning": run.model_warning or "",
     }
+
+
+def sample_text(run: ValidationRun) -> str:
+    """What the numbers were measured on, in one sentence: how many held-out inputs were answered (of how many),
+    how the split was made, the training pairs, and what retrieval was scored on when that differs."""
+    answered, held = run.questions, run.held_out
+    if answered is not None and held is not None and answered < held:
+        parts = [f"Answers scored on {answered} of {held} held-out inputs (--eval-limit)"]
+    else:
+        parts = [f"Held-out inputs: {_num(answered if answered is not None else held, 0)}"]
+    if run.split_pinned:
+        parts.append("held-out pairs fixed by their split field")
+    elif run.test_fraction is not None:
+        parts.append(f"test fraction {run.test_fraction:g}")
+    if run.seed is not None:
+        parts.append(f"seed {run.seed}")
+    if run.train_pairs is not None:
+        parts.append(f"{run.train_pairs} pairs for training")
+    text = ", ".join(parts)
+    scored = {a.retrieval.questions for a in run.approaches.values() if a.ok and a.retrieval and a.retrieval.questions}
+    if scored and scored != {answered}:
+        text += (f"; retrieval (recall@k, MRR) on {', '.join(str(n) for n in sorted(scored))} held-out inputs, "
+                 "since it needs no generation")
+    return text + "."
 
 
 def _judge(run: ValidationRun) -> dict[str, str] | None:
@@ -173,6 +201,12 @@ def _example(ex: Example) -> dict[str, Any]:
     }
 
 
+def _reason(reason: str | None) -> str:
+    """Why an arm did not apply, without the status the row already shows (runs before this wrote it twice)."""
+    text = reason or ""
+    return text[len("not applicable: "):] if text.startswith("not applicable: ") else text
+
+
 def _row(label: str, key: str, arm: ArmResult, columns: list[str]) -> dict[str, Any]:
     from advisor.runrecords import Latency, Retrieval
 
@@ -187,7 +221,7 @@ def _row(label: str, key: str, arm: ArmResult, columns: list[str]) -> dict[str, 
         "key": key,
         "ok": arm.ok,
         "status": arm.state,
-        "error": arm.error or arm.reason or "",
+        "error": arm.error or _reason(arm.reason),
         "cells": {
             "recall": _num(retrieval.recall_at_k),
             "k": retrieval.k,
@@ -235,7 +269,7 @@ def report_context(
          "text": questions[flip.question].text if flip.question in questions else flip.question}
         for flip in rec.flips
     ]
-    info = rulebase.approaches.get(rec.recommendation)
+    head = headline(rec, rulebase)
     score_chart = charts.bar_chart(
         [(a, rec.scores[a]) for a in RECOMMENDABLE],
         title="Scores (0 to 1)",
@@ -264,9 +298,10 @@ def report_context(
         "answers_file": answers_file or "",
         "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "rec": rec,
-        "label": info.label if info else rec.recommendation,
-        "summary": info.summary if info else "",
-        "confidence_pct": round(rec.confidence * 100),
+        "label": head["label"],
+        "summary": head["summary"],
+        "fallback": head["fallback"],
+        "confidence": f"{rec.confidence:.2f}",
         "confidence_word": confidence_word(rec.confidence),
         "scores": [
             {"name": a, "score": rec.scores[a], "raw": rec.raw_scores[a], "top": a == rec.recommendation}
@@ -286,6 +321,7 @@ def report_context(
         "unknown": rec.unknown,
         "ask_next": rec.ask_next,
         "ask_next_text": questions[rec.ask_next].text if rec.ask_next in questions else "",
+        "ask_next_label": ASK_NEXT,
         "next_steps": rec.next_steps,
         "rules_name": rulebase.name,
         "score_chart": score_chart,
@@ -300,6 +336,22 @@ def _depth_sections(depth: Analyses | None) -> dict[str, Any]:
     from advisor.analyses.bundle import report_sections
 
     return report_sections(depth)
+
+
+def headline(rec: Recommendation, rulebase: RuleBase) -> dict[str, str]:
+    """What the verdict says first, the same in every output: `label` and `summary` of the outcome to start
+    with, and `fallback`, the best of the three approaches, when that outcome is few-shot prompting ('' else)."""
+    info = rulebase.approaches.get(rec.recommendation)
+    approach = info.label if info else rec.recommendation
+    if rec.start_with == PROMPT:
+        return {"label": PROMPT_HEADLINE, "summary": PROMPT_SUMMARY, "fallback": approach}
+    return {"label": approach, "summary": info.summary if info else "", "fallback": ""}
+
+
+def confidence_text(confidence: float) -> str:
+    """Confidence as every output shows it: a score from 0 to 1 and its word, never a percentage (it is a
+    reasoned heuristic, not a probability)."""
+    return f"{confidence:.2f} ({confidence_word(confidence)})"
 
 
 def confidence_word(confidence: float) -> str:
@@ -412,13 +464,17 @@ def write_report(path: str | os.PathLike, rec: Recommendation, rulebase: RuleBas
 
 def render_text(rec: Recommendation, rulebase: RuleBase, project: str | None = None) -> str:
     """A readable terminal summary (no Jinja2)."""
-    info = rulebase.approaches.get(rec.recommendation)
+    head = headline(rec, rulebase)
     questions = {q.id: q for q in rulebase.questions}
     lines = []
     if project:
         lines.append(f"Project: {project}")
-    lines.append(f"Recommendation: {info.label if info else rec.recommendation}")
-    lines.append(f"Confidence:     {rec.confidence:.2f} ({confidence_word(rec.confidence)})")
+    lines.append(f"Recommendation: {head['label']}")
+    if head["fallback"]:
+        lines.append(f"                {head['summary']}")
+        lines.append(f"If it falls short, the best of the three approaches: {head['fallback']}")
+    lines.append(f"Confidence:     {confidence_text(rec.confidence)}"
+                 + (" (in that choice among the three)" if head["fallback"] else ""))
     if rec.confidence_capped_by:
         lines.append(f"{'':<16}capped: rule {rec.confidence_capped_by} alone decides this verdict (see its note)")
     lines.append("Scores:         " + "   ".join(f"{a} {rec.scores[a]:.2f}" for a in RECOMMENDABLE))
@@ -450,11 +506,8 @@ def render_text(rec: Recommendation, rulebase: RuleBase, project: str | None = N
         lines.append("")
         lines.append(f"Unknown answers (neutral, they lower the confidence): {', '.join(rec.unknown)}")
         if rec.ask_next:
-            lines.append(
-                f"Answering '{rec.ask_next}' would sharpen the verdict most: {questions[rec.ask_next].text}"
-                if rec.ask_next in questions
-                else f"Answering '{rec.ask_next}' would sharpen it most."
-            )
+            text = f" ({questions[rec.ask_next].text})" if rec.ask_next in questions else ""
+            lines.append(f"{ASK_NEXT}: {rec.ask_next}{text}")
     defaulted = [q for q in rulebase.questions if q.default is not None and rec.answers.get(q.id) == q.default]
     if defaulted:
         lines.append("")

@@ -79,6 +79,10 @@ def read_manifest(out: str | os.PathLike, approach: str | None = None, needs: tu
     if not path.exists():
         if not folder.is_dir():
             raise InputError(f"{out} does not exist; build a pipeline into it with 'advisor build' first")
+        inside = built_pipelines(folder)
+        if inside:
+            raise InputError(f"{out} is not itself a built pipeline but holds {len(inside)}: "
+                             f"{', '.join(str(p) for p in inside)}; give one of them")
         raise InputError(f"{out} holds no built pipeline (no {MANIFEST_FILE}); run 'advisor build' first")
     manifest: Manifest = read_model_file(path, Manifest, "manifest")
     if approach is not None and manifest.approach != approach:
@@ -93,6 +97,14 @@ def read_manifest(out: str | os.PathLike, approach: str | None = None, needs: tu
         if not isinstance(value, str) or not value:
             raise InputError(f"{path}: {field}: missing; rebuild the pipeline with 'advisor build'")
     return manifest
+
+
+def built_pipelines(folder: Path) -> list[Path]:
+    """The subfolders of `folder` that hold a built pipeline (a validation run's arms), sorted by name."""
+    try:
+        return sorted(p for p in folder.iterdir() if p.is_dir() and (p / MANIFEST_FILE).is_file())
+    except OSError:
+        return []
 
 
 # ---------------------------------------------------------------- metrics.json
@@ -208,7 +220,8 @@ class Split(_Record):
     """How the pairs were split into training and held-out ones."""
 
     seed: Optional[int] = None
-    test_fraction: Optional[float] = None
+    test_fraction: Optional[float] = None  # None when the pairs' `split` fields fixed the split
+    pinned: Optional[bool] = None  # the pairs' `split` fields fixed which are held out
     train: Optional[int] = None
     test: Optional[int] = None
     eval_limit: Optional[int] = None
@@ -391,7 +404,8 @@ class ValidationRun(_Record):
     """validation.json, written by `advisor validate`: every arm measured, the ranking, the verdict."""
 
     version: Optional[int] = None
-    recommended: Optional[str] = None
+    recommended: Optional[str] = None  # the questionnaire's best of the three approaches
+    start_with: Optional[str] = None  # the questionnaire's outcome to act on first: `prompt`, or `recommended`
     best_measured: Optional[str] = None
     agrees: Optional[bool] = None
     prompt_enough: bool = False
@@ -404,7 +418,8 @@ class ValidationRun(_Record):
     held_out: Optional[int] = None
     train_pairs: Optional[int] = None
     seed: Optional[int] = None
-    test_fraction: Optional[float] = None
+    test_fraction: Optional[float] = None  # None when the pairs' `split` fields fixed the split
+    split_pinned: bool = False  # the pairs' `split` fields fixed which are held out; no fraction was used
     baseline: Optional[Baseline] = None
     approaches: dict[str, ArmResult] = Field(default_factory=dict)
     comparisons: list[Comparison] = Field(default_factory=list)

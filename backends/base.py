@@ -284,3 +284,7 @@ class Backend(abc.ABC):
     def retrieve(self, question: str, k: int) -> list[Hit] | None:
         """The top-k chunks for a question, or None for approaches that do not retrieve."""
         return None
+
+    def close(self) -> None:
+        """Let go of what the pipeline holds open beyond memory (an index store's client); nothing by default."""
+        return None

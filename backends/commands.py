@@ -88,6 +88,36 @@ _SETTING_OPTIONS = [
         help="Overlap of consecutive chunks [rag, hybrid; default 32].",
     ),
     click.option(
+        "--store",
+        type=click.Choice(["hnswlib", "qdrant"]),
+        default=None,
+        help="Where the index lives [rag, hybrid; default hnswlib files in --out; qdrant: embedded in --out "
+        "unless --qdrant-url or --qdrant-path].",
+    ),
+    click.option(
+        "--qdrant-url",
+        default=None,
+        help="A Qdrant server or cluster, http(s)://HOST:PORT; the API key is read from QDRANT_API_KEY [rag, hybrid].",
+    ),
+    click.option(
+        "--qdrant-path",
+        default=None,
+        help="An embedded Qdrant storage folder outside --out, updated in place [rag, hybrid].",
+    ),
+    click.option("--collection", default=None, help="Qdrant collection [rag, hybrid; default 'advisor']."),
+    click.option(
+        "--text-field",
+        default=None,
+        help="Payload field holding each chunk's text in an existing collection, which is then only read "
+        "(with --doc-field) [rag, hybrid].",
+    ),
+    click.option(
+        "--doc-field",
+        default=None,
+        help="Payload field holding each chunk's document id (as the pairs' source names it) in an existing "
+        "collection [rag, hybrid].",
+    ),
+    click.option(
         "--mode",
         type=click.Choice(["qa", "documents", "both"]),
         default=None,
@@ -218,7 +248,16 @@ def settings_from(options: dict) -> BuildSettings:
         k=options["k"],
         max_new_tokens=options["max_new_tokens"],
         metric=options["metric"],
-        retrieval=RetrievalOptions(chunk_tokens=options["chunk_tokens"], chunk_overlap=options["chunk_overlap"]),
+        retrieval=RetrievalOptions(
+            chunk_tokens=options["chunk_tokens"],
+            chunk_overlap=options["chunk_overlap"],
+            store=options["store"],
+            qdrant_url=options["qdrant_url"],
+            qdrant_path=options["qdrant_path"],
+            collection=options["collection"],
+            text_field=options["text_field"],
+            doc_field=options["doc_field"],
+        ),
         training=TrainingOptions(
             mode=options["mode"],
             epochs=options["epochs"],
@@ -259,7 +298,9 @@ def build(approach: str, docs: Path | None, qa: Path, out: Path, quiet: bool, **
 @click.argument("question")
 @click.option("--k", "k", type=int, default=None, help="Chunks retrieved (default: as built).")
 @click.option("--max-new-tokens", type=int, default=None, help="Longest answer, in tokens (default: as built).")
-@click.option("--json", "as_json", is_flag=True, help="Print the answer, sources and chunks as JSON.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the answer, its sources and the retrieved chunks (document, chunk number, score, text) "
+                   "as JSON.")
 @_endpoint_options
 def query(out: Path, question: str, k: int | None, max_new_tokens: int | None, as_json: bool, **options) -> None:
     """Answer QUESTION with the pipeline built in OUT, naming the documents used."""
@@ -301,7 +342,8 @@ def query(out: Path, question: str, k: int | None, max_new_tokens: int | None, a
                     "answer": answer.text,
                     "finish_reason": answer.finish_reason,
                     "sources": answer.sources,
-                    "hits": [{"doc_id": h.doc_id, "chunk_id": h.chunk_id, "score": h.score} for h in answer.hits],
+                    "hits": [{"doc_id": h.doc_id, "chunk_id": h.chunk_id, "score": h.score, "text": h.text}
+                             for h in answer.hits],
                 },
                 indent=2,
             )

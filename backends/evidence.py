@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 from advisor.backends import arms
 from advisor.backends.base import BuildSettings
 from advisor.backends.metrics import METRICS, Task
+from advisor.outcomes import PROMPT, PROMPT_LABEL
+from advisor.samplesize import few_inputs_caveat, sample_advice
 from advisor.runrecords import (
     AnsweredBy,
     AnswerRecord,
@@ -126,8 +128,9 @@ def summarise(rec: Recommendation, task: Task, results: Mapping[str, ArmResult],
     run = ValidationRun(
         version=1,
         recommended=rec.recommendation,
+        start_with=rec.start_with,
         best_measured=best_measured,
-        agrees=best_measured == rec.recommendation,
+        agrees=best_measured in (rec.recommendation, rec.start_with),
         prompt_enough=best_measured == "prompt",
         tied_with_best=tied,
         task=task.kind,
@@ -138,7 +141,8 @@ def summarise(rec: Recommendation, task: Task, results: Mapping[str, ArmResult],
         held_out=counts.get("held_out"),
         train_pairs=counts.get("train_pairs"),
         seed=settings.seed,
-        test_fraction=settings.test_fraction,
+        test_fraction=None if counts.get("pinned") else settings.test_fraction,
+        split_pinned=bool(counts.get("pinned")),
         baseline=baseline,
         approaches=approaches,
         comparisons=comparisons,
@@ -335,7 +339,7 @@ def challenged_answers(answers: Mapping[str, str], run: ValidationRun) -> list[C
 
 
 def _name(arm: str) -> str:
-    return {"prompt": "few-shot prompting", BASELINE: "the untouched model"}.get(arm, arm)
+    return {PROMPT: PROMPT_LABEL, BASELINE: "the untouched model"}.get(arm, arm)
 
 
 def verdict(run: ValidationRun) -> str:
@@ -358,8 +362,9 @@ def verdict(run: ValidationRun) -> str:
         )
     if best == "prompt":
         parts.append(
-            "Prompting with a few good examples is enough on this data: neither retrieval nor training "
-            "measured better, so start there" + (f" rather than with {rec}." if rec != "prompt" else ".")
+            "Few-shot prompting is enough on this data: neither retrieval nor training measured better, so start "
+            "there" + (f" rather than with {rec}." if rec != PROMPT and run.start_with != PROMPT else
+                       ", as the questionnaire said." if run.start_with == PROMPT else ".")
         )
     elif run.agrees:
         parts.append(f"This agrees with the questionnaire's recommendation ({rec}).")
@@ -393,8 +398,9 @@ def verdict(run: ValidationRun) -> str:
         parts.append(cost)
     if run.model_warning:
         parts.append(run.model_warning)
-    if n < 30:
-        parts.append(f"With {n} inputs, only large differences are measurable; add pairs to sharpen this.")
+    caveat = few_inputs_caveat(n)
+    if caveat:
+        parts.append(caveat)
     return " ".join(parts)
 
 
@@ -433,8 +439,11 @@ def next_steps(run: ValidationRun) -> list[str]:
     failed = [a for a, r in run.approaches.items() if r.state == "failed"]
     if failed:
         steps.append(f"Fix and re-run the failed approach(es): {', '.join(failed)} (finished stages are reused).")
-    if (run.questions or 0) < 30:
-        steps.append("Write more pairs (60+) so that differences between approaches are measurable.")
+    held = run.held_out
+    advice = sample_advice(run.questions or 0, held, (held or 0) + (run.train_pairs or 0) if held is not None
+                           else None, run.test_fraction, run.split_pinned)
+    if advice:
+        steps.append(advice)
     if not any(by.kind == "endpoint" for by in answered_by(run).values()):
         steps.append(
             "Repeat with your production model: serve it behind an OpenAI-compatible endpoint (--endpoint, "

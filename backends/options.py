@@ -6,6 +6,8 @@ index, training, hybrid, few-shot prompting). Light module: pydantic only.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -22,6 +24,16 @@ class RetrievalOptions(_Options):
     fusion: str | None = None
     dense_weight: float | None = Field(None, ge=0, le=1)
     context_k: int | None = Field(None, ge=1)
+    # Where the index lives (backends/store.py): hnswlib files in the run folder (the default), or Qdrant,
+    # embedded in the run folder, in an embedded storage folder (qdrant_path) or on a server (qdrant_url; the
+    # key comes from QDRANT_API_KEY, never from here). text_field and doc_field name the payload fields of an
+    # existing collection, which is then only read.
+    store: Literal["hnswlib", "qdrant"] | None = None
+    qdrant_url: str | None = None
+    qdrant_path: str | None = None
+    collection: str | None = None
+    text_field: str | None = None
+    doc_field: str | None = None
 
 
 class TrainingOptions(_Options):

@@ -108,8 +108,11 @@ def _retrieval(settings: BuildSettings) -> RetrievalSettings:
     from advisor.backends.chunking import check_window
     from advisor.backends.rag import retrieval_options
 
+    from advisor.backends.store import check_store
+
     options = retrieval_options(settings)
     check_window(options.chunk_tokens, options.chunk_overlap)
+    check_store(options.store, settings)  # reachable, key accepted, collection fits: before any model loads
     return options
 
 

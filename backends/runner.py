@@ -126,9 +126,11 @@ def build_and_evaluate(approach: str, docs_dir: str | Path | None, qa_file: str 
         backend, build_facts = distributed.build(backend, inputs.documents, inputs.train, out, progress)
     say(f"built in {built.seconds:.1f} s; evaluating")
 
+    pinned = any(p.split for p in inputs.pairs)  # the pairs fixed the split: --test-fraction was not used
     header = {"approach": approach, "build_seconds": built.seconds, "peak_memory_mb": built.peak_memory_mb,
-              "split": {"seed": settings.seed, "test_fraction": settings.test_fraction, "train": len(inputs.train),
-                        "test": len(inputs.test), "eval_limit": settings.eval_limit},
+              "split": {"seed": settings.seed, "test_fraction": None if pinned else settings.test_fraction,
+                        "pinned": pinned, "train": len(inputs.train), "test": len(inputs.test),
+                        "eval_limit": settings.eval_limit},
               "build": {k: v for k, v in build_facts.items() if k != "train"},
               "settings": plan.recorded()}
     if "train" in build_facts:
@@ -141,6 +143,8 @@ def build_and_evaluate(approach: str, docs_dir: str | Path | None, qa_file: str 
         stopped = Measurements.model_validate({**header, "interrupted": True})
         distributed.on_main(write_text, out / METRICS_FILE, stopped.to_text())
         raise
+    finally:
+        backend.close()
     data = metrics.to_json()
     data.update({k: v for k, v in header.items() if data.get(k) is None})
     metrics = Measurements.model_validate(data)

@@ -23,6 +23,7 @@ from advisor.backends.plan import ArmPlan
 from advisor.backends.options import EndpointOptions
 from advisor.backends.runner import Inputs as DataInputs
 from advisor.errors import InputError
+from advisor.samplesize import MEASURABLE_INPUTS, pairs_for
 from advisor.runrecords import (
     MANIFEST_FILE,
     VALIDATION_FILE,
@@ -35,7 +36,7 @@ from advisor.runrecords import (
 
 if TYPE_CHECKING:
     from advisor.engine import Recommendation
-    from advisor.models import RuleBase
+    from advisor.models import AnswersFile, RuleBase
 
 STAGE_FILE = "stage.json"
 PROGRESS_FILE = "progress.json"  # the stage now running, for readers such as `advisor serve`
@@ -52,6 +53,7 @@ class Inputs:
     project: str | None
     data: DataInputs
     not_applicable: dict[str, str]
+    document: AnswersFile | None = None  # the answers file as read (its costs: feed the report's estimate)
 
 
 def parse_approaches(text: str | Sequence[str] | None, has_documents: bool = True) -> list[str]:
@@ -101,16 +103,17 @@ def prepare(
     if len(data.pairs) < MIN_PAIRS:
         raise InputError(
             f"{qa_file}: {len(data.pairs)} question/answer pairs are too few for a meaningful comparison; "
-            f"give at least {MIN_PAIRS} (60 or more make differences between approaches measurable)"
+            f"give at least {MIN_PAIRS} ({pairs_for(settings.test_fraction)} or more at --test-fraction "
+            f"{settings.test_fraction:g} hold out the {MEASURABLE_INPUTS} inputs that make differences measurable)"
         )
     if len(data.test) < MIN_TEST:
         raise InputError(
             f"--test-fraction {settings.test_fraction} holds out only {len(data.test)} of "
             f"{len(data.pairs)} pairs; at least {MIN_TEST} are needed (raise --test-fraction or add pairs)"
         )
-    skipped = {} if docs_dir is not None else {a: "not applicable: no documents" for a in arms.needing_documents()}
+    skipped = {} if docs_dir is not None else {a: "no documents" for a in arms.needing_documents()}
     skipped.update(untrainable)
-    return Inputs(rulebase, rec, getattr(answers_file, "project", None), data, skipped), measured
+    return Inputs(rulebase, rec, getattr(answers_file, "project", None), data, skipped, answers_file), measured
 
 
 def tuned_not_applicable(settings: BuildSettings, chosen: Sequence[str]) -> dict[str, str]:
@@ -124,11 +127,11 @@ def tuned_not_applicable(settings: BuildSettings, chosen: Sequence[str]) -> dict
     how = ("an endpoint cannot be trained: give --generator with the endpoint model's base weights (a local "
            "folder, a Hugging Face id in the cache, or a GPU machine that holds them) to measure it")
     if settings.generator.strip().lower() == "none":
-        return {a: f"not applicable: {a} trains weights in-process and --generator is none; {how}" for a in tuned}
+        return {a: f"{a} trains weights in-process and --generator is none; {how}" for a in tuned}
     try:
         resolve(settings.generator)
     except InputError as exc:
-        return {a: f"not applicable: {a} trains weights in-process ({exc}); {how}" for a in tuned}
+        return {a: f"{a} trains weights in-process ({exc}); {how}" for a in tuned}
     return {}
 
 
@@ -314,7 +317,9 @@ def validate(
     distributed.check_run(list(inputs.data.plans.values()), len(inputs.data.train), len(answered))
     distributed.barrier()  # every rank has checked OUT before any rank writes there
     rec = inputs.recommendation
-    echo(f"recommendation from the answers: {rec.recommendation} (confidence {rec.confidence:.2f})")
+    first = f"few-shot prompting first, then {rec.recommendation}" if rec.start_with != rec.recommendation \
+        else rec.recommendation
+    echo(f"recommendation from the answers: {first} (confidence {rec.confidence:.2f})")
     echo(
         f"validating the untouched model, {', '.join(chosen)} on {describe_documents(inputs.data.documents)} and "
         f"{len(inputs.data.pairs)} pairs ({len(inputs.data.train)} for training, {len(inputs.data.test)} held out, "
@@ -322,7 +327,7 @@ def validate(
         f"ranked by {inputs.data.task.metric}"
     )
     for arm, why in inputs.not_applicable.items():
-        echo(f"{arm}: {why}")
+        echo(f"{arm}: not applicable: {why}")
     if settings.endpoint is not None:
         from advisor.backends.generation import answered_by
         from advisor.backends.preflight import check_endpoint
@@ -429,22 +434,23 @@ def summarise_run(
     base_q = next(({r.line: s for r in rows if (s := r.baseline_score(metric)) is not None}
                    for rows in records.values()), {})
     counts = {"questions": len(settings.answered(inputs.data.test)), "held_out": len(inputs.data.test),
-              "train_pairs": len(inputs.data.train)}
+              "train_pairs": len(inputs.data.train),
+              "pinned": int(any(p.split for p in inputs.data.pairs))}  # the pairs' split fields fixed the split
     return summarise(rec, inputs.data.task, results, inputs.not_applicable, per_q, base_q, records, settings, counts)
 
 
 def write_reports(
     out: Path, rec: Recommendation, inputs: Inputs, validation: ValidationRun, answers_path: str | Path
 ) -> None:
-    """report.html and report.md in OUT, with the evidence section."""
-    from advisor.report import write_report
+    """report.html and report.md in OUT, with the evidence section: the one report path of `advisor report
+    ANSWERS --validation OUT` (robustness, few-shot prompting first, unknowns and costs included)."""
+    from advisor import assessment
+    from advisor.engine import compile_rules
+    from advisor.models import AnswersFile
 
-    for name in ("report.html", "report.md"):
-        write_report(
-            out / name,
-            rec,
-            inputs.rulebase,
-            project=inputs.project,
-            answers_file=str(answers_path),
-            validation=validation,
-        )
+    document = inputs.document or AnswersFile(version=1, project=inputs.project, answers=dict(rec.answers))
+    result = assessment.assess(document, dict(rec.answers), inputs.rulebase, compile_rules(inputs.rulebase),
+                               str(answers_path))
+    for name, fmt in (("report.html", "html"), ("report.md", "markdown")):
+        write_text(out / name, assessment.render_report(result, fmt, answers_file=str(answers_path),
+                                                        validation=validation))

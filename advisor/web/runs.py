@@ -65,6 +65,7 @@ class RunSummary(BaseModel):
     name: str
     status: Status
     recommended: Optional[str] = None
+    start_with: Optional[str] = None  # `prompt` when the questionnaire said few-shot prompting first
     best_measured: Optional[str] = None
     agrees: Optional[bool] = None
     verdict: str = ""
@@ -162,6 +163,7 @@ def read_run(runs_dir: Path, name: str, with_validation: bool = True) -> RunDeta
         else:
             detail.status = "done"
             detail.recommended = validation.recommended
+            detail.start_with = validation.start_with
             detail.best_measured = validation.best_measured
             detail.agrees = validation.agrees
             detail.verdict = validation.verdict or ""

@@ -55,6 +55,7 @@ def _result(approach: str, scores: list[float], base: list[float]) -> ArmResult:
 class _Rec:
     def __init__(self, recommendation: str, answers: dict[str, str]):
         self.recommendation = recommendation
+        self.start_with = recommendation  # no few-shot-prompting-first outcome in these runs
         self.answers = answers
 
 

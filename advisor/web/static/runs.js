@@ -42,7 +42,7 @@
     return el("tr", { "data-run": run.name, "data-status": run.status },
       el("td", {}, el("a", { href: `/runs/${encodeURIComponent(run.name)}` }, run.name)),
       el("td", { class: `status-${run.status}` }, run.status),
-      el("td", {}, run.recommended || "–"),
+      el("td", {}, run.start_with === "prompt" ? `prompt, then ${run.recommended}` : run.recommended || "–"),
       el("td", {}, (run.best_measured || "–") + agrees),
       el("td", { class: "detail" }, detailText(run)),
       answeredBy(run));
