@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from advisor.answers import dump_answers, load_answers, normalise_answers, parse_data
+from advisor.answers import dump_answers, explain_document, load_answers, normalise_answers, parse_data
 from advisor.modelfiles import check_model
 from advisor.models import AnswersFile
 
@@ -51,13 +51,40 @@ def read_file(path: str | os.PathLike, rulebase: RuleBase) -> tuple[AnswersFile,
 def read_document(
     text: str, name: str, rulebase: RuleBase, json_format: bool = False
 ) -> tuple[AnswersFile, dict[str, str]]:
-    """Parse answers-file text (YAML, or JSON) and check it against the rule base, as `load_answers` does a file."""
-    return check_document(parse_data(text, name, json_format=json_format, what="answers file"), name, rulebase)
+    """Parse answers-file text (YAML, or JSON) and check it against the rule base, as `load_answers` does a file.
+
+    JSON that does not parse but reads as YAML is refused saying so (a YAML body sent without its content type).
+    """
+    from advisor.errors import InputError
+
+    try:
+        data = parse_data(text, name, json_format=json_format, what="answers file")
+    except InputError as exc:
+        if json_format and _reads_as_yaml(text, name):
+            raise InputError(f"{exc}; the body reads as YAML: send YAML with content-type: application/yaml") \
+                from None
+        raise explain_document(exc, None, text, name, rulebase) from None
+    return check_document(data, name, rulebase)
+
+
+def _reads_as_yaml(text: str, name: str) -> bool:
+    from advisor.errors import InputError
+
+    try:
+        return isinstance(parse_data(text, name, what="answers file"), dict)
+    except InputError:
+        return False
 
 
 def check_document(data: Any, name: str, rulebase: RuleBase) -> tuple[AnswersFile, dict[str, str]]:
-    """Check already-parsed answers-file data; InputError with the same one-line messages as for a file."""
-    model: AnswersFile = check_model(data, AnswersFile, name, "answers file")
+    """Check already-parsed answers-file data; InputError with the same one-line messages as for a file (and,
+    for something else, what it looks like)."""
+    from advisor.errors import InputError
+
+    try:
+        model: AnswersFile = check_model(data, AnswersFile, name, "answers file")
+    except InputError as exc:
+        raise explain_document(exc, data, None, name, rulebase) from None
     return model, normalise_answers(model.answers, rulebase, f"{name}: answers")
 
 

@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 from advisor.answers import normalise_answers
 from advisor.modelfiles import read_model_file
 from advisor.text import show
-from advisor.engine import CompiledRules, recommend
+from advisor.engine import CompiledRules, Recommendation, recommend
 from advisor.errors import InputError, did_you_mean
 from advisor.models import RECOMMENDABLE, Case, CaseLibrary, RuleBase
+from advisor.outcomes import PROMPT, PROMPT_LABEL
 
 if TYPE_CHECKING:
     from advisor.runrecords import ValidationRun
@@ -74,22 +75,34 @@ def case_warnings(library: CaseLibrary, name: str = "case library") -> list[str]
     ]
 
 
+def verdict_for(case_expected: str, rec: Recommendation) -> str:
+    """What a case's label is checked against: `prompt` against the verdict's start_with (few-shot prompting
+    first, or an approach), an approach against the recommendation (the best of the three, as libraries written
+    before `prompt` existed mean it)."""
+    return rec.start_with if case_expected == PROMPT else rec.recommendation
+
+
 def check_cases(compiled: CompiledRules, library: CaseLibrary) -> CaseReport:
-    """Score every case; count agreements and build the confusion table (expected -> got)."""
-    confusion = {a: dict.fromkeys(RECOMMENDABLE, 0) for a in RECOMMENDABLE}
+    """Score every case; count agreements and build the confusion table (expected -> got).
+
+    The table has a `prompt` row and column only when some case expects `prompt`.
+    """
+    labels = ([PROMPT] if any(c.expected == PROMPT for c in library.cases) else []) + list(RECOMMENDABLE)
+    confusion = {a: dict.fromkeys(labels, 0) for a in labels}
     agree = 0
     disagreements = []
     for case in library.cases:
         answers = normalise_answers(case.answers, compiled.rulebase, case.name)
         rec = recommend(compiled, answers)
-        confusion[case.expected][rec.recommendation] += 1
-        if rec.recommendation == case.expected:
+        got = verdict_for(case.expected, rec)
+        confusion[case.expected][got] += 1
+        if got == case.expected:
             agree += 1
         else:
             disagreements.append({
                 "name": case.name,
                 "expected": case.expected,
-                "got": rec.recommendation,
+                "got": got,
                 "why": case.why,
                 "scores": rec.scores,
             })
@@ -105,10 +118,14 @@ def _read_validation(path: str | os.PathLike) -> tuple[ValidationRun, Path]:
     run = load_validation(path)
     where = validation_path(path)
     best = run.best_measured
-    if best not in RECOMMENDABLE:
+    labels = (PROMPT, *RECOMMENDABLE)  # a run whose evidence favoured few-shot prompting is a `prompt` case
+    if best is None:
+        raise InputError(f"{where}: best_measured: no arm was measured (every one failed), so the run names no "
+                         "approach to add as a case; fix the failed arms and re-run 'advisor validate'")
+    if best not in labels:
         raise InputError(
-            f"{where}: best_measured: {show(best)} is not one of {', '.join(RECOMMENDABLE)}"
-            + (did_you_mean(str(best), RECOMMENDABLE) if isinstance(best, str) else "")
+            f"{where}: best_measured: {show(best)} is not one of {', '.join(labels)}"
+            + did_you_mean(str(best), labels)
         )
     return run, where
 
@@ -141,7 +158,8 @@ def case_from_validation(
         for approach, arm in run.approaches.items()
         if arm.answers
     ]
-    why = f"measured: {best} did best in the validation run" + (f" ({'; '.join(metrics)})" if metrics else "")
+    shown = f"{PROMPT_LABEL} ({best})" if best == PROMPT else best
+    why = f"measured: {shown} did best in the validation run" + (f" ({'; '.join(metrics)})" if metrics else "")
     if run.recommended is not None:
         why += f"; the advisor had recommended {run.recommended}"
     return Case.model_validate({"name": name or f"measured: {project or vpath.parent.name or vpath.name}",

@@ -78,7 +78,7 @@ def main(debug: bool) -> None:
 @click.option("--set", "sets", multiple=True, metavar="QUESTION=VALUE",
               help="What if: score with this answer changed (repeatable) and compare with the file's answers.")
 @click.option("--depth/--no-depth", default=True, show_default=True,
-              help="Add robustness to the weights, prompt-first advice and (given costs:) a cost estimate.")
+              help="Add robustness to the weights, few-shot prompting first and (given costs:) a cost estimate.")
 @click.option("--perturbations", type=click.IntRange(0, 100_000), default=500, show_default=True,
               help="Random changes of all weights (each within ±20%) behind the robustness figure.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of those random changes.")
@@ -107,7 +107,7 @@ def recommend(answers: str, rules: str | None, fmt: str, output: str | None, set
 @click.option("--validation", metavar="DIR", help="Add the Evidence section from DIR/validation.json.")
 @click.option("--rules", "rules", metavar="FILE", help="Use this rule base instead of the bundled one.")
 @click.option("--depth/--no-depth", default=True, show_default=True,
-              help="Add robustness to the weights, prompt-first advice and (given costs:) a cost estimate.")
+              help="Add robustness to the weights, few-shot prompting first and (given costs:) a cost estimate.")
 def report_command(answers: str, output: str, validation: str | None, rules: str | None, depth: bool) -> None:
     """Write the Markdown or HTML report (format from the ending of --output)."""
     from advisor import report
@@ -126,7 +126,8 @@ def report_command(answers: str, output: str, validation: str | None, rules: str
     write_text(output, assessment.render_report(result, report.format_for(output), answers_file=answers,
                                                 validation=evidence))
     rec = result.recommendation
-    click.echo(f"wrote {output}: {rec.recommendation} (confidence {rec.confidence:.2f})")
+    then = f", then {rec.recommendation} if it falls short" if rec.start_with != rec.recommendation else ""
+    click.echo(f"wrote {output}: {rec.start_with}{then} (confidence {rec.confidence:.2f})")
 
 
 @main.command()
@@ -257,19 +258,28 @@ def rules_group() -> None:
               help="With --exhaustive: raw margin under which a verdict counts as a near tie.")
 @click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True,
               help="With --exhaustive: output format of the findings.")
-def rules_check(file: str | None, exhaustive: bool, near: float, fmt: str) -> None:
-    """Report every problem of a rule base (default: the bundled one); exit 2 if there are any."""
+@click.option("--strict", is_flag=True, help="Exit 2 for warnings too (dead parts, missing help or sources).")
+def rules_check(file: str | None, exhaustive: bool, near: float, fmt: str, strict: bool) -> None:
+    """Report every problem of a rule base (default: the bundled one). Exit 2 for an error, which every command
+    taking --rules refuses too; warnings (the rule base still loads) exit 2 only with --strict."""
     from advisor.rulebase import DEFAULT_NAME, check_rules
 
     problems = check_rules(file)
     name = file or DEFAULT_NAME
-    if problems:
-        for problem in problems:
-            click.echo(str(problem), err=True)
-        raise InputError(f"{name}: {len(problems)} problem(s)")
+    errors = [p for p in problems if not p.warning]
+    warnings = [p for p in problems if p.warning]
+    for problem in errors:
+        click.echo(str(problem), err=True)
+    for problem in warnings:
+        click.echo(f"warning: {problem}", err=True)
+    if errors:
+        raise InputError(f"{name}: {len(errors)} error(s): the rule base cannot be used"
+                         + (f", and {len(warnings)} warning(s)" if warnings else ""))
+    if warnings and strict:
+        raise InputError(f"{name}: {len(warnings)} warning(s) (--strict); the rule base itself loads")
     rulebase = _rulebase(file)
     summary = (f"{name}: ok ({len(rulebase.questions)} questions, {len(rulebase.factors)} factors, "
-               f"{len(rulebase.rules)} rules)")
+               f"{len(rulebase.rules)} rules" + (f"; {len(warnings)} warning(s)" if warnings else "") + ")")
     if exhaustive:
         from advisor.analyses.cli import exhaustive_check
 

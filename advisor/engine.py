@@ -17,13 +17,14 @@ pydantic, and answers are encoded as a tuple of value indices (-1 = unknown).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from advisor.answers import check_answers, show
 from advisor.errors import InputError, did_you_mean
-from advisor.models import RECOMMENDABLE, UNKNOWN, Approach, FactorPull, FiredRule, FlipOut, RuleBase
+from advisor.models import RECOMMENDABLE, UNKNOWN, Approach, Expected, FactorPull, FiredRule, FlipOut, RuleBase
+from advisor.outcomes import PROMPT, prompt_steps
 
 EPS = 1e-9  # raw scores closer than this are a tie, which the tie order decides
 Vec = tuple[float, float, float]
@@ -62,6 +63,7 @@ class CompiledRules:
     factor_meta: tuple[tuple[str, str, float], ...] = ()
     rule_meta: tuple[tuple[str, tuple[str, ...], str, tuple[str, ...], str | None], ...] = ()
     choices: dict[str, tuple[tuple[str, ...], str | None]] = field(default_factory=dict)  # what encode checks
+    prompt_rules: tuple[int, ...] = ()  # rules that say `start_with: prompt` when they fire
     rule_cap: tuple[float | None, ...] = ()  # per rule: its confidence_when_decisive
 
     def __repr__(self) -> str:
@@ -137,6 +139,7 @@ def compile_rules(rulebase: RuleBase) -> CompiledRules:
         factor_meta=tuple((f.id, f.label or f.id, f.weight) for f in rulebase.factors),
         rule_meta=tuple((r.id, tuple(r.when), r.because, tuple(r.source), r.note) for r in rulebase.rules),
         choices={q.id: (vs, q.default) for q, vs in zip(rulebase.questions, values)},
+        prompt_rules=tuple(ri for ri, r in enumerate(rulebase.rules) if r.start_with == PROMPT),
         rule_cap=tuple(r.confidence_when_decisive for r in rulebase.rules),
     )
 
@@ -262,21 +265,18 @@ def analyse(compiled: CompiledRules, state: State) -> tuple[list[float], int, fl
     """The fast core: (raw scores, top index, confidence, flips [(question, new value, new top)], ask-next question).
 
     Flips are every single-answer change (to each other value, and to or from unknown) that changes the
-    recommendation. ask-next is the unknown question whose answer could move the margin most (-1: none).
+    recommendation. ask-next is the first of `rank_unknowns` (-1: no question is unknown).
     """
     raw = raw_state(compiled, state)
     top = pick(compiled, raw)
-    base_margin = margin(raw, top)
     conf = confidence_of(compiled, state, raw, top)
     cap = decisive_cap(compiled, state, raw, top)
     if cap is not None:
         conf = min(conf, cap[0])
     fired = [_fires(compiled, ri, state) for ri in range(len(compiled.rule_conds))]
     flips: list[tuple[int, int, int]] = []
-    ask_next, ask_gain = -1, 0.0
     wpulls, rule_conds, rule_weff = compiled.wpulls, compiled.rule_conds, compiled.rule_weff
     o0, o1, o2 = compiled.order
-    others = tuple(a for a in range(3) if a != top)
     for qi, cur in enumerate(state):
         related = compiled.rules_by_q[qi]
         for alt in range(-1, len(compiled.values[qi])):
@@ -313,12 +313,62 @@ def analyse(compiled: CompiledRules, state: State) -> tuple[list[float], int, fl
                 new_top = o2
             if new_top != top:
                 flips.append((qi, alt, new_top))
-            if cur < 0:
-                a, b = others
-                gain = abs(alt_raw[top] - (alt_raw[a] if alt_raw[a] > alt_raw[b] else alt_raw[b]) - base_margin)
-                if gain > ask_gain + EPS:
-                    ask_next, ask_gain = qi, gain
+    ask_next = -1
+    if -1 in state:
+        ranked = rank_unknowns(compiled, state)
+        ask_next = ranked[0].question if ranked else -1
     return raw, top, conf, flips, ask_next
+
+
+def _answered(compiled: CompiledRules, state: State, raw: list[float], fired: list[bool], qi: int,
+              alt: int) -> list[float]:
+    """Raw scores with the unknown question `qi` answered `alt`: its pull added, and the rules it starts firing."""
+    p = compiled.wpulls[qi][alt]
+    new = [raw[0] + p[0], raw[1] + p[1], raw[2] + p[2]]
+    for ri in compiled.rules_by_q[qi]:
+        conds = compiled.rule_conds[ri]
+        if not fired[ri] and all((alt if cq == qi else state[cq]) in allowed for cq, allowed in conds):
+            e = compiled.rule_weff[ri]
+            new = [new[0] + e[0], new[1] + e[1], new[2] + e[2]]
+    return new
+
+
+@dataclass(frozen=True)
+class UnknownRank:
+    """What answering one unknown question could do to the verdict (indices into the compiled rule base)."""
+
+    question: int
+    flips_to: tuple[tuple[int, int], ...]  # (value, approach it would recommend instead), in value order
+    mean_margin_change: float  # mean over the question's values of |change of the verdict's margin|
+
+
+def rank_unknowns(compiled: CompiledRules, state: State, among: Collection[int] | None = None) -> list[UnknownRank]:
+    """Unknown questions (only those in `among`, when given), most informative first. The one rule for "the
+    question to answer next": the recommendation's `ask_next`, the JSON's `unknowns.ask_next`, the terminal and
+    report lines, `ask --adaptive` and the web page all take its first.
+
+    A question with a value that would change the verdict comes before one without; then the larger mean
+    absolute change of the verdict's margin over its values (sharpening counts as much as weakening); then
+    the rule base's question order.
+    """
+    raw = raw_state(compiled, state)
+    top = pick(compiled, raw)
+    base = margin(raw, top)
+    fired = [_fires(compiled, ri, state) for ri in range(len(compiled.rule_conds))]
+    ranked: list[UnknownRank] = []
+    for qi, v in enumerate(state):
+        if v >= 0 or (among is not None and qi not in among):
+            continue
+        changes, flips = [], []
+        for alt in range(len(compiled.values[qi])):
+            new = _answered(compiled, state, raw, fired, qi, alt)  # an unknown answer pulls nothing: add alt's
+            new_top = pick(compiled, new)
+            changes.append(abs(margin(new, top) - base))
+            if new_top != top:
+                flips.append((alt, new_top))
+        ranked.append(UnknownRank(qi, tuple(flips), sum(changes) / len(changes)))
+    ranked.sort(key=lambda q: (not q.flips_to, -round(q.mean_margin_change, 9), q.question))
+    return ranked
 
 
 def to_score(compiled: CompiledRules, raw: float) -> float:
@@ -346,6 +396,8 @@ class Recommendation:
     flips: list[FlipOut]
     unknown: list[str]
     ask_next: str | None
+    # what to act on first: `prompt` when a rule saying `start_with: prompt` fired, else the recommendation
+    start_with: Expected
     rules_name: str = ""
     next_steps: list[str] = field(default_factory=list)
     confidence_capped_by: str | None = None  # the veto rule that alone decides the verdict, capping the confidence
@@ -355,6 +407,7 @@ class Recommendation:
         return {
             "version": 1,
             "recommendation": self.recommendation,
+            "start_with": self.start_with,
             "scores": self.scores,
             "confidence": self.confidence,
             "factors": [f.model_dump(by_alias=True) for f in self.factors],
@@ -429,6 +482,12 @@ def recommend(compiled: CompiledRules, answers: Mapping[str, Any]) -> Recommenda
     ]
     name = cast(Approach, RECOMMENDABLE[top])
     cap = decisive_cap(compiled, state, raw, top)
+    info = rb.approaches.get(name)
+    prompt_first = any(_fires(compiled, ri, state) for ri in compiled.prompt_rules)
+    if prompt_first:
+        next_steps = prompt_steps(info.label if info else name)
+    else:
+        next_steps = list(info.next_steps) if info else []
     return Recommendation(
         recommendation=name,
         scores={a: _r(to_score(compiled, raw[i])) for i, a in enumerate(RECOMMENDABLE)},
@@ -443,7 +502,8 @@ def recommend(compiled: CompiledRules, answers: Mapping[str, Any]) -> Recommenda
         unknown=[q for q, v in decoded.items() if v == UNKNOWN],
         ask_next=compiled.qids[ask_next] if ask_next >= 0 else None,
         rules_name=rb.name,
-        next_steps=list(rb.approaches[name].next_steps) if name in rb.approaches else [],
+        next_steps=next_steps,
+        start_with="prompt" if prompt_first else name,
         confidence_capped_by=compiled.rule_ids[cap[1]] if cap is not None else None,
     )
 

@@ -17,6 +17,9 @@ RECOMMENDABLE: tuple[str, ...] = ("rag", "fine-tuning", "hybrid")
 UNKNOWN = "unknown"
 
 Approach = Literal["rag", "fine-tuning", "hybrid"]
+# What a case may expect: one of the approaches (the best of the three), or `prompt` (start with few-shot
+# prompting: the verdict's `start_with`, see `advisor.outcomes`)
+Expected = Literal["prompt", "rag", "fine-tuning", "hybrid"]
 Pull = Annotated[float, Field(ge=-100, le=100)]  # bounded so that sums stay finite
 Weight = Annotated[float, Field(ge=0, le=100)]
 
@@ -106,6 +109,10 @@ class Rule(_Strict):
     because: str
     source: list[str] = Field(default_factory=list)
     note: Optional[str] = None
+    start_with: Optional[Literal["prompt"]] = Field(
+        default=None,
+        description="when the rule fires, the verdict says to start with few-shot prompting (its `start_with`)",
+    )
     # A veto rule: where it alone decides the verdict (without it another approach would win), the verdict is
     # forced rather than preferred, and the confidence is at most this.
     confidence_when_decisive: Optional[Annotated[float, Field(ge=0, le=1)]] = Field(
@@ -221,7 +228,7 @@ class Case(_Strict):
     """One labelled scenario of a case library."""
 
     name: str = Field(min_length=1)
-    expected: Approach
+    expected: Expected  # `prompt` is checked against the verdict's start_with, an approach against its recommendation
     why: str = ""  # optional: a hand-written case is not refused for a missing comment (`case_warnings` notes it)
     answers: dict[str, Any]
     source: list[str] = Field(default_factory=list)

@@ -18,11 +18,12 @@ from advisor import charts
 from advisor.atomic import write_text
 from advisor.errors import InputError
 from advisor.models import RECOMMENDABLE, UNKNOWN
+from advisor.outcomes import PROMPT, PROMPT_HEADLINE, PROMPT_LABEL, PROMPT_SUMMARY
 from advisor.references import cite, cited_works
 from advisor.text import terminal_safe
 
 if TYPE_CHECKING:
-    from advisor.runrecords import ArmResult, Example, ValidationRun
+    from advisor.runrecords import ArmResult, Example, Usage, ValidationRun
     from advisor.analyses.bundle import Analyses
     from advisor.analyses.whatif import WhatIf
     from advisor.engine import Recommendation
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 FORMATS = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
 KNOWLEDGE_METRICS = ("contains", "f1", "exact_match")  # the columns of runs made before metrics followed the task
+ASK_NEXT = "Most informative question to answer next"  # the one wording, for `rec.ask_next` only
 
 
 # ---------------------------------------------------------------- helpers
@@ -73,6 +75,8 @@ def evidence_context(run: ValidationRun) -> dict[str, Any]:
                          columns))
     names = sorted(run.approaches, key=arms.cost_rank)  # cheapest first; arms no longer registered last
     rows += [_row(arms.label(name), name, run.approaches[name], columns) for name in names]
+    if baseline and rows and rows[0]["key"] == "baseline":
+        rows[0]["cells"].update(_usage_cells(baseline.usage))
     chart_items = [(r["key"], r["metric_value"]) for r in rows if r["ok"] and r["metric_value"] is not None]
     chart = charts.bar_chart(chart_items, title=f"{METRICS[metric].label} on held-out inputs (higher is better)",
                              min_value=0.0, max_value=1.0, highlight=run.best_measured)
@@ -83,12 +87,14 @@ def evidence_context(run: ValidationRun) -> dict[str, Any]:
         "prompt_enough": run.prompt_enough,
         "metric": metric,
         "metric_reason": run.metric_reason or "",
-        "recommended": run.recommended or "",
+        "recommended": (f"{PROMPT_LABEL} first, then {run.recommended}" if run.start_with == PROMPT
+                        else run.recommended or ""),
         "best_measured": run.best_measured or "",
         "agrees": run.agrees,
         "questions": run.questions,
         "seed": run.seed,
         "test_fraction": run.test_fraction,
+        "sample": sample_text(run),
         "rows": rows,
         "chart": chart if chart_items else "",
         "verdict": run.verdict or "",
@@ -101,7 +107,86 @@ def evidence_context(run: ValidationRun) -> dict[str, Any]:
                        for c in run.challenged_answers],
         "next_steps": run.next_steps,
         "stages": [{"name": s.name, "seconds": _num(s.seconds, 1)} for s in run.stages],
+        "usage": any(r["cells"]["tokens"] != "–" for r in rows),
+        "judge": _judge(run),
+        "answered_by": _answered_by(run),
+        "model_warning": run.model_warning or "",
     }
+
+
+def sample_text(run: ValidationRun) -> str:
+    """What the numbers were measured on, in one sentence: how many held-out inputs were answered (of how many),
+    how the split was made, the training pairs, and what retrieval was scored on when that differs."""
+    answered, held = run.questions, run.held_out
+    if answered is not None and held is not None and answered < held:
+        parts = [f"Answers scored on {answered} of {held} held-out inputs (--eval-limit)"]
+    else:
+        parts = [f"Held-out inputs: {_num(answered if answered is not None else held, 0)}"]
+    if run.split_pinned:
+        parts.append("held-out pairs fixed by their split field")
+    elif run.test_fraction is not None:
+        parts.append(f"test fraction {run.test_fraction:g}")
+    if run.seed is not None:
+        parts.append(f"seed {run.seed}")
+    if run.train_pairs is not None:
+        parts.append(f"{run.train_pairs} pairs for training")
+    text = ", ".join(parts)
+    scored = {a.retrieval.questions for a in run.approaches.values() if a.ok and a.retrieval and a.retrieval.questions}
+    if scored and scored != {answered}:
+        text += (f"; retrieval (recall@k, MRR) on {', '.join(str(n) for n in sorted(scored))} held-out inputs, "
+                 "since it needs no generation")
+    return text + "."
+
+
+def _judge(run: ValidationRun) -> dict[str, str] | None:
+    """The optional LLM judge's line: who judged, the share of each arm's responses it called correct, the note."""
+    if run.judge is None:
+        return None
+    blocks = ([("untouched", run.baseline.judge)] if run.baseline is not None else []) + \
+        [(name, arm.judge) for name, arm in run.approaches.items() if arm.ok]
+    from advisor.backends.arms import label
+
+    shares = [f"{label(name)} {_num(score.correct)}" for name, score in blocks
+              if score is not None and score.correct is not None]
+    usages = [score.usage for _, score in blocks if score is not None and score.usage is not None]
+    costs = [u.cost for u in usages if u.cost is not None]
+    spent = f" Judging cost {money(sum(costs), usages[0].currency)}." if costs else ""
+    return {"who": f"{run.judge.model} at {run.judge.host}, rubric v{run.judge.rubric_version}",
+            "shares": ", ".join(shares) or "no verdicts", "note": run.judge.note + spent}
+
+
+def _answered_by(run: ValidationRun) -> list[dict[str, str]]:
+    """Which model answered which arms, grouped: 'MODEL at HOST' (an endpoint) or 'MODEL (in-process, cpu)'."""
+    from advisor.backends.arms import BASELINE, label
+
+    who: dict[str, list[str]] = {}
+    if run.baseline is not None and run.baseline.answered_by is not None:
+        who.setdefault(run.baseline.answered_by.describe(), []).append(label(BASELINE))
+    for name, arm in run.approaches.items():
+        if arm.ok and arm.answered_by is not None:
+            who.setdefault(arm.answered_by.describe(), []).append(label(name))
+    return [{"model": model, "arms": ", ".join(names)} for model, names in who.items()]
+
+
+def money(value: float | None, currency: str | None) -> str:
+    """An amount with enough digits for small ones ('0.0123 USD'); '–' when unknown."""
+    if value is None:
+        return "–"
+    digits = 2 if value >= 10 else 4 if value >= 0.01 else 6
+    return f"{value:.{digits}f} {currency or ''}".strip()
+
+
+def _usage_cells(usage: Usage | None) -> dict[str, str]:
+    """Tokens in / out per answer, cost per 1,000 answers and answers per second, for the evidence table."""
+    if usage is None:
+        return {"tokens": "–", "cost": "–", "rate": "–", "ended": ""}
+    tokens = "–"
+    if usage.prompt_tokens_per_answer is not None and usage.completion_tokens_per_answer is not None:
+        tokens = f"{usage.prompt_tokens_per_answer:.0f} / {usage.completion_tokens_per_answer:.0f}"
+    ended = ", ".join(part for part in (f"{usage.empty} empty" if usage.empty else "",
+                                        f"{usage.cut} cut by the token limit" if usage.cut else "") if part)
+    return {"tokens": tokens, "cost": money(usage.cost_per_1000_answers, usage.currency),
+            "rate": _num(usage.answers_per_second, 2), "ended": ended}
 
 
 def _example(ex: Example) -> dict[str, Any]:
@@ -114,6 +199,12 @@ def _example(ex: Example) -> dict[str, Any]:
         "outputs": [{"arm": arm_label(arm), "text": o.text, "score": _num(o.score)}
                     for arm, o in ex.outputs.items()],
     }
+
+
+def _reason(reason: str | None) -> str:
+    """Why an arm did not apply, without the status the row already shows (runs before this wrote it twice)."""
+    text = reason or ""
+    return text[len("not applicable: "):] if text.startswith("not applicable: ") else text
 
 
 def _row(label: str, key: str, arm: ArmResult, columns: list[str]) -> dict[str, Any]:
@@ -130,7 +221,7 @@ def _row(label: str, key: str, arm: ArmResult, columns: list[str]) -> dict[str, 
         "key": key,
         "ok": arm.ok,
         "status": arm.state,
-        "error": arm.error or arm.reason or "",
+        "error": arm.error or _reason(arm.reason),
         "cells": {
             "recall": _num(retrieval.recall_at_k),
             "k": retrieval.k,
@@ -139,6 +230,7 @@ def _row(label: str, key: str, arm: ArmResult, columns: list[str]) -> dict[str, 
             "p95": _num(latency.p95, 0),
             "build": _num(arm.build_seconds, 1),
             "memory": _num(arm.peak_memory_mb, 0),
+            **_usage_cells(arm.usage),
         },
     }
 
@@ -177,7 +269,7 @@ def report_context(
          "text": questions[flip.question].text if flip.question in questions else flip.question}
         for flip in rec.flips
     ]
-    info = rulebase.approaches.get(rec.recommendation)
+    head = headline(rec, rulebase)
     score_chart = charts.bar_chart(
         [(a, rec.scores[a]) for a in RECOMMENDABLE],
         title="Scores (0 to 1)",
@@ -206,9 +298,10 @@ def report_context(
         "answers_file": answers_file or "",
         "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "rec": rec,
-        "label": info.label if info else rec.recommendation,
-        "summary": info.summary if info else "",
-        "confidence_pct": round(rec.confidence * 100),
+        "label": head["label"],
+        "summary": head["summary"],
+        "fallback": head["fallback"],
+        "confidence": f"{rec.confidence:.2f}",
         "confidence_word": confidence_word(rec.confidence),
         "scores": [
             {"name": a, "score": rec.scores[a], "raw": rec.raw_scores[a], "top": a == rec.recommendation}
@@ -228,6 +321,7 @@ def report_context(
         "unknown": rec.unknown,
         "ask_next": rec.ask_next,
         "ask_next_text": questions[rec.ask_next].text if rec.ask_next in questions else "",
+        "ask_next_label": ASK_NEXT,
         "next_steps": rec.next_steps,
         "rules_name": rulebase.name,
         "score_chart": score_chart,
@@ -242,6 +336,22 @@ def _depth_sections(depth: Analyses | None) -> dict[str, Any]:
     from advisor.analyses.bundle import report_sections
 
     return report_sections(depth)
+
+
+def headline(rec: Recommendation, rulebase: RuleBase) -> dict[str, str]:
+    """What the verdict says first, the same in every output: `label` and `summary` of the outcome to start
+    with, and `fallback`, the best of the three approaches, when that outcome is few-shot prompting ('' else)."""
+    info = rulebase.approaches.get(rec.recommendation)
+    approach = info.label if info else rec.recommendation
+    if rec.start_with == PROMPT:
+        return {"label": PROMPT_HEADLINE, "summary": PROMPT_SUMMARY, "fallback": approach}
+    return {"label": approach, "summary": info.summary if info else "", "fallback": ""}
+
+
+def confidence_text(confidence: float) -> str:
+    """Confidence as every output shows it: a score from 0 to 1 and its word, never a percentage (it is a
+    reasoned heuristic, not a probability)."""
+    return f"{confidence:.2f} ({confidence_word(confidence)})"
 
 
 def confidence_word(confidence: float) -> str:
@@ -354,13 +464,17 @@ def write_report(path: str | os.PathLike, rec: Recommendation, rulebase: RuleBas
 
 def render_text(rec: Recommendation, rulebase: RuleBase, project: str | None = None) -> str:
     """A readable terminal summary (no Jinja2)."""
-    info = rulebase.approaches.get(rec.recommendation)
+    head = headline(rec, rulebase)
     questions = {q.id: q for q in rulebase.questions}
     lines = []
     if project:
         lines.append(f"Project: {project}")
-    lines.append(f"Recommendation: {info.label if info else rec.recommendation}")
-    lines.append(f"Confidence:     {rec.confidence:.2f} ({confidence_word(rec.confidence)})")
+    lines.append(f"Recommendation: {head['label']}")
+    if head["fallback"]:
+        lines.append(f"                {head['summary']}")
+        lines.append(f"If it falls short, the best of the three approaches: {head['fallback']}")
+    lines.append(f"Confidence:     {confidence_text(rec.confidence)}"
+                 + (" (in that choice among the three)" if head["fallback"] else ""))
     if rec.confidence_capped_by:
         lines.append(f"{'':<16}capped: rule {rec.confidence_capped_by} alone decides this verdict (see its note)")
     lines.append("Scores:         " + "   ".join(f"{a} {rec.scores[a]:.2f}" for a in RECOMMENDABLE))
@@ -392,11 +506,8 @@ def render_text(rec: Recommendation, rulebase: RuleBase, project: str | None = N
         lines.append("")
         lines.append(f"Unknown answers (neutral, they lower the confidence): {', '.join(rec.unknown)}")
         if rec.ask_next:
-            lines.append(
-                f"Answering '{rec.ask_next}' would sharpen the verdict most: {questions[rec.ask_next].text}"
-                if rec.ask_next in questions
-                else f"Answering '{rec.ask_next}' would sharpen it most."
-            )
+            text = f" ({questions[rec.ask_next].text})" if rec.ask_next in questions else ""
+            lines.append(f"{ASK_NEXT}: {rec.ask_next}{text}")
     defaulted = [q for q in rulebase.questions if q.default is not None and rec.answers.get(q.id) == q.default]
     if defaulted:
         lines.append("")

@@ -29,6 +29,7 @@ from pydantic import BaseModel
 
 from advisor.backends.options import HybridOptions, PromptOptions, RetrievalOptions, TrainingOptions
 from advisor.errors import InputError, did_you_mean
+from advisor.outcomes import PROMPT_LABEL
 
 if TYPE_CHECKING:
     from advisor.backends.base import Backend
@@ -72,7 +73,7 @@ class Arm:
 
 
 BUILT_IN = (
-    Arm("prompt", "few-shot prompting", 10, "advisor.backends.fewshot:PromptBackend", PromptOptions, "prompt",
+    Arm("prompt", PROMPT_LABEL, 10, "advisor.backends.fewshot:PromptBackend", PromptOptions, "prompt",
         embeds=True, build_seconds=5.0),
     Arm("rag", "RAG", 20, "advisor.backends.rag:RagBackend", RetrievalOptions, "retrieval",
         retrieves=True, needs_documents=True, embeds=True, build_seconds=20.0, scales_with="documents"),

@@ -12,12 +12,15 @@ from pathlib import Path
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from advisor.backends.options import HybridOptions, PromptOptions, RetrievalOptions, TrainingOptions
+from advisor.backends.options import (
+    EndpointOptions, HybridOptions, PromptOptions, RetrievalOptions, TrainingOptions,
+)
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from advisor.backends.arms import Arm
+    from advisor.backends.generation import Reply
     from advisor.backends.plan import ArmPlan
     from advisor.runrecords import Manifest
 
@@ -70,12 +73,27 @@ class Hit:
 
 @dataclass
 class Answer:
-    """A generated answer and the documents it was given (empty for closed-book approaches)."""
+    """A generated answer and the documents it was given (empty for closed-book approaches).
+
+    How the generation ended (`finish_reason`: "stop", "length" or None) and its token counts come from the
+    model's reply when it gave them; `cached` marks an endpoint's answer read from the run's cache."""
 
     text: str
     sources: list[str] = field(default_factory=list)
     hits: list[Hit] = field(default_factory=list)
     seconds: float = 0.0
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    finish_reason: str | None = None
+    cached: bool = False
+
+    @classmethod
+    def from_reply(cls, reply: Reply, sources: list[str] | None = None, hits: list[Hit] | None = None,
+                   seconds: float | None = None) -> "Answer":
+        """An answer carrying a model's reply, its text, ending and tokens."""
+        return cls(reply.text, list(sources or []), list(hits or []),
+                   reply.seconds if seconds is None else seconds, reply.prompt_tokens, reply.completion_tokens,
+                   reply.finish_reason, reply.cached)
 
 
 @dataclass(frozen=True)
@@ -100,6 +118,7 @@ class BuildSettings:
     training: TrainingOptions = field(default_factory=TrainingOptions)
     hybrid: HybridOptions = field(default_factory=HybridOptions)
     prompt: PromptOptions = field(default_factory=PromptOptions)
+    endpoint: EndpointOptions | None = None  # the untouched model, prompt and rag answer through it when set
 
     def __post_init__(self) -> None:
         """The options every arm shares, checked once, when the settings are made (each arm's own options are
@@ -120,6 +139,8 @@ class BuildSettings:
             check_metric(self.metric)
         if self.device not in ("cpu", "cuda", "mps") and not self.device.startswith("cuda:"):
             raise InputError(f"--device must be cpu, cuda or mps, got '{self.device}'")
+        if self.endpoint is not None:
+            check_endpoint(self.endpoint)
 
     def answered(self, held_out: Sequence[QAPair]) -> list[QAPair]:
         """The held-out pairs that get answered: the first `eval_limit` of them, or all without a limit."""
@@ -140,6 +161,10 @@ class BuildSettings:
         data: dict[str, Any] = {}
         for name in self.__dataclass_fields__:
             value = getattr(self, name)
+            if name == "endpoint":
+                if value is not None:
+                    data[name] = endpoint_record(value)
+                continue
             data[name] = value.model_dump(exclude_none=True) if hasattr(value, "model_dump") else value
         return data
 
@@ -148,13 +173,39 @@ class BuildSettings:
         """Settings saved by to_json (unknown top-level keys of older builds are ignored)."""
         sections: dict[str, type[BaseModel]] = {"retrieval": RetrievalOptions, "training": TrainingOptions,
                                                 "hybrid": HybridOptions, "prompt": PromptOptions}
-        values = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        # The endpoint is not restored: its record names the host only (see endpoint_record); give it again.
+        values = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "endpoint"}
         for name, model in sections.items():
             if isinstance(values.get(name), dict):
                 values[name] = model.model_validate(values[name])
             else:
                 values.pop(name, None)
         return cls(**values)
+
+
+def check_endpoint(options: EndpointOptions) -> None:
+    """An endpoint's URL, model and key variable, checked without sending anything."""
+    import re
+
+    from advisor.backends.endpoint import check_url
+    from advisor.errors import InputError
+
+    check_url(options.url)
+    if not options.model.strip():
+        raise InputError("--endpoint needs --endpoint-model NAME: the model as the server names it "
+                         "(GET <endpoint>/models lists them)")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", options.api_key_env):
+        raise InputError(f"--api-key-env: expected the name of an environment variable (letters, digits, _), "
+                         f"got '{options.api_key_env}'")
+
+
+def endpoint_record(options: EndpointOptions) -> dict[str, Any]:
+    """What is written about an endpoint: its host and model and the run's request settings, never its URL
+    (which may hold credentials or a query string) and never the key (only the variable's name)."""
+    from advisor.backends.endpoint import host_of
+
+    record = options.model_dump(exclude_none=True, exclude={"url", "cache", "timeout", "max_retries"})
+    return {"host": host_of(options.url), **record}
 
 
 MIN_NEW_TOKENS = 32
@@ -232,4 +283,8 @@ class Backend(abc.ABC):
 
     def retrieve(self, question: str, k: int) -> list[Hit] | None:
         """The top-k chunks for a question, or None for approaches that do not retrieve."""
+        return None
+
+    def close(self) -> None:
+        """Let go of what the pipeline holds open beyond memory (an index store's client); nothing by default."""
         return None

@@ -309,6 +309,11 @@ def check_run(plans: Sequence[Any], train_pairs: int, questions: int) -> None:
     for plan in plans:
         if plan.training is not None:
             per_process_batch(plan.training.batch_size, plan.training.accumulation, w)
+    for plan in plans:
+        store = plan.retrieval.store if plan.retrieval is not None else None
+        if store is not None and store.kind == "qdrant" and not store.url:
+            raise InputError(f"under a launcher every process reads the index, and an embedded Qdrant storage "
+                             f"serves one process: give --qdrant-url of a Qdrant server ({w.size} processes)")
 
 
 # ---------------------------------------------------------------------------------------------- building

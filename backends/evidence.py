@@ -12,7 +12,10 @@ from typing import TYPE_CHECKING
 from advisor.backends import arms
 from advisor.backends.base import BuildSettings
 from advisor.backends.metrics import METRICS, Task
+from advisor.outcomes import PROMPT, PROMPT_LABEL
+from advisor.samplesize import few_inputs_caveat, sample_advice
 from advisor.runrecords import (
+    AnsweredBy,
     AnswerRecord,
     ArmOutput,
     ArmResult,
@@ -125,8 +128,9 @@ def summarise(rec: Recommendation, task: Task, results: Mapping[str, ArmResult],
     run = ValidationRun(
         version=1,
         recommended=rec.recommendation,
+        start_with=rec.start_with,
         best_measured=best_measured,
-        agrees=best_measured == rec.recommendation,
+        agrees=best_measured in (rec.recommendation, rec.start_with),
         prompt_enough=best_measured == "prompt",
         tied_with_best=tied,
         task=task.kind,
@@ -137,7 +141,8 @@ def summarise(rec: Recommendation, task: Task, results: Mapping[str, ArmResult],
         held_out=counts.get("held_out"),
         train_pairs=counts.get("train_pairs"),
         seed=settings.seed,
-        test_fraction=settings.test_fraction,
+        test_fraction=None if counts.get("pinned") else settings.test_fraction,
+        split_pinned=bool(counts.get("pinned")),
         baseline=baseline,
         approaches=approaches,
         comparisons=comparisons,
@@ -145,12 +150,76 @@ def summarise(rec: Recommendation, task: Task, results: Mapping[str, ArmResult],
         models=Models(generator=settings.generator, embedder=settings.embedder),
         answers=dict(rec.answers),
     )
+    run.model_warning = model_warning(run)
     lifted = {a for a in ok if run.beats(a, "baseline")}
     run.retrieval_diagnosis = retrieval_diagnosis(approaches, metric, lifted)
     run.challenged_answers = challenged_answers(rec.answers, run)
     run.verdict = verdict(run)
     run.next_steps = next_steps(run)
     return run
+
+
+def answered_by(run: ValidationRun) -> dict[str, AnsweredBy]:
+    """What answered each measured arm (the untouched model as BASELINE), where the run recorded it."""
+    found: dict[str, AnsweredBy] = {}
+    if run.baseline is not None and run.baseline.answered_by is not None:
+        found[BASELINE] = run.baseline.answered_by
+    for arm, block in run.approaches.items():
+        if block.ok and block.answered_by is not None:
+            found[arm] = block.answered_by
+    return found
+
+
+def model_warning(run: ValidationRun) -> str | None:
+    """A warning when the arms did not all answer with the same base model (say, an endpoint's model for the
+    untouched model, prompt and rag, and the local --generator for the tuned arms); None when they did."""
+    from advisor.backends.generation import base_model_key
+
+    who = answered_by(run)
+    groups: dict[str, list[str]] = {}
+    shown: dict[str, AnsweredBy] = {}
+    for arm, by in who.items():
+        key = base_model_key(by.model)
+        groups.setdefault(key, []).append(arm)
+        shown.setdefault(key, by)
+    if len(groups) < 2:
+        return None
+    parts = [f"{', '.join(_name(a) for a in members)} with {shown[key].describe()}"
+             for key, members in groups.items()]
+    return ("The arms did not all answer with the same base model: " + "; ".join(parts) + ". Differences between "
+            "these groups mix the approach with the model; to compare like with like, give --generator the "
+            "endpoint model's base weights (or ignore this if they are the same weights under another name).")
+
+
+def cost_sentence(run: ValidationRun) -> str | None:
+    """The measured cost side of the trade-off: tokens per answer (and money at the run's prices) of the best
+    arm against the cheapest measured alternative; None when the run measured no tokens."""
+    if not any(by.kind == "endpoint" for by in answered_by(run).values()):
+        return None  # in-process runs show their tokens in the table; the argument is about a served model
+    usage = {a: b.usage for a, b in run.approaches.items() if b.ok and b.usage is not None
+             and b.usage.prompt_tokens_per_answer is not None}
+    if run.baseline is not None and run.baseline.usage is not None \
+            and run.baseline.usage.prompt_tokens_per_answer is not None:
+        usage[BASELINE] = run.baseline.usage
+    best = run.best_measured
+    if best is None or best not in usage or len(usage) < 2:
+        return None
+
+    def tokens(arm: str) -> float:
+        u = usage[arm]
+        return (u.prompt_tokens_per_answer or 0.0) + (u.completion_tokens_per_answer or 0.0)
+
+    def said(arm: str) -> str:
+        u = usage[arm]
+        money = (f", {u.cost_per_1000_answers:.4g} {u.currency or ''} per 1,000 answers".rstrip()
+                 if u.cost_per_1000_answers is not None else "")
+        return f"{_name(arm)} {tokens(arm):.0f} tokens an answer ({u.prompt_tokens_per_answer:.0f} in){money}"
+
+    others = sorted((a for a in usage if a != best), key=tokens)
+    cheaper = [a for a in others if tokens(a) < tokens(best)]
+    if not cheaper:
+        return f"Measured cost: {said(best)}, the fewest tokens of the arms measured."
+    return f"Measured cost: {said(best)}, against {said(cheaper[0])}."
 
 
 def retrieval_diagnosis(
@@ -270,7 +339,7 @@ def challenged_answers(answers: Mapping[str, str], run: ValidationRun) -> list[C
 
 
 def _name(arm: str) -> str:
-    return "few-shot prompting" if arm == "prompt" else arm
+    return {PROMPT: PROMPT_LABEL, BASELINE: "the untouched model"}.get(arm, arm)
 
 
 def verdict(run: ValidationRun) -> str:
@@ -293,8 +362,9 @@ def verdict(run: ValidationRun) -> str:
         )
     if best == "prompt":
         parts.append(
-            "Prompting with a few good examples is enough on this data: neither retrieval nor training "
-            "measured better, so start there" + (f" rather than with {rec}." if rec != "prompt" else ".")
+            "Few-shot prompting is enough on this data: neither retrieval nor training measured better, so start "
+            "there" + (f" rather than with {rec}." if rec != PROMPT and run.start_with != PROMPT else
+                       ", as the questionnaire said." if run.start_with == PROMPT else ".")
         )
     elif run.agrees:
         parts.append(f"This agrees with the questionnaire's recommendation ({rec}).")
@@ -323,8 +393,14 @@ def verdict(run: ValidationRun) -> str:
                 "No approach beat the untouched model beyond the bootstrap noise on this sample, so "
                 "the ranking is tentative."
             )
-    if n < 30:
-        parts.append(f"With {n} inputs, only large differences are measurable; add pairs to sharpen this.")
+    cost = cost_sentence(run)
+    if cost:
+        parts.append(cost)
+    if run.model_warning:
+        parts.append(run.model_warning)
+    caveat = few_inputs_caveat(n)
+    if caveat:
+        parts.append(caveat)
     return " ".join(parts)
 
 
@@ -363,10 +439,15 @@ def next_steps(run: ValidationRun) -> list[str]:
     failed = [a for a, r in run.approaches.items() if r.state == "failed"]
     if failed:
         steps.append(f"Fix and re-run the failed approach(es): {', '.join(failed)} (finished stages are reused).")
-    if (run.questions or 0) < 30:
-        steps.append("Write more pairs (60+) so that differences between approaches are measurable.")
-    steps.append(
-        "Repeat with your production model (--generator) on a GPU: a 135M model shows the direction, "
-        "not the final quality."
-    )
+    held = run.held_out
+    advice = sample_advice(run.questions or 0, held, (held or 0) + (run.train_pairs or 0) if held is not None
+                           else None, run.test_fraction, run.split_pinned)
+    if advice:
+        steps.append(advice)
+    if not any(by.kind == "endpoint" for by in answered_by(run).values()):
+        steps.append(
+            "Repeat with your production model: serve it behind an OpenAI-compatible endpoint (--endpoint, "
+            "--endpoint-model) or give its weights to --generator on a GPU; a 135M model shows the direction, "
+            "not the final quality."
+        )
     return steps

@@ -177,13 +177,13 @@ class FineTuneBackend(Backend):
         start = time.perf_counter()
         contexts = self.contexts_for(questions)
         conversations = [self.prompt_with(q, hits) for q, hits in zip(questions, contexts)]
-        texts = self.generator.chat(
+        replies = self.generator.complete(
             conversations, max_new_tokens=self.settings.new_tokens, batch_size=self.settings.batch_size
         )
         each = (time.perf_counter() - start) / len(questions)
         return [
-            Answer(text, sources=_unique(h.doc_id for h in hits), hits=list(hits), seconds=round(each, 4))
-            for text, hits in zip(texts, contexts)
+            Answer.from_reply(reply, sources=_unique(h.doc_id for h in hits), hits=list(hits), seconds=round(each, 4))
+            for reply, hits in zip(replies, contexts)
         ]
 
     def contexts_for(self, questions: list[str]) -> list[list]:

@@ -137,7 +137,9 @@ class HybridBackend(FineTuneBackend):
                 raise InputError(f"rag_index {given} is not a built RAG index (no manifest.json)")
             shutil.copytree(given, work / "rag")
         else:
-            RagBackend(self.settings).build(documents, train, work / "rag", progress)
+            builder = RagBackend(self.settings)
+            builder.build(documents, train, work / "rag", progress)
+            builder.close()
         self.rag = RagBackend.load(work / "rag", self.settings)
         return {"rag": "rag", "context_k": self.context_k, "oracle_share": self.oracle_share}
 
@@ -153,12 +155,17 @@ class HybridBackend(FineTuneBackend):
     def after_publish(self, out: Path) -> None:
         from advisor.backends.rag import RagBackend
 
+        self.close()
         self.rag = RagBackend.load(Path(out) / "rag", self.settings)
 
     def after_load(self, out: Path) -> None:
         from advisor.backends.rag import RagBackend
 
         self.rag = RagBackend.load(Path(out) / "rag", self.settings)
+
+    def close(self) -> None:
+        if self.rag is not None:
+            self.rag.close()
 
     # ------------------------------------------------------------------------------------------ answer
 

@@ -108,16 +108,28 @@ def _retrieval(settings: BuildSettings) -> RetrievalSettings:
     from advisor.backends.chunking import check_window
     from advisor.backends.rag import retrieval_options
 
+    from advisor.backends.store import check_store
+
     options = retrieval_options(settings)
     check_window(options.chunk_tokens, options.chunk_overlap)
+    check_store(options.store, settings)  # reachable, key accepted, collection fits: before any model loads
     return options
 
 
 def check_models(settings: BuildSettings, names: Sequence[str]) -> None:
-    """The generator, and the embedder when an arm among `names` embeds, resolve (no model is loaded)."""
+    """The generator, and the embedder when an arm among `names` embeds, resolve (no model is loaded).
+
+    With an endpoint the generator is needed only by the arms that train (`--generator none` says there is
+    none; validate lists those arms as not applicable before this check)."""
     from advisor.backends.embedder import resolve_embedder
     from advisor.backends.generator import resolve as resolve_generator
 
-    resolve_generator(settings.generator)
+    training = [n for n in names if arms.get(n).trains]
+    if settings.endpoint is None or training:
+        if settings.generator.strip().lower() == "none":
+            needs = f"{', '.join(training)} trains a local model" if training else \
+                "answering in-process needs a local model (or --endpoint URL to answer through)"
+            raise InputError(f"--generator none: {needs}")
+        resolve_generator(settings.generator)
     if any(arms.get(n).embeds for n in names):
         resolve_embedder(settings.embedder)

@@ -6,7 +6,7 @@ Every input (documents, pairs, model names, options) is checked before any model
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from advisor.atomic import write_text
@@ -14,12 +14,14 @@ from advisor.backends import arms
 from advisor.backends.base import BuildSettings, Document, QAPair
 from advisor.backends.plan import ArmPlan, check_models, resolve
 from advisor.backends.metrics import Task, choose_metric
+from advisor.backends.preflight import check_endpoint
 from advisor.errors import InputError
 from advisor.runrecords import MANIFEST_FILE, METRICS_FILE, Measurements
 
 log = logging.getLogger(__name__)
 
 _OWN_FILES = (MANIFEST_FILE, METRICS_FILE)
+ENDPOINT_CACHE = ".endpoint-cache"  # the run's cache of an endpoint's answers (see replycache.py)
 
 
 @dataclass
@@ -34,6 +36,13 @@ class Inputs:
     task: Task
     settings: BuildSettings  # max_new_tokens resolved against the references
     plans: dict[str, ArmPlan] = field(default_factory=dict)  # by arm name
+
+
+def with_cache(settings: BuildSettings, folder: Path) -> BuildSettings:
+    """The settings with the endpoint's answer cache in `folder` (unchanged without an endpoint)."""
+    if settings.endpoint is None:
+        return settings
+    return replace(settings, endpoint=settings.endpoint.model_copy(update={"cache": str(folder)}))
 
 
 def require_documents(approaches: list[str], option: str = "") -> None:
@@ -99,10 +108,13 @@ def build_and_evaluate(approach: str, docs_dir: str | Path | None, qa_file: str 
 
     out = Path(out_dir)
     if inputs is None:
-        inputs = prepare([approach], docs_dir, qa_file, out, settings or BuildSettings())
+        given = with_cache(settings or BuildSettings(), out / ENDPOINT_CACHE)
+        inputs = prepare([approach], docs_dir, qa_file, out, given)
         distributed.check_run(list(inputs.plans.values()), len(inputs.train),
                               len(inputs.settings.answered(inputs.test)))
         distributed.barrier()  # every rank has checked OUT before any rank writes there
+        # Before the build replaces OUT: the client reads the answers cached there by an earlier run now.
+        check_endpoint([approach], inputs.documents, inputs.train, inputs.test, inputs.settings)
     plan = plan or inputs.plans[approach]
     settings = plan.settings
     say = echo or (lambda message: None)
@@ -114,9 +126,11 @@ def build_and_evaluate(approach: str, docs_dir: str | Path | None, qa_file: str 
         backend, build_facts = distributed.build(backend, inputs.documents, inputs.train, out, progress)
     say(f"built in {built.seconds:.1f} s; evaluating")
 
+    pinned = any(p.split for p in inputs.pairs)  # the pairs fixed the split: --test-fraction was not used
     header = {"approach": approach, "build_seconds": built.seconds, "peak_memory_mb": built.peak_memory_mb,
-              "split": {"seed": settings.seed, "test_fraction": settings.test_fraction, "train": len(inputs.train),
-                        "test": len(inputs.test), "eval_limit": settings.eval_limit},
+              "split": {"seed": settings.seed, "test_fraction": None if pinned else settings.test_fraction,
+                        "pinned": pinned, "train": len(inputs.train), "test": len(inputs.test),
+                        "eval_limit": settings.eval_limit},
               "build": {k: v for k, v in build_facts.items() if k != "train"},
               "settings": plan.recorded()}
     if "train" in build_facts:
@@ -129,6 +143,8 @@ def build_and_evaluate(approach: str, docs_dir: str | Path | None, qa_file: str 
         stopped = Measurements.model_validate({**header, "interrupted": True})
         distributed.on_main(write_text, out / METRICS_FILE, stopped.to_text())
         raise
+    finally:
+        backend.close()
     data = metrics.to_json()
     data.update({k: v for k, v in header.items() if data.get(k) is None})
     metrics = Measurements.model_validate(data)

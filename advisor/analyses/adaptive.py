@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from advisor.engine import EPS, CompiledRules, State, encode, margin, pick, raw_state
+from advisor.engine import EPS, CompiledRules, State, encode, pick, rank_unknowns, raw_state
 from advisor.models import RECOMMENDABLE, UNKNOWN
 
 
@@ -49,33 +49,19 @@ class QuestionValue:
 
 def rank_questions(compiled: CompiledRules, answers: Mapping[str, Any] | State,
                    among: list[str] | None = None) -> list[QuestionValue]:
-    """Unknown questions, most informative first (only those in `among` when given)."""
+    """Unknown questions, most informative first (only those in `among` when given): `engine.rank_unknowns`,
+    the one rule every output that names a question to answer next follows, with names instead of indices."""
     state = _state(compiled, answers)
-    raw = raw_state(compiled, state)
-    top = pick(compiled, raw)
-    base = margin(raw, top)
-    ranked = []
-    for qi, v in enumerate(state):
-        if v >= 0 or (among is not None and compiled.qids[qi] not in among):
-            continue
-        changes, flips = [], {}
-        for alt in range(len(compiled.values[qi])):
-            trial = list(state)
-            trial[qi] = alt
-            new = raw_state(compiled, tuple(trial))
-            new_top = pick(compiled, new)
-            changes.append(abs(margin(new, top) - base))
-            if new_top != top:
-                flips[compiled.values[qi][alt]] = RECOMMENDABLE[new_top]
-        ranked.append(QuestionValue(
-            question=compiled.qids[qi],
-            flip_share=len(flips) / len(changes),
-            mean_margin_change=sum(changes) / len(changes),
-            flips_to=flips,
-        ))
-    order = {q: i for i, q in enumerate(compiled.qids)}
-    ranked.sort(key=lambda q: (not q.flips_to, -round(q.mean_margin_change, 9), order[q.question]))
-    return ranked
+    wanted = None if among is None else {compiled.qindex[q] for q in among if q in compiled.qindex}
+    return [
+        QuestionValue(
+            question=compiled.qids[r.question],
+            flip_share=len(r.flips_to) / len(compiled.values[r.question]),
+            mean_margin_change=r.mean_margin_change,
+            flips_to={compiled.values[r.question][v]: RECOMMENDABLE[a] for v, a in r.flips_to},
+        )
+        for r in rank_unknowns(compiled, state, wanted)
+    ]
 
 
 def most_informative(compiled: CompiledRules, answers: Mapping[str, Any] | State) -> QuestionValue | None:

@@ -32,13 +32,14 @@ def _load_rules(path: str | None) -> Any:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fold split.")
 @click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True)
 @click.option("--all-weights", is_flag=True, help="List every weight, not only those that moved.")
+@click.option("--write-calibrated", is_flag=True,
+              help="Write the calibrated weights even when they do not beat the hand-set ones beyond the noise.")
 def calibrate_command(cases_file: str, output: str, rules: str | None, cv: int, alpha: float, seed: int, fmt: str,
-                      all_weights: bool) -> None:
-    """Fit the rule base's weights to a case library; compare cross-validated agreement; write the rule base."""
-    from advisor.analyses.calibrate import calibrate, write_rule_base
-    from advisor.cases import load_cases
-
+                      all_weights: bool, write_calibrated: bool) -> None:
+    """Fit the rule base's weights to a case library and compare cross-validated agreement; write the calibrated
+    rule base if it does better beyond the noise, else the hand-set one, and say which."""
     from advisor.atomic import check_output_file, refuse_overwrite
+    from advisor.cases import load_cases
 
     if not output.lower().endswith((".yaml", ".yml", ".json")):
         raise InputError(f"--output '{output}': write the rule base to a .yaml file")
@@ -46,14 +47,25 @@ def calibrate_command(cases_file: str, output: str, rules: str | None, cv: int, 
     refuse_overwrite(output, cases_file, rules, what="--output")
     rulebase = _load_rules(rules)
     library = load_cases(cases_file, rulebase)
-    result = calibrate(library, rulebase, cv=cv, alpha=alpha, seed=seed, source=cases_file)
-    write_rule_base(output, result.rulebase)
+    # inputs are checked: only now the numerical libraries load
+    from advisor.analyses.calibrate import calibrate, write_rule_base
+
+    result = calibrate(library, rulebase, cv=cv, alpha=alpha, seed=seed, source=cases_file,
+                       write_calibrated=write_calibrated)
+    calibrated = result.rulebase is not rulebase and result.rulebase is result.calibrated_rulebase
+    write_rule_base(output, result.rulebase, calibrated=calibrated)
     if fmt == "json":
-        click.echo(json.dumps({**result.to_dict(), "output": output}, indent=2, ensure_ascii=False))
+        click.echo(json.dumps({**result.to_dict(), "output": output, "written": "calibrated" if calibrated else
+                               "hand-set"}, indent=2, ensure_ascii=False))
         return
     click.echo(result.render_text(moved_only=not all_weights))
     click.echo("")
-    click.echo(f"wrote {output}; use it with --rules {output}")
+    if calibrated:
+        forced = "" if result.adopted else " (--write-calibrated: although they are not better beyond the noise)"
+        click.echo(f"wrote {output} with the calibrated weights{forced}; use it with --rules {output}")
+    else:
+        click.echo(f"wrote {output} with the hand-set weights unchanged; --write-calibrated writes the calibrated "
+                   "ones anyway")
 
 
 @click.command("add-validation")

@@ -76,8 +76,9 @@ class WhatIf:
 
     @property
     def verdict_changed(self) -> bool:
-        """Whether the recommended approach differs."""
-        return self.before.recommendation != self.after.recommendation
+        """Whether the recommended approach, or what to start with, differs."""
+        return (self.before.recommendation, self.before.start_with) != (self.after.recommendation,
+                                                                          self.after.start_with)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for the JSON output (`what_if` field beside the new recommendation)."""
@@ -85,11 +86,13 @@ class WhatIf:
             "changes": [c.model_dump(by_alias=True) for c in self.changes],
             "before": {
                 "recommendation": self.before.recommendation,
+                "start_with": self.before.start_with,
                 "scores": self.before.scores,
                 "confidence": self.before.confidence,
             },
             "after": {
                 "recommendation": self.after.recommendation,
+                "start_with": self.after.start_with,
                 "scores": self.after.scores,
                 "confidence": self.after.confidence,
             },
@@ -150,9 +153,11 @@ def render_text(result: WhatIf) -> str:
     width = max(len("recommendation"), 12)
     lines.append("")
     lines.append(f"  {'':<{width}}  {'before':<12}  {'after':<12}")
+    lines.append(f"  {'start with':<{width}}  {b.start_with:<12}  {a.start_with:<12}"
+                 + ("  <- changed" if b.start_with != a.start_with else ""))
     lines.append(f"  {'recommendation':<{width}}  {b.recommendation:<12}  {a.recommendation:<12}"
-                 + ("  <- changed" if result.verdict_changed else ""))
-    lines.append(f"  {'confidence':<{width}}  {b.confidence:<12.0%}  {a.confidence:<12.0%}")
+                 + ("  <- changed" if b.recommendation != a.recommendation else ""))
+    lines.append(f"  {'confidence':<{width}}  {b.confidence:<12.2f}  {a.confidence:<12.2f}")
     for name in RECOMMENDABLE:
         lines.append(f"  {name + ' score':<{width}}  {b.scores[name]:<12.2f}  {a.scores[name]:<12.2f}")
     lines.append("")

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from advisor import __version__
 from advisor.errors import InputError
 from advisor.models import UNKNOWN, AnswersFile, RecommendationOut
+from advisor.outcomes import PROMPT, PROMPT_HEADLINE, PROMPT_SUMMARY
 from advisor.runrecords import ValidationRun
 from advisor.web import runs as run_store
 from advisor.web.security import BodyTooLarge, SecurityHeaders, document_csp, read_body
@@ -76,6 +77,7 @@ class QuestionsOut(BaseModel):
     version: Literal[1] = 1
     rule_base: str
     approaches: list[ApproachOut]
+    outcomes: list[ApproachOut]  # what a verdict's start_with can be: few-shot prompting first, or an approach
     questions: list[QuestionOut]
 
 
@@ -134,13 +136,15 @@ def _questions(rulebase: Any) -> QuestionsOut:
     factors = {f.id: f.label or f.id for f in rulebase.factors}
     questions = []
     for q in rulebase.questions:
-        values = [ValueOut(value=v.value, label=v.label, because=v.because, source=list(v.source)) for v in q.values]
+        values = [ValueOut(value=v.value, label=v.label or v.value, because=v.because, source=list(v.source))
+                  for v in q.values]
         sources = list(dict.fromkeys(s for v in q.values for s in v.source))
         questions.append(QuestionOut(id=q.id, factor=q.factor, factor_label=factors.get(q.factor, q.factor),
                                      text=q.text, help=q.help.strip(), default=q.default or UNKNOWN,
                                      values=values, sources=sources))
     approaches = [ApproachOut(id=a, label=info.label, summary=info.summary) for a, info in rulebase.approaches.items()]
-    return QuestionsOut(rule_base=rulebase.name, approaches=approaches, questions=questions)
+    outcomes = [ApproachOut(id=PROMPT, label=PROMPT_HEADLINE, summary=PROMPT_SUMMARY), *approaches]
+    return QuestionsOut(rule_base=rulebase.name, approaches=approaches, outcomes=outcomes, questions=questions)
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -215,7 +219,7 @@ def _add_api(app: FastAPI, settings: Settings) -> None:
               responses={200: {"model": RecommendationOut}, **ERRORS})
     async def recommend(
         request: Request,
-        depth: bool = Query(True, description="Add robustness, prompt-first advice and (given costs) costs"),
+        depth: bool = Query(True, description="Add robustness, few-shot prompting first and (given costs) costs"),
     ) -> JSONResponse:
         """An answers document (JSON, or YAML as application/yaml) in; `advisor recommend --format json` out."""
         result = await assess(request, depth)

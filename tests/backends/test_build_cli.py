@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from click.testing import CliRunner
@@ -48,6 +49,9 @@ def test_query_answers_and_names_the_documents_used(built_dir):
     assert result.exit_code == 0, result.output
     answer = json.loads(result.output)
     assert answer["approach"] == "rag" and answer["sources"][0] == "places/bakery.md"
+    # the chunks the help promises, with their text, not only their ids
+    assert answer["hits"] and all({"doc_id", "chunk_id", "score", "text"} <= set(h) for h in answer["hits"])
+    assert "Marta Pelling" in " ".join(h["text"] for h in answer["hits"])
     plain = CliRunner().invoke(main, ["query", str(out), "Who founded Pelling Bakery?", "--max-new-tokens", "8"])
     assert plain.exit_code == 0 and "Sources: places/bakery.md" in plain.output
 
@@ -161,7 +165,7 @@ def test_a_latin1_folder_builds_an_index_whose_answers_quote_the_accented_text(t
     assert "warning" not in result.stderr
 
     backend = backend_class("rag").load(out)
-    backend.settings.max_new_tokens = 16
+    backend.settings = replace(backend.settings, max_new_tokens=16)  # settings are frozen: replaced, as query does
     where, speciality = backend.answer_many(["Where is Café Müller?", "Quelle est la spécialité du Café Müller ?"])
     assert where.sources[0] == speciality.sources[0] == "cafe.txt"
     assert LATIN1_DOCS["cafe.txt"].strip() in where.hits[0].text  # the index holds the text as written

@@ -297,8 +297,8 @@ def test_answers_file_may_carry_costs(runner, write, tmp_path):
     html = tmp_path / "r.html"
     assert invoke(runner, "report", path, "-o", html).exit_code == 0
     assert 'id="costs"' in html.read_text()
-    bad = write("b.yaml", {"version": 1, "answers": SUPPORT, "costs": {"queries_per_day": 10}})
-    assert_input_error(invoke(runner, "recommend", bad), "costs.tokens_per_query")
+    bad = write("b.yaml", {"version": 1, "answers": SUPPORT, "costs": {"tokens_per_query": 10}})
+    assert_input_error(invoke(runner, "recommend", bad), "costs.queries_per_day: missing")
 
 
 def test_rules_check_exhaustive(runner):

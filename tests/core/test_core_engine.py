@@ -192,9 +192,12 @@ def test_both_gaps_point_to_hybrid(compiled, support_answers):
 
 
 def test_neither_gap_notes_that_prompting_may_suffice(compiled):
-    rec = recommend(compiled, {"external_knowledge": "none", "style_adaptation": "none"})
-    assert any("prompting" in note for note in rec.notes)
+    rec = recommend(compiled, {"knowledge_change": "static", "external_knowledge": "none", "style_adaptation": "none"})
+    assert any("prompting" in note for note in rec.notes) and rec.start_with == "prompt"
     assert not recommend(compiled, {"external_knowledge": "most"}).notes
+    # knowledge that changes monthly is a knowledge gap even when none of it lives outside the model
+    rec = recommend(compiled, {"knowledge_change": "monthly", "external_knowledge": "none", "style_adaptation": "none"})
+    assert not rec.notes and rec.start_with == rec.recommendation
 
 
 def test_explanation_is_data_with_sources(compiled, support_answers):

@@ -159,10 +159,17 @@ def test_the_number_of_demonstrations_follows_a_stated_rule_and_can_be_set():
 
 class _Rec:
     recommendation = "fine-tuning"
+    start_with = "fine-tuning"
     answers = {"style_adaptation": "strong"}
 
 
-def _run(metric_scores: dict[str, list[float]], base: list[float], task_kind: str = "text") -> ValidationRun:
+class _PromptFirst(_Rec):
+    start_with = "prompt"
+    answers = {"style_adaptation": "none", "external_knowledge": "none", "knowledge_change": "static"}
+
+
+def _run(metric_scores: dict[str, list[float]], base: list[float], task_kind: str = "text",
+         rec: type[_Rec] = _Rec) -> ValidationRun:
     task = choose_metric([QAPair(f"mr {i}", f"a sentence number {i} here") for i in range(len(base))], False)
     records = {
         a: [
@@ -187,10 +194,10 @@ def _run(metric_scores: dict[str, list[float]], base: list[float], task_kind: st
     per_q = {a: {r.line: r.score("chrf") or 0.0 for r in rows} for a, rows in records.items()}
     base_q = {i + 1: b for i, b in enumerate(base)}
     return evidence.summarise(
-        _Rec(),
+        rec(),
         task,
         results,
-        {"rag": "not applicable: no documents", "hybrid": "not applicable: no documents"},
+        {"rag": "no documents", "hybrid": "no documents"},
         per_q,
         base_q,
         records,
@@ -203,11 +210,21 @@ def test_when_prompting_ties_fine_tuning_the_verdict_says_examples_in_the_prompt
     n = 40
     out = _run({"prompt": [0.2 if i % 2 else 0.8 for i in range(n)], "fine-tuning": [0.52] * n}, [0.2] * n)
     assert out.best_measured == "prompt" and out.prompt_enough is True and out.agrees is False
-    assert "Prompting with a few good examples is enough on this data" in (out.verdict or "")
-    assert out.approaches["rag"].to_json() == {"status": "not_applicable", "reason": "not applicable: no documents"}
+    assert "Few-shot prompting is enough on this data" in (out.verdict or "")
+    assert out.approaches["rag"].to_json() == {"status": "not_applicable", "reason": "no documents"}
     assert "style_adaptation" in {c.question for c in out.challenged_answers}
     ex = out.examples[0]
     assert set(ex.outputs) == {"untouched", "prompt", "fine-tuning"} and ex.input.startswith("mr ")
+
+
+def test_when_the_questionnaire_said_prompting_first_and_prompting_measured_best_they_agree():
+    n = 40
+    out = _run({"prompt": [0.2 if i % 2 else 0.8 for i in range(n)], "fine-tuning": [0.52] * n}, [0.2] * n,
+               rec=_PromptFirst)
+    assert out.best_measured == "prompt" and out.start_with == "prompt" and out.recommended == "fine-tuning"
+    assert out.agrees is True
+    assert "start there, as the questionnaire said." in (out.verdict or "")
+    assert "rather than with" not in (out.verdict or "")
 
 
 def test_when_fine_tuning_beats_prompting_beyond_the_noise_the_verdict_agrees():

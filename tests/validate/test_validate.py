@@ -58,6 +58,7 @@ def _result(approach: str, scores: list[float], base: list[float]) -> ArmResult:
 class _Rec:
     def __init__(self, recommendation: str, answers: dict[str, str]):
         self.recommendation = recommendation
+        self.start_with = recommendation  # no few-shot-prompting-first outcome in these runs
         self.answers = answers
 
 
@@ -136,7 +137,7 @@ def test_a_failing_backend_is_reported_and_the_others_still_run(tmp_path, monkey
         return _result(approach, scores, [0.0] * len(inputs.data.test)), False
 
     monkeypatch.setattr(v, "run_stage", fake_stage)
-    monkeypatch.setattr("advisor.backends.evaluation.baseline_answers", lambda *a, **k: [])
+    monkeypatch.setattr("advisor.backends.evaluation.baseline_replies", lambda *a, **k: [])
     monkeypatch.setattr(v, "load_models", lambda settings, approaches: None)
     out = tmp_path / "out"
     lines = []

@@ -49,7 +49,7 @@ def test_questions_are_the_rule_base_in_order_with_the_contract_values(client):
     assert set(extra) == {"knowledge_location", "style_kind"}
     assert all(q["default"] == "not_sure" and q["help"] and q["sources"] for q in extra.values())
     assert any(q["sources"] for q in data["questions"]) and any(q["help"] for q in data["questions"])
-    assert {a["id"] for a in data["approaches"]} == {"rag", "fine-tuning", "hybrid"}
+    assert {a["id"] for a in data["approaches"]} == {"rag", "fine-tuning", "hybrid"}  # the contract's three
 
 
 def test_recommend_gives_what_the_cli_gives_for_yaml_and_json(client, tmp_path):
@@ -126,6 +126,7 @@ BAD_DOCUMENTS = [
     ("empty", " "),
     ("unknown field", '{"version": 1, "answer": {}}'),
     ("bad costs", '{"version": 1, "answers": {}, "costs": {"queries_per_day": -1}}'),
+    ("answers without their wrapper", '{"knowledge_change": "weekly", "external_knowledge": "most"}'),
 ]
 
 
@@ -140,6 +141,25 @@ def test_bad_documents_answer_422_with_the_cli_message(client, tmp_path, what, b
     assert response.status_code == 422
     assert response.json() == {"detail": expected}
     assert client.get("/api/health").status_code == 200
+
+
+def test_plausible_mistakes_are_named_for_what_they_are(client):
+    flat = client.post("/api/recommend", json={"knowledge_change": "weekly", "external_knowledge": "most"})
+    assert flat.status_code == 422
+    assert "put them under 'answers:', with 'version: 1' beside it" in flat.json()["detail"]
+    assert "Field required" not in flat.json()["detail"]
+    for headers in ({}, {"content-type": "text/plain"}, {"content-type": "application/json"}):
+        sent = client.post("/api/recommend", content=SAMPLE_ANSWERS.read_text(), headers=headers)
+        assert sent.status_code == 422, headers
+        detail = sent.json()["detail"]
+        assert "the body reads as YAML: send YAML with content-type: application/yaml" in detail, detail
+
+
+def test_every_value_has_a_label_and_the_outcomes_name_prompting(client):
+    data = client.get("/api/questions").json()
+    assert all(v["label"] for q in data["questions"] for v in q["values"])
+    assert [o["id"] for o in data["outcomes"]] == ["prompt", "rag", "fine-tuning", "hybrid"]
+    assert data["outcomes"][0]["label"] == "Few-shot prompting first"
 
 
 def test_non_utf8_and_bad_query_are_one_line_4xx(client):

@@ -104,13 +104,15 @@ def test_clicking_answers_moves_the_verdict_without_reloading_and_lists_the_flip
     wanted = _engine({"style_adaptation": "strong"})
     assert wanted["recommendation"] == "fine-tuning"
     expect(page.locator("#recommendation")).to_have_attribute("data-value", "fine-tuning")
-    expect(page.locator("#verdict-status")).to_contain_text("confidence")
+    expect(page.locator("#verdict-status")).to_contain_text(f"confidence {wanted['confidence']:.2f}")
+    assert "%" not in page.locator("#verdict-status").inner_text()  # a heuristic score, not a probability
     assert page.evaluate("window.notReloaded") is True
     flips = page.locator("#flips [data-to]")
     expect(flips).to_have_count(len(wanted["flips"]))
     shown = {(to.evaluate("e => e.closest('li').dataset.question"), to.get_attribute("data-to")) for to in flips.all()}
     assert shown == {(f["question"], f["to"]) for f in wanted["flips"]}
-    assert page.locator("#ask-next").get_attribute("data-question") == wanted["unknowns"]["ask_next"][0]["question"]
+    assert page.locator("#ask-next").get_attribute("data-question") == wanted["ask_next"]
+    assert wanted["ask_next"] == wanted["unknowns"]["ask_next"][0]["question"]  # one question, whichever field
     score = float(page.locator('meter[data-approach="fine-tuning"]').get_attribute("value"))
     assert score == wanted["scores"]["fine-tuning"]
     factors = {row.get_attribute("data-factor") for row in page.locator("#factors tbody tr").all()}
@@ -123,9 +125,12 @@ def test_clicking_answers_moves_the_verdict_without_reloading_and_lists_the_flip
     ):
         _click(page, question, value)
     wanted = _engine({"knowledge_change": "static", "external_knowledge": "none", "style_adaptation": "none"})
-    assert wanted["prompt_first"]["applies"]
-    expect(page.locator("#prompt-first")).to_contain_text("prompting a general model alone may be enough")
+    assert wanted["prompt_first"]["applies"] and wanted["start_with"] == "prompt"
+    expect(page.locator("#prompt-first")).to_contain_text("few-shot prompting of a general model may be enough")
     expect(page.locator("#recommendation")).to_have_attribute("data-value", wanted["recommendation"])
+    expect(page.locator("#recommendation")).to_have_attribute("data-start-with", "prompt")
+    expect(page.locator("#recommendation")).to_have_text("Few-shot prompting first")
+    expect(page.locator("#fallback")).to_contain_text("If it falls short, the best of the three approaches")
     expect(page.locator("#rules li")).to_have_count(len(wanted["rules"]))
 
 
@@ -304,6 +309,9 @@ def test_runs_page_opens_a_report_with_evidence_and_follows_a_run_live(browser, 
         expect(page.locator('tr[data-run="live"] .detail')).to_contain_text("stage 3 of 5: rag")
         write_progress(runs / "live", 3)
         expect(page.locator('tr[data-run="live"] .detail')).to_contain_text("stage 4 of 5: fine-tuning")
+        # the rows were drawn again from the JSON API: who answered each arm, with tokens and cost, as text
+        expect(page.locator('tr[data-run="sample"] .arm-model[data-arm="RAG"]')).to_have_text(
+            "RAG: llama3.1:8b <b> (gpu-box:11434), 400 / 20 tokens, 0.2300 USD")
 
         page.click('a[href="/runs/sample"]')
         expect(page.locator("h2", has_text="Evidence")).to_be_visible()
