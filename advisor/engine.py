@@ -21,7 +21,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from advisor.answers import check_answers, show
+from advisor.answers import check_answers
+from advisor.text import show
 from advisor.errors import InputError, did_you_mean
 from advisor.models import RECOMMENDABLE, UNKNOWN, Approach, Expected, FactorPull, FiredRule, FlipOut, RuleBase
 from advisor.outcomes import PROMPT, prompt_steps
