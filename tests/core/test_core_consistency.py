@@ -145,12 +145,12 @@ def test_every_output_names_one_question_to_answer_next(compiled, rulebase):
 
 
 def test_ask_adaptive_starts_with_the_same_question(compiled):
-    everything_unknown = {q: UNKNOWN for q in compiled.qids}
+    everything_unknown = {q: UNKNOWN for q in compiled.question_ids}
     assert AdaptiveSession(compiled).next_question() == recommend(compiled, everything_unknown).ask_next
     replies = "\n" * 12
     output = invoke("ask", "--adaptive", input=replies).output
     question = next(q for q in compiled.rulebase.questions if q.id == recommend(compiled, {}).ask_next)
-    assert f"Question 1 of at most {len(compiled.qids)}: {question.text}" in output
+    assert f"Question 1 of at most {len(compiled.question_ids)}: {question.text}" in output
 
 
 # ---------------------------------------------------------------- rule bases: one validation
