@@ -23,7 +23,7 @@ _EXPORTS = {
     "AnswersFile": "advisor.models",
     "CaseLibrary": "advisor.models",
     "RecommendationOut": "advisor.models",
-    "APPROACHES": "advisor.models",
+    "RECOMMENDABLE": "advisor.models",
     "CONTRACT_QUESTIONS": "advisor.models",
     # rule bases
     "load_rules": "advisor.rulebase",
@@ -69,14 +69,17 @@ _EXPORTS = {
     "estimate_costs": "advisor.analyses.costs",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+# Earlier public names kept for scripts written against them: name -> (module, current name).
+_ALIASES = {"APPROACHES": ("advisor.models", "RECOMMENDABLE")}
+
+__all__ = ["__version__", *_EXPORTS, *_ALIASES]
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
+    module, current = _ALIASES.get(name) or (_EXPORTS.get(name), name)
     if module is None:
         raise AttributeError(f"module 'advisor' has no attribute '{name}'")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(importlib.import_module(module), current)
     globals()[name] = value
     return value
 

@@ -11,22 +11,17 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from advisor.atomic import write_text
-from advisor.datafiles import parse_data, read_data_file
+from advisor.datafiles import parse_data, read_text_file
 from advisor.errors import InputError, did_you_mean
 from advisor.modelfiles import read_model_file
 from advisor.models import UNKNOWN, AnswersFile
 from advisor.text import show
 
-__all__ = ["answer_choices", "check_answers", "check_question", "dump_answers", "load_answers", "normalise_answers",
-           "normalise_value", "parse_data", "read_data_file", "safe_load", "save_answers", "show"]
+__all__ = ["answer_choices", "check_answers", "check_question", "dump_answers", "explain_document", "load_answers",
+           "load_partial_answers", "normalise_answers", "normalise_value", "save_answers"]
 
 if TYPE_CHECKING:
     from advisor.models import RuleBase
-
-
-def safe_load(text: str, name: str = "YAML text") -> Any:
-    """YAML text to plain data through the one guarded reader (bounded nesting and aliases, no duplicate keys)."""
-    return parse_data(text, name)
 
 
 def _prefix(where: str) -> str:
@@ -72,6 +67,11 @@ def answer_choices(rulebase: RuleBase) -> dict[str, tuple[tuple[str, ...], str |
     return {q.id: (tuple(v.value for v in q.values), q.default) for q in rulebase.questions}
 
 
+def answer_defaults(rulebase: RuleBase) -> dict[str, str]:
+    """{question: default} for the questions that have one: what an answer left out counts as."""
+    return {q.id: q.default for q in rulebase.questions if q.default is not None}
+
+
 def check_answers(answers: Mapping[str, Any], choices: Choices, where: str = "") -> dict[str, str]:
     """Check ids and values (`normalise_value`); return {question: value or 'unknown'} for every question.
 
@@ -89,9 +89,75 @@ def normalise_answers(answers: Mapping[str, Any], rulebase: RuleBase, where: str
     return check_answers(answers, answer_choices(rulebase), where)
 
 
+EXPECTED = "an answers file is a mapping with 'version: 1' and the answers under 'answers:' (docs/formats.md)"
+
+
+def looks_like(data: Any, questions: Collection[str] = ()) -> str | None:
+    """What parsed data that is not an answers file looks like, as a phrase; None when it looks like one.
+
+    The plausible mistakes: the answers without their `answers:` wrapper, a case library, a rule base, a
+    validation.json or build metrics given where an answers file belongs.
+    """
+    if not isinstance(data, dict) or "answers" in data:
+        return None
+    keys = [str(k) for k in data]
+    top_questions = [k for k in keys if k in questions]
+    if top_questions:
+        return (f"it holds question ids at the top level ({', '.join(top_questions[:3])}"
+                f"{', ...' if len(top_questions) > 3 else ''}): put them under 'answers:', with 'version: 1' beside it")
+    if "cases" in data:
+        return "it looks like a case library (it has 'cases:'); score it with 'advisor cases FILE'"
+    if "questions" in data and ("approaches" in data or "factors" in data):
+        return "it looks like a rule base (it has 'questions:'); give it with --rules FILE"
+    if "best_measured" in data or "recommended" in data:
+        return ("it looks like a validation run's validation.json; report on it with "
+                "'advisor report ANSWERS --validation DIR'")
+    if "approach" in data and ("retrieval" in data or "baseline" in data):
+        return "it looks like a build's metrics.json"
+    return None
+
+
+def looks_like_pairs(text: str) -> bool:
+    """Whether text is JSON Lines of objects with a `question` (a pairs file), judged on its first lines."""
+    lines = [line for line in text.splitlines()[:5] if line.strip()]
+    if len(lines) < 2:
+        return False
+    try:
+        return all(isinstance(o := json.loads(line), dict) and "question" in o for line in lines)
+    except ValueError:
+        return False
+
+
+def explain_document(exc: InputError, data: Any, text: str | None, name: str, rulebase: RuleBase | None) -> InputError:
+    """The error to show for a document that is not an answers file: what it looks like and what was expected,
+    or `exc` itself when it looks like nothing else."""
+    if text is not None and looks_like_pairs(text):
+        return InputError(f"{name}: this is question/answer pairs (JSON Lines, one object a line), not an answers "
+                          f"file; give pairs to 'advisor validate --qa' or 'advisor build --qa'; {EXPECTED}")
+    questions = [q.id for q in rulebase.questions] if rulebase is not None else []
+    found = looks_like(data, questions)
+    if found is None:
+        return exc
+    return InputError(f"{name}: not an answers file: {found}" + ("" if "'answers:'" in found else f"; {EXPECTED}"))
+
+
 def load_answers(path: str | os.PathLike, rulebase: RuleBase) -> tuple[AnswersFile, dict[str, str]]:
-    """Read an answers file; return the file model and the checked answers for every question."""
-    model = read_model_file(path, AnswersFile, "answers file")
+    """Read an answers file; return the file model and the checked answers for every question.
+
+    A file that is something else (pairs, a case library, a rule base, answers without `answers:`) is refused
+    with what it looks like and what an answers file is.
+    """
+    from advisor.modelfiles import check_model
+
+    text = read_text_file(path, "answers file")
+    try:
+        data = parse_data(text, str(path), json_format=str(path).lower().endswith(".json"), what="answers file")
+    except InputError as exc:
+        raise explain_document(exc, None, text, str(path), rulebase) from None
+    try:
+        model = check_model(data, AnswersFile, str(path), "answers file")
+    except InputError as exc:
+        raise explain_document(exc, data, None, str(path), rulebase) from None
     return model, normalise_answers(model.answers, rulebase, f"{path}: answers")
 
 

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from advisor.answers import dump_answers, load_answers, normalise_answers, parse_data
+from advisor.answers import dump_answers, explain_document, load_answers, normalise_answers
+from advisor.datafiles import parse_data
 from advisor.errors import InputError
 from advisor.modelfiles import check_model
 from advisor.models import AnswersFile
@@ -56,13 +57,40 @@ def read_file(path: str | os.PathLike, rulebase: RuleBase) -> tuple[AnswersFile,
 def read_document(
     text: str, name: str, rulebase: RuleBase, json_format: bool = False
 ) -> tuple[AnswersFile, dict[str, str]]:
-    """Parse answers-file text (YAML, or JSON) and check it against the rule base, as `load_answers` does a file."""
-    return check_document(parse_data(text, name, json_format=json_format, what="answers file"), name, rulebase)
+    """Parse answers-file text (YAML, or JSON) and check it against the rule base, as `load_answers` does a file.
+
+    JSON that does not parse but reads as YAML is refused saying so (a YAML body sent without its content type).
+    """
+    from advisor.errors import InputError
+
+    try:
+        data = parse_data(text, name, json_format=json_format, what="answers file")
+    except InputError as exc:
+        if json_format and _reads_as_yaml(text, name):
+            raise InputError(f"{exc}; the body reads as YAML: send YAML with content-type: application/yaml") \
+                from None
+        raise explain_document(exc, None, text, name, rulebase) from None
+    return check_document(data, name, rulebase)
+
+
+def _reads_as_yaml(text: str, name: str) -> bool:
+    from advisor.errors import InputError
+
+    try:
+        return isinstance(parse_data(text, name, what="answers file"), dict)
+    except InputError:
+        return False
 
 
 def check_document(data: Any, name: str, rulebase: RuleBase) -> tuple[AnswersFile, dict[str, str]]:
-    """Check already-parsed answers-file data; InputError with the same one-line messages as for a file."""
-    model: AnswersFile = check_model(data, AnswersFile, name, "answers file")
+    """Check already-parsed answers-file data; InputError with the same one-line messages as for a file (and,
+    for something else, what it looks like)."""
+    from advisor.errors import InputError
+
+    try:
+        model: AnswersFile = check_model(data, AnswersFile, name, "answers file")
+    except InputError as exc:
+        raise explain_document(exc, data, None, name, rulebase) from None
     return model, normalise_answers(model.answers, rulebase, f"{name}: answers")
 
 
@@ -86,15 +114,16 @@ def assess(
 
     what_if = None
     if sets:
-        from advisor.analyses.cli import apply_sets
+        from advisor.analyses.whatif import apply_sets
 
         what_if = apply_sets(compiled, answers, sets)
+        assert what_if is not None  # there are sets
         rec = what_if.after
     else:
         rec = recommend(compiled, answers)
     bundle = None
     if depth:
-        from advisor.analyses.cli import depth_for
+        from advisor.analyses.bundle import depth_for
 
         bundle = depth_for(compiled, rec, name, perturbations, seed, raw_costs=document.costs)
     return Assessment(rulebase, document, answers, rec, bundle, what_if)
@@ -145,11 +174,14 @@ def render_report(
     )
 
 
-def check_evidence(run: ValidationRun, answers: dict[str, str], run_name: str, answers_name: str,
+def check_evidence(run: ValidationRun, result: Assessment, run_name: str, answers_name: str,
                    allow_other: bool = False, flag: str = "--allow-other-answers") -> str | None:
-    """Evidence belongs to its project: InputError when the run was made with other answers than these (or
-    records none), naming the first that differ; with `allow_other`, the warning to show instead."""
-    differing = run.differing_answers(answers)
+    """Evidence belongs to its project: InputError when the run was made with other answers than the assessed
+    ones (or records none), naming the first that differ; with `allow_other`, the warning to show instead. A
+    question the run does not record counts as its default (it was added to the rule base after the run)."""
+    from advisor.answers import answer_defaults
+
+    differing = run.differing_answers(result.answers, answer_defaults(result.rulebase))
     if differing == []:
         return None
     if differing is None:

@@ -3,7 +3,7 @@
 An interrupted run never leaves a half-written file or folder where a good one was. A symlink is followed
 and its target replaced (the link stays); a FIFO, a device (`-o /dev/stdout`, `/dev/null`) or a terminal is
 written through, never replaced. New files get the mode the umask gives; a rewritten file keeps its mode.
-Anything the user's path makes impossible (a folder, a path under a file, no permission, a full disk) is an
+Anything the user's path makes impossible (a folder, a path under a file, no permission, no space left) is an
 InputError: the output path is the user's input. `check_output_file`/`check_output_dir` find those problems
 before any work starts, and `refuse_overwrite` stops an output from replacing one of the command's inputs.
 """
@@ -29,12 +29,17 @@ def _target(path: str | os.PathLike) -> Path:
     return Path(os.path.realpath(path)) if path.is_symlink() else path
 
 
+def write_problem(exc: OSError) -> str:
+    """Why a write failed, in the words of the person who has to fix it."""
+    return {errno.ENOSPC: "no space left on device", errno.EDQUOT: "disk quota exceeded",
+            errno.EFBIG: "the file is too large for the file system",
+            errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
+            errno.EPERM: "permission denied", errno.ENOTDIR: "a part of the path is a file, not a folder",
+            errno.EISDIR: "it is a folder"}.get(exc.errno or 0, exc.strerror or str(exc))
+
+
 def _cannot(path: str | os.PathLike, exc: OSError, what: str) -> InputError:
-    reason = {errno.ENOSPC: "the disk is full", errno.EROFS: "the file system is read-only",
-              errno.EACCES: "permission denied", errno.EPERM: "permission denied",
-              errno.ENOTDIR: "a part of the path is a file, not a folder",
-              errno.EISDIR: "it is a folder"}.get(exc.errno or 0, exc.strerror or str(exc))
-    return InputError(f"cannot write {what} '{path}': {reason}")
+    return InputError(f"cannot write {what} '{path}': {write_problem(exc)}")
 
 
 def _check_parent(path: Path, shown: str | os.PathLike, what: str) -> None:

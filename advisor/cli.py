@@ -78,7 +78,7 @@ def main(debug: bool) -> None:
 @click.option("--set", "sets", multiple=True, metavar="QUESTION=VALUE",
               help="What if: score with this answer changed (repeatable) and compare with the file's answers.")
 @click.option("--depth/--no-depth", default=True, show_default=True,
-              help="Add robustness to the weights, prompt-first advice and (given costs:) a cost estimate.")
+              help="Add robustness to the weights, few-shot prompting first and (given costs:) a cost estimate.")
 @click.option("--perturbations", type=click.IntRange(0, 100_000), default=500, show_default=True,
               help="Random changes of all weights (each within ±20%) behind the robustness figure.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of those random changes.")
@@ -109,7 +109,7 @@ def recommend(answers: str, rules: str | None, fmt: str, output: str | None, set
               help="Report a validation run made with other answers than ANSWERS, with a warning naming them.")
 @click.option("--rules", "rules", metavar="FILE", help="Use this rule base instead of the bundled one.")
 @click.option("--depth/--no-depth", default=True, show_default=True,
-              help="Add robustness to the weights, prompt-first advice and (given costs:) a cost estimate.")
+              help="Add robustness to the weights, few-shot prompting first and (given costs:) a cost estimate.")
 def report_command(answers: str, output: str, validation: str | None, allow_other_answers: bool, rules: str | None,
                    depth: bool) -> None:
     """Write the Markdown or HTML report (format from the ending of --output).
@@ -131,18 +131,17 @@ def report_command(answers: str, output: str, validation: str | None, allow_othe
     evidence = load_validation(validation) if validation else None
     result = _assess(answers, rules, depth=depth)
     if evidence is not None and validation is not None:
-        import warnings
-
         from advisor.runrecords import validation_path
 
-        warning = assessment.check_evidence(evidence, result.answers, str(validation_path(validation)), answers,
+        warning = assessment.check_evidence(evidence, result, str(validation_path(validation)), answers,
                                             allow_other_answers)
         if warning:
-            warnings.warn(warning, stacklevel=1)
+            click.echo(f"warning: {warning}", err=True)
     write_text(output, assessment.render_report(result, report.format_for(output), answers_file=answers,
                                                 validation=evidence))
     rec = result.recommendation
-    click.echo(f"wrote {output}: {rec.recommendation} (confidence {rec.confidence:.2f})")
+    then = f", then {rec.recommendation} if it falls short" if rec.start_with != rec.recommendation else ""
+    click.echo(f"wrote {output}: {rec.start_with}{then} (confidence {rec.confidence:.2f})")
 
 
 @main.command()
@@ -182,10 +181,16 @@ def cases(cases_file: str, rules: str | None, fmt: str) -> None:
 @click.pass_context
 def ask(ctx: click.Context, rules: str | None, save_answers: str | None, report_path: str | None,
         project: str | None, adaptive: bool) -> None:
-    """Walk through the questionnaire and print the recommendation; resumes from a saved partial answers file."""
+    """Walk through the questionnaire and print the recommendation; resumes from a saved partial answers file.
+
+    After the ten questions of the answers contract come two more: knowledge_location (does the knowledge an
+    answer needs arrive with the request or fit in every prompt, or must it be searched in a corpus?) and
+    style_kind (is the behaviour need a tone the prompt can set, or a strict format it does not make reliable?).
+    Enter keeps their neutral default, not_sure; '?' at any question shows its help and sources.
+    """
     from advisor.answers import load_partial_answers, save_answers as save
     from advisor.atomic import check_output_file, refuse_overwrite
-    from advisor.engine import compile_rules, recommend as score
+    from advisor.engine import compile_rules
     from advisor.questionnaire import Interrupted, run_questionnaire
 
     from advisor.datafiles import check_strings
@@ -239,13 +244,14 @@ def ask(ctx: click.Context, rules: str | None, save_answers: str | None, report_
         save(path, answers, project)
         click.echo(f"saved answers to {path}")
     from advisor import report
-
     from advisor.analyses.bundle import render_text as depth_text
-    from advisor.analyses.cli import depth_for
+    from advisor.assessment import assess
+    from advisor.models import AnswersFile
 
-    compiled = compile_rules(rulebase)
-    rec = score(compiled, answers)
-    bundle = depth_for(compiled, rec, save_answers)
+    document = AnswersFile(version=1, project=project, answers=answers)
+    assessment = assess(document, answers, rulebase, compile_rules(rulebase), save_answers or PARTIAL_ANSWERS)
+    rec, bundle = assessment.recommendation, assessment.depth
+    assert bundle is not None  # assess analyses in depth by default
     click.echo("")
     click.echo(terminal_safe(report.render_text(rec, rulebase, project=project) + depth_text(bundle)), nl=False)
     if report_path:
@@ -266,19 +272,28 @@ def rules_group() -> None:
               help="With --exhaustive: raw margin under which a verdict counts as a near tie.")
 @click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True,
               help="With --exhaustive: output format of the findings.")
-def rules_check(file: str | None, exhaustive: bool, near: float, fmt: str) -> None:
-    """Report every problem of a rule base (default: the bundled one); exit 2 if there are any."""
+@click.option("--strict", is_flag=True, help="Exit 2 for warnings too (dead parts, missing help or sources).")
+def rules_check(file: str | None, exhaustive: bool, near: float, fmt: str, strict: bool) -> None:
+    """Report every problem of a rule base (default: the bundled one). Exit 2 for an error, which every command
+    taking --rules refuses too; warnings (the rule base still loads) exit 2 only with --strict."""
     from advisor.rulebase import DEFAULT_NAME, check_rules
 
     problems = check_rules(file)
     name = file or DEFAULT_NAME
-    if problems:
-        for problem in problems:
-            click.echo(str(problem), err=True)
-        raise InputError(f"{name}: {len(problems)} problem(s)")
+    errors = [p for p in problems if not p.warning]
+    warnings = [p for p in problems if p.warning]
+    for problem in errors:
+        click.echo(str(problem), err=True)
+    for problem in warnings:
+        click.echo(f"warning: {problem}", err=True)
+    if errors:
+        raise InputError(f"{name}: {len(errors)} error(s): the rule base cannot be used"
+                         + (f", and {len(warnings)} warning(s)" if warnings else ""))
+    if warnings and strict:
+        raise InputError(f"{name}: {len(warnings)} warning(s) (--strict); the rule base itself loads")
     rulebase = _rulebase(file)
     summary = (f"{name}: ok ({len(rulebase.questions)} questions, {len(rulebase.factors)} factors, "
-               f"{len(rulebase.rules)} rules)")
+               f"{len(rulebase.rules)} rules" + (f"; {len(warnings)} warning(s)" if warnings else "") + ")")
     if exhaustive:
         from advisor.analyses.cli import exhaustive_check
 

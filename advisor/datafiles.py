@@ -7,20 +7,22 @@ InputError naming the file (and line when known). What it refuses, and why:
 - anything but a regular file (a FIFO would block, a device could be endless);
 - files over MAX_BYTES, and nesting deeper than MAX_DEPTH (deep YAML crashes libyaml, deep JSON recurses);
 - YAML aliases that expand past MAX_ALIAS_NODES ("billion laughs": tiny file, gigabytes once walked);
-- duplicate mapping keys (a second `answers:` block would silently replace the first);
+- duplicate mapping keys, in YAML and JSON alike (a second `answers:` block would silently replace the first);
 - strings holding lone surrogates (they cannot be printed or written as UTF-8);
-- JSON's non-standard NaN and Infinity.
+- JSON's non-standard NaN and Infinity, and numbers too large to hold (`1e400` would read as infinity).
 
 YAML is read by PyYAML's safe loader (libyaml when present), with numbers accepted as people write them
-(`5e-4` is a number, as in YAML 1.2 and JSON).
+(`5e-4` and `1.5e308` are numbers, as in YAML 1.2 and JSON; YAML 1.1 reads them as text).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import stat
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -55,10 +57,26 @@ class _Loader(_BASE_LOADER):  # type: ignore[misc, valid-type]
                     key_node.start_mark)
         return super().construct_mapping(node, deep=deep)
 
+    def construct_yaml_float(self, node: yaml.ScalarNode) -> float:
+        """A float, refusing a literal too large to hold (YAML reads `1e400` as infinity; `.inf` says so)."""
+        value = super().construct_yaml_float(node)
+        if math.isinf(value) and "inf" not in str(node.value).lower():
+            raise yaml.constructor.ConstructorError(None, None, _too_large(node.value), node.start_mark)
+        return value
 
-# YAML 1.2 / JSON exponent numbers without a dot (5e-4, 1E6), which YAML 1.1 reads as text
+
+_Loader.add_constructor("tag:yaml.org,2002:float", _Loader.construct_yaml_float)
+
+# YAML 1.2 / JSON exponent numbers that YAML 1.1 reads as text: no dot (5e-4, 1E6) or no exponent sign (1.5e308)
 _Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"), list("-+0123456789"))
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+.0123456789"))
+
+
+def _too_large(literal: str) -> str:
+    from advisor.text import cap, one_line
+
+    return f"the number {cap(one_line(literal))} is too large (the largest is about {sys.float_info.max:.1e})"
 
 
 def _short(value: Any) -> str:
@@ -129,8 +147,61 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON; write a number")
 
 
+class _TooLarge(Exception):
+    """A JSON number that overflows a float; parse_json finds the line."""
+
+
+def _finite_float(literal: str) -> float:
+    value = float(literal)
+    if math.isinf(value):
+        raise _TooLarge(literal)
+    return value
+
+
+class _DuplicateKey(Exception):
+    """A JSON object names a key twice; parse_json finds the line."""
+
+
+def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data = dict(pairs)
+    if len(data) < len(pairs):
+        raise _DuplicateKey
+    return data
+
+
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}:,]')
+
+
+def _duplicate_key_message(text: str, name: str) -> str:
+    """Where the first duplicate key of well-formed JSON text is: walk its tokens, keys per open object."""
+    objects: list[dict[str, int] | None] = []  # per open bracket: key -> line for an object, None for a list
+    expect_key = False
+    for match in _JSON_TOKEN.finditer(text):
+        token = match.group(0)
+        if token in "{[":
+            objects.append({} if token == "{" else None)
+            expect_key = token == "{"
+        elif token in "]}":
+            objects.pop()
+            expect_key = False
+        elif token == ",":
+            expect_key = bool(objects) and objects[-1] is not None
+        elif token == ":":
+            expect_key = False
+        elif expect_key and objects and objects[-1] is not None:
+            key, line = json.loads(token), text.count("\n", 0, match.start()) + 1
+            if key in objects[-1]:
+                return (f"{name}: line {line}: duplicate key {_short(key)} (first at line {objects[-1][key]}); "
+                        "give each key once")
+            objects[-1][key] = line
+    return f"{name}: a duplicate key; give each key once"
+
+
 def parse_json(text: str, name: str) -> Any:
-    """Parse JSON text with nesting bounded before parsing; InputError with the line on malformed JSON."""
+    """Parse JSON text with nesting bounded before parsing; InputError with the line on malformed JSON.
+
+    Duplicate keys are refused with the key and its line, as the YAML reader refuses them.
+    """
     depth = deepest = 0
     for match in _JSON_BRACKETS.finditer(_JSON_STRING.sub("", text)):
         depth += 1 if match.group(0) in "[{" else -1
@@ -139,7 +210,14 @@ def parse_json(text: str, name: str) -> Any:
             if deepest > MAX_DEPTH:
                 raise InputError(f"{name}: nested more than {MAX_DEPTH} levels deep; flatten it")
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float,
+                          object_pairs_hook=_refuse_duplicates)
+    except _TooLarge as exc:
+        literal = str(exc)
+        line = text.count("\n", 0, max(text.find(literal), 0)) + 1
+        raise InputError(f"{name}: line {line}: {_too_large(literal)}") from None
+    except _DuplicateKey:
+        raise InputError(_duplicate_key_message(text, name)) from None
     except json.JSONDecodeError as exc:
         raise InputError(f"{name}: line {exc.lineno}: malformed JSON: {exc.msg}") from None
     except (ValueError, RecursionError) as exc:

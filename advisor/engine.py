@@ -17,13 +17,15 @@ pydantic, and answers are encoded as a tuple of value indices (-1 = unknown).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from advisor.answers import check_answers, show
+from advisor.answers import check_answers
+from advisor.text import show
 from advisor.errors import InputError, did_you_mean
-from advisor.models import APPROACHES, UNKNOWN, Approach, FactorPull, FiredRule, FlipOut, RuleBase
+from advisor.models import RECOMMENDABLE, UNKNOWN, Approach, Expected, FactorPull, FiredRule, FlipOut, RuleBase
+from advisor.outcomes import PROMPT, prompt_steps
 
 EPS = 1e-9  # raw scores closer than this are a tie, which the tie order decides
 Vec = tuple[float, float, float]
@@ -35,21 +37,21 @@ class CompiledRules:
     """A rule base flattened into tuples for fast scoring. Build it with `compile_rules`."""
 
     rulebase: RuleBase
-    qids: tuple[str, ...]
-    qindex: dict[str, int]
+    question_ids: tuple[str, ...]
+    question_index: dict[str, int]
     values: tuple[tuple[str, ...], ...]
-    vindex: tuple[dict[str, int], ...]
+    value_index: tuple[dict[str, int], ...]
     defaults: tuple[int, ...]
     factor_of: tuple[str, ...]
     factor_ids: tuple[str, ...]
     factor_weight: dict[str, float]
     pulls: tuple[tuple[Vec, ...], ...]
-    wpulls: tuple[tuple[Vec, ...], ...]
+    weighted_pulls: tuple[tuple[Vec, ...], ...]
     rule_ids: tuple[str, ...]
     rule_conds: tuple[tuple[tuple[int, frozenset[int]], ...], ...]
     rule_weight: tuple[float, ...]
     rule_effect: tuple[Vec, ...]
-    rule_weff: tuple[Vec, ...]
+    rule_weighted_effect: tuple[Vec, ...]
     rules_by_q: tuple[tuple[int, ...], ...]
     importance: tuple[float, ...]
     scale: float
@@ -62,9 +64,11 @@ class CompiledRules:
     factor_meta: tuple[tuple[str, str, float], ...] = ()
     rule_meta: tuple[tuple[str, tuple[str, ...], str, tuple[str, ...], str | None], ...] = ()
     choices: dict[str, tuple[tuple[str, ...], str | None]] = field(default_factory=dict)  # what encode checks
+    prompt_rules: tuple[int, ...] = ()  # rules that say `start_with: prompt` when they fire
+    rule_cap: tuple[float | None, ...] = ()  # per rule: its confidence_when_decisive
 
     def __repr__(self) -> str:
-        return f"CompiledRules({self.rulebase.name!r}: {len(self.qids)} questions, {len(self.rule_ids)} rules)"
+        return f"CompiledRules({self.rulebase.name!r}: {len(self.question_ids)} questions, {len(self.rule_ids)} rules)"
 
 
 def _vec(mapping: Mapping[Any, float]) -> Vec:
@@ -82,47 +86,50 @@ def _spread(vec: Vec) -> float:
 def compile_rules(rulebase: RuleBase) -> CompiledRules:
     """Flatten a validated rule base into tuples (done once; reuse the result for many answer sets)."""
     factor_weight = {f.id: f.weight for f in rulebase.factors}
-    qids = tuple(q.id for q in rulebase.questions)
-    qindex = {qid: i for i, qid in enumerate(qids)}
+    question_ids = tuple(q.id for q in rulebase.questions)
+    question_index = {qid: i for i, qid in enumerate(question_ids)}
     values = tuple(tuple(v.value for v in q.values) for q in rulebase.questions)
-    vindex = tuple({v: i for i, v in enumerate(vs)} for vs in values)
+    value_index = tuple({v: i for i, v in enumerate(vs)} for vs in values)
     pulls = tuple(tuple(_vec(v.pull) for v in q.values) for q in rulebase.questions)
-    wpulls = tuple(
+    weighted_pulls = tuple(
         tuple(_scaled(factor_weight[q.factor], p) for p in qp)
         for q, qp in zip(rulebase.questions, pulls)
     )
     rule_conds = tuple(
-        tuple((qindex[qid], frozenset(vindex[qindex[qid]][v] for v in vs)) for qid, vs in r.when.items())
+        tuple((question_index[qid], frozenset(value_index[question_index[qid]][v] for v in vs))
+              for qid, vs in r.when.items())
         for r in rulebase.rules
     )
     rule_effect = tuple(_vec(r.effect) for r in rulebase.rules)
-    rule_weff = tuple(_scaled(r.weight, e) for r, e in zip(rulebase.rules, rule_effect))
+    rule_weighted_effect = tuple(_scaled(r.weight, e) for r, e in zip(rulebase.rules, rule_effect))
     rules_by_q = tuple(
-        tuple(ri for ri, conds in enumerate(rule_conds) if any(qi == i for qi, _ in conds)) for i in range(len(qids))
+        tuple(ri for ri, conds in enumerate(rule_conds) if any(qi == i for qi, _ in conds))
+        for i in range(len(question_ids))
     )
     importance = tuple(
-        max(_spread(p) for p in wpulls[i])
-        + sum(_spread(rule_weff[ri]) / len(rule_conds[ri]) for ri in rules_by_q[i])
-        for i in range(len(qids))
+        max(_spread(p) for p in weighted_pulls[i])
+        + sum(_spread(rule_weighted_effect[ri]) / len(rule_conds[ri]) for ri in rules_by_q[i])
+        for i in range(len(question_ids))
     )
-    defaults = tuple(vindex[i][q.default] if q.default is not None else -1 for i, q in enumerate(rulebase.questions))
+    defaults = tuple(value_index[i][q.default] if q.default is not None else -1
+                     for i, q in enumerate(rulebase.questions))
     return CompiledRules(
         rulebase=rulebase,
-        qids=qids,
-        qindex=qindex,
+        question_ids=question_ids,
+        question_index=question_index,
         values=values,
-        vindex=vindex,
+        value_index=value_index,
         defaults=defaults,
         factor_of=tuple(q.factor for q in rulebase.questions),
         factor_ids=tuple(f.id for f in rulebase.factors),
         factor_weight=factor_weight,
         pulls=pulls,
-        wpulls=wpulls,
+        weighted_pulls=weighted_pulls,
         rule_ids=tuple(r.id for r in rulebase.rules),
         rule_conds=rule_conds,
         rule_weight=tuple(r.weight for r in rulebase.rules),
         rule_effect=rule_effect,
-        rule_weff=rule_weff,
+        rule_weighted_effect=rule_weighted_effect,
         rules_by_q=rules_by_q,
         importance=importance,
         scale=rulebase.scoring.scale,
@@ -136,6 +143,8 @@ def compile_rules(rulebase: RuleBase) -> CompiledRules:
         factor_meta=tuple((f.id, f.label or f.id, f.weight) for f in rulebase.factors),
         rule_meta=tuple((r.id, tuple(r.when), r.because, tuple(r.source), r.note) for r in rulebase.rules),
         choices={q.id: (vs, q.default) for q, vs in zip(rulebase.questions, values)},
+        prompt_rules=tuple(ri for ri, r in enumerate(rulebase.rules) if r.start_with == PROMPT),
+        rule_cap=tuple(r.confidence_when_decisive for r in rulebase.rules),
     )
 
 
@@ -146,12 +155,13 @@ def encode(compiled: CompiledRules, answers: Mapping[str, Any]) -> State:
     A missing answer takes the question's default (questions outside the contract) or is unknown.
     """
     checked = check_answers(answers, compiled.choices)
-    return tuple(-1 if value == UNKNOWN else compiled.vindex[i][value] for i, value in enumerate(checked.values()))
+    return tuple(-1 if value == UNKNOWN else compiled.value_index[i][value] for i, value in enumerate(checked.values()))
 
 
 def decode(compiled: CompiledRules, state: State) -> dict[str, str]:
     """A state tuple back to {question: value or 'unknown'}."""
-    return {qid: (compiled.values[i][v] if v >= 0 else UNKNOWN) for i, (qid, v) in enumerate(zip(compiled.qids, state))}
+    return {qid: (compiled.values[i][v] if v >= 0 else UNKNOWN)
+            for i, (qid, v) in enumerate(zip(compiled.question_ids, state))}
 
 
 def _fires(compiled: CompiledRules, ri: int, state: State) -> bool:
@@ -166,11 +176,11 @@ def raw_state(compiled: CompiledRules, state: State) -> list[float]:
     r = f = h = 0.0
     for qi, v in enumerate(state):
         if v >= 0:
-            p = compiled.wpulls[qi][v]
+            p = compiled.weighted_pulls[qi][v]
             r += p[0]
             f += p[1]
             h += p[2]
-    for ri, e in enumerate(compiled.rule_weff):
+    for ri, e in enumerate(compiled.rule_weighted_effect):
         if _fires(compiled, ri, state):
             r += e[0]
             f += e[1]
@@ -200,7 +210,7 @@ def margin(raw: Any, top: int) -> float:
 
 def tie_indices(tie_order: Any) -> tuple[int, ...]:
     """A tie order of approach names as approach indices (what `pick_in_order` and `pick_many` take)."""
-    return tuple(APPROACHES.index(a) for a in tie_order)
+    return tuple(RECOMMENDABLE.index(a) for a in tie_order)
 
 
 def pick_many(raw: Any, order: tuple[int, ...]) -> tuple[Any, Any]:
@@ -227,30 +237,52 @@ def margins(raw: Any, best: Any, best_val: Any) -> Any:
 
 
 def confidence_of(compiled: CompiledRules, state: State, raw: list[float], top: int) -> float:
-    """Confidence in [0, 1]: the share of question importance that is answered, times a margin term."""
-    total = sum(compiled.importance) or 1.0
-    missing = sum(imp for imp, v in zip(compiled.importance, state) if v < 0)
+    """Confidence in [0, 1]: the share of question importance that is answered, times a margin term.
+
+    A question outside the contract left at its (neutral) default counts as not asked: it neither raises nor
+    lowers the share, so an answers file written for the contract questions keeps its confidence.
+    """
+    asked = [(imp, v) for imp, v, d in zip(compiled.importance, state, compiled.defaults) if d < 0 or v != d]
+    total = sum(imp for imp, _ in asked) or 1.0
+    missing = sum(imp for imp, v in asked if v < 0)
     known_share = max(0.0, 1.0 - missing / total)
     lead = max(0.0, margin(raw, top))
     return known_share * (compiled.floor + (1.0 - compiled.floor) * math.tanh(lead / compiled.margin_scale))
+
+
+def decisive_cap(compiled: CompiledRules, state: State, raw: list[float], top: int) -> tuple[float, int] | None:
+    """The lowest confidence cap among fired veto rules that alone decide the verdict: (cap, rule index), or None.
+
+    A rule with `confidence_when_decisive` decides the verdict where removing its effect would make another
+    approach win; the verdict is then forced by the rule rather than preferred by the answers.
+    """
+    best: tuple[float, int] | None = None
+    for ri, cap in enumerate(compiled.rule_cap):
+        if cap is None or not _fires(compiled, ri, state):
+            continue
+        e = compiled.rule_weighted_effect[ri]
+        if pick(compiled, [raw[0] - e[0], raw[1] - e[1], raw[2] - e[2]]) != top and (best is None or cap < best[0]):
+            best = (cap, ri)
+    return best
 
 
 def analyse(compiled: CompiledRules, state: State) -> tuple[list[float], int, float, list[tuple[int, int, int]], int]:
     """The fast core: (raw scores, top index, confidence, flips [(question, new value, new top)], ask-next question).
 
     Flips are every single-answer change (to each other value, and to or from unknown) that changes the
-    recommendation. ask-next is the unknown question whose answer could move the margin most (-1: none).
+    recommendation. ask-next is the first of `rank_unknowns` (-1: no question is unknown).
     """
     raw = raw_state(compiled, state)
     top = pick(compiled, raw)
-    base_margin = margin(raw, top)
     conf = confidence_of(compiled, state, raw, top)
+    cap = decisive_cap(compiled, state, raw, top)
+    if cap is not None:
+        conf = min(conf, cap[0])
     fired = [_fires(compiled, ri, state) for ri in range(len(compiled.rule_conds))]
     flips: list[tuple[int, int, int]] = []
-    ask_next, ask_gain = -1, 0.0
-    wpulls, rule_conds, rule_weff = compiled.wpulls, compiled.rule_conds, compiled.rule_weff
+    weighted_pulls, rule_conds = compiled.weighted_pulls, compiled.rule_conds
+    rule_weighted_effect = compiled.rule_weighted_effect
     o0, o1, o2 = compiled.order
-    others = tuple(a for a in range(3) if a != top)
     for qi, cur in enumerate(state):
         related = compiled.rules_by_q[qi]
         for alt in range(-1, len(compiled.values[qi])):
@@ -258,12 +290,12 @@ def analyse(compiled: CompiledRules, state: State) -> tuple[list[float], int, fl
                 continue
             r, f, h = raw
             if cur >= 0:
-                p = wpulls[qi][cur]
+                p = weighted_pulls[qi][cur]
                 r -= p[0]
                 f -= p[1]
                 h -= p[2]
             if alt >= 0:
-                p = wpulls[qi][alt]
+                p = weighted_pulls[qi][alt]
                 r += p[0]
                 f += p[1]
                 h += p[2]
@@ -274,7 +306,7 @@ def analyse(compiled: CompiledRules, state: State) -> tuple[list[float], int, fl
                         now = False
                         break
                 if now != fired[ri]:
-                    e = rule_weff[ri]
+                    e = rule_weighted_effect[ri]
                     sign = 1.0 if now else -1.0
                     r += sign * e[0]
                     f += sign * e[1]
@@ -287,12 +319,62 @@ def analyse(compiled: CompiledRules, state: State) -> tuple[list[float], int, fl
                 new_top = o2
             if new_top != top:
                 flips.append((qi, alt, new_top))
-            if cur < 0:
-                a, b = others
-                gain = abs(alt_raw[top] - (alt_raw[a] if alt_raw[a] > alt_raw[b] else alt_raw[b]) - base_margin)
-                if gain > ask_gain + EPS:
-                    ask_next, ask_gain = qi, gain
+    ask_next = -1
+    if -1 in state:
+        ranked = rank_unknowns(compiled, state)
+        ask_next = ranked[0].question if ranked else -1
     return raw, top, conf, flips, ask_next
+
+
+def _answered(compiled: CompiledRules, state: State, raw: list[float], fired: list[bool], qi: int,
+              alt: int) -> list[float]:
+    """Raw scores with the unknown question `qi` answered `alt`: its pull added, and the rules it starts firing."""
+    p = compiled.weighted_pulls[qi][alt]
+    new = [raw[0] + p[0], raw[1] + p[1], raw[2] + p[2]]
+    for ri in compiled.rules_by_q[qi]:
+        conds = compiled.rule_conds[ri]
+        if not fired[ri] and all((alt if cq == qi else state[cq]) in allowed for cq, allowed in conds):
+            e = compiled.rule_weighted_effect[ri]
+            new = [new[0] + e[0], new[1] + e[1], new[2] + e[2]]
+    return new
+
+
+@dataclass(frozen=True)
+class UnknownRank:
+    """What answering one unknown question could do to the verdict (indices into the compiled rule base)."""
+
+    question: int
+    flips_to: tuple[tuple[int, int], ...]  # (value, approach it would recommend instead), in value order
+    mean_margin_change: float  # mean over the question's values of |change of the verdict's margin|
+
+
+def rank_unknowns(compiled: CompiledRules, state: State, among: Collection[int] | None = None) -> list[UnknownRank]:
+    """Unknown questions (only those in `among`, when given), most informative first. The one rule for "the
+    question to answer next": the recommendation's `ask_next`, the JSON's `unknowns.ask_next`, the terminal and
+    report lines, `ask --adaptive` and the web page all take its first.
+
+    A question with a value that would change the verdict comes before one without; then the larger mean
+    absolute change of the verdict's margin over its values (sharpening counts as much as weakening); then
+    the rule base's question order.
+    """
+    raw = raw_state(compiled, state)
+    top = pick(compiled, raw)
+    base = margin(raw, top)
+    fired = [_fires(compiled, ri, state) for ri in range(len(compiled.rule_conds))]
+    ranked: list[UnknownRank] = []
+    for qi, v in enumerate(state):
+        if v >= 0 or (among is not None and qi not in among):
+            continue
+        changes, flips = [], []
+        for alt in range(len(compiled.values[qi])):
+            new = _answered(compiled, state, raw, fired, qi, alt)  # an unknown answer pulls nothing: add alt's
+            new_top = pick(compiled, new)
+            changes.append(abs(margin(new, top) - base))
+            if new_top != top:
+                flips.append((alt, new_top))
+        ranked.append(UnknownRank(qi, tuple(flips), sum(changes) / len(changes)))
+    ranked.sort(key=lambda q: (not q.flips_to, -round(q.mean_margin_change, 9), q.question))
+    return ranked
 
 
 def to_score(compiled: CompiledRules, raw: float) -> float:
@@ -320,14 +402,18 @@ class Recommendation:
     flips: list[FlipOut]
     unknown: list[str]
     ask_next: str | None
+    # what to act on first: `prompt` when a rule saying `start_with: prompt` fired, else the recommendation
+    start_with: Expected
     rules_name: str = ""
     next_steps: list[str] = field(default_factory=list)
+    confidence_capped_by: str | None = None  # the veto rule that alone decides the verdict, capping the confidence
 
     def to_dict(self) -> dict[str, Any]:
         """The contract's recommendation JSON: version, recommendation, scores, confidence, factors, flips, and more."""
         return {
             "version": 1,
             "recommendation": self.recommendation,
+            "start_with": self.start_with,
             "scores": self.scores,
             "confidence": self.confidence,
             "factors": [f.model_dump(by_alias=True) for f in self.factors],
@@ -341,6 +427,7 @@ class Recommendation:
             "notes": self.notes,
             "next_steps": self.next_steps,
             "rule_base": self.rules_name,
+            "confidence_capped_by": self.confidence_capped_by,
         }
 
 
@@ -354,7 +441,7 @@ def recommend(compiled: CompiledRules, answers: Mapping[str, Any]) -> Recommenda
     raw, top, conf, flip_list, ask_next = analyse(compiled, state)
     rb = compiled.rulebase
     decoded = decode(compiled, state)
-    qids, wpulls, value_text = compiled.qids, compiled.wpulls, compiled.value_text
+    question_ids, weighted_pulls, value_text = compiled.question_ids, compiled.weighted_pulls, compiled.value_text
     factors: list[FactorPull] = []
     for (fid, label, weight), qis in zip(compiled.factor_meta, compiled.factor_questions):
         r = f = h = 0.0
@@ -362,12 +449,12 @@ def recommend(compiled: CompiledRules, answers: Mapping[str, Any]) -> Recommenda
         sources: list[str] = []
         read = {}
         for qi in qis:
-            qid, v = qids[qi], state[qi]
+            qid, v = question_ids[qi], state[qi]
             read[qid] = decoded[qid]
             if v < 0:
                 because.append(f"{qid} is unknown, so it counts as neutral")
                 continue
-            p = wpulls[qi][v]
+            p = weighted_pulls[qi][v]
             r += p[0]
             f += p[1]
             h += p[2]
@@ -383,7 +470,7 @@ def recommend(compiled: CompiledRules, answers: Mapping[str, Any]) -> Recommenda
     notes: list[str] = []
     for ri, (rid, when, because_r, srcs_r, note) in enumerate(compiled.rule_meta):
         if _fires(compiled, ri, state):
-            e = compiled.rule_weff[ri]
+            e = compiled.rule_weighted_effect[ri]
             fired_rules.append(FiredRule(
                 id=rid, when={q: decoded[q] for q in when}, rag=_r(e[0]), fine_tuning=_r(e[1]), hybrid=_r(e[2]),
                 because=because_r, source=list(srcs_r), note=note,
@@ -392,18 +479,25 @@ def recommend(compiled: CompiledRules, answers: Mapping[str, Any]) -> Recommenda
                 notes.append(note)
     flips = [
         FlipOut(
-            question=compiled.qids[qi],
-            from_=decoded[compiled.qids[qi]],
+            question=compiled.question_ids[qi],
+            from_=decoded[compiled.question_ids[qi]],
             to=compiled.values[qi][alt] if alt >= 0 else UNKNOWN,
-            recommendation=cast(Approach, APPROACHES[new_top]),
+            recommendation=cast(Approach, RECOMMENDABLE[new_top]),
         )
         for qi, alt, new_top in flip_list
     ]
-    name = cast(Approach, APPROACHES[top])
+    name = cast(Approach, RECOMMENDABLE[top])
+    cap = decisive_cap(compiled, state, raw, top)
+    info = rb.approaches.get(name)
+    prompt_first = any(_fires(compiled, ri, state) for ri in compiled.prompt_rules)
+    if prompt_first:
+        next_steps = prompt_steps(info.label if info else name)
+    else:
+        next_steps = list(info.next_steps) if info else []
     return Recommendation(
         recommendation=name,
-        scores={a: _r(to_score(compiled, raw[i])) for i, a in enumerate(APPROACHES)},
-        raw_scores={a: _r(raw[i]) for i, a in enumerate(APPROACHES)},
+        scores={a: _r(to_score(compiled, raw[i])) for i, a in enumerate(RECOMMENDABLE)},
+        raw_scores={a: _r(raw[i]) for i, a in enumerate(RECOMMENDABLE)},
         confidence=_r(conf),
         margin=_r(margin(raw, top)),
         answers=decoded,
@@ -412,16 +506,18 @@ def recommend(compiled: CompiledRules, answers: Mapping[str, Any]) -> Recommenda
         notes=notes,
         flips=flips,
         unknown=[q for q, v in decoded.items() if v == UNKNOWN],
-        ask_next=compiled.qids[ask_next] if ask_next >= 0 else None,
+        ask_next=compiled.question_ids[ask_next] if ask_next >= 0 else None,
         rules_name=rb.name,
-        next_steps=list(rb.approaches[name].next_steps) if name in rb.approaches else [],
+        next_steps=next_steps,
+        start_with="prompt" if prompt_first else name,
+        confidence_capped_by=compiled.rule_ids[cap[1]] if cap is not None else None,
     )
 
 
 def raw_scores(compiled: CompiledRules, answers: Mapping[str, Any]) -> dict[str, float]:
     """Unrounded raw scores {approach: float} of an answer set."""
     raw = raw_state(compiled, encode(compiled, answers))
-    return dict(zip(APPROACHES, raw))
+    return dict(zip(RECOMMENDABLE, raw))
 
 
 def scores(compiled: CompiledRules, answers: Mapping[str, Any]) -> dict[str, float]:
@@ -437,19 +533,19 @@ def contributions(
     With weighted=False the values are the features a calibrator fits: pull (or effect * fired) without w_t.
     """
     state = encode(compiled, answers)
-    table = compiled.wpulls if weighted else compiled.pulls
+    table = compiled.weighted_pulls if weighted else compiled.pulls
     out: dict[str, dict[str, float]] = {}
     for fid in compiled.factor_ids:
-        out[f"factor:{fid}"] = dict.fromkeys(APPROACHES, 0.0)
+        out[f"factor:{fid}"] = dict.fromkeys(RECOMMENDABLE, 0.0)
     for qi, v in enumerate(state):
         if v >= 0:
             term = out[f"factor:{compiled.factor_of[qi]}"]
-            for a, name in enumerate(APPROACHES):
+            for a, name in enumerate(RECOMMENDABLE):
                 term[name] += table[qi][v][a]
-    effects = compiled.rule_weff if weighted else compiled.rule_effect
+    effects = compiled.rule_weighted_effect if weighted else compiled.rule_effect
     for ri, rid in enumerate(compiled.rule_ids):
         on = _fires(compiled, ri, state)
-        out[f"rule:{rid}"] = {name: (effects[ri][a] if on else 0.0) for a, name in enumerate(APPROACHES)}
+        out[f"rule:{rid}"] = {name: (effects[ri][a] if on else 0.0) for a, name in enumerate(RECOMMENDABLE)}
     return out
 
 

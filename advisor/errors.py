@@ -9,8 +9,6 @@ from collections.abc import Iterable
 class InputError(Exception):
     """Something the user gave (a file, an answer, an option) is wrong; the message says where and what to do."""
 
-    exit_code = 2
-
 
 def did_you_mean(value: str, choices: Iterable[str]) -> str:
     """Return " (did you mean 'x'?)" for the closest choice, or "" when none is close."""

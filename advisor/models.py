@@ -12,10 +12,14 @@ from typing import Annotated, Any, Literal, Optional, cast
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-APPROACHES: tuple[str, ...] = ("rag", "fine-tuning", "hybrid")
+# What the questionnaire can recommend; the arms a validation builds are another list (advisor.backends.arms).
+RECOMMENDABLE: tuple[str, ...] = ("rag", "fine-tuning", "hybrid")
 UNKNOWN = "unknown"
 
 Approach = Literal["rag", "fine-tuning", "hybrid"]
+# What a case may expect: one of the approaches (the best of the three), or `prompt` (start with few-shot
+# prompting: the verdict's `start_with`, see `advisor.outcomes`)
+Expected = Literal["prompt", "rag", "fine-tuning", "hybrid"]
 Pull = Annotated[float, Field(ge=-100, le=100)]  # bounded so that sums stay finite
 Weight = Annotated[float, Field(ge=0, le=100)]
 
@@ -105,6 +109,15 @@ class Rule(_Strict):
     because: str
     source: list[str] = Field(default_factory=list)
     note: Optional[str] = None
+    start_with: Optional[Literal["prompt"]] = Field(
+        default=None,
+        description="when the rule fires, the verdict says to start with few-shot prompting (its `start_with`)",
+    )
+    # A veto rule: where it alone decides the verdict (without it another approach would win), the verdict is
+    # forced rather than preferred, and the confidence is at most this.
+    confidence_when_decisive: Optional[Annotated[float, Field(ge=0, le=1)]] = Field(
+        default=None, description="the most confidence a verdict may have where this rule alone decides it"
+    )
 
     _src = field_validator("source", mode="before")(_as_list)
 
@@ -124,7 +137,7 @@ class Scoring(_Strict):
         default=2.5, gt=0, le=1e6, description="raw margin at which confidence is ~76% of its range"
     )
     confidence_floor: float = Field(default=0.2, ge=0, le=1, description="confidence of a perfect tie")
-    tie_order: list[Approach] = Field(default_factory=lambda: cast("list[Approach]", list(APPROACHES)))
+    tie_order: list[Approach] = Field(default_factory=lambda: cast("list[Approach]", list(RECOMMENDABLE)))
 
 
 _REFERENCE_KEY = r"[A-Za-z0-9][A-Za-z0-9._:-]*"
@@ -215,7 +228,7 @@ class Case(_Strict):
     """One labelled scenario of a case library."""
 
     name: str = Field(min_length=1)
-    expected: Approach
+    expected: Expected  # `prompt` is checked against the verdict's start_with, an approach against its recommendation
     why: str = ""  # optional: a hand-written case is not refused for a missing comment (`case_warnings` notes it)
     answers: dict[str, Any]
     source: list[str] = Field(default_factory=list)
@@ -250,7 +263,7 @@ class _Pulls(BaseModel):
 
     def pulls(self) -> dict[str, float]:
         """{approach: value} for the three approaches, in their order."""
-        return {a: self.pull(a) for a in APPROACHES}
+        return {a: self.pull(a) for a in RECOMMENDABLE}
 
 
 class FactorPull(_Pulls):

@@ -17,21 +17,21 @@ from typing import TYPE_CHECKING, Any
 from advisor import charts
 from advisor.atomic import write_text
 from advisor.errors import InputError
-from advisor.measures import ARM_LABELS, METRIC_LABELS
-from advisor.models import APPROACHES, UNKNOWN
+from advisor.models import RECOMMENDABLE, UNKNOWN
+from advisor.outcomes import PROMPT, PROMPT_HEADLINE, PROMPT_LABEL, PROMPT_SUMMARY
 from advisor.references import cite, cited_works
 from advisor.text import terminal_safe
 
 if TYPE_CHECKING:
-    from advisor.runrecords import ArmResult, DecisionRule, Example, ValidationRun
+    from advisor.runrecords import ArmResult, DecisionRule, Example, Usage, ValidationRun
     from advisor.analyses.bundle import Analyses
     from advisor.analyses.whatif import WhatIf
     from advisor.engine import Recommendation
     from advisor.models import RuleBase
 
 FORMATS = {".md": "markdown", ".markdown": "markdown", ".html": "html", ".htm": "html"}
-METRICS = tuple(METRIC_LABELS)
 KNOWLEDGE_METRICS = ("contains", "f1", "exact_match")  # the columns of runs made before metrics followed the task
+ASK_NEXT = "Most informative question to answer next"  # the one wording, for `rec.ask_next` only
 
 
 # ---------------------------------------------------------------- helpers
@@ -60,12 +60,16 @@ def format_for(path: str | os.PathLike) -> str:
 # ---------------------------------------------------------------- validation evidence
 
 
-def evidence_context(run: ValidationRun, answers: dict[str, str] | None = None) -> dict[str, Any]:
+def evidence_context(run: ValidationRun, answers: dict[str, str] | None = None,
+                     defaults: dict[str, str] | None = None) -> dict[str, Any]:
     """Rows and text of the Evidence section, from a typed validation run.
 
     `answers` are the report's own answers: when the run was made with other ones (reported anyway on request),
-    the section opens with a warning naming them.
+    the section opens with a warning naming them; a question the run does not record counts as its default in
+    `defaults`.
     """
+    from advisor.backends import arms
+    from advisor.backends.metrics import METRICS
     from advisor.runrecords import ArmResult
     metric = run.metric if run.metric in METRICS else "contains"
     reported = [m for m in run.metrics_reported or KNOWLEDGE_METRICS if m in METRICS]
@@ -73,25 +77,27 @@ def evidence_context(run: ValidationRun, answers: dict[str, str] | None = None) 
     baseline = run.baseline or next((a.baseline for a in run.approaches.values() if a.baseline), None)
     rows = []
     if baseline:
-        rows.append(_row(ARM_LABELS["untouched"], "baseline", ArmResult(status="ok", answers=baseline.answers),
+        rows.append(_row(arms.BASELINE_LABEL, "baseline", ArmResult(status="ok", answers=baseline.answers),
                          columns))
-    names = [a for a in ARM_LABELS if a in run.approaches and a != "untouched"] + \
-        [a for a in run.approaches if a not in ARM_LABELS]
-    rows += [_row(ARM_LABELS.get(name, name), name, run.approaches[name], columns) for name in names]
+    names = sorted(run.approaches, key=arms.cost_rank)  # cheapest first; arms no longer registered last
+    rows += [_row(arms.label(name), name, run.approaches[name], columns) for name in names]
+    if baseline and rows and rows[0]["key"] == "baseline":
+        rows[0]["cells"].update(_usage_cells(baseline.usage))
     favoured = run.evidence_favours
     chart_items = [(r["key"], r["metric_value"]) for r in rows if r["ok"] and r["metric_value"] is not None]
-    chart = charts.bar_chart(chart_items, title=f"{METRIC_LABELS[metric]} on held-out inputs (higher is better)",
+    chart = charts.bar_chart(chart_items, title=f"{METRICS[metric].label} on held-out inputs (higher is better)",
                              min_value=0.0, max_value=1.0, highlight=favoured or run.best_measured)
     rule = run.decision
     return {
-        "columns": [{"key": m, "label": METRIC_LABELS[m]} for m in columns],
+        "columns": [{"key": m, "label": METRICS[m].label} for m in columns],
         "retrieving": any(r["retrieval"] for r in rows),
         "examples": [_example(ex) for ex in run.examples],
         "prompt_enough": run.prompt_enough,
         "metric": metric,
-        "metric_label": METRIC_LABELS[metric],
+        "metric_label": METRICS[metric].label,
         "metric_reason": run.metric_reason or "",
-        "recommended": run.recommended or "",
+        "recommended": (f"{PROMPT_LABEL} first, then {run.recommended}" if run.start_with == PROMPT
+                        else run.recommended or ""),
         "best_measured": run.best_measured or "",
         "favoured": favoured or "",
         "inconclusive": run.inconclusive,
@@ -101,6 +107,7 @@ def evidence_context(run: ValidationRun, answers: dict[str, str] | None = None) 
         "questions": run.questions,
         "seed": run.seed,
         "test_fraction": run.test_fraction,
+        "sample": sample_text(run),
         "rows": rows,
         "chart": chart if chart_items else "",
         "verdict": run.verdict or "",
@@ -112,11 +119,15 @@ def evidence_context(run: ValidationRun, answers: dict[str, str] | None = None) 
             for c in run.comparisons
         ],
         "reworded": _reworded(run, metric),
-        "other_answers": _other_answers(run, answers),
+        "other_answers": _other_answers(run, answers, defaults),
         "challenged": [{"question": c.question, "answer": c.answer, "evidence": c.evidence}
                        for c in run.challenged_answers],
         "next_steps": run.next_steps,
         "stages": [{"name": s.name, "seconds": _num(s.seconds, 1)} for s in run.stages],
+        "usage": any(r["cells"]["tokens"] != "–" for r in rows),
+        "judge": _judge(run),
+        "answered_by": _answered_by(run),
+        "model_warning": run.model_warning or "",
     }
 
 
@@ -127,9 +138,10 @@ def _rule_text(rule: DecisionRule) -> str:
         f"How the verdict is decided: the {k} comparisons are judged together, so a difference is real only when "
         f"its p-value, adjusted by Holm's method for all {k}, is under {rule.alpha:g}; otherwise it is a tie (each "
         "interval is the comparison's own). Only an approach that really beats the untouched model can be "
-        "favoured; among those, the cheapest one tied with the highest scorer is. The evidence agrees with the "
-        "recommendation when it beats the untouched model and no approach does measurably better or could (every "
-        f"tie within {rule.equivalence_margin:g} of the metric), disagrees when an approach does measurably "
+        "favoured; among those, the cheapest one tied with the highest scorer is. The evidence agrees with what "
+        "the questionnaire said to do first (few-shot prompting, or the recommended approach) when that beats the "
+        "untouched model and no approach does measurably better or could (every tie within "
+        f"{rule.equivalence_margin:g} of the metric), disagrees when an approach does measurably "
         "better, and cannot tell otherwise; cost plays no part in agreement."
     )
 
@@ -148,13 +160,15 @@ def _p(value: float | None) -> str:
 def _reworded(run: ValidationRun, metric: str) -> list[dict[str, Any]]:
     """Per arm, the ranking metric on reworded questions beside the same questions as written: held-out pairs
     with a rewording, and (for trained arms) training pairs with one, the check for memorised wording."""
+    from advisor.backends.arms import label
+
     rows = []
     for name, arm in run.approaches.items():
         held, trained = arm.paraphrase if arm.ok else None, arm.memorisation if arm.ok else None
         if held is None and trained is None:
             continue
         rows.append({
-            "label": ARM_LABELS.get(name, name),
+            "label": label(name),
             "questions": held.questions if held else None,
             "original": _num(held.original.get(metric)) if held else "–",
             "reworded": _num(held.answers.get(metric)) if held else "–",
@@ -165,25 +179,109 @@ def _reworded(run: ValidationRun, metric: str) -> list[dict[str, Any]]:
     return rows
 
 
-def _other_answers(run: ValidationRun, answers: dict[str, str] | None) -> dict[str, Any] | None:
+def _other_answers(run: ValidationRun, answers: dict[str, str] | None,
+                   defaults: dict[str, str] | None = None) -> dict[str, Any] | None:
     """The warning of evidence reported with other answers than the run's own; None when they are the same."""
     if answers is None:
         return None
-    differing = run.differing_answers(answers)
+    differing = run.differing_answers(answers, defaults)
     if differing == []:
         return None
     return {"unrecorded": differing is None,
             "answers": [{"question": q, "run": theirs, "here": ours} for q, theirs, ours in differing or []]}
 
 
+def sample_text(run: ValidationRun) -> str:
+    """What the numbers were measured on, in one sentence: how many held-out inputs were answered (of how many),
+    how the split was made, the training pairs, and what retrieval was scored on when that differs."""
+    answered, held = run.questions, run.held_out
+    if answered is not None and held is not None and answered < held:
+        parts = [f"Answers scored on {answered} of {held} held-out inputs (--eval-limit)"]
+    else:
+        parts = [f"Held-out inputs: {_num(answered if answered is not None else held, 0)}"]
+    if run.split_pinned:
+        parts.append("held-out pairs fixed by their split field")
+    elif run.test_fraction is not None:
+        parts.append(f"test fraction {run.test_fraction:g}")
+    if run.seed is not None:
+        parts.append(f"seed {run.seed}")
+    if run.train_pairs is not None:
+        parts.append(f"{run.train_pairs} pairs for training")
+    text = ", ".join(parts)
+    scored = {a.retrieval.questions for a in run.approaches.values() if a.ok and a.retrieval and a.retrieval.questions}
+    if scored and scored != {answered}:
+        text += (f"; retrieval (recall@k, MRR) on {', '.join(str(n) for n in sorted(scored))} held-out inputs, "
+                 "since it needs no generation")
+    return text + "."
+
+
+def _judge(run: ValidationRun) -> dict[str, str] | None:
+    """The optional LLM judge's line: who judged, the share of each arm's responses it called correct, the note."""
+    if run.judge is None:
+        return None
+    blocks = ([("untouched", run.baseline.judge)] if run.baseline is not None else []) + \
+        [(name, arm.judge) for name, arm in run.approaches.items() if arm.ok]
+    from advisor.backends.arms import label
+
+    shares = [f"{label(name)} {_num(score.correct)}" for name, score in blocks
+              if score is not None and score.correct is not None]
+    usages = [score.usage for _, score in blocks if score is not None and score.usage is not None]
+    costs = [u.cost for u in usages if u.cost is not None]
+    spent = f" Judging cost {money(sum(costs), usages[0].currency)}." if costs else ""
+    return {"who": f"{run.judge.model} at {run.judge.host}, rubric v{run.judge.rubric_version}",
+            "shares": ", ".join(shares) or "no verdicts", "note": run.judge.note + spent}
+
+
+def _answered_by(run: ValidationRun) -> list[dict[str, str]]:
+    """Which model answered which arms, grouped: 'MODEL at HOST' (an endpoint) or 'MODEL (in-process, cpu)'."""
+    from advisor.backends.arms import BASELINE, label
+
+    who: dict[str, list[str]] = {}
+    if run.baseline is not None and run.baseline.answered_by is not None:
+        who.setdefault(run.baseline.answered_by.describe(), []).append(label(BASELINE))
+    for name, arm in run.approaches.items():
+        if arm.ok and arm.answered_by is not None:
+            who.setdefault(arm.answered_by.describe(), []).append(label(name))
+    return [{"model": model, "arms": ", ".join(names)} for model, names in who.items()]
+
+
+def money(value: float | None, currency: str | None) -> str:
+    """An amount with enough digits for small ones ('0.0123 USD'); '–' when unknown."""
+    if value is None:
+        return "–"
+    digits = 2 if value >= 10 else 4 if value >= 0.01 else 6
+    return f"{value:.{digits}f} {currency or ''}".strip()
+
+
+def _usage_cells(usage: Usage | None) -> dict[str, str]:
+    """Tokens in / out per answer, cost per 1,000 answers and answers per second, for the evidence table."""
+    if usage is None:
+        return {"tokens": "–", "cost": "–", "rate": "–", "ended": ""}
+    tokens = "–"
+    if usage.prompt_tokens_per_answer is not None and usage.completion_tokens_per_answer is not None:
+        tokens = f"{usage.prompt_tokens_per_answer:.0f} / {usage.completion_tokens_per_answer:.0f}"
+    ended = ", ".join(part for part in (f"{usage.empty} empty" if usage.empty else "",
+                                        f"{usage.cut} cut by the token limit" if usage.cut else "") if part)
+    return {"tokens": tokens, "cost": money(usage.cost_per_1000_answers, usage.currency),
+            "rate": _num(usage.answers_per_second, 2), "ended": ended}
+
+
 def _example(ex: Example) -> dict[str, Any]:
+    from advisor.backends.arms import label as arm_label
+
     return {
         "input": ex.input,
         "references": ex.references[:3],
         "more": max(0, len(ex.references) - 3),
-        "outputs": [{"arm": ARM_LABELS.get(arm, arm), "text": o.text, "score": _num(o.score)}
+        "outputs": [{"arm": arm_label(arm), "text": o.text, "score": _num(o.score)}
                     for arm, o in ex.outputs.items()],
     }
+
+
+def _reason(reason: str | None) -> str:
+    """Why an arm did not apply, without the status the row already shows (runs before this wrote it twice)."""
+    text = reason or ""
+    return text[len("not applicable: "):] if text.startswith("not applicable: ") else text
 
 
 def _row(label: str, key: str, arm: ArmResult, columns: list[str]) -> dict[str, Any]:
@@ -200,7 +298,7 @@ def _row(label: str, key: str, arm: ArmResult, columns: list[str]) -> dict[str, 
         "key": key,
         "ok": arm.ok,
         "status": arm.state,
-        "error": arm.error or arm.reason or "",
+        "error": arm.error or _reason(arm.reason),
         "cells": {
             "recall": _num(retrieval.recall_at_k),
             "k": retrieval.k,
@@ -209,6 +307,7 @@ def _row(label: str, key: str, arm: ArmResult, columns: list[str]) -> dict[str, 
             "p95": _num(latency.p95, 0),
             "build": _num(arm.build_seconds, 1),
             "memory": _num(arm.peak_memory_mb, 0),
+            **_usage_cells(arm.usage),
         },
     }
 
@@ -231,6 +330,8 @@ def report_context(
     `depth` is the `Analyses` of `advisor.analyses.bundle.analyse_depth` (robustness, prompt first, unknowns, costs);
     `what_if` is the `advisor.analyses.whatif.WhatIf` of `recommend --set`, when answers were changed.
     """
+    from advisor.answers import answer_defaults
+
     questions = {q.id: q for q in rulebase.questions}
     factor_labels = {f.id: f.label or f.id for f in rulebase.factors}
     answers = [
@@ -247,9 +348,9 @@ def report_context(
          "text": questions[flip.question].text if flip.question in questions else flip.question}
         for flip in rec.flips
     ]
-    info = rulebase.approaches.get(rec.recommendation)
+    head = headline(rec, rulebase)
     score_chart = charts.bar_chart(
-        [(a, rec.scores[a]) for a in APPROACHES],
+        [(a, rec.scores[a]) for a in RECOMMENDABLE],
         title="Scores (0 to 1)",
         min_value=0.0,
         max_value=1.0,
@@ -257,7 +358,7 @@ def report_context(
     )
     factor_chart = charts.grouped_bar_chart(
         [factor_labels.get(f.id, f.id) for f in rec.factors],
-        {a: [f.pull(a) for f in rec.factors] for a in APPROACHES},
+        {a: [f.pull(a) for f in rec.factors] for a in RECOMMENDABLE},
         title="Each factor's pull (weighted; right favours, left counts against)",
         value_format="+.2f",
     )
@@ -276,13 +377,14 @@ def report_context(
         "answers_file": answers_file or "",
         "generated": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "rec": rec,
-        "label": info.label if info else rec.recommendation,
-        "summary": info.summary if info else "",
-        "confidence_pct": round(rec.confidence * 100),
+        "label": head["label"],
+        "summary": head["summary"],
+        "fallback": head["fallback"],
+        "confidence": f"{rec.confidence:.2f}",
         "confidence_word": confidence_word(rec.confidence),
         "scores": [
             {"name": a, "score": rec.scores[a], "raw": rec.raw_scores[a], "top": a == rec.recommendation}
-            for a in APPROACHES
+            for a in RECOMMENDABLE
         ],
         "factors": factors,
         "rules": rules,
@@ -290,14 +392,21 @@ def report_context(
         "notes": rec.notes,
         "flips": flips,
         "answers": answers,
+        "extra_questions": [
+            {"id": q.id, "text": q.text, "help": " ".join(q.help.split()), "value": rec.answers.get(q.id, UNKNOWN),
+             "at_default": rec.answers.get(q.id) == q.default}
+            for q in rulebase.questions if q.default is not None
+        ],
         "unknown": rec.unknown,
         "ask_next": rec.ask_next,
         "ask_next_text": questions[rec.ask_next].text if rec.ask_next in questions else "",
+        "ask_next_label": ASK_NEXT,
         "next_steps": rec.next_steps,
         "rules_name": rulebase.name,
         "score_chart": score_chart,
         "factor_chart": factor_chart,
-        "evidence": evidence_context(validation, dict(rec.answers)) if validation is not None else None,
+        "evidence": (evidence_context(validation, dict(rec.answers), answer_defaults(rulebase))
+                     if validation is not None else None),
         "what_if": what_if,
         **_depth_sections(depth),
     }
@@ -307,6 +416,22 @@ def _depth_sections(depth: Analyses | None) -> dict[str, Any]:
     from advisor.analyses.bundle import report_sections
 
     return report_sections(depth)
+
+
+def headline(rec: Recommendation, rulebase: RuleBase) -> dict[str, str]:
+    """What the verdict says first, the same in every output: `label` and `summary` of the outcome to start
+    with, and `fallback`, the best of the three approaches, when that outcome is few-shot prompting ('' else)."""
+    info = rulebase.approaches.get(rec.recommendation)
+    approach = info.label if info else rec.recommendation
+    if rec.start_with == PROMPT:
+        return {"label": PROMPT_HEADLINE, "summary": PROMPT_SUMMARY, "fallback": approach}
+    return {"label": approach, "summary": info.summary if info else "", "fallback": ""}
+
+
+def confidence_text(confidence: float) -> str:
+    """Confidence as every output shows it: a score from 0 to 1 and its word, never a percentage (it is a
+    reasoned heuristic, not a probability)."""
+    return f"{confidence:.2f} ({confidence_word(confidence)})"
 
 
 def confidence_word(confidence: float) -> str:
@@ -321,25 +446,37 @@ def confidence_word(confidence: float) -> str:
 # ---------------------------------------------------------------- rendering
 
 # `_` only where it could open or close emphasis: inside a word (snake_case) CommonMark never reads it as markup
-_MD_SPECIAL = re.compile(r"([\\*~\[\]|]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
+_MD_SPECIAL = re.compile(r"([\\`*~\[\]|]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
 _CODE_SPAN = re.compile(r"(`[^`\n]+`)")
 
 
-def escape_markdown(value: Any) -> str:
+class _Markdown(str):
+    """Text already escaped for Markdown, which `escape_markdown` passes through unchanged."""
+
+
+def escape_markdown(value: Any, code_spans: bool = False) -> str:
     """Escape text for Markdown (also inside tables), as one line with control characters shown as escapes.
 
-    Outside `code spans`: markup (* _ ~ [ ] | \\ and a leading #) is backslash-escaped and < > & become
-    entities. Inside a code span nothing is markup, so only the table's | is escaped.
+    Markup (` * _ ~ [ ] | \\ and a leading #) is backslash-escaped and < > & become entities, so a backtick in
+    what a user wrote never opens a code span. With `code_spans` (the rule base's own `commands`), a balanced
+    `span` is kept as code, where nothing is markup and only the table's | is escaped.
     """
+    if isinstance(value, _Markdown):
+        return value
     text = terminal_safe(" ".join(("" if value is None else str(value)).split()))
     parts = []
-    for n, part in enumerate(_CODE_SPAN.split(text)):
+    for n, part in enumerate(_CODE_SPAN.split(text) if code_spans else [text]):
         if n % 2:
             parts.append(part.replace("|", "\\|"))
         else:
             part = part.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             parts.append(_MD_SPECIAL.sub(r"\\\1", part))
     return re.sub(r"^#", r"\\#", "".join(parts))
+
+
+def _markdown_code_spans(value: Any) -> str:
+    """Markdown filter: escape the text but keep its balanced `backticked` parts as code spans."""
+    return _Markdown(escape_markdown(value, code_spans=True))
 
 
 def _code_spans(value: Any) -> Any:
@@ -370,7 +507,7 @@ def template_environment(package: str, folder: str = "", markdown: bool = False)
 def _environment(kind: str) -> Any:
     env = template_environment("advisor.reports", markdown=kind != "html")
     env.filters["num"] = _num
-    env.filters["code"] = _code_spans
+    env.filters["code"] = _code_spans if kind == "html" else _markdown_code_spans
     env.filters["signed"] = lambda v: f"{v:+.2f}"
     return env
 
@@ -407,14 +544,20 @@ def write_report(path: str | os.PathLike, rec: Recommendation, rulebase: RuleBas
 
 def render_text(rec: Recommendation, rulebase: RuleBase, project: str | None = None) -> str:
     """A readable terminal summary (no Jinja2)."""
-    info = rulebase.approaches.get(rec.recommendation)
+    head = headline(rec, rulebase)
     questions = {q.id: q for q in rulebase.questions}
     lines = []
     if project:
         lines.append(f"Project: {project}")
-    lines.append(f"Recommendation: {info.label if info else rec.recommendation}")
-    lines.append(f"Confidence:     {rec.confidence:.2f} ({confidence_word(rec.confidence)})")
-    lines.append("Scores:         " + "   ".join(f"{a} {rec.scores[a]:.2f}" for a in APPROACHES))
+    lines.append(f"Recommendation: {head['label']}")
+    if head["fallback"]:
+        lines.append(f"                {head['summary']}")
+        lines.append(f"If it falls short, the best of the three approaches: {head['fallback']}")
+    lines.append(f"Confidence:     {confidence_text(rec.confidence)}"
+                 + (" (in that choice among the three)" if head["fallback"] else ""))
+    if rec.confidence_capped_by:
+        lines.append(f"{'':<16}capped: rule {rec.confidence_capped_by} alone decides this verdict (see its note)")
+    lines.append("Scores:         " + "   ".join(f"{a} {rec.scores[a]:.2f}" for a in RECOMMENDABLE))
     lines.append("")
     lines.append("Why (each factor's weighted pull: rag / fine-tuning / hybrid):")
     ranked = sorted(rec.factors, key=lambda f: -abs(f.pull(rec.recommendation)))
@@ -427,7 +570,7 @@ def render_text(rec: Recommendation, rulebase: RuleBase, project: str | None = N
         lines.append("")
         lines.append("Combination rules that fired:")
         for r in rec.rules:
-            effect = ", ".join(f"{a} {r.pull(a):+.2f}" for a in APPROACHES if r.pull(a))
+            effect = ", ".join(f"{a} {r.pull(a):+.2f}" for a in RECOMMENDABLE if r.pull(a))
             lines.append(f"  {r.id}: {r.because}" + (f" ({effect})" if effect else ""))
     for note in rec.notes:
         lines.append("")
@@ -443,11 +586,14 @@ def render_text(rec: Recommendation, rulebase: RuleBase, project: str | None = N
         lines.append("")
         lines.append(f"Unknown answers (neutral, they lower the confidence): {', '.join(rec.unknown)}")
         if rec.ask_next:
-            lines.append(
-                f"Answering '{rec.ask_next}' would sharpen the verdict most: {questions[rec.ask_next].text}"
-                if rec.ask_next in questions
-                else f"Answering '{rec.ask_next}' would sharpen it most."
-            )
+            text = f" ({questions[rec.ask_next].text})" if rec.ask_next in questions else ""
+            lines.append(f"{ASK_NEXT}: {rec.ask_next}{text}")
+    defaulted = [q for q in rulebase.questions if q.default is not None and rec.answers.get(q.id) == q.default]
+    if defaulted:
+        lines.append("")
+        lines.append("Left at their neutral default (outside the answers contract; answer them in the answers file "
+                     f"or try 'recommend FILE --set {defaulted[0].id}={defaulted[0].values[-1].value}'):")
+        lines.extend(f"  {q.id}: {q.text}" for q in defaulted)
     if rec.next_steps:
         lines.append("")
         lines.append("Next steps:")

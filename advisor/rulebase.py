@@ -14,7 +14,7 @@ from advisor.datafiles import parse_data, read_data_file
 from advisor.modelfiles import check_mapping, validation_problems
 from advisor.text import show
 from advisor.errors import InputError, did_you_mean
-from advisor.models import APPROACHES, CONTRACT_QUESTIONS, RuleBase
+from advisor.models import RECOMMENDABLE, CONTRACT_QUESTIONS, RuleBase
 from advisor.references import citation_places, short_label
 
 DEFAULT_NAME = "rules/default.yaml"
@@ -22,11 +22,17 @@ DEFAULT_NAME = "rules/default.yaml"
 
 @dataclass(frozen=True)
 class Problem:
-    """One problem in a rule base, with its place (e.g. 'rules[3].when')."""
+    """One problem in a rule base, with its place (e.g. 'rules[3].when').
+
+    An error stops the rule base from loading (`load_rules`, so every command that takes `--rules`, refuses it,
+    and `advisor rules check` exits 2); a warning does not (a dead part, a missing help text or source):
+    `advisor rules check` lists it and exits 2 for it only with `--strict`.
+    """
 
     file: str
     place: str
     message: str
+    warning: bool = False
 
     def __str__(self) -> str:
         place = self.place if self.place.isprintable() else repr(self.place)
@@ -55,7 +61,7 @@ def _validate(data: Any, name: str) -> tuple[RuleBase | None, list[Problem]]:
         rulebase = RuleBase.model_validate(data)
     except ValidationError as exc:
         return None, [Problem(name, place, message) for place, message in validation_problems(exc)]
-    return rulebase, reference_problems(rulebase, name)
+    return rulebase, reference_problems(rulebase, name) + contract_problems(rulebase, name)
 
 
 def reference_problems(rulebase: RuleBase, name: str) -> list[Problem]:
@@ -72,12 +78,12 @@ def reference_problems(rulebase: RuleBase, name: str) -> list[Problem]:
     dupes("factor", [f.id for f in rulebase.factors], "factors")
     dupes("question", [q.id for q in rulebase.questions], "questions")
     dupes("rule", [r.id for r in rulebase.rules], "rules")
-    for approach in APPROACHES:
+    for approach in RECOMMENDABLE:
         if approach not in rulebase.approaches:
             problems.append(Problem(name, "approaches", f"missing approach {show(approach)}"))
-    if sorted(rulebase.scoring.tie_order) != sorted(APPROACHES):
+    if sorted(rulebase.scoring.tie_order) != sorted(RECOMMENDABLE):
         problems.append(
-            Problem(name, "scoring.tie_order", f"must list each of {', '.join(APPROACHES)} exactly once")
+            Problem(name, "scoring.tie_order", f"must list each of {', '.join(RECOMMENDABLE)} exactly once")
         )
     factor_ids = [f.id for f in rulebase.factors]
     questions: dict[str, Any] = {}
@@ -149,8 +155,10 @@ def _suggest_key(source: str, labels: dict[str, str]) -> str:
     return f" (did you mean '{by_label[close[0]]}'?)" if close else ""
 
 
-def lint_problems(rulebase: RuleBase, name: str) -> list[Problem]:
-    """Problems that do not break scoring but mean the rule base is incomplete or has dead parts."""
+def contract_problems(rulebase: RuleBase, name: str) -> list[Problem]:
+    """Breaches of the answers contract, which every rule base must keep (errors: answers files written to the
+    contract would otherwise be refused or change meaning): the contract questions with their values in order, and
+    a neutral default, firing no rule, for every question outside the contract."""
     problems: list[Problem] = []
     by_id = {q.id: (i, q) for i, q in reversed(list(enumerate(rulebase.questions)))}
     for qid, values in CONTRACT_QUESTIONS.items():
@@ -166,13 +174,7 @@ def lint_problems(rulebase: RuleBase, name: str) -> list[Problem]:
                         f"found {', '.join(have)}")
             )
     referenced = {(qid, v) for r in rulebase.rules for qid, vs in r.when.items() for v in vs}
-    fed = {q.factor for q in rulebase.questions}
-    for fi, factor in enumerate(rulebase.factors):
-        if factor.id not in fed:
-            problems.append(Problem(name, f"factors[{fi}]", f"factor {show(factor.id)} is fed by no question"))
     for qi, q in enumerate(rulebase.questions):
-        if not q.help.strip():
-            problems.append(Problem(name, f"questions[{qi}].help", f"question {show(q.id)} has no help text"))
         if q.id not in CONTRACT_QUESTIONS:
             default = next((v for v in q.values if v.value == q.default), None)
             if default is None:
@@ -190,35 +192,51 @@ def lint_problems(rulebase: RuleBase, name: str) -> list[Problem]:
                     Problem(name, f"questions[{qi}].default",
                             f"default {show(q.default)} of question {show(q.id)} must not make a rule fire")
                 )
+    return problems
+
+
+def lint_problems(rulebase: RuleBase, name: str) -> list[Problem]:
+    """Warnings: what does not change any verdict's meaning but leaves the rule base incomplete or with dead parts."""
+    problems: list[Problem] = []
+    referenced = {(qid, v) for r in rulebase.rules for qid, vs in r.when.items() for v in vs}
+    fed = {q.factor for q in rulebase.questions}
+    for fi, factor in enumerate(rulebase.factors):
+        if factor.id not in fed:
+            problems.append(Problem(name, f"factors[{fi}]", f"factor {show(factor.id)} is fed by no question", True))
+    for qi, q in enumerate(rulebase.questions):
+        if not q.help.strip():
+            problems.append(Problem(name, f"questions[{qi}].help", f"question {show(q.id)} has no help text", True))
         for vi, v in enumerate(q.values):
             pulls = any(v.pull.values())
             if not pulls and (q.id, v.value) not in referenced and v.value != q.default:
                 problems.append(
                     Problem(name, f"questions[{qi}].values[{vi}]",
-                            f"value {show(v.value)} of {show(q.id)} has no pull and no rule reads it")
+                            f"value {show(v.value)} of {show(q.id)} has no pull and no rule reads it", True)
                 )
             if pulls and not v.because.strip():
                 problems.append(
                     Problem(name, f"questions[{qi}].values[{vi}].because",
-                            f"value {show(v.value)} of {show(q.id)} pulls but says not why")
+                            f"value {show(v.value)} of {show(q.id)} pulls but says not why", True)
                 )
     for ri, rule in enumerate(rulebase.rules):
         if not any(rule.effect.values()) and not rule.note:
-            problems.append(Problem(name, f"rules[{ri}]", f"rule {show(rule.id)} has neither an effect nor a note"))
+            problems.append(Problem(name, f"rules[{ri}]", f"rule {show(rule.id)} has neither an effect nor a note",
+                                    True))
         for qid, vs in rule.when.items():
             if not vs:
-                problems.append(Problem(name, f"rules[{ri}].when.{qid}", f"rule {show(rule.id)} can never fire"))
+                problems.append(Problem(name, f"rules[{ri}].when.{qid}", f"rule {show(rule.id)} can never fire", True))
         if not rule.source:
-            problems.append(Problem(name, f"rules[{ri}].source", f"rule {show(rule.id)} names no source"))
+            problems.append(Problem(name, f"rules[{ri}].source", f"rule {show(rule.id)} names no source", True))
     cited = {src for _, src in citation_places(rulebase)}
     for i, ref in enumerate(rulebase.references or ()):
         if ref.key not in cited:
-            problems.append(Problem(name, f"references[{i}]", f"reference {show(ref.key)} is cited nowhere"))
+            problems.append(Problem(name, f"references[{i}]", f"reference {show(ref.key)} is cited nowhere", True))
     return problems
 
 
 def check_rules(path: str | os.PathLike | None = None) -> list[Problem]:
-    """Every problem of a rule base (schema, references, lint); [] when it is clean. Unreadable file: InputError."""
+    """Every problem of a rule base: the errors `load_rules` refuses it for (schema, references, the contract)
+    and the warnings it loads despite (lint); [] when it is clean. Unreadable file: InputError."""
     data, name = _read(path)
     rulebase, problems = _validate(data, name)
     if rulebase is not None:

@@ -21,7 +21,7 @@ METRICS_FILE = "metrics.json"
 VALIDATION_FILE = "validation.json"
 
 Scores = dict[str, float]  # metric name -> mean over the questions, 0 to 1
-Arm = Literal["prompt", "rag", "fine-tuning", "hybrid"]  # what `advisor build` builds
+Arm = str  # what `advisor build` builds: a name in the arm registry (advisor.backends.arms)
 Status = Literal["ok", "failed", "not_applicable"]
 WeakPart = Literal["retrieval", "generator"]
 Agreement = Literal["agrees", "disagrees", "cannot_tell"]
@@ -81,6 +81,10 @@ def read_manifest(out: str | os.PathLike, approach: str | None = None, needs: tu
     if not path.exists():
         if not folder.is_dir():
             raise InputError(f"{out} does not exist; build a pipeline into it with 'advisor build' first")
+        inside = built_pipelines(folder)
+        if inside:
+            raise InputError(f"{out} is not itself a built pipeline but holds {len(inside)}: "
+                             f"{', '.join(str(p) for p in inside)}; give one of them")
         raise InputError(f"{out} holds no built pipeline (no {MANIFEST_FILE}); run 'advisor build' first")
     manifest: Manifest = read_model_file(path, Manifest, "manifest")
     if approach is not None and manifest.approach != approach:
@@ -97,6 +101,14 @@ def read_manifest(out: str | os.PathLike, approach: str | None = None, needs: tu
     return manifest
 
 
+def built_pipelines(folder: Path) -> list[Path]:
+    """The subfolders of `folder` that hold a built pipeline (a validation run's arms), sorted by name."""
+    try:
+        return sorted(p for p in folder.iterdir() if p.is_dir() and (p / MANIFEST_FILE).is_file())
+    except OSError:
+        return []
+
+
 # ---------------------------------------------------------------- metrics.json
 
 
@@ -111,10 +123,73 @@ class Retrieval(_Record):
     metric_when_in_context: Optional[float] = None
 
 
+class AnsweredBy(_Record):
+    """What answered an arm and where: a model behind an endpoint (its host only: never a key, credentials or a
+    query string of its URL) or a model loaded in-process (its device)."""
+
+    kind: Literal["endpoint", "local"]
+    model: str
+    host: Optional[str] = None
+    device: Optional[str] = None
+
+    def describe(self) -> str:
+        """'MODEL at HOST' or 'MODEL (in-process, DEVICE)'."""
+        if self.kind == "endpoint":
+            return f"{self.model} at {self.host}"
+        return f"{self.model} (in-process, {self.device or 'cpu'})"
+
+
+class Usage(_Record):
+    """What an arm's answers cost, from the tokens the model reported (an endpoint's `usage`, or counted
+    in-process): totals and means per answer over the held-out answers, their cost at the run's prices,
+    throughput, and how many answers were empty, cut by the token limit, or read from the run's cache."""
+
+    answers: int
+    prompt_tokens: Optional[int] = None
+    completion_tokens: Optional[int] = None
+    prompt_tokens_per_answer: Optional[float] = None
+    completion_tokens_per_answer: Optional[float] = None
+    price_in: Optional[float] = None  # per million prompt tokens
+    price_out: Optional[float] = None  # per million completion tokens
+    price_source: Optional[str] = None
+    currency: Optional[str] = None
+    cost: Optional[float] = None
+    cost_per_1000_answers: Optional[float] = None
+    answers_per_second: Optional[float] = None
+    concurrency: Optional[int] = None
+    empty: int = 0
+    cut: int = 0
+    cached: int = 0
+
+
+class JudgeScore(_Record):
+    """An optional LLM judge's grades of an arm's responses: the share it called correct (over those it gave a
+    verdict on), how many it graded, how many replies were off-format, why it failed if it did, its usage."""
+
+    correct: Optional[float] = None
+    graded: int = 0
+    off_format: int = 0
+    failed: Optional[str] = None
+    usage: Optional[Usage] = None
+
+
+class Judge(_Record):
+    """Which judge graded the run (host only), with which rubric, and what ranked the arms."""
+
+    model: str
+    host: str
+    rubric_version: int
+    ranked_by: str  # the LLM-free rule's metric: the judge is reported beside it, never instead of it
+    note: str = ""
+
+
 class Baseline(_Record):
-    """The untouched model's mean scores on the same questions."""
+    """The untouched model's mean scores on the same questions, what answered and what it cost."""
 
     answers: Scores = Field(default_factory=dict)
+    answered_by: Optional[AnsweredBy] = None
+    usage: Optional[Usage] = None
+    judge: Optional[JudgeScore] = None
 
 
 class Reworded(_Record):
@@ -160,7 +235,8 @@ class Split(_Record):
     """How the pairs were split into training and held-out ones."""
 
     seed: Optional[int] = None
-    test_fraction: Optional[float] = None
+    test_fraction: Optional[float] = None  # None when the pairs' `split` fields fixed the split
+    pinned: Optional[bool] = None  # the pairs' `split` fields fixed which are held out
     train: Optional[int] = None
     test: Optional[int] = None
     eval_limit: Optional[int] = None
@@ -210,6 +286,9 @@ class Measurements(_Record):
     eval_seconds: Optional[float] = None
     peak_memory_mb: Optional[float] = None
     models: Models = Field(default_factory=Models)
+    answered_by: Optional[AnsweredBy] = None
+    usage: Optional[Usage] = None
+    judge: Optional[JudgeScore] = None
     split: Optional[Split] = None
     build: dict[str, Any] = Field(default_factory=dict)  # each backend's own build facts (chunks, reuse, ...)
     train: Optional[TrainFacts] = None
@@ -242,6 +321,10 @@ class AnswerRecord(_Record):
     in_context: Optional[bool] = None
     baseline_response: Optional[str] = None
     baseline: Optional[Scores] = None
+    finish_reason: Optional[str] = None  # "stop", "length" (cut by the token limit), or None when not told
+    empty: Optional[bool] = None  # the model sent no text
+    prompt_tokens: Optional[int] = None
+    completion_tokens: Optional[int] = None
 
     def score(self, metric: str) -> float | None:
         """The output's `metric`, or None when it was not scored."""
@@ -299,6 +382,7 @@ class DecisionRule(_Record):
     comparisons: int = 0
     alpha: float = 0.05
     equivalence_margin: float = 0.05
+    higher_is_better: bool = True  # the ranking metric's direction (backends.metrics.METRICS)
 
 
 class InputsNeeded(_Record):
@@ -360,12 +444,13 @@ class ValidationRun(_Record):
     """validation.json, written by `advisor validate`: every arm measured, the ranking, the verdict."""
 
     version: Optional[int] = None
-    recommended: Optional[str] = None
+    recommended: Optional[str] = None  # the questionnaire's best of the three approaches
+    start_with: Optional[str] = None  # the questionnaire's outcome to act on first: `prompt`, or `recommended`
     best_measured: Optional[str] = None  # the highest scorer, whatever the tie rule favours
     favoured: Optional[str] = None  # the arm the evidence favours after the tie rule; None when inconclusive
     candidates: list[str] = Field(default_factory=list)  # the arms that beat the untouched model beyond the noise
     inconclusive: bool = False
-    agreement: Optional[Agreement] = None
+    agreement: Optional[Agreement] = None  # judged on the questionnaire's outcome to act on first (`start_with`)
     agrees: Optional[bool] = None  # True for `agrees`, False for `disagrees`, None when the evidence cannot tell
     prompt_enough: bool = False
     tied_with_best: list[str] = Field(default_factory=list)
@@ -379,7 +464,8 @@ class ValidationRun(_Record):
     held_out: Optional[int] = None
     train_pairs: Optional[int] = None
     seed: Optional[int] = None
-    test_fraction: Optional[float] = None
+    test_fraction: Optional[float] = None  # None when the pairs' `split` fields fixed the split
+    split_pinned: bool = False  # the pairs' `split` fields fixed which are held out; no fraction was used
     baseline: Optional[Baseline] = None
     approaches: dict[str, ArmResult] = Field(default_factory=dict)
     comparisons: list[Comparison] = Field(default_factory=list)
@@ -393,6 +479,8 @@ class ValidationRun(_Record):
     next_steps: list[str] = Field(default_factory=list)
     stages: list[Stage] = Field(default_factory=list)
     total_seconds: Optional[float] = None
+    model_warning: Optional[str] = None  # set when the arms did not all answer with the same base model
+    judge: Optional[Judge] = None  # the optional LLM judge, when one graded the run
 
     def arm(self, name: str) -> ArmResult:
         """The arm's block; an empty one (state `missing`) when it was not run."""
@@ -421,7 +509,8 @@ class ValidationRun(_Record):
     def beats(self, a: str, b: str) -> bool:
         """a did better than b beyond the noise (after the adjustment for the run's comparisons)."""
         c = self.comparison(a, b)
-        return c is not None and c.difference is not None and not c.tie and c.difference > 0
+        sign = 1.0 if self.decision is None or self.decision.higher_is_better else -1.0
+        return c is not None and c.difference is not None and not c.tie and sign * c.difference > 0
 
     @property
     def evidence_favours(self) -> str | None:
@@ -435,14 +524,20 @@ class ValidationRun(_Record):
             return "agrees" if self.agrees else "disagrees"
         return self.agreement
 
-    def differing_answers(self, answers: dict[str, str]) -> list[tuple[str, str, str]] | None:
+    def differing_answers(self, answers: dict[str, str],
+                          defaults: dict[str, str] | None = None) -> list[tuple[str, str, str]] | None:
         """(question, the run's answer, the given answer) for each answer that differs; None when the run
-        records no answers. A question missing on either side counts as `unknown`."""
+        records no answers. A question missing on either side counts as its default in `defaults` (a question
+        added to the rule base after the run), else `unknown`."""
         if self.answers is None:
             return None
-        return [(q, self.answers.get(q, "unknown"), answers.get(q, "unknown"))
-                for q in dict.fromkeys([*self.answers, *answers])
-                if self.answers.get(q, "unknown") != answers.get(q, "unknown")]
+        defaults = defaults or {}
+
+        def on(side: dict[str, str], q: str) -> str:
+            return side.get(q, defaults.get(q, "unknown"))
+
+        return [(q, on(self.answers, q), on(answers, q)) for q in dict.fromkeys([*self.answers, *answers])
+                if on(self.answers, q) != on(answers, q)]
 
 
 def validation_path(given: str | os.PathLike) -> Path:

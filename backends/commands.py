@@ -8,12 +8,14 @@ backend's `load` + `answer`. They run inside the `advisor` group, whose one erro
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import click
 
-from advisor.backends.base import APPROACHES, DEFAULT_EMBEDDER, DEFAULT_GENERATOR, BuildSettings
-from advisor.backends.options import PromptOptions, RetrievalOptions, TrainingOptions
+from advisor.backends.base import DEFAULT_EMBEDDER, DEFAULT_GENERATOR, BuildSettings
+from advisor.backends.metrics import PER_INPUT
+from advisor.backends.options import EndpointOptions, PromptOptions, RetrievalOptions, TrainingOptions
 from advisor.errors import InputError
 from advisor.params import FRACTION, POSITIVE
 
@@ -49,7 +51,8 @@ _SETTING_OPTIONS = [
         "--embedder", default=DEFAULT_EMBEDDER, show_default=True, help="Sentence-transformers model id or folder."
     ),
     click.option(
-        "--generator", default=DEFAULT_GENERATOR, show_default=True, help="Causal LM id, folder or .gguf file."
+        "--generator", default=DEFAULT_GENERATOR, show_default=True,
+        help="Causal LM id, folder or .gguf file; with --endpoint, the weights the tuned arms train (none: skip them)."
     ),
     click.option("--device", default="cpu", show_default=True, type=click.Choice(["cpu", "cuda", "mps"])),
     click.option(
@@ -64,7 +67,7 @@ _SETTING_OPTIONS = [
     click.option(
         "--metric",
         default=None,
-        help="Rank by this metric instead of the task's rule (accuracy, chrf, rouge_l, contains, f1, exact_match).",
+        help=f"Rank by this metric instead of the task's rule ({', '.join(PER_INPUT)}).",
     ),
     click.option(
         "--shots",
@@ -83,6 +86,36 @@ _SETTING_OPTIONS = [
         type=click.IntRange(0),
         default=None,
         help="Overlap of consecutive chunks [rag, hybrid; default 32].",
+    ),
+    click.option(
+        "--store",
+        type=click.Choice(["hnswlib", "qdrant"]),
+        default=None,
+        help="Where the index lives [rag, hybrid; default hnswlib files in --out; qdrant: embedded in --out "
+        "unless --qdrant-url or --qdrant-path].",
+    ),
+    click.option(
+        "--qdrant-url",
+        default=None,
+        help="A Qdrant server or cluster, http(s)://HOST:PORT; the API key is read from QDRANT_API_KEY [rag, hybrid].",
+    ),
+    click.option(
+        "--qdrant-path",
+        default=None,
+        help="An embedded Qdrant storage folder outside --out, updated in place [rag, hybrid].",
+    ),
+    click.option("--collection", default=None, help="Qdrant collection [rag, hybrid; default 'advisor']."),
+    click.option(
+        "--text-field",
+        default=None,
+        help="Payload field holding each chunk's text in an existing collection, which is then only read "
+        "(with --doc-field) [rag, hybrid].",
+    ),
+    click.option(
+        "--doc-field",
+        default=None,
+        help="Payload field holding each chunk's document id (as the pairs' source names it) in an existing "
+        "collection [rag, hybrid].",
     ),
     click.option(
         "--mode",
@@ -110,11 +143,97 @@ _SETTING_OPTIONS = [
 ]
 
 
+_ENDPOINT_OPTIONS = [
+    click.option("--endpoint", "endpoint", default=None, metavar="URL",
+                 help="An OpenAI-compatible /v1 base URL (vLLM, TGI, Ollama, llama-server, transformers serve, a "
+                 "hosted API): the untouched model, prompt and rag answer there; the tuned arms train --generator."),
+    click.option("--endpoint-model", default=None, metavar="NAME", help="The model, as the endpoint names it."),
+    click.option("--api-key-env", default=None, metavar="VAR",
+                 help="Environment variable holding the endpoint's key [default: OPENAI_API_KEY]; it is never "
+                 "written anywhere."),
+    click.option("--concurrency", type=click.IntRange(1, 256), default=None,
+                 help="Requests in flight to the endpoint [default: 4]."),
+    click.option("--price-in", type=click.FloatRange(0), default=None,
+                 help="Price of a million prompt tokens at the endpoint (default: the answers file's costs:)."),
+    click.option("--price-out", type=click.FloatRange(0), default=None,
+                 help="Price of a million answer tokens at the endpoint."),
+    click.option("--endpoint-timeout", type=click.FloatRange(0, min_open=True), default=None,
+                 help="Seconds to wait for one answer before retrying [default: 600]."),
+]
+
+
+class ArmChoice(click.Choice):
+    """The registered arms' names, read from the registry when the command runs or shows its help, not at import."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        from advisor.backends import arms
+
+        return arms.names()
+
+    @choices.setter
+    def choices(self, value: object) -> None:
+        pass
+
+
 def _pipeline_options(func):
     """The data and settings options `build` and `validate` share."""
-    for option in reversed(_DATA_OPTIONS + _SETTING_OPTIONS):
+    for option in reversed(_DATA_OPTIONS + _SETTING_OPTIONS + _ENDPOINT_OPTIONS):
         func = option(func)
     return func
+
+
+def _endpoint_options(func):
+    """The endpoint's options alone (`query`)."""
+    for option in reversed(_ENDPOINT_OPTIONS):
+        func = option(func)
+    return func
+
+
+def endpoint_from(options: dict) -> EndpointOptions | None:
+    """The endpoint's typed options from the command line, or None without --endpoint; the options that only
+    mean something with an endpoint are refused without one."""
+    url = options.get("endpoint")
+    if url is None:
+        given = [name for name in ("endpoint_model", "api_key_env", "concurrency", "price_in", "price_out",
+                                   "endpoint_timeout") if options.get(name) is not None]
+        if given:
+            flags = ", ".join("--" + name.replace("_", "-") for name in given)
+            raise InputError(f"{flags}: only used with --endpoint URL (an OpenAI-compatible /v1 base URL)")
+        return None
+    values = {"url": url, "model": options.get("endpoint_model") or "",
+              "api_key_env": options.get("api_key_env"), "concurrency": options.get("concurrency"),
+              "price_in": options.get("price_in"), "price_out": options.get("price_out"),
+              "timeout": options.get("endpoint_timeout")}
+    return EndpointOptions(**{k: v for k, v in values.items() if v is not None})
+
+
+def judge_from(options: dict) -> EndpointOptions | None:
+    """The optional judge's endpoint from --judge-* options (popped from `options`), checked; None without one."""
+    values = {name: options.pop(name, None) for name in ("judge_endpoint", "judge_model", "judge_api_key_env",
+                                                          "judge_price_in", "judge_price_out")}
+    url = values["judge_endpoint"]
+    if url is None:
+        given = [name for name, value in values.items() if value is not None]
+        if given:
+            flags = ", ".join("--" + name.replace("_", "-") for name in given)
+            raise InputError(f"{flags}: only used with --judge-endpoint URL")
+        return None
+    from advisor.backends.base import check_endpoint
+
+    judge = EndpointOptions(url=url, model=values["judge_model"] or "",
+                            **{k: v for k, v in (("api_key_env", values["judge_api_key_env"]),
+                                                 ("price_in", values["judge_price_in"]),
+                                                 ("price_out", values["judge_price_out"])) if v is not None})
+    try:
+        check_endpoint(judge)
+    except InputError as exc:
+        raise InputError(str(exc).replace("--endpoint-model", "--judge-model").replace("--endpoint", "--judge-endpoint")
+                         .replace("--api-key-env", "--judge-api-key-env")) from None
+    return judge
 
 
 def settings_from(options: dict) -> BuildSettings:
@@ -129,7 +248,16 @@ def settings_from(options: dict) -> BuildSettings:
         k=options["k"],
         max_new_tokens=options["max_new_tokens"],
         metric=options["metric"],
-        retrieval=RetrievalOptions(chunk_tokens=options["chunk_tokens"], chunk_overlap=options["chunk_overlap"]),
+        retrieval=RetrievalOptions(
+            chunk_tokens=options["chunk_tokens"],
+            chunk_overlap=options["chunk_overlap"],
+            store=options["store"],
+            qdrant_url=options["qdrant_url"],
+            qdrant_path=options["qdrant_path"],
+            collection=options["collection"],
+            text_field=options["text_field"],
+            doc_field=options["doc_field"],
+        ),
         training=TrainingOptions(
             mode=options["mode"],
             epochs=options["epochs"],
@@ -140,11 +268,12 @@ def settings_from(options: dict) -> BuildSettings:
             accumulation=options["gradient_accumulation"],
         ),
         prompt=PromptOptions(shots=options["shots"]),
+        endpoint=endpoint_from(options),
     )
 
 
 @click.command()
-@click.argument("approach", type=click.Choice(list(APPROACHES)))
+@click.argument("approach", type=ArmChoice())
 @click.option(
     "--out", "out", required=True, type=click.Path(path_type=Path), help="Folder to build into (replaced as a whole)."
 )
@@ -169,8 +298,11 @@ def build(approach: str, docs: Path | None, qa: Path, out: Path, quiet: bool, **
 @click.argument("question")
 @click.option("--k", "k", type=int, default=None, help="Chunks retrieved (default: as built).")
 @click.option("--max-new-tokens", type=int, default=None, help="Longest answer, in tokens (default: as built).")
-@click.option("--json", "as_json", is_flag=True, help="Print the answer, sources and chunks as JSON.")
-def query(out: Path, question: str, k: int | None, max_new_tokens: int | None, as_json: bool) -> None:
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the answer, its sources and the retrieved chunks (document, chunk number, score, text) "
+                   "as JSON.")
+@_endpoint_options
+def query(out: Path, question: str, k: int | None, max_new_tokens: int | None, as_json: bool, **options) -> None:
     """Answer QUESTION with the pipeline built in OUT, naming the documents used."""
     from advisor.backends import backend_class
 
@@ -178,12 +310,28 @@ def query(out: Path, question: str, k: int | None, max_new_tokens: int | None, a
         raise InputError("the question is empty")
     from advisor.runrecords import read_manifest
 
-    approach = read_manifest(out).approach
+    manifest = read_manifest(out)
+    approach = manifest.approach
+    endpoint = endpoint_from(options)
+    if endpoint is not None:
+        from advisor.backends import arms
+        from advisor.backends.base import check_endpoint
+
+        check_endpoint(endpoint)
+        if arms.get(approach).trains:
+            raise InputError(f"--endpoint: {out} holds a {approach} build, which answers in-process with its "
+                             "trained adapter; an endpoint answers for prompt and rag builds")
+    else:
+        built_with = manifest.settings.get("endpoint")
+        if isinstance(built_with, dict):
+            raise InputError(f"{out} was built to answer through the endpoint at {built_with.get('host')} (model "
+                             f"'{built_with.get('model')}'): give --endpoint URL --endpoint-model NAME to query it")
     backend = backend_class(approach).load(out)
-    if k is not None:
-        backend.settings.k = k
-    if max_new_tokens is not None:
-        backend.settings.max_new_tokens = max_new_tokens
+    if k is not None or max_new_tokens is not None or endpoint is not None:
+        current = backend.settings
+        backend.settings = replace(current, k=current.k if k is None else k,
+                                   max_new_tokens=current.max_new_tokens if max_new_tokens is None else max_new_tokens,
+                                   endpoint=endpoint)
     answer = backend.answer(question)
     if as_json:
         click.echo(
@@ -192,14 +340,18 @@ def query(out: Path, question: str, k: int | None, max_new_tokens: int | None, a
                     "approach": approach,
                     "question": question,
                     "answer": answer.text,
+                    "finish_reason": answer.finish_reason,
                     "sources": answer.sources,
-                    "hits": [{"doc_id": h.doc_id, "chunk_id": h.chunk_id, "score": h.score} for h in answer.hits],
+                    "hits": [{"doc_id": h.doc_id, "chunk_id": h.chunk_id, "score": h.score, "text": h.text}
+                             for h in answer.hits],
                 },
                 indent=2,
             )
         )
         return
-    click.echo(answer.text)
+    click.echo(answer.text if answer.text.strip() else "(the model sent no text)")
+    if answer.finish_reason == "length":
+        click.echo("(cut by the token limit: raise --max-new-tokens for longer answers)")
     if answer.sources:
         click.echo("\nSources: " + ", ".join(answer.sources))
     else:
@@ -225,6 +377,16 @@ def query(out: Path, question: str, k: int | None, max_new_tokens: int | None, a
 @click.option(
     "--rules", "rules", type=click.Path(path_type=Path), default=None, help="Rule base (default: the bundled one)."
 )
+@click.option("--judge-endpoint", default=None, metavar="URL",
+              help="Optional LLM judge: an OpenAI-compatible /v1 base URL whose model grades each response against "
+              "its references (fixed rubric, temperature 0), reported beside the LLM-free rule, which still ranks.")
+@click.option("--judge-model", default=None, metavar="NAME", help="The judge's model, as its endpoint names it.")
+@click.option("--judge-api-key-env", default=None, metavar="VAR",
+              help="Environment variable holding the judge's key [default: OPENAI_API_KEY].")
+@click.option("--judge-price-in", type=click.FloatRange(0), default=None,
+              help="The judge's price per million prompt tokens.")
+@click.option("--judge-price-out", type=click.FloatRange(0), default=None,
+              help="The judge's price per million answer tokens.")
 @_pipeline_options
 def validate(
     answers: Path, out: Path, approaches: str, rules: Path | None, docs: Path | None, qa: Path, quiet: bool, **options
@@ -235,6 +397,7 @@ def validate(
     from advisor.backends.validate import validate as run_validation
 
     check_output_dir(out)  # before any model loads; a folder holding other files is refused by validate
+    judge = judge_from(options)
     main = is_main()  # under a launcher only the main process logs
     result = run_validation(
         answers,
@@ -246,6 +409,7 @@ def validate(
         rules_path=rules,
         progress=not quiet and main,
         echo=lambda message: click.echo(message, err=True) if main else None,
+        judge=judge,
     )
     click.echo("")
     click.echo(result.verdict or "")

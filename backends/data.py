@@ -1,10 +1,13 @@
 """Load the user's documents and question/answer pairs, and split the pairs; no models involved.
 
-Light module (standard library only), so every input can be checked before any model is loaded.
+Light module (standard library and charset-normalizer), so every input can be checked before any model is loaded.
+Documents need not be UTF-8: a byte-order mark, else UTF-8, else the encoding charset-normalizer detects, decides
+how a file is read, and the build summary names the files not read as UTF-8. Binary files are skipped by name.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import logging
 import random
@@ -77,51 +80,124 @@ def html_to_text(html: str) -> str:
     return body
 
 
-def _skip(path: Path, why: str) -> None:
-    warnings.warn(f"skipping {path}: {why}", stacklevel=3)  # the CLI shows it as one 'warning:' line
+# UTF-32 first: its little-endian mark begins with UTF-16's
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+# Exports from Windows and older Unix tools: among equally clean readings, the one people most likely meant
+_PREFERRED = "cp1252"
 
 
-def read_document(path: Path, doc_id: str) -> Document | None:
-    """One document from a file, or None (with a warning naming it) when it is empty, binary or undecodable."""
-    raw = path.read_bytes()
-    if not raw.strip():
-        _skip(path, "it is empty")
-        return None
-    if b"\x00" in raw[:8192]:
-        _skip(path, "it looks binary (it holds NUL bytes)")
+def decode(raw: bytes) -> tuple[str, str] | None:
+    """(text, encoding) of a document's bytes, or None when they are not text in any encoding we can tell.
+
+    A byte-order mark decides; else UTF-8; else the reading charset-normalizer finds cleanest. It cannot tell
+    the single-byte Latin code pages apart on short text (Latin-1 'à' reads as cp1250 'ŕ' just as cleanly), so
+    among the cleanest readings Windows-1252, which also reads every printable Latin-1 file, wins.
+    """
+    for bom, encoding in _BOMS:
+        if raw.startswith(bom):
+            try:
+                return raw.decode(encoding), encoding.removesuffix("-sig")
+            except UnicodeDecodeError:
+                return None
+    if b"\x00" in raw[:8192]:  # no text encoding without a BOM puts NUL bytes in text
         return None
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        _skip(path, f"it is not UTF-8 text (byte {exc.start})")
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    readings = from_bytes(raw)
+    best = readings.best()
+    if best is None:
         return None
+    clean = [r for r in readings if r.chaos <= best.chaos]
+    encoding = _PREFERRED if any(_PREFERRED in r.could_be_from_charset for r in clean) else best.encoding
+    try:
+        return raw.decode(encoding), encoding
+    except UnicodeDecodeError:
+        return str(best), best.encoding
+
+
+def read_document(path: Path, doc_id: str) -> Document | str:
+    """One document from a file, or why it was skipped: a key of _WHY."""
+    raw = path.read_bytes()
+    if not raw.strip():
+        return "empty"
+    decoded = decode(raw)
+    if decoded is None:
+        return "binary"
+    text, encoding = decoded
     if path.suffix.lower() in HTML_SUFFIXES:
         text = html_to_text(text)
     text = text.replace("\r\n", "\n").replace("\r", "\n").strip()
     if not text:
-        _skip(path, "it holds no text")
-        return None
-    return Document(id=doc_id, text=text, sha256=hashlib.sha256(raw).hexdigest())
+        return "without text"
+    return Document(id=doc_id, text=text, sha256=hashlib.sha256(raw).hexdigest(), encoding=encoding)
+
+
+_WHY = {"empty": "it is empty", "binary": "it is binary, not text in any encoding we can detect",
+        "without text": "it holds no text"}
+_OTHER = "of another type"
+
+
+def _listed(names: list[str], limit: int = 5) -> str:
+    """Names for a one-line message: the first `limit`, then how many more."""
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
 
 
 def load_documents(folder: str | Path) -> list[Document]:
-    """Every .txt, .md and .html document under folder (recursive), id = posix path relative to it, sorted."""
+    """Every .txt, .md and .html document under folder (recursive), id = posix path relative to it, sorted.
+
+    Files of other types are skipped with one warning naming them; a folder with nothing readable is an
+    InputError naming the folder and what it holds.
+    """
     root = Path(folder).expanduser()
     if not root.exists():
         raise InputError(f"documents folder {folder} does not exist")
     if not root.is_dir():
         raise InputError(f"documents folder {folder} is not a folder")
-    files = sorted(
+    found = sorted(
         p for p in root.rglob("*")
-        if p.is_file() and p.suffix.lower() in SUFFIXES
-        and not any(part.startswith(".") for part in p.relative_to(root).parts)
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
     )
-    if not files:
-        raise InputError(f"documents folder {folder} holds no {', '.join(SUFFIXES)} files")
-    documents = [doc for p in files if (doc := read_document(p, p.relative_to(root).as_posix())) is not None]
+    wanted = ", ".join(SUFFIXES)
+    documents: list[Document] = []
+    skipped: dict[str, list[str]] = {}  # reason -> names
+    for path in found:
+        name = path.relative_to(root).as_posix()
+        read = read_document(path, name) if path.suffix.lower() in SUFFIXES else _OTHER
+        if isinstance(read, Document):
+            documents.append(read)
+        else:
+            skipped.setdefault(read, []).append(name)
     if not documents:
-        raise InputError(f"documents folder {folder} holds no usable document (all {len(files)} files were skipped)")
+        held = "; ".join(f"{len(names)} {why} ({_listed(names)})" for why, names in skipped.items())
+        raise InputError(f"documents folder {folder} has nothing readable: "
+                         f"{held or 'it is empty'}; give text documents ({wanted}), in any text encoding")
+    for why, names in skipped.items():
+        if why == _OTHER:
+            warnings.warn(f"skipping {len(names)} file{'s' * (len(names) > 1)} in {folder} that "
+                          f"{'are' if len(names) > 1 else 'is'} not {wanted}: {_listed(names)}", stacklevel=2)
+            continue
+        for name in names:  # the CLI shows each as one 'warning:' line
+            warnings.warn(f"skipping {root / name}: {_WHY[why]}", stacklevel=2)
     return documents
+
+
+def describe_documents(documents: list[Document]) -> str:
+    """'3 documents' and, when some were not UTF-8, which were decoded how: for a build's summary."""
+    by_encoding: dict[str, list[str]] = {}
+    for doc in documents:
+        if doc.encoding != "utf-8":
+            by_encoding.setdefault(doc.encoding, []).append(doc.id)
+    text = f"{len(documents)} document{'s' * (len(documents) != 1)}"
+    if by_encoding:
+        text += " (" + "; ".join(f"decoded as {enc}: {_listed(ids)}" for enc, ids in sorted(by_encoding.items()))
+        text += "; the rest UTF-8)" if sum(map(len, by_encoding.values())) < len(documents) else ")"
+    return text
 
 
 def _optional_text(record: dict, key: str, where: str) -> str | None:

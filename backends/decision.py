@@ -13,13 +13,15 @@ All of it works on per-input scores of whatever metric ranks the task, so it hol
 - **Candidates.** Only an arm that really beats the untouched model can be favoured: an arm no better
   than doing nothing cannot win a tie, however cheap.
 - **Favoured (the tie rule).** Among the candidates, take the highest scorer; the cheapest candidate tied
-  with it (cost order: prompt, rag, fine-tuning, hybrid) is favoured. `best_measured` stays the highest
-  scorer of all arms, whatever the tie rule favours.
+  with it (the arm registry's cost order, `arms.cost_rank`: prompt, rag, fine-tuning, hybrid) is favoured.
+  `best_measured` stays the highest scorer of all arms, whatever the tie rule favours. "Highest" and "beats"
+  follow the ranking metric's direction in the metric registry (`metrics.METRICS`).
 - **Inconclusive.** With no candidate nothing is favoured and the run is inconclusive. How many inputs
   would make the leading difference measurable is estimated from its observed paired spread: n =
   ((z(1 - alpha/2m) + z(power)) * sd / difference)^2, at Holm's strictest level for m comparisons and 80%
   power. The same estimate is given for the favoured arm against the higher scorer it is tied with.
-- **Agreement** (decided by the evidence alone; price plays no part). For the recommended arm R, against
+- **Agreement** (decided by the evidence alone; price plays no part). For the questionnaire's outcome to act
+  on first, R (`start_with`: few-shot prompting, or the recommended approach), against
   the untouched model and every other measured arm X:
   *disagrees* when some X (or the untouched model) really beats R;
   *agrees* when R really beats the untouched model and, against every other arm, either really wins or is
@@ -37,10 +39,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from statistics import NormalDist, fmean, stdev
 
-from advisor.backends.base import APPROACHES
+from advisor.backends import arms
+from advisor.backends.metrics import METRICS
 from advisor.runrecords import Agreement, Comparison, DecisionRule, InputsNeeded, Interval, ValidationRun
 
-COST_ORDER = APPROACHES  # cheapest first
 BASELINE = "baseline"  # the untouched model, as comparisons name it
 ALPHA = 0.05
 EQUIVALENCE_MARGIN = 0.05  # a difference smaller than this, in the ranking metric (0 to 1), changes no choice
@@ -75,13 +77,17 @@ class Finding:
     equal: list[Comparison] = field(default_factory=list)  # X - R, equivalent within the margin
 
 
-def _cost(arm: str) -> int:
-    return COST_ORDER.index(arm) if arm in COST_ORDER else len(COST_ORDER)
+def higher_is_better(metric: str) -> bool:
+    """The metric's direction, from the metric registry (a metric it does not know counts as higher-is-better)."""
+    registered = METRICS.get(metric)
+    return registered is None or registered.higher_is_better
 
 
-def highest(arms: Sequence[str], scores: Mapping[str, float]) -> str | None:
-    """The highest scorer of `arms` (the cheaper one on an exact tie of means); None for no arms."""
-    return max(arms, key=lambda a: (scores[a], -_cost(a)), default=None)
+def highest(which: Sequence[str], scores: Mapping[str, float], higher: bool = True) -> str | None:
+    """The best scorer of `which` by the metric's direction (the cheaper one on an exact tie of means); None for
+    no arms."""
+    sign = 1.0 if higher else -1.0
+    return max(which, key=lambda a: (sign * scores[a], -arms.cost_rank(a)), default=None)
 
 
 def compare(a: PerQuestion, b: PerQuestion, seed: int) -> Interval:
@@ -105,11 +111,12 @@ def holm(p_values: Sequence[float]) -> list[float]:
 
 def compare_all(ok: Sequence[str], scores: Mapping[str, float], per_q: Mapping[str, PerQuestion],
                 base_q: PerQuestion, metric: str, seed: int) -> list[Comparison]:
-    """Every pair of arms (the higher scorer first) and every arm against the untouched model, Holm-adjusted."""
+    """Every pair of arms (the better scorer first) and every arm against the untouched model, Holm-adjusted."""
+    sign = 1.0 if higher_is_better(metric) else -1.0
     pairs = []
     for i, a in enumerate(ok):
         for b in ok[i + 1:]:
-            pairs.append((b, a) if scores[b] > scores[a] else (a, b))
+            pairs.append((b, a) if sign * scores[b] > sign * scores[a] else (a, b))
     pairs += [(a, BASELINE) for a in ok] if base_q else []
     series = {**per_q, BASELINE: base_q}
     intervals = [compare(series[a], series[b], seed) for a, b in pairs]
@@ -140,17 +147,18 @@ def inputs_needed(a: str, b: str, a_q: PerQuestion, b_q: PerQuestion, comparison
 def decide(ok: Sequence[str], scores: Mapping[str, float], per_q: Mapping[str, PerQuestion], base_q: PerQuestion,
            metric: str, seed: int) -> Decision:
     """Compare every arm, then name the highest scorer, the candidates and the favoured arm (module docstring)."""
-    ok = sorted(ok, key=_cost)
+    ok = sorted(ok, key=arms.cost_rank)
+    higher = higher_is_better(metric)
     comparisons = compare_all(ok, scores, per_q, base_q, metric, seed)
     rule = DecisionRule(adjustment="holm", comparisons=len(comparisons), alpha=ALPHA,
-                        equivalence_margin=EQUIVALENCE_MARGIN)
-    view = ValidationRun(comparisons=comparisons)
-    best = highest(ok, scores)
+                        equivalence_margin=EQUIVALENCE_MARGIN, higher_is_better=higher)
+    view = ValidationRun(comparisons=comparisons, decision=rule)
+    best = highest(ok, scores, higher)
     candidates = [a for a in ok if view.beats(a, BASELINE)] if base_q else list(ok)
-    top = highest(candidates, scores)
+    top = highest(candidates, scores, higher)
     favoured = None
     if top is not None:
-        favoured = min((c for c in candidates if c == top or not view.beats(top, c)), key=_cost)
+        favoured = min((c for c in candidates if c == top or not view.beats(top, c)), key=arms.cost_rank)
     tied = [a for a in ok if best is not None and (a == best or not view.beats(best, a))]
     needed = None
     if best is not None and top is None and base_q:
@@ -166,20 +174,22 @@ def equivalent(c: Comparison, margin: float) -> bool:
 
 
 def agreement(run: ValidationRun) -> Finding | None:
-    """Whether the evidence agrees with the recommended arm (module docstring); None when nothing was recommended."""
-    rec = run.recommended
+    """Whether the evidence agrees with the questionnaire's outcome to act on first (`start_with`, else the
+    recommended arm; module docstring); None when nothing was recommended."""
+    rec = run.start_with or run.recommended
     if not rec:
         return None
     if not run.arm(rec).ok:
         return Finding("cannot_tell", rec, measured=False)
     margin = run.decision.equivalence_margin if run.decision else EQUIVALENCE_MARGIN
-    rivals = [a for a in COST_ORDER if a != rec and run.arm(a).ok]
+    sign = 1.0 if run.decision is None or run.decision.higher_is_better else -1.0
+    rivals = [a for a in run.approaches if a != rec and run.arm(a).ok]
     against = [c for x in rivals if (c := run.comparison(x, rec)) is not None and c.difference is not None]
-    against.sort(key=lambda c: -(c.difference or 0.0))  # by the numbers, not by name or price
+    against.sort(key=lambda c: -sign * (c.difference or 0.0))  # by the numbers, not by name or price
     base = run.comparison(BASELINE, rec)
     finding = Finding("cannot_tell", rec)
     finding.better = sorted((c for c in [*against, *([base] if base is not None else [])] if run.beats(c.a, rec)),
-                            key=lambda c: -(c.difference or 0.0))
+                            key=lambda c: -sign * (c.difference or 0.0))
     if finding.better:
         finding.state = "disagrees"
         return finding

@@ -297,20 +297,23 @@ def check_sizes(train_pairs: int | None, questions: int | None, w: World | None 
                          "at least one; launch fewer processes, or raise --eval-limit or --test-fraction")
 
 
-def check_run(approaches: Sequence[str], settings: Any, train_pairs: int, questions: int) -> None:
-    """Before any model loads: the launched world fits the data, and it divides every training batch."""
+def check_run(plans: Sequence[Any], train_pairs: int, questions: int) -> None:
+    """Before any model loads: the launched world fits the data, and it divides every arm's training batch.
+
+    `plans` are the arms' `plan.ArmPlan`s."""
     w = world()
     if not w.distributed:
         return
-    check_sizes(train_pairs if any(a != "rag" for a in approaches) else None, questions, w)
-    from advisor.backends import backend_class
-    from advisor.backends.training import TrainConfig
-
-    for approach in approaches:
-        defaults = getattr(backend_class(approach), "train_defaults", None)
-        if defaults is not None:
-            config = TrainConfig.from_settings(settings, **defaults)
-            per_process_batch(config.batch_size, config.accumulation, w)
+    reads_pairs = any(not p.arm.retrieves or p.arm.trains for p in plans)  # all but retrieval alone use the pairs
+    check_sizes(train_pairs if reads_pairs else None, questions, w)
+    for plan in plans:
+        if plan.training is not None:
+            per_process_batch(plan.training.batch_size, plan.training.accumulation, w)
+    for plan in plans:
+        store = plan.retrieval.store if plan.retrieval is not None else None
+        if store is not None and store.kind == "qdrant" and not store.url:
+            raise InputError(f"under a launcher every process reads the index, and an embedded Qdrant storage "
+                             f"serves one process: give --qdrant-url of a Qdrant server ({w.size} processes)")
 
 
 # ---------------------------------------------------------------------------------------------- building

@@ -87,6 +87,29 @@ def resolve_embedder(name: str) -> EmbedderSource:
     return EmbedderSource(name, name, name)
 
 
+def embedder_dimension(source: EmbedderSource) -> int | None:
+    """The vector length a sentence-transformers folder produces, read from its module configs without loading
+    weights (the last Pooling or Dense module decides); None when the files do not say (a hub id, a custom module)."""
+    import json
+
+    folder = Path(source.path)
+    try:
+        modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+        dimension = None
+        for module in modules:
+            kind = str(module.get("type", "")).rsplit(".", 1)[-1]
+            config_path = folder / module.get("path", "") / "config.json"
+            if kind == "Pooling":
+                config = json.loads(config_path.read_text(encoding="utf-8"))
+                modes = sum(1 for key, on in config.items() if key.startswith("pooling_mode_") and on is True)
+                dimension = int(config["word_embedding_dimension"]) * max(1, modes)
+            elif kind == "Dense":
+                dimension = int(json.loads(config_path.read_text(encoding="utf-8"))["out_features"])
+        return dimension
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
 def load_embedder_tokenizer(name: str):
     """Only the embedder's tokenizer (fast, with offsets), for chunking without loading the weights."""
     from transformers import AutoTokenizer

@@ -12,15 +12,18 @@ import math
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
 from advisor.atomic import write_text
 from advisor.backends.base import Answer, Backend, BuildSettings, QAPair
+from advisor.backends.generation import Reply, answered_by, questions_per_call
 from advisor.backends.distributed import from_main, is_main, map_sharded, on_main
 from advisor.backends.metrics import Task, answer_in_context, choose_metric, score_all
-from advisor.measures import METRIC_LABELS
-from advisor.runrecords import AnswerRecord, Interval, Measurements
+from advisor.backends.metrics import label as metric_label
+from advisor.backends.usage import measure_usage
+from advisor.runrecords import AnswerRecord, Interval, Measurements, Usage
 
 ANSWERS_FILE = "answers.jsonl"
 
@@ -131,36 +134,79 @@ def _baseline_file(cache_dir: Path, generator: str, max_new_tokens: int) -> Path
 def baseline_answers(
     questions: Sequence[str], settings: BuildSettings, generator: Any = None, cache_dir: Path | None = None
 ) -> list[str]:
-    """The untouched generator's closed-book answers, cached per (generator, max_new_tokens, prompt) and
-    question, so every approach and every re-run reuses them; only missing questions are generated."""
-    from advisor.backends.generator import resolve, shared_generator
+    """The untouched model's closed-book answers (the texts of `baseline_replies`)."""
+    return [r.text for r in baseline_replies(questions, settings, generator, cache_dir)]
+
+
+def baseline_replies(
+    questions: Sequence[str], settings: BuildSettings, generator: Any = None, cache_dir: Path | None = None
+) -> list[Reply]:
+    """The untouched model's closed-book replies, cached per (model, max_new_tokens, prompt) and question, so
+    every approach and every re-run reuses them; only missing questions are generated. The model is the run's
+    endpoint when it has one, else the generator (`generator`: a loaded one, a name, or None for settings')."""
+    from advisor.backends.generation import answerer
+    from advisor.backends.generator import resolve
     from advisor.backends.prompts import closed_book_messages
 
-    if generator is None or isinstance(generator, str):
-        name, model = generator or settings.generator, None
+    model: Any = None
+    if generator is None and settings.endpoint is not None:
+        model = answerer(settings)
+        resolved = f"endpoint:{settings.endpoint.model}|seed={settings.seed}"
+    elif generator is None or isinstance(generator, str):
+        name = generator or settings.generator
         resolved = resolve(name).name
-    else:  # an already loaded generator (anything with .name and .chat)
-        name, model = generator.name, generator
+    else:  # an already loaded generator (anything with .name and .complete or .chat)
+        model = generator
         resolved = str(generator.name)
     path = _baseline_file(cache_dir or default_baseline_cache(), resolved, settings.new_tokens)
     cached: dict[str, str] = {}
+    details: dict[str, dict[str, Any]] = {}
     if path.is_file():
         try:
-            cached = json.loads(path.read_text(encoding="utf-8")).get("answers", {})
-        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
-            cached = {}
-    cached = from_main(cached)  # under a launcher every rank answers from the main process's cache
+            data = json.loads(path.read_text(encoding="utf-8"))
+            cached, details = dict(data.get("answers", {})), dict(data.get("replies", {}))
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, TypeError, ValueError):
+            cached, details = {}, {}
+    cached, details = from_main((cached, details))  # under a launcher every rank answers from the main's cache
     missing = list(dict.fromkeys(q for q in questions if q not in cached))
     if missing:
-        model = model or shared_generator(name, settings.device)
-        texts = map_sharded(
-            lambda part: model.chat([closed_book_messages(q) for q in part], max_new_tokens=settings.new_tokens),
-            missing,
-        )
-        cached.update(zip(missing, texts))
-        record = {"generator": resolved, "max_new_tokens": settings.new_tokens, "answers": cached}
+        if model is None:
+            from advisor.backends.generator import shared_generator
+
+            model = shared_generator(generator or settings.generator, settings.device)
+        fresh = map_sharded(lambda part: _complete(model, [closed_book_messages(q) for q in part], settings),
+                            missing)
+        for question, reply in zip(missing, fresh):
+            cached[question] = reply.text
+            details[question] = {k: v for k, v in asdict(reply).items() if k not in ("text", "cached")}
+        record = {"generator": resolved, "max_new_tokens": settings.new_tokens, "answers": cached,
+                  "replies": details}
         on_main(write_text, path, json.dumps(record, indent=1, ensure_ascii=False) + "\n")
-    return [cached[q] for q in questions]
+    fresh_ones = set(missing)
+    return [Reply(text=cached[q], cached=q not in fresh_ones, **_reply_fields(details.get(q))) for q in questions]
+
+
+def _complete(model: Any, conversations: list[list[dict[str, str]]], settings: BuildSettings) -> list[Reply]:
+    """Replies from anything that answers chat messages: `complete` (replies) or just `chat` (texts)."""
+    if hasattr(model, "complete"):
+        return list(model.complete(conversations, max_new_tokens=settings.new_tokens,
+                                   batch_size=settings.batch_size))
+    return [Reply(text) for text in model.chat(conversations, max_new_tokens=settings.new_tokens)]
+
+
+def _reply_fields(saved: Any) -> dict[str, Any]:
+    """A cached reply's ending, tokens and time, kept only when well formed (older caches hold texts only)."""
+    if not isinstance(saved, dict):
+        return {}
+    fields: dict[str, Any] = {}
+    if isinstance(saved.get("finish_reason"), str):
+        fields["finish_reason"] = saved["finish_reason"]
+    for name in ("prompt_tokens", "completion_tokens"):
+        if isinstance(saved.get(name), int) and not isinstance(saved.get(name), bool):
+            fields[name] = saved[name]
+    if isinstance(saved.get("seconds"), (int, float)) and not isinstance(saved.get("seconds"), bool):
+        fields["seconds"] = float(saved["seconds"])
+    return fields
 
 
 # ---------------------------------------------------------------- evaluation
@@ -169,6 +215,12 @@ def baseline_answers(
 def _answer_all(backend: Backend, questions: list[str], batch_size: int, progress: bool, desc: str) -> list[Answer]:
     """Answers in the questions' order; under a launcher each rank answers its shard (progress on the main one)."""
     return map_sharded(lambda part: _answer_shard(backend, part, batch_size, progress and is_main(), desc), questions)
+
+
+def _through_endpoint(backend: Backend, settings: BuildSettings) -> bool:
+    from advisor.backends.generation import through_endpoint
+
+    return settings.endpoint is not None and through_endpoint(backend.approach)
 
 
 def _answer_shard(backend: Backend, questions: list[str], batch_size: int, progress: bool, desc: str) -> list[Answer]:
@@ -240,7 +292,11 @@ def evaluate(
         metrics["retrieval"] = retrieval
 
     questions = [p.question for p in answered]
-    answers = _answer_all(backend, questions, batch_size, progress, f"answering ({backend.approach})")
+    endpoint = settings.endpoint if _through_endpoint(backend, settings) else None
+    per_call = questions_per_call(settings) if endpoint is not None else batch_size
+    answering = time.perf_counter()
+    answers = _answer_all(backend, questions, per_call, progress, f"answering ({backend.approach})")
+    answering = time.perf_counter() - answering
     scores, metrics["answers"] = score_all([a.text for a in answers], answered, task.reported)
     in_context = [
         answer_in_context("\n".join(h.text for h in a.hits), p.references) if a.hits else None
@@ -254,10 +310,24 @@ def evaluate(
 
     base_scores: list[dict[str, float]] | None = None
     base_texts: list[str] = []
+    base_replies: list[Reply] | None = None
     if baseline_generator is not False:
-        base_texts = baseline_answers(questions, settings, baseline_generator, baseline_cache)
+        from advisor.backends.endpoint import EndpointError
+
+        started_baseline = time.perf_counter()
+        try:
+            base_replies = baseline_replies(questions, settings, baseline_generator, baseline_cache)
+        except EndpointError as exc:  # the arm's own answers stand; it is compared without the untouched model
+            metrics["baseline_error"] = str(exc)
+        base_seconds = time.perf_counter() - started_baseline
+    if base_replies is not None:
+        base_texts = [r.text for r in base_replies]
         base_scores, base_mean = score_all(base_texts, answered, task.reported)
-        metrics["baseline"] = {"answers": base_mean}
+        base_endpoint = settings.endpoint if baseline_generator is None else None
+        metrics["baseline"] = {"answers": base_mean,
+                               "usage": measure_usage(base_replies, base_seconds, base_endpoint).to_json()}
+        if baseline_generator is None:
+            metrics["baseline"]["answered_by"] = answered_by(settings, "untouched").to_json()
         metrics["compared_to_baseline"] = (
             {
                 m: bootstrap_ci([s[m] for s in scores], [s[m] for s in base_scores], seed=settings.seed)
@@ -275,6 +345,8 @@ def evaluate(
         "batch_size": batch_size,
     }
     metrics["build_seconds"] = build_seconds
+    metrics["usage"] = measure_usage(answers, answering, endpoint).to_json()
+    metrics["answered_by"] = answered_by(settings, backend.approach).to_json()
     models = {"generator": settings.generator}
     embedder = backend.manifest.models.embedder if backend.manifest is not None else None
     if embedder or retrieval is not None:
@@ -292,6 +364,7 @@ def evaluate(
             "sources": a.sources,
             "expected_source": p.source,
             **s,
+            **_ending(a),
             **({"in_context": in_context[i]} if in_context[i] is not None else {}),
             **({"baseline_response": base_texts[i], "baseline": base_scores[i]} if base_scores else {}),
         }
@@ -302,7 +375,8 @@ def evaluate(
         reworded = [answered[i] for i in has_rewording]
         para_answers = _answer_all(backend, [p.paraphrase or "" for p in reworded], batch_size, progress,
                                    "paraphrases")
-        para_scores, para_mean = score_all([a.text for a in para_answers], reworded, task.reported)
+        para_scores, para_mean = score_all([a.text for a in para_answers], reworded, task.reported,
+                                           [p.paraphrase or "" for p in reworded])
         metrics["paraphrase"] = {"questions": len(reworded), "answers": para_mean,
                                  "original": score_all([answers[i].text for i in has_rewording], reworded,
                                                        task.reported)[1]}
@@ -313,7 +387,8 @@ def evaluate(
         got = _answer_all(backend, asked, batch_size, progress, "training questions, as written and reworded")
         as_written, reworded_answers = got[: len(memorised)], got[len(memorised):]
         written_scores, written_mean = score_all([a.text for a in as_written], memorised, task.reported)
-        reworded_scores, reworded_mean = score_all([a.text for a in reworded_answers], memorised, task.reported)
+        reworded_scores, reworded_mean = score_all([a.text for a in reworded_answers], memorised, task.reported,
+                                                   [p.paraphrase or "" for p in memorised])
         metrics["memorisation"] = {"questions": len(memorised), "original": written_mean, "reworded": reworded_mean}
         records += _records("trained", memorised, as_written, written_scores, reworded=False)
         records += _records("trained_paraphrase", memorised, reworded_answers, reworded_scores, reworded=True)
@@ -338,9 +413,24 @@ def _records(kind: str, pairs: Sequence[QAPair], answers: Sequence[Answer], scor
             "sources": a.sources,
             "expected_source": p.source,
             **s,
+            **_ending(a),
         }
         for p, a, s in zip(pairs, answers, scores)
     ]
+
+
+def _ending(answer: Answer) -> dict[str, Any]:
+    """How an answer ended and its tokens, for its record: empty and length-cut answers are marked as such."""
+    fields: dict[str, Any] = {}
+    if answer.finish_reason is not None:
+        fields["finish_reason"] = answer.finish_reason
+    if not answer.text.strip():
+        fields["empty"] = True
+    if answer.prompt_tokens is not None:
+        fields["prompt_tokens"] = answer.prompt_tokens
+    if answer.completion_tokens is not None:
+        fields["completion_tokens"] = answer.completion_tokens
+    return fields
 
 
 def read_answers(out: Path, kind: str = "answer") -> list[AnswerRecord]:
@@ -364,9 +454,9 @@ def format_table(metrics: Measurements) -> str:
     base = metrics.baseline.answers if metrics.baseline else {}
     rows: list[tuple[str, str, str]] = [("", approach, "baseline" if base else "")]
     for m, value in metrics.answers.items():
-        rows.append((METRIC_LABELS.get(m, m), f"{value:.3f}", f"{base[m]:.3f}" if m in base else ""))
+        rows.append((metric_label(m), f"{value:.3f}", f"{base[m]:.3f}" if m in base else ""))
     ranking = metrics.metric or "f1"
-    name = METRIC_LABELS.get(ranking, ranking)
+    name = metric_label(ranking)
     reworded = metrics.paraphrase
     if reworded is not None and ranking in reworded.answers:
         if ranking in reworded.original:
@@ -387,6 +477,7 @@ def format_table(metrics: Measurements) -> str:
         rows.append(("latency p50 / p95", f"{lat.p50:.0f} / {lat.p95:.0f} ms", ""))
     if metrics.build_seconds is not None:
         rows.append(("build", f"{metrics.build_seconds:.1f} s", ""))
+    rows += _usage_rows(metrics)
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     title = f"{approach}: {metrics.questions or 0} held-out questions answered, ranked by {ranking}"
     if metrics.interrupted:
@@ -399,10 +490,40 @@ def format_table(metrics: Measurements) -> str:
     if ci:
         verdict = "inside the noise (a tie)" if ci.tie else "outside the noise"
         lines.append(
-            f"{METRIC_LABELS.get(ranking, ranking)} difference vs baseline {ci.difference:+.3f} "
+            f"{metric_label(ranking)} difference vs baseline {ci.difference:+.3f} "
             f"[{ci.low:+.3f}, {ci.high:+.3f}] 95% CI, {verdict}"
         )
     return "\n".join(lines)
+
+
+def _usage_rows(metrics: Measurements) -> list[tuple[str, str, str]]:
+    """Who answered, tokens, cost and throughput, beside the untouched model's where it has them."""
+    rows: list[tuple[str, str, str]] = []
+    base = metrics.baseline
+    if metrics.answered_by is not None:
+        rows.append(("answered by", metrics.answered_by.describe(),
+                     base.answered_by.describe() if base and base.answered_by else ""))
+    usage, base_usage = metrics.usage, base.usage if base else None
+
+    def tokens(u: Usage | None) -> str:
+        if u is None or u.prompt_tokens_per_answer is None or u.completion_tokens_per_answer is None:
+            return ""
+        return f"{u.prompt_tokens_per_answer:.0f} / {u.completion_tokens_per_answer:.0f}"
+
+    def cost(u: Usage | None) -> str:
+        if u is None or u.cost_per_1000_answers is None:
+            return ""
+        return f"{u.cost_per_1000_answers:.4g} {u.currency or ''}".strip()
+
+    if tokens(usage):
+        rows.append(("tokens in / out per answer", tokens(usage), tokens(base_usage)))
+    if cost(usage):
+        rows.append(("cost per 1,000 answers", cost(usage), cost(base_usage)))
+    if usage is not None and usage.answers_per_second is not None:
+        rows.append(("answers per second", f"{usage.answers_per_second:.2f}", ""))
+    if usage is not None and (usage.empty or usage.cut):
+        rows.append(("empty / cut by the token limit", f"{usage.empty} / {usage.cut}", ""))
+    return rows
 
 
 def print_table(metrics: Measurements, file: TextIO | None = None) -> None:

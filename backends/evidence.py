@@ -11,11 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from advisor.backends import decision
-from advisor.backends.base import APPROACHES, RETRIEVING, TRAINED, BuildSettings
-from advisor.backends.decision import COST_ORDER, Finding
+from advisor.backends import arms, decision
+from advisor.backends.base import BuildSettings
+from advisor.backends.decision import Finding
 from advisor.backends.metrics import Task
+from advisor.outcomes import PROMPT, PROMPT_LABEL
+from advisor.samplesize import MEASURABLE_INPUTS, few_inputs_caveat, sample_advice
 from advisor.runrecords import (
+    AnsweredBy,
     AnswerRecord,
     ArmOutput,
     ArmResult,
@@ -31,28 +34,29 @@ from advisor.runrecords import (
 if TYPE_CHECKING:
     from advisor.engine import Recommendation
 
-BASELINE = "untouched"  # the untouched model's key among an example's outputs
+BASELINE = arms.BASELINE  # the untouched model's key among an example's outputs
 EXAMPLES = 4
 # Retrieval that puts the answer in front of the model this often, while the arm gains little, points at the
 # generator rather than at retrieval.
 IN_CONTEXT_GOOD = 0.5
 # A trained arm that loses this much of its score on reworded training questions memorised their wording.
 MEMORISED = 0.15
+MAX_INPUTS = 100_000  # an estimate of inputs needed beyond this says the difference is too small to matter
 
 PerQuestion = dict[int, float]
 
 
 def pick_examples(records: Mapping[str, list[AnswerRecord]], metric: str, limit: int = EXAMPLES) -> list[Example]:
     """A few held-out inputs to read: those where the arms' scores differ most, then the first by line; fixed order."""
-    arms = [a for a in COST_ORDER if records.get(a)]
-    if not arms:
+    measured = [a for a in arms.names() if records.get(a)]
+    if not measured:
         return []
-    by_arm = {a: {r.line: r for r in records[a]} for a in arms}
+    by_arm = {a: {r.line: r for r in records[a]} for a in measured}
     lines = sorted(set.intersection(*(set(rows) for rows in by_arm.values())))
 
     def spread(line: int) -> float:
-        values = [by_arm[a][line].score(metric) or 0.0 for a in arms]
-        first = by_arm[arms[0]][line]
+        values = [by_arm[a][line].score(metric) or 0.0 for a in measured]
+        first = by_arm[measured[0]][line]
         if first.baseline is not None:
             values.append(first.baseline_score(metric) or 0.0)
         return max(values) - min(values)
@@ -61,11 +65,11 @@ def pick_examples(records: Mapping[str, list[AnswerRecord]], metric: str, limit:
     chosen += [line for line in lines if line not in chosen][:1]
     examples = []
     for line in sorted(chosen, key=lambda line: (-spread(line), line)):
-        first = by_arm[arms[0]][line]
+        first = by_arm[measured[0]][line]
         outputs = {}
         if first.baseline_response is not None:
             outputs[BASELINE] = ArmOutput(text=first.baseline_response, score=first.baseline_score(metric))
-        for a in arms:
+        for a in measured:
             outputs[a] = ArmOutput(text=by_arm[a][line].response, score=by_arm[a][line].score(metric))
         examples.append(Example(line=line, input=first.question, references=first.references or [first.gold],
                                 outputs=outputs))
@@ -77,11 +81,11 @@ def summarise(rec: Recommendation, task: Task, results: Mapping[str, ArmResult],
               settings: BuildSettings, counts: dict[str, int]) -> ValidationRun:
     """validation.json: per-arm metrics, the ranking by the task's metric with ties, the verdict, what to question."""
     metric = task.metric
-    ok = [a for a in COST_ORDER if a in results and results[a].ok]
+    ok = [a for a in arms.names() if a in results and results[a].ok]
     baseline = next((results[a].baseline for a in ok if results[a].baseline), None)
     decided = decision.decide(ok, {a: results[a].answers[metric] for a in ok}, per_q, base_q, metric, settings.seed)
     approaches: dict[str, ArmResult] = {}
-    for a in APPROACHES:
+    for a in arms.names():
         if a in results:
             approaches[a] = results[a]
         elif a in not_applicable:
@@ -89,6 +93,7 @@ def summarise(rec: Recommendation, task: Task, results: Mapping[str, ArmResult],
     run = ValidationRun(
         version=1,
         recommended=rec.recommendation,
+        start_with=rec.start_with,
         best_measured=decided.best_measured,
         favoured=decided.favoured,
         candidates=decided.candidates,
@@ -105,7 +110,8 @@ def summarise(rec: Recommendation, task: Task, results: Mapping[str, ArmResult],
         held_out=counts.get("held_out"),
         train_pairs=counts.get("train_pairs"),
         seed=settings.seed,
-        test_fraction=settings.test_fraction,
+        test_fraction=None if counts.get("pinned") else settings.test_fraction,
+        split_pinned=bool(counts.get("pinned")),
         baseline=baseline,
         approaches=approaches,
         comparisons=decided.comparisons,
@@ -113,6 +119,7 @@ def summarise(rec: Recommendation, task: Task, results: Mapping[str, ArmResult],
         models=Models(generator=settings.generator, embedder=settings.embedder),
         answers=dict(rec.answers),
     )
+    run.model_warning = model_warning(run)
     finding = decision.agreement(run)
     if finding is not None:
         run.agreement = finding.state
@@ -125,6 +132,70 @@ def summarise(rec: Recommendation, task: Task, results: Mapping[str, ArmResult],
     return run
 
 
+def answered_by(run: ValidationRun) -> dict[str, AnsweredBy]:
+    """What answered each measured arm (the untouched model as BASELINE), where the run recorded it."""
+    found: dict[str, AnsweredBy] = {}
+    if run.baseline is not None and run.baseline.answered_by is not None:
+        found[BASELINE] = run.baseline.answered_by
+    for arm, block in run.approaches.items():
+        if block.ok and block.answered_by is not None:
+            found[arm] = block.answered_by
+    return found
+
+
+def model_warning(run: ValidationRun) -> str | None:
+    """A warning when the arms did not all answer with the same base model (say, an endpoint's model for the
+    untouched model, prompt and rag, and the local --generator for the tuned arms); None when they did."""
+    from advisor.backends.generation import base_model_key
+
+    who = answered_by(run)
+    groups: dict[str, list[str]] = {}
+    shown: dict[str, AnsweredBy] = {}
+    for arm, by in who.items():
+        key = base_model_key(by.model)
+        groups.setdefault(key, []).append(arm)
+        shown.setdefault(key, by)
+    if len(groups) < 2:
+        return None
+    parts = [f"{', '.join(_name(a) for a in members)} with {shown[key].describe()}"
+             for key, members in groups.items()]
+    return ("The arms did not all answer with the same base model: " + "; ".join(parts) + ". Differences between "
+            "these groups mix the approach with the model; to compare like with like, give --generator the "
+            "endpoint model's base weights (or ignore this if they are the same weights under another name).")
+
+
+def cost_sentence(run: ValidationRun) -> str | None:
+    """The measured cost side of the trade-off: tokens per answer (and money at the run's prices) of the favoured
+    arm (the highest scorer when nothing is favoured) against the cheapest measured alternative; None when the run
+    measured no tokens."""
+    if not any(by.kind == "endpoint" for by in answered_by(run).values()):
+        return None  # in-process runs show their tokens in the table; the argument is about a served model
+    usage = {a: b.usage for a, b in run.approaches.items() if b.ok and b.usage is not None
+             and b.usage.prompt_tokens_per_answer is not None}
+    if run.baseline is not None and run.baseline.usage is not None \
+            and run.baseline.usage.prompt_tokens_per_answer is not None:
+        usage[BASELINE] = run.baseline.usage
+    best = run.evidence_favours or run.best_measured
+    if best is None or best not in usage or len(usage) < 2:
+        return None
+
+    def tokens(arm: str) -> float:
+        u = usage[arm]
+        return (u.prompt_tokens_per_answer or 0.0) + (u.completion_tokens_per_answer or 0.0)
+
+    def said(arm: str) -> str:
+        u = usage[arm]
+        money = (f", {u.cost_per_1000_answers:.4g} {u.currency or ''} per 1,000 answers".rstrip()
+                 if u.cost_per_1000_answers is not None else "")
+        return f"{_name(arm)} {tokens(arm):.0f} tokens an answer ({u.prompt_tokens_per_answer:.0f} in){money}"
+
+    others = sorted((a for a in usage if a != best), key=tokens)
+    cheaper = [a for a in others if tokens(a) < tokens(best)]
+    if not cheaper:
+        return f"Measured cost: {said(best)}, the fewest tokens of the arms measured."
+    return f"Measured cost: {said(best)}, against {said(cheaper[0])}."
+
+
 def retrieval_diagnosis(
     approaches: Mapping[str, ArmResult], metric: str, lifted: set[str] | None = None
 ) -> list[Diagnosis]:
@@ -135,7 +206,7 @@ def retrieval_diagnosis(
     """
     lifted = set(approaches) if lifted is None else lifted
     found = []
-    for arm in RETRIEVING:
+    for arm in arms.retrieving():
         block = approaches.get(arm)
         if block is None or not block.ok or block.retrieval is None or block.retrieval.answer_in_context is None:
             continue
@@ -242,22 +313,23 @@ def challenged_answers(answers: Mapping[str, str], run: ValidationRun) -> list[C
 
 
 def _name(arm: str) -> str:
-    return {"prompt": "few-shot prompting", "baseline": "the untouched model"}.get(arm, arm)
+    untouched = "the untouched model"
+    return {PROMPT: PROMPT_LABEL, BASELINE: untouched, decision.BASELINE: untouched}.get(arm, arm)
 
 
-def _names(arms: list[str]) -> str:
+def _names(which: list[str]) -> str:
     """'a', 'a and b', 'a, b and c'."""
-    named = [_name(a) for a in arms]
+    named = [_name(a) for a in which]
     return named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
 
 
-def _scored(run: ValidationRun, arms: list[str]) -> str:
+def _scored(run: ValidationRun, named: list[str]) -> str:
     """'rag (0.45) and hybrid (0.64)': each arm with its ranking score."""
-    return _names([f"{_name(a)} ({run.score(a):.2f})" for a in arms])
+    return _names([f"{_name(a)} ({run.score(a):.2f})" for a in named])
 
 
 def _inputs(count: int) -> str:
-    return f"{count:,}" if count <= 100_000 else "more than 100,000"
+    return f"{count:,}" if count <= MAX_INPUTS else f"more than {MAX_INPUTS:,}"
 
 
 def _lead(run: ValidationRun) -> list[str]:
@@ -271,12 +343,13 @@ def _lead(run: ValidationRun) -> list[str]:
     if run.favoured is None:
         parts = [f"On {n} held-out inputs, {scored}, but no approach beat the untouched model beyond the noise: "
                  f"the run is inconclusive on {n} inputs."]
-        if needed is not None and needed.inputs is not None and needed.difference > 0:
-            parts.append(f"The lead of {_name(best)} over the untouched model ({needed.difference:.2f}) would take "
-                         f"about {_inputs(needed.inputs)} inputs to measure, at the spread seen here.")
+        if needed is not None and needed.inputs is not None and needed.difference != 0:
+            parts.append(f"The lead of {_name(best)} over the untouched model ({abs(needed.difference):.2f}) would "
+                         f"take about {_inputs(needed.inputs)} inputs to measure, at the spread seen here.")
         return parts
     fav = run.favoured
-    top = decision.highest(run.candidates, {a: run.score(a) or 0.0 for a in run.candidates}) or fav
+    higher = run.decision.higher_is_better if run.decision else True
+    top = decision.highest(run.candidates, {a: run.score(a) or 0.0 for a in run.candidates}, higher) or fav
     if top != best:
         text = (f"On {n} held-out inputs, {scored} but did not beat the untouched model beyond the noise; "
                 f"of the approaches that did, {_name(top)} scored highest ({run.score(top):.2f})")
@@ -290,8 +363,8 @@ def _lead(run: ValidationRun) -> list[str]:
     else:
         text += f", so the evidence favours {_name(fav)}."
     parts = [text]
-    cheaper = [a for a in COST_ORDER if a in run.approaches and run.arm(a).ok and a not in run.candidates
-               and COST_ORDER.index(a) < COST_ORDER.index(fav) and not run.beats(top, a)]
+    cheaper = [a for a in arms.names() if a in run.approaches and run.arm(a).ok and a not in run.candidates
+               and arms.cost_rank(a) < arms.cost_rank(fav) and not run.beats(top, a)]
     if cheaper:
         one = len(cheaper) == 1
         parts.append(f"The tie rule passes over {_scored(run, cheaper)}: {'it is' if one else 'they are'} within "
@@ -299,11 +372,12 @@ def _lead(run: ValidationRun) -> list[str]:
     if fav != top and needed is not None and needed.inputs is not None:
         parts.append(f"About {_inputs(needed.inputs)} inputs would tell {_name(top)} from {_name(fav)}, at the "
                      "spread seen here.")
-    if fav == "prompt":
+    if fav == PROMPT:
         rec = run.recommended or ""
-        parts.append("Prompting with a few good examples is enough on this data: it beat the untouched model and "
-                     "no costlier approach did measurably better, so start there"
-                     + (f" rather than with {rec}." if rec and rec != "prompt" else "."))
+        parts.append("Few-shot prompting is enough on this data: it beat the untouched model and no costlier "
+                     "approach did measurably better, so start there"
+                     + (", as the questionnaire said." if run.start_with == PROMPT
+                        else f" rather than with {rec}." if rec and rec != PROMPT else "."))
     return parts
 
 
@@ -313,8 +387,9 @@ def _difference(c: Comparison) -> str:
 
 
 def agreement_sentence(run: ValidationRun, finding: Finding | None) -> str:
-    """The agreement with the questionnaire in words; it names only the recommended arm and the arms compared
-    with it, never the cost order, so the same numbers read the same whichever arm was recommended."""
+    """The agreement with the questionnaire in words; it names only the recommended arm (few-shot prompting when
+    the questionnaire said to start there) and the arms compared with it, never the cost order, so the same
+    numbers read the same whichever arm was recommended."""
     if finding is None:
         return ""
     m, rec = run.metric, finding.recommended
@@ -363,8 +438,14 @@ def verdict(run: ValidationRun) -> str:
     if count > 1:
         parts.append(f"The {count} comparisons were judged together (Holm's adjustment), so a difference counts "
                      "only when it holds across all of them.")
-    if n < 30 and not run.inconclusive:
-        parts.append(f"With {n} inputs, only large differences are measurable; add pairs to sharpen this.")
+    cost = cost_sentence(run)
+    if cost:
+        parts.append(cost)
+    if run.model_warning:
+        parts.append(run.model_warning)
+    caveat = None if run.inconclusive else few_inputs_caveat(n)
+    if caveat:
+        parts.append(caveat)
     return " ".join(parts)
 
 
@@ -386,7 +467,7 @@ def next_steps(run: ValidationRun) -> list[str]:
             f"Retrieval found the right document for only {recall:.0%} of questions: tune chunking "
             "(--chunk-tokens), try a stronger embedder (--embedder), or clean the documents first."
         )
-    if run.favoured == "prompt":
+    if run.favoured == PROMPT:
         steps.append(
             "Ship the prompt with retrieved examples first, and keep these pairs as its regression test; "
             "revisit fine-tuning when latency, cost per call or a harder form make the prompt too long."
@@ -396,18 +477,33 @@ def next_steps(run: ValidationRun) -> list[str]:
     failed = [a for a, r in run.approaches.items() if r.state == "failed"]
     if failed:
         steps.append(f"Fix and re-run the failed approach(es): {', '.join(failed)} (finished stages are reused).")
-    needed = run.inputs_needed
-    if needed is not None and needed.inputs is not None and needed.difference > 0:
-        between = f"{_name(needed.a)} from {_name(needed.b)}"
-        steps.append(f"Write more pairs: about {_inputs(needed.inputs)} held-out inputs (this run had "
-                     f"{needed.questions}) would tell {between} at the spread measured here.")
-    elif (run.questions or 0) < 30:
-        steps.append("Write more pairs (60+) so that differences between approaches are measurable.")
-    steps.append(
-        "Repeat with your production model (--generator) on a GPU: a 135M model shows the direction, "
-        "not the final quality."
-    )
+    advice = sample_step(run)
+    if advice:
+        steps.append(advice)
+    if not any(by.kind == "endpoint" for by in answered_by(run).values()):
+        steps.append(
+            "Repeat with your production model: serve it behind an OpenAI-compatible endpoint (--endpoint, "
+            "--endpoint-model) or give its weights to --generator on a GPU; a 135M model shows the direction, "
+            "not the final quality."
+        )
     return steps
+
+
+def sample_step(run: ValidationRun) -> str | None:
+    """How many more inputs to answer: the run's estimate for the difference it could not settle
+    (`inputs_needed`) when that asks for more than the sample-size rule of `advisor.samplesize`, else the rule."""
+    held = run.held_out
+    pairs = (held or 0) + (run.train_pairs or 0) if held is not None else None
+    answered = run.questions or 0
+    needed = run.inputs_needed
+    if needed is not None and needed.inputs is not None and needed.inputs > MAX_INPUTS:
+        return (f"The difference between {_name(needed.a)} and {_name(needed.b)} ({abs(needed.difference):.2f}) "
+                f"would take more than {MAX_INPUTS:,} held-out inputs to measure at the spread seen here: for any "
+                "practical purpose they did equally well.")
+    if needed is not None and needed.inputs is not None and needed.inputs > MEASURABLE_INPUTS:
+        why = f"{_name(needed.a)} can be told from {_name(needed.b)} at the spread measured here"
+        return sample_advice(answered, held, pairs, run.test_fraction, run.split_pinned, goal=needed.inputs, why=why)
+    return sample_advice(answered, held, pairs, run.test_fraction, run.split_pinned)
 
 
 def memorisation_steps(run: ValidationRun) -> list[str]:
@@ -415,7 +511,7 @@ def memorisation_steps(run: ValidationRun) -> list[str]:
     questions as written? Compared on the same training pairs, so a gap is the wording it memorised."""
     steps = []
     metric = run.metric or ""
-    for arm in TRAINED:
+    for arm in arms.training():
         check = run.arm(arm).memorisation if run.arm(arm).ok else None
         if check is None or metric not in check.original or metric not in check.reworded:
             continue
@@ -433,14 +529,16 @@ def rewording_steps(run: ValidationRun) -> list[str]:
     """When the favoured arm answers reworded held-out questions clearly worse than the same questions as
     written: the pairs' wording flatters it, and users will word questions their own way."""
     arm = run.favoured
-    held = run.arm(arm).paraphrase if arm is not None and run.arm(arm).ok else None
+    if arm is None:
+        return []
+    held = run.arm(arm).paraphrase if run.arm(arm).ok else None
     metric = run.metric or ""
     if held is None or metric not in held.original or metric not in held.answers:
         return []
     written, reworded = held.original[metric], held.answers[metric]
     if written - reworded < MEMORISED:
         return []
-    fix = "check retrieval on them (--chunk-tokens, --embedder)" if arm in RETRIEVING else "add reworded pairs"
+    fix = "check retrieval on them (--chunk-tokens, --embedder)" if arm in arms.retrieving() else "add reworded pairs"
     return [f"On reworded held-out questions, {_name(arm)} scored {metric} {reworded:.2f} against {written:.2f} on "
             f"the same {held.questions} questions as written: users will not word questions as the pairs do; write "
             f"pairs in their words and {fix}."]

@@ -89,7 +89,8 @@ class PromptBackend(Backend):
         import numpy as np
 
         started = time.perf_counter()
-        shots = check_shots(self.settings.prompt.shots, train)
+        shots = self.plan_for(train).shots
+        assert shots is not None  # resolved against `train`
         vectors = self.embedder.encode([p.question for p in train], progress=progress, desc="embedding examples")
         manifest = {"format": 1, "approach": self.approach, "shots": shots, "examples": len(train),
                     "shots_rule": "option" if self.settings.prompt.shots is not None else "default",
@@ -137,19 +138,20 @@ class PromptBackend(Backend):
         return [[self.demos[i] for i in row] for row in found]
 
     def answer_many(self, questions: list[str]) -> list[Answer]:
-        """Answers with each input's own demonstrations, generated in batches (greedy, deterministic)."""
-        from advisor.backends.generator import shared_generator
+        """Answers with each input's own demonstrations: generated in batches in-process, or sent to the
+        run's endpoint (greedy either way)."""
+        from advisor.backends.generation import answerer
         from advisor.backends.prompts import few_shot_messages
 
         if not questions:
             return []
+        model = answerer(self.settings)
         start = time.perf_counter()
-        generator = shared_generator(self.settings.generator, self.settings.device)
         demos = self.demonstrations(questions)
-        texts = generator.chat(
+        picking = (time.perf_counter() - start) / len(questions)
+        replies = model.complete(
             [few_shot_messages(q, d) for q, d in zip(questions, demos)],
             max_new_tokens=self.settings.new_tokens,
             batch_size=self.settings.batch_size,
         )
-        each = round((time.perf_counter() - start) / len(questions), 4)
-        return [Answer(text, seconds=each) for text in texts]
+        return [Answer.from_reply(r, seconds=round(r.seconds + picking, 4)) for r in replies]

@@ -51,7 +51,6 @@ class FineTuneBackend(Backend):
     """Closed-book answers from the generator with a LoRA adapter trained on the user's data."""
 
     approach: ClassVar[str] = "fine-tuning"
-    train_defaults: ClassVar[dict[str, Any]] = {}  # TrainConfig overrides for this approach
     builds_on_every_rank: ClassVar[bool] = True  # under a launcher every rank trains its shard (distributed.py)
 
     def __init__(self, settings: BuildSettings | None = None):
@@ -90,10 +89,9 @@ class FineTuneBackend(Backend):
 
         start = time.perf_counter()
         out = Path(out)
-        config = TrainConfig.from_settings(self.settings, **self.train_defaults)
+        config = self.plan_for(train).training
+        assert config is not None  # a training arm's plan always holds its TrainConfig
         fit_pairs, val_pairs = split_pairs(train, config.seed, config.val_fraction, config.mode)
-        if "epochs" not in self.train_defaults and self.settings.training.epochs is None:
-            config.epochs = default_epochs(len(fit_pairs))
         source = resolve(self.settings.generator)
         tokenizer = load_tokenizer(self.settings.generator)
         model = load_model(self.settings.generator, self.settings.device)
@@ -179,13 +177,13 @@ class FineTuneBackend(Backend):
         start = time.perf_counter()
         contexts = self.contexts_for(questions)
         conversations = [self.prompt_with(q, hits) for q, hits in zip(questions, contexts)]
-        texts = self.generator.chat(
+        replies = self.generator.complete(
             conversations, max_new_tokens=self.settings.new_tokens, batch_size=self.settings.batch_size
         )
         each = (time.perf_counter() - start) / len(questions)
         return [
-            Answer(text, sources=_unique(h.doc_id for h in hits), hits=list(hits), seconds=round(each, 4))
-            for text, hits in zip(texts, contexts)
+            Answer.from_reply(reply, sources=_unique(h.doc_id for h in hits), hits=list(hits), seconds=round(each, 4))
+            for reply, hits in zip(replies, contexts)
         ]
 
     def contexts_for(self, questions: list[str]) -> list[list]:

@@ -12,12 +12,14 @@ import hashlib
 import importlib.util
 import logging
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from advisor.atomic import staged_dir
 from advisor.backends.base import DEFAULT_GENERATOR
+from advisor.backends.generation import Reply
 from advisor.backends.shared import load_once
 from advisor.errors import InputError
 
@@ -187,19 +189,23 @@ class Generator:
         out = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)
         return list(out["input_ids"])
 
-    def chat(
+    def complete(
         self, conversations: list[list[dict[str, str]]], max_new_tokens: int = 32, batch_size: int = 8
-    ) -> list[str]:
-        """Greedy answers to several chat prompts, batched with left padding; deterministic."""
+    ) -> list[Reply]:
+        """Greedy replies to several chat prompts, batched with left padding; deterministic.
+
+        Token counts are those an OpenAI-compatible server reports: the prompt's tokens, and the answer's up to
+        and including the end-of-sequence token; an answer that never reached it was cut by the limit."""
         import torch
 
-        answers: list[str] = []
         encoded = [self.encode_chat(c) for c in conversations]
         # Batches of similar length waste less time on padding; answers go back in the caller's order.
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
-        results: dict[int, str] = {}
+        results: dict[int, Reply] = {}
+        eos = self.tokenizer.eos_token_id
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
+            began = time.perf_counter()
             batch = self.tokenizer.pad({"input_ids": [encoded[i] for i in idx]}, return_tensors="pt")
             batch = {k: v.to(self.device) for k, v in batch.items()}
             with torch.inference_mode():
@@ -208,13 +214,24 @@ class Generator:
                     max_new_tokens=max_new_tokens,
                     do_sample=False,
                     pad_token_id=self.tokenizer.pad_token_id,
-                    eos_token_id=self.tokenizer.eos_token_id,
+                    eos_token_id=eos,
                 )
             prompt_len = batch["input_ids"].shape[1]
+            share = round((time.perf_counter() - began) / len(idx), 4)
             for row, i in enumerate(idx):
-                results[i] = self.tokenizer.decode(out[row][prompt_len:], skip_special_tokens=True).strip()
-        answers = [results[i] for i in range(len(encoded))]
-        return answers
+                new = out[row][prompt_len:].tolist()
+                ended = eos in new
+                used = new[: new.index(eos) + 1] if ended else new
+                text = self.tokenizer.decode(used, skip_special_tokens=True).strip()
+                results[i] = Reply(text=text, finish_reason="stop" if ended else "length",
+                                   prompt_tokens=len(encoded[i]), completion_tokens=len(used), seconds=share)
+        return [results[i] for i in range(len(encoded))]
+
+    def chat(
+        self, conversations: list[list[dict[str, str]]], max_new_tokens: int = 32, batch_size: int = 8
+    ) -> list[str]:
+        """Greedy answers to several chat prompts (the texts of `complete`)."""
+        return [r.text for r in self.complete(conversations, max_new_tokens, batch_size)]
 
 
 def shared_generator(name: str = DEFAULT_GENERATOR, device: str = "cpu") -> Generator:

@@ -102,23 +102,28 @@ def raft_contexts(
 class HybridBackend(FineTuneBackend):
     """Retrieval with the RAG index, answered by a generator LoRA-tuned RAFT-style on retrieved context."""
 
-    approach: ClassVar[str] = "hybrid"
-    retrieves: ClassVar[bool] = True
-    needs_documents: ClassVar[bool] = True
-    # Context makes every step several times longer than closed-book: two epochs in small batches give
-    # two dozen optimiser steps on a few dozen pairs. Prompts of two or three 128-word-piece chunks run
-    # 350-550 tokens: allow 1024 so none is cut.
-    train_defaults: ClassVar[dict[str, Any]] = {"epochs": 2, "batch_size": 4, "max_length": 1024}
+    approach: ClassVar[str] = "hybrid"  # its training defaults are in its record (advisor.backends.arms)
 
     def __init__(self, settings=None):
         super().__init__(settings)
         self.rag: Any = None
-        self.context_k = self.settings.retrieval.context_k or DEFAULT_CONTEXT_K
-        share = self.settings.hybrid.oracle_share
-        self.oracle_share = DEFAULT_ORACLE_SHARE if share is None else share
         self.last_contexts: list[RaftContext] = []
-        if not 0 <= self.oracle_share <= 1:
-            raise InputError(f"oracle_share must be between 0 and 1, got {self.oracle_share}")
+
+    @property
+    def context_k(self) -> int:
+        """Chunks in each prompt: as built (the manifest's), else as the plan resolved them."""
+        if self.manifest is not None and self.manifest.context_k is not None:
+            return self.manifest.context_k
+        retrieval = self.plan.retrieval
+        assert retrieval is not None  # the hybrid's plan always holds them
+        return retrieval.context_k
+
+    @property
+    def oracle_share(self) -> float:
+        """RAFT's P, as the plan resolved it."""
+        share = self.plan.oracle_share
+        assert share is not None  # the hybrid's plan always holds it
+        return share
 
     # ------------------------------------------------------------------------------------------ build
 
@@ -126,13 +131,15 @@ class HybridBackend(FineTuneBackend):
         """Build the RAG index into work/rag, or copy the one named by the hybrid's rag_index option."""
         from advisor.backends.rag import RagBackend
 
-        if self.settings.hybrid.rag_index:
-            given = Path(self.settings.hybrid.rag_index)
+        if self.plan.rag_index:
+            given = Path(self.plan.rag_index)
             if not (given / "manifest.json").is_file():
                 raise InputError(f"rag_index {given} is not a built RAG index (no manifest.json)")
             shutil.copytree(given, work / "rag")
         else:
-            RagBackend(self.settings).build(documents, train, work / "rag", progress)
+            builder = RagBackend(self.settings)
+            builder.build(documents, train, work / "rag", progress)
+            builder.close()
         self.rag = RagBackend.load(work / "rag", self.settings)
         return {"rag": "rag", "context_k": self.context_k, "oracle_share": self.oracle_share}
 
@@ -148,14 +155,17 @@ class HybridBackend(FineTuneBackend):
     def after_publish(self, out: Path) -> None:
         from advisor.backends.rag import RagBackend
 
+        self.close()
         self.rag = RagBackend.load(Path(out) / "rag", self.settings)
 
     def after_load(self, out: Path) -> None:
         from advisor.backends.rag import RagBackend
 
-        if self.manifest is not None and self.manifest.context_k is not None:
-            self.context_k = self.manifest.context_k
         self.rag = RagBackend.load(Path(out) / "rag", self.settings)
+
+    def close(self) -> None:
+        if self.rag is not None:
+            self.rag.close()
 
     # ------------------------------------------------------------------------------------------ answer
 

@@ -17,6 +17,7 @@ import numpy as np
 from advisor.atomic import write_text
 from advisor.backends.base import Hit
 from advisor.backends.chunking import Chunk
+from advisor.backends.store import ChunkStore
 from advisor.errors import InputError
 
 HNSW_M = 16
@@ -165,9 +166,10 @@ def build_dense(vectors: np.ndarray, previous: Path | None = None, previous_rows
 
 @dataclass
 class Ranking:
-    """Chunk rows with scores, best first."""
+    """Chunks with scores, best first: rows of the hnswlib store's chunk table, or the Qdrant store's
+    (document, chunk number) keys; ties in a fusion go to the lower key."""
 
-    rows: list[int]
+    rows: list[Any]
     scores: list[float]
 
 
@@ -194,8 +196,9 @@ def fuse(dense: Ranking, lexical: Ranking, method: str = DEFAULT_FUSION,
     return Ranking(order, [combined[row] for row in order])
 
 
-class ChunkIndex:
-    """Chunks, their unit vectors, the hnswlib graph and the lexical scorer; searches by dense, lexical or fused."""
+class ChunkIndex(ChunkStore):
+    """The hnswlib store: chunks, their unit vectors, the hnswlib graph and the lexical scorer, as files in the
+    run folder, loaded whole into the process; searches by dense, lexical or fused."""
 
     def __init__(self, chunks: list[Chunk], vectors: np.ndarray, dense, lexical: Lexical,
                  fusion: str = DEFAULT_FUSION, dense_weight: float = DEFAULT_DENSE_WEIGHT):
@@ -262,6 +265,14 @@ class ChunkIndex:
             fused = fuse(d, lex, mode, self.dense_weight)
             out.append(Ranking(fused.rows[:k], fused.scores[:k]))
         return out
+
+    def retrieve(self, queries: list[str], vectors: np.ndarray, k: int, mode: str | None = None) -> list[list[Hit]]:
+        """Top-k chunks per query as Hits (see search_many)."""
+        return [self.hits(r) for r in self.search_many(queries, vectors, k, mode)]
+
+    def describe(self) -> dict[str, Any]:
+        """The manifest's retrieval section: the store and its settings."""
+        return {"store": {"kind": "hnswlib"}, **self.settings()}
 
     def hits(self, ranking: Ranking) -> list[Hit]:
         """The ranking as Hits (document id, chunk number, text, score)."""

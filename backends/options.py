@@ -6,6 +6,8 @@ index, training, hybrid, few-shot prompting). Light module: pydantic only.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -22,10 +24,20 @@ class RetrievalOptions(_Options):
     fusion: str | None = None
     dense_weight: float | None = Field(None, ge=0, le=1)
     context_k: int | None = Field(None, ge=1)
+    # Where the index lives (backends/store.py): hnswlib files in the run folder (the default), or Qdrant,
+    # embedded in the run folder, in an embedded storage folder (qdrant_path) or on a server (qdrant_url; the
+    # key comes from QDRANT_API_KEY, never from here). text_field and doc_field name the payload fields of an
+    # existing collection, which is then only read.
+    store: Literal["hnswlib", "qdrant"] | None = None
+    qdrant_url: str | None = None
+    qdrant_path: str | None = None
+    collection: str | None = None
+    text_field: str | None = None
+    doc_field: str | None = None
 
 
 class TrainingOptions(_Options):
-    """LoRA and the training loop [fine-tuning, hybrid]; checked again by TrainConfig.check."""
+    """LoRA and the training loop [fine-tuning, hybrid]; checked when the plan makes its TrainConfig."""
 
     mode: str | None = None
     epochs: float | None = None
@@ -53,3 +65,25 @@ class PromptOptions(_Options):
     """Few-shot prompting [prompt]: demonstrations per input (None: the rule in backends/fewshot.py)."""
 
     shots: int | None = Field(None, ge=0)
+
+
+class EndpointOptions(_Options):
+    """An OpenAI-compatible endpoint that answers for the untouched model, `prompt` and `rag`.
+
+    `url` is the `/v1` base URL as given (it may hold credentials or a query string, so it is never
+    written anywhere: records name only its host, see `advisor.backends.endpoint.host_of`). The key is
+    read from the environment variable `api_key_env` when a request is sent, never stored. Prices are per
+    million tokens; `cache` is the folder of the run's answer cache.
+    """
+
+    url: str
+    model: str
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = Field(4, ge=1, le=256)
+    price_in: float | None = Field(None, ge=0)
+    price_out: float | None = Field(None, ge=0)
+    price_source: str | None = None  # where the prices came from: the options or the answers file
+    currency: str = "USD"
+    timeout: float = Field(600.0, gt=0)  # seconds per request, as the openai client's default
+    max_retries: int = Field(4, ge=0, le=20)  # for 408, 409, 429, 5xx, timeouts and dropped connections
+    cache: str | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 import warnings
 from dataclasses import dataclass, field, replace
@@ -29,6 +30,7 @@ from advisor.backends.chunking import (
 from advisor.backends.index import (
     DEFAULT_DENSE_WEIGHT, DEFAULT_FUSION, DEFAULT_LEXICAL, DENSE_FILE, VECTORS_FILE, ChunkIndex, load_chunks,
 )
+from advisor.backends.store import RUN_FOLDER_STORAGE, ChunkStore, StoreSettings, store_settings
 from advisor.errors import InputError
 from advisor.runrecords import Manifest, read_manifest
 
@@ -54,6 +56,7 @@ class RetrievalSettings:
     fusion: str
     dense_weight: float
     context_k: int
+    store: StoreSettings = StoreSettings()  # where the index lives (hnswlib files unless the options name Qdrant)
 
 
 def retrieval_options(settings: BuildSettings) -> RetrievalSettings:
@@ -70,6 +73,7 @@ def retrieval_options(settings: BuildSettings) -> RetrievalSettings:
         fusion=pick(given.fusion, DEFAULT_FUSION),
         dense_weight=pick(given.dense_weight, DEFAULT_DENSE_WEIGHT),
         context_k=pick(given.context_k, DEFAULT_CONTEXT_K),
+        store=store_settings(settings),
     )
 
 
@@ -188,10 +192,12 @@ def _assemble(
     return _Rows(chunks, vectors, entries)
 
 
-def _save(out: Path, index: ChunkIndex, manifest: Manifest) -> None:
-    """The index and its manifest, written into `out` atomically (a failed build leaves `out` as it was)."""
+def _save(out: Path, index: ChunkIndex | None, manifest: Manifest) -> None:
+    """The index (hnswlib files; None when it lives in a Qdrant server or storage folder) and its manifest,
+    written into `out` atomically (a failed build leaves `out` as it was)."""
     with staged_dir(out) as tmp:
-        index.save(tmp)
+        if index is not None:
+            index.save(tmp)
         write_text(tmp / MANIFEST, manifest.to_text())
 
 
@@ -199,14 +205,23 @@ class RagBackend(Backend):
     """Hybrid dense + lexical retrieval over the user's chunks, answered by the untouched generator."""
 
     approach = "rag"
-    retrieves = True
-    needs_documents = True
 
     def __init__(self, settings: BuildSettings | None = None):
         super().__init__(settings or BuildSettings())
-        self.options = retrieval_options(self.settings)
-        self.index: ChunkIndex | None = None
+        self.index: ChunkStore | None = None
         self._embedder: Embedder | None = None
+
+    @property
+    def options(self) -> RetrievalSettings:
+        """Chunking and retrieval, as the plan resolved them."""
+        options = self.plan.retrieval
+        assert options is not None  # a retrieving arm's plan always holds them
+        return options
+
+    @property
+    def store(self) -> StoreSettings:
+        """Where the index lives, as the plan resolved it."""
+        return self.options.store
 
     @property
     def embedder(self):
@@ -218,19 +233,29 @@ class RagBackend(Backend):
         return self._embedder
 
     def build(self, documents: list[Document], train: list[QAPair], out: Path, progress: bool = True) -> dict[str, Any]:
-        """Chunk, embed (reusing unchanged documents' vectors from a previous build in `out`), index, save atomically.
+        """Chunk, embed (only new and changed documents, when a previous build can be reused), index, save atomically.
 
-        A progress bar shows the embedding when `progress` is true.
+        The index goes to the store the options name (hnswlib files by default, or Qdrant). A progress bar shows
+        the embedding when `progress` is true.
         """
         out = Path(out)
         started = time.perf_counter()
         embedder = self.embedder
         check_window(self.options.chunk_tokens, self.options.chunk_overlap, embedder.max_tokens)
         key = _cache_key(embedder.source.fingerprint, self.options)
+        if self.store.kind == "qdrant":
+            facts = self._build_in_qdrant(documents, out, key, progress)
+        else:
+            facts = self._build_in_hnswlib(documents, out, key, progress)
+        facts["seconds"] = round(time.perf_counter() - started, 3)
+        return facts
+
+    def _build_in_hnswlib(self, documents: list[Document], out: Path, key: str, progress: bool) -> dict[str, Any]:
+        """The hnswlib store: reuse the previous build's vectors of unchanged documents, write every file anew."""
         reuse = _reuse_previous(_previous(out, key), documents)
         fresh = [doc for doc in documents if doc.id not in reuse.rows]
         new_chunks, new_vectors = self._embed_fresh(fresh, progress)
-        rows = _assemble(reuse, fresh, new_chunks, new_vectors, documents, embedder.dimension)
+        rows = _assemble(reuse, fresh, new_chunks, new_vectors, documents, self.embedder.dimension)
         index = self._index(rows, out, reuse)
         facts: dict[str, Any] = {
             "documents": len(documents),
@@ -243,17 +268,79 @@ class RagBackend(Backend):
         _save(out, index, manifest)
         self.index = index
         self.manifest = manifest
-        facts["seconds"] = round(time.perf_counter() - started, 3)
         return facts
+
+    def _build_in_qdrant(self, documents: list[Document], out: Path, key: str, progress: bool) -> dict[str, Any]:
+        """The Qdrant store: upsert new and changed documents' chunks by stable ids, delete removed ones.
+
+        Embedded in the run folder, the previous storage is copied into the staged folder and updated there, so
+        a failed build leaves `out` as it was; in a server or storage folder the collection is updated in place
+        (new chunks first, stale ones deleted last) and the manifest is written after it.
+        """
+        from advisor.backends import qdrant_store
+
+        store, options, embedder = self.store, self.options, self.embedder
+        writer = {"embedder": embedder.name, "fingerprint": embedder.source.fingerprint,
+                  "dimension": embedder.dimension, "chunking": (options.chunk_tokens, options.chunk_overlap),
+                  "chunker_version": CHUNKER_VERSION}
+
+        def embed(chunks: list[Chunk]) -> np.ndarray:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return embedder.encode([c.text for c in chunks], progress=progress)
+
+        if store.read_only:
+            index = qdrant_store.QdrantStore.open(store, None, options.fusion, options.dense_weight)
+            problem = qdrant_store.mismatch(index.shape, store, embedder.name, embedder.dimension, None)
+            if problem:
+                raise InputError(problem)
+            chunks = len(index)
+            facts: dict[str, Any] = {"documents": len(documents), "chunks": chunks, "embedded_chunks": 0,
+                                     "reused_chunks": chunks, "store": "qdrant (read-only)"}
+            manifest = self._manifest(key, index, [], facts)
+            _save(out, None, manifest)
+        elif store.shared:
+            client = qdrant_store.connect(store)
+            written = qdrant_store.CollectionWriter(client, store, **writer).write(documents, self._chunk, embed)
+            index = qdrant_store.QdrantStore.open(store, None, options.fusion, options.dense_weight)
+            facts = written.facts
+            manifest = self._manifest(key, index, written.entries, facts)
+            _save(out, None, manifest)
+        else:
+            with staged_dir(out) as tmp:
+                storage = tmp / RUN_FOLDER_STORAGE
+                if (out / RUN_FOLDER_STORAGE / "meta.json").is_file():
+                    shutil.copytree(out / RUN_FOLDER_STORAGE, storage, ignore=shutil.ignore_patterns(".lock"))
+                client = qdrant_store.private_client(storage)
+                try:
+                    written = qdrant_store.CollectionWriter(client, store, recreate=True, **writer).write(
+                        documents, self._chunk, embed)
+                    qdrant_store.keep_only(client, store.collection)
+                    staged = qdrant_store.QdrantStore.open_with(client, store, options.fusion, options.dense_weight)
+                    facts = written.facts
+                    manifest = self._manifest(key, staged, written.entries, facts)
+                finally:
+                    client.close()
+                write_text(tmp / MANIFEST, manifest.to_text())
+            index = qdrant_store.QdrantStore.open(store, out / RUN_FOLDER_STORAGE, options.fusion,
+                                                  options.dense_weight)
+        self.index = index
+        self.manifest = manifest
+        return facts
+
+    def _chunk(self, documents: list[Document]) -> list[Chunk]:
+        """The chunks of these documents, in their order."""
+        embedder, options = self.embedder, self.options
+        return [
+            c
+            for doc in documents
+            for c in chunk_text(doc.id, doc.text, embedder.tokenizer, options.chunk_tokens, options.chunk_overlap)
+        ]
 
     def _embed_fresh(self, fresh: list[Document], progress: bool) -> tuple[list[Chunk], np.ndarray]:
         """Chunks of the new and changed documents, in their order, and their embeddings."""
-        embedder, options = self.embedder, self.options
-        new_chunks = [
-            c
-            for doc in fresh
-            for c in chunk_text(doc.id, doc.text, embedder.tokenizer, options.chunk_tokens, options.chunk_overlap)
-        ]
+        embedder = self.embedder
+        new_chunks = self._chunk(fresh)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             new_vectors = embedder.encode([c.text for c in new_chunks], progress=progress)
@@ -274,7 +361,7 @@ class RagBackend(Backend):
         )
 
     def _manifest(
-        self, key: str, index: ChunkIndex, entries: list[dict[str, Any]], facts: dict[str, Any]
+        self, key: str, index: ChunkStore, entries: list[dict[str, Any]], facts: dict[str, Any]
     ) -> Manifest:
         """manifest.json of this build: models, chunking, retrieval settings, each document's rows and the counts."""
         embedder, options = self.embedder, self.options
@@ -296,7 +383,7 @@ class RagBackend(Backend):
                 "tokenizer": embedder.name,
                 "version": CHUNKER_VERSION,
             },
-            "retrieval": {**index.settings(), "context_k": self.context_k},
+            "retrieval": {**index.describe(), "context_k": self.context_k},
             "settings": self.settings.to_json(),
             "documents": entries,
             "counts": dict(facts),
@@ -316,16 +403,29 @@ class RagBackend(Backend):
             settings = replace(settings, embedder=built_with)
         backend = cls(settings)
         retrieval = manifest.retrieval
+        fusion = retrieval.get("fusion", DEFAULT_FUSION)
+        dense_weight = retrieval.get("dense_weight", DEFAULT_DENSE_WEIGHT)
+        record = retrieval.get("store")
+        if isinstance(record, dict) and record.get("kind") == "qdrant":
+            from advisor.backends.qdrant_store import open_recorded
+
+            backend.index = open_recorded(record, out, fusion, dense_weight)
+            backend.manifest = manifest
+            return backend
         try:
-            backend.index = ChunkIndex.load(
-                out, retrieval.get("fusion", DEFAULT_FUSION), retrieval.get("dense_weight", DEFAULT_DENSE_WEIGHT)
-            )
+            backend.index = ChunkIndex.load(out, fusion, dense_weight)
         except (OSError, ValueError, KeyError, RuntimeError) as exc:
             raise InputError(f"the index in {out} could not be read ({exc}); rebuild it with 'advisor build'") from None
         backend.manifest = manifest
         return backend
 
-    def _require_index(self) -> ChunkIndex:
+    def close(self) -> None:
+        """Let go of the index's store (an embedded Qdrant storage is unlocked once nothing uses it)."""
+        if self.index is not None:
+            self.index.close()
+            self.index = None
+
+    def _require_index(self) -> ChunkStore:
         if self.index is None:
             raise RuntimeError("build() or load() the RagBackend before retrieving")
         return self.index
@@ -334,7 +434,7 @@ class RagBackend(Backend):
         """Top-k chunks for each question (query vectors embedded in one batch)."""
         index = self._require_index()
         vectors = self.embedder.encode(questions)
-        return [index.hits(r) for r in index.search_many(questions, vectors, k, mode)]
+        return index.retrieve(questions, vectors, k, mode)
 
     def retrieve(self, question: str, k: int | None = None) -> list[Hit]:
         """The top-k chunks for a question, best first."""
@@ -346,26 +446,26 @@ class RagBackend(Backend):
         return max(1, min(self.settings.k, self.options.context_k))
 
     def answer_many(self, questions: list[str], batch_size: int | None = None) -> list[Answer]:
-        """Answers from the top context_k chunks, generated in batches; seconds = retrieval + the batch's share
-        of generation. Answer.sources are the distinct documents of the chunks in the prompt."""
-        from advisor.backends.generator import shared_generator
+        """Answers from the top context_k chunks, generated in batches in-process or sent to the run's endpoint;
+        seconds = the question's share of retrieval + its generation (in-process: the batch's share; through an
+        endpoint: its request). Answer.sources are the distinct documents of the chunks in the prompt."""
+        from advisor.backends.generation import answerer
         from advisor.backends.prompts import context_messages
 
         batch_size = batch_size or self.settings.batch_size
-        generator = shared_generator(self.settings.generator, self.settings.device)
+        model = answerer(self.settings)
         answers: list[Answer] = []
-        for start in range(0, len(questions), batch_size):
-            batch = questions[start : start + batch_size]
-            t0 = time.perf_counter()
-            hits = self.retrieve_many(batch, self.context_k)
-            t1 = time.perf_counter()
-            texts = generator.chat(
-                [context_messages(q, h) for q, h in zip(batch, hits)],
-                max_new_tokens=self.settings.new_tokens,
-                batch_size=batch_size,
-            )
-            share = (time.perf_counter() - t1) / len(batch) + (t1 - t0) / len(batch)
-            for text, h in zip(texts, hits):
-                sources = list(dict.fromkeys(hit.doc_id for hit in h))
-                answers.append(Answer(text, sources, h, round(share, 4)))
+        if not questions:
+            return answers
+        t0 = time.perf_counter()
+        hits = self.retrieve_many(questions, self.context_k)
+        retrieving = (time.perf_counter() - t0) / len(questions)
+        replies = model.complete(
+            [context_messages(q, h) for q, h in zip(questions, hits)],
+            max_new_tokens=self.settings.new_tokens,
+            batch_size=batch_size,
+        )
+        for reply, h in zip(replies, hits):
+            sources = list(dict.fromkeys(hit.doc_id for hit in h))
+            answers.append(Answer.from_reply(reply, sources, h, round(reply.seconds + retrieving, 4)))
         return answers

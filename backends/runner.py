@@ -6,31 +6,28 @@ Every input (documents, pairs, model names, options) is checked before any model
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from advisor.atomic import write_text
-from advisor.backends.base import (
-    APPROACHES,
-    RETRIEVING,
-    TRAINED,
-    BuildSettings,
-    Document,
-    QAPair,
-    fit_max_new_tokens,
-)
-from advisor.backends.metrics import Task, check_metric, choose_metric
-from advisor.errors import InputError, did_you_mean
+from advisor.backends import arms
+from advisor.backends.base import BuildSettings, Document, QAPair
+from advisor.backends.plan import ArmPlan, check_models, resolve
+from advisor.backends.metrics import Task, choose_metric
+from advisor.backends.preflight import check_endpoint
+from advisor.errors import InputError
 from advisor.runrecords import MANIFEST_FILE, METRICS_FILE, Measurements
 
 log = logging.getLogger(__name__)
 
 _OWN_FILES = (MANIFEST_FILE, METRICS_FILE)
+ENDPOINT_CACHE = ".endpoint-cache"  # the run's cache of an endpoint's answers (see replycache.py)
 
 
 @dataclass
 class Inputs:
-    """Validated inputs of a build: the documents (none for a behaviour task), all pairs, their split, the task."""
+    """Validated inputs of a build: the documents (none for a behaviour task), all pairs, their split, the task,
+    and each arm's plan (its settings resolved once)."""
 
     documents: list[Document]
     pairs: list[QAPair]
@@ -38,46 +35,19 @@ class Inputs:
     test: list[QAPair]
     task: Task
     settings: BuildSettings  # max_new_tokens resolved against the references
+    plans: dict[str, ArmPlan] = field(default_factory=dict)  # by arm name
 
 
-def check_settings(approach: str, settings: BuildSettings) -> None:
-    """Options and model names, checked without loading any model."""
-    from advisor.backends.chunking import check_window
-    from advisor.backends.embedder import resolve_embedder
-    from advisor.backends.generator import resolve
-
-    if approach not in APPROACHES:
-        raise InputError(f"unknown approach '{approach}' (expected one of {', '.join(APPROACHES)})"
-                         f"{did_you_mean(approach, APPROACHES)}")
-    if settings.eval_limit is not None and settings.eval_limit < 1:
-        raise InputError(f"--eval-limit must be at least 1, got {settings.eval_limit}")
-    if settings.k < 1:
-        raise InputError(f"--k must be at least 1, got {settings.k}")
-    if settings.max_new_tokens is not None and settings.max_new_tokens < 1:
-        raise InputError(f"--max-new-tokens must be at least 1, got {settings.max_new_tokens}")
-    if settings.batch_size < 1:
-        raise InputError(f"--batch-size must be at least 1, got {settings.batch_size}")
-    if settings.metric is not None:
-        check_metric(settings.metric)
-    if settings.device not in ("cpu", "cuda", "mps") and not settings.device.startswith("cuda:"):
-        raise InputError(f"--device must be cpu, cuda or mps, got '{settings.device}'")
-    resolve(settings.generator)
-    if approach in ("fine-tuning", "hybrid"):
-        from advisor.backends.training import TrainConfig
-
-        TrainConfig.from_settings(settings)
-    if approach in ("prompt", "rag", "hybrid"):
-        resolve_embedder(settings.embedder)
-    if approach in RETRIEVING:
-        from advisor.backends.rag import retrieval_options
-
-        options = retrieval_options(settings)
-        check_window(options.chunk_tokens, options.chunk_overlap)
+def with_cache(settings: BuildSettings, folder: Path) -> BuildSettings:
+    """The settings with the endpoint's answer cache in `folder` (unchanged without an endpoint)."""
+    if settings.endpoint is None:
+        return settings
+    return replace(settings, endpoint=settings.endpoint.model_copy(update={"cache": str(folder)}))
 
 
 def require_documents(approaches: list[str], option: str = "") -> None:
     """Refuse retrieving arms when no documents were given, naming them and what to do instead."""
-    needing = [a for a in approaches if a in RETRIEVING]
+    needing = [a for a in approaches if a in arms.needing_documents()]
     if needing:
         verb = "retrieves" if len(needing) == 1 else "retrieve"
         raise InputError(f"{option}{' and '.join(needing)} {verb} from documents: give --docs FOLDER "
@@ -86,7 +56,7 @@ def require_documents(approaches: list[str], option: str = "") -> None:
 
 def load_inputs(docs_dir: str | Path | None, qa_file: str | Path, settings: BuildSettings,
                 approaches: list[str]) -> Inputs:
-    """Documents (optional), pairs, split, task and the fitted answer length, checked; no model is loaded."""
+    """Documents (optional), pairs, split, task and each arm's plan, checked; no model is loaded."""
     from advisor.backends.data import load_documents, load_pairs, split_pairs
 
     if docs_dir is None:
@@ -94,14 +64,10 @@ def load_inputs(docs_dir: str | Path | None, qa_file: str | Path, settings: Buil
     documents = load_documents(docs_dir) if docs_dir is not None else []
     pairs = load_pairs(qa_file, documents if docs_dir is not None else None)
     train, test = split_pairs(pairs, settings.test_fraction, settings.seed)
-    if "prompt" in approaches:
-        from advisor.backends.fewshot import check_shots
-
-        check_shots(settings.prompt.shots, train)
+    plans = {name: resolve(name, settings, train, pairs) for name in approaches}
     task = choose_metric(test, bool(documents), settings.metric)
-    if settings.max_new_tokens is None:
-        settings = replace(settings, max_new_tokens=fit_max_new_tokens(pairs))
-    return Inputs(documents, pairs, train, test, task, settings)
+    settings = next(iter(plans.values())).settings if plans else settings
+    return Inputs(documents, pairs, train, test, task, settings, plans)
 
 
 def check_out_dir(out: Path, own: tuple[str, ...] = _OWN_FILES, what: str = "build") -> None:
@@ -116,57 +82,70 @@ def check_out_dir(out: Path, own: tuple[str, ...] = _OWN_FILES, what: str = "bui
 def prepare(approaches: list[str], docs_dir: str | Path | None, qa_file: str | Path, out_dir: str | Path,
             settings: BuildSettings, own: tuple[str, ...] = _OWN_FILES, what: str = "build") -> Inputs:
     """Check the options of every approach, the output folder (`own`: the files of an earlier `what` there),
-    the documents and the pairs, and split the pairs; no model is loaded. Shared by build and validate."""
+    the documents and the pairs, split the pairs and resolve each arm's plan; no model is loaded. Shared by
+    build and validate."""
     for approach in approaches:
-        check_settings(approach, settings)
+        arms.get(approach)
+    check_models(settings, approaches)
     check_out_dir(Path(out_dir), own, what)
     return load_inputs(docs_dir, qa_file, settings, approaches)
 
 
 def build_and_evaluate(approach: str, docs_dir: str | Path | None, qa_file: str | Path, out_dir: str | Path,
                        settings: BuildSettings | None = None, *, progress: bool = True,
-                       baseline_cache: Path | None = None, echo=None, inputs: Inputs | None = None) -> Measurements:
+                       baseline_cache: Path | None = None, echo=None, inputs: Inputs | None = None,
+                       plan: ArmPlan | None = None) -> Measurements:
     """Validate, build `approach` into out_dir, evaluate on the held-out pairs, write out_dir/metrics.json.
 
-    `inputs` (already checked by validate) skips loading the data again. Ctrl-C during evaluation leaves a
+    `inputs` (already checked by validate) skips loading the data again; `plan` (default: the one in
+    `inputs`) is what the arm is built with. Ctrl-C during evaluation leaves a
     metrics.json marked "interrupted" beside the finished build.
     """
     from advisor.backends import backend_class, distributed
     from advisor.backends.evaluation import evaluate
+    from advisor.backends.data import describe_documents
     from advisor.backends.measure import measure
 
     out = Path(out_dir)
     if inputs is None:
-        inputs = prepare([approach], docs_dir, qa_file, out, settings or BuildSettings())
-        distributed.check_run([approach], inputs.settings, len(inputs.train),
+        given = with_cache(settings or BuildSettings(), out / ENDPOINT_CACHE)
+        inputs = prepare([approach], docs_dir, qa_file, out, given)
+        distributed.check_run(list(inputs.plans.values()), len(inputs.train),
                               len(inputs.settings.answered(inputs.test)))
         distributed.barrier()  # every rank has checked OUT before any rank writes there
-    settings = replace(settings or inputs.settings, max_new_tokens=inputs.settings.max_new_tokens)
+        # Before the build replaces OUT: the client reads the answers cached there by an earlier run now.
+        check_endpoint([approach], inputs.documents, inputs.train, inputs.test, inputs.settings)
+    plan = plan or inputs.plans[approach]
+    settings = plan.settings
     say = echo or (lambda message: None)
-    say(f"{approach}: {len(inputs.documents)} documents, {len(inputs.pairs)} pairs "
+    say(f"{approach}: {describe_documents(inputs.documents)}, {len(inputs.pairs)} pairs "
         f"({len(inputs.train)} for training, {len(inputs.test)} held out, seed {settings.seed})")
 
-    backend = backend_class(approach)(settings)
+    backend = backend_class(approach).from_plan(plan)
     with measure() as built:
         backend, build_facts = distributed.build(backend, inputs.documents, inputs.train, out, progress)
     say(f"built in {built.seconds:.1f} s; evaluating")
 
+    pinned = any(p.split for p in inputs.pairs)  # the pairs fixed the split: --test-fraction was not used
     header = {"approach": approach, "build_seconds": built.seconds, "peak_memory_mb": built.peak_memory_mb,
-              "split": {"seed": settings.seed, "test_fraction": settings.test_fraction, "train": len(inputs.train),
-                        "test": len(inputs.test), "eval_limit": settings.eval_limit},
+              "split": {"seed": settings.seed, "test_fraction": None if pinned else settings.test_fraction,
+                        "pinned": pinned, "train": len(inputs.train), "test": len(inputs.test),
+                        "eval_limit": settings.eval_limit},
               "build": {k: v for k, v in build_facts.items() if k != "train"},
-              "settings": settings.to_json()}
+              "settings": plan.recorded()}
     if "train" in build_facts:
         header["train"] = build_facts["train"]
     try:
         with measure() as evaluated:
             metrics = evaluate(backend, inputs.test, settings, task=inputs.task, out=out, progress=progress,
                                baseline_cache=baseline_cache, build_seconds=built.seconds,
-                               trained=inputs.train if approach in TRAINED else ())
+                               trained=inputs.train if plan.arm.trains else ())
     except KeyboardInterrupt:
         stopped = Measurements.model_validate({**header, "interrupted": True})
         distributed.on_main(write_text, out / METRICS_FILE, stopped.to_text())
         raise
+    finally:
+        backend.close()
     data = metrics.to_json()
     data.update({k: v for k, v in header.items() if data.get(k) is None})
     metrics = Measurements.model_validate(data)

@@ -40,9 +40,10 @@ MIN_VAL = 2
 MIN_IMPROVEMENT = 1e-4  # a validation loss must beat the best so far by this much to count as better
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
-    """LoRA and loop settings; defaults measured on the sample corpus with SmolLM2-135M (see the report)."""
+    """LoRA and loop settings, checked once when made; defaults measured on the sample corpus with SmolLM2-135M
+    (see the report). A build gets its config from its plan (`plan.resolve`), which fills these defaults."""
 
     mode: str = "qa"
     epochs: int = 6
@@ -63,26 +64,25 @@ class TrainConfig:
 
     @classmethod
     def from_settings(cls, settings: BuildSettings, **defaults: Any) -> "TrainConfig":
-        """The config for a build: backend defaults, overridden by the options the user set in settings.training."""
+        """The config for a build: these defaults, overridden by the arm's, then by the options given."""
         values: dict[str, Any] = dict(defaults)
         for key, value in settings.training.model_dump(exclude_none=True).items():
             values["chunk_tokens" if key == "doc_chunk_tokens" else key] = value
-        config = cls(seed=settings.seed, **values)
-        config.check()
-        return config
+        return cls(seed=settings.seed, **values)
 
-    def check(self) -> None:
+    def __post_init__(self) -> None:
         """Normalise option types and reject impossible values with one clear message."""
-        if isinstance(self.target_modules, str):
-            self.target_modules = tuple(m.strip() for m in self.target_modules.split(",") if m.strip())
-        self.target_modules = tuple(self.target_modules)
+        modules = self.target_modules
+        if isinstance(modules, str):
+            modules = tuple(m.strip() for m in modules.split(",") if m.strip())
+        object.__setattr__(self, "target_modules", tuple(modules))
         if self.mode not in MODES:
             raise InputError(f"--mode {self.mode!r} is not one of {', '.join(MODES)}")
         for name in ("epochs", "rank", "batch_size", "max_length", "chunk_tokens", "accumulation"):
             value = getattr(self, name)
             if isinstance(value, float) and value.is_integer():  # the CLI parses --epochs as a number
                 value = int(value)
-                setattr(self, name, value)
+                object.__setattr__(self, name, value)
             if not isinstance(value, int) or value < 1:
                 raise InputError(f"--{name.replace('_', '-')} must be a positive whole number, got {value!r}")
         if not (isinstance(self.lr, (int, float)) and 0 < self.lr < 1):

@@ -17,9 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from advisor.atomic import write_text
-from advisor.backends.base import APPROACHES, RETRIEVING, TRAINED, BuildSettings
+from advisor.backends import arms
+from advisor.backends.base import BuildSettings
+from advisor.backends.plan import ArmPlan
+from advisor.backends.options import EndpointOptions
 from advisor.backends.runner import Inputs as DataInputs
-from advisor.errors import InputError, did_you_mean
+from advisor.errors import InputError
+from advisor.samplesize import MEASURABLE_INPUTS, pairs_for
 from advisor.runrecords import (
     MANIFEST_FILE,
     VALIDATION_FILE,
@@ -32,7 +36,7 @@ from advisor.runrecords import (
 
 if TYPE_CHECKING:
     from advisor.engine import Recommendation
-    from advisor.models import RuleBase
+    from advisor.models import AnswersFile, RuleBase
 
 STAGE_FILE = "stage.json"
 PROGRESS_FILE = "progress.json"  # the stage now running, for readers such as `advisor serve`
@@ -40,8 +44,6 @@ MIN_PAIRS = 20
 MIN_TEST = 8
 # What a stage measures; raised when evaluation measures more, so that stages measured before are not reused.
 EVALUATION_VERSION = 2  # 2: paraphrases beside the same questions as written, memorisation on training pairs
-# Rough seconds per unit on 2 CPU cores with the default models; only for the time-left estimate.
-_ESTIMATE = {"answer": 1.0, "prompt": 5.0, "rag": 20.0, "fine-tuning": 100.0, "hybrid": 300.0}
 
 
 @dataclass
@@ -53,25 +55,23 @@ class Inputs:
     project: str | None
     data: DataInputs
     not_applicable: dict[str, str]
+    document: AnswersFile | None = None  # the answers file as read (its costs: feed the report's estimate)
 
 
 def parse_approaches(text: str | Sequence[str] | None, has_documents: bool = True) -> list[str]:
     """'rag,hybrid' -> ['rag', 'hybrid'], checked; None -> every arm that applies (no retrieval without documents)."""
+    needing = arms.needing_documents()
     if text is None:
-        return [a for a in APPROACHES if has_documents or a not in RETRIEVING]
+        return [a for a in arms.names() if has_documents or a not in needing]
     names = [t.strip() for t in (text.split(",") if isinstance(text, str) else text) if t.strip()]
     for name in names:
-        if name not in APPROACHES:
-            raise InputError(
-                f"--approaches: unknown approach '{name}' (expected some of {', '.join(APPROACHES)})"
-                f"{did_you_mean(name, APPROACHES)}"
-            )
+        arms.get(name, "--approaches: ", "some of")
     if not names:
-        raise InputError(f"--approaches: name at least one of {', '.join(APPROACHES)}")
+        raise InputError(f"--approaches: name at least one of {', '.join(arms.names())}")
     if not has_documents:
         from advisor.backends.runner import require_documents
 
-        require_documents(names, f"--approaches {','.join(n for n in names if n in RETRIEVING)}: ")
+        require_documents(names, f"--approaches {','.join(n for n in names if n in needing)}: ")
     return list(dict.fromkeys(names))
 
 
@@ -90,37 +90,82 @@ def prepare(
     from advisor.engine import compile_rules, recommend
     from advisor.rulebase import load_rules
 
+    from advisor.backends.runner import ENDPOINT_CACHE, with_cache
+
     rulebase = load_rules(rules_path)
     answers_file, answers = load_answers(answers_path, rulebase)
     rec = recommend(compile_rules(rulebase), answers)
     chosen = parse_approaches(approaches, docs_dir is not None)
-    data = prepare_data(chosen, docs_dir, qa_file, out_dir, settings, (VALIDATION_FILE, PROGRESS_FILE, *APPROACHES),
-                        "validation")
+    settings = with_cache(with_prices(settings, getattr(answers_file, "costs", None), answers_path),
+                          Path(out_dir) / ENDPOINT_CACHE)
+    untrainable = tuned_not_applicable(settings, chosen)
+    measured = [a for a in chosen if a not in untrainable]
+    data = prepare_data(measured, docs_dir, qa_file, out_dir, settings,
+                        (VALIDATION_FILE, PROGRESS_FILE, *arms.names()), "validation")
     if len(data.pairs) < MIN_PAIRS:
         raise InputError(
             f"{qa_file}: {len(data.pairs)} question/answer pairs are too few for a meaningful comparison; "
-            f"give at least {MIN_PAIRS} (60 or more make differences between approaches measurable)"
+            f"give at least {MIN_PAIRS} ({pairs_for(settings.test_fraction)} or more at --test-fraction "
+            f"{settings.test_fraction:g} hold out the {MEASURABLE_INPUTS} inputs that make differences measurable)"
         )
     if len(data.test) < MIN_TEST:
         raise InputError(
             f"--test-fraction {settings.test_fraction} holds out only {len(data.test)} of "
             f"{len(data.pairs)} pairs; at least {MIN_TEST} are needed (raise --test-fraction or add pairs)"
         )
-    skipped = {} if docs_dir is not None else {a: "not applicable: no documents" for a in RETRIEVING}
-    return Inputs(rulebase, rec, getattr(answers_file, "project", None), data, skipped), chosen
+    skipped = {} if docs_dir is not None else {a: "no documents" for a in arms.needing_documents()}
+    skipped.update(untrainable)
+    return Inputs(rulebase, rec, getattr(answers_file, "project", None), data, skipped, answers_file), measured
 
 
-def fingerprint(approach: str, inputs: Inputs, settings: BuildSettings) -> str:
-    """What a stage's result depends on: documents, pairs, split, task and settings. Same print, same numbers."""
-    saved = settings.to_json()
-    saved["hybrid"] = {k: v for k, v in saved["hybrid"].items() if k != "rag_index"}
+def tuned_not_applicable(settings: BuildSettings, chosen: Sequence[str]) -> dict[str, str]:
+    """With an endpoint, the tuned arms train --generator in-process; without trainable weights there (--generator
+    none, or a name that resolves to no weights) they are not applicable, with the reason and how to enable them."""
+    from advisor.backends.generator import resolve
+
+    tuned = [a for a in chosen if arms.get(a).trains]
+    if settings.endpoint is None or not tuned:
+        return {}
+    how = ("an endpoint cannot be trained: give --generator with the endpoint model's base weights (a local "
+           "folder, a Hugging Face id in the cache, or a GPU machine that holds them) to measure it")
+    if settings.generator.strip().lower() == "none":
+        return {a: f"{a} trains weights in-process and --generator is none; {how}" for a in tuned}
+    try:
+        resolve(settings.generator)
+    except InputError as exc:
+        return {a: f"{a} trains weights in-process ({exc}); {how}" for a in tuned}
+    return {}
+
+
+def with_prices(settings: BuildSettings, costs: object, answers_path: str | Path) -> BuildSettings:
+    """The endpoint's prices: --price-in/--price-out when given, else the answers file's `costs:` token price."""
+    endpoint = settings.endpoint
+    if endpoint is None:
+        return settings
+    if endpoint.price_in is not None or endpoint.price_out is not None:
+        return replace(settings, endpoint=endpoint.model_copy(update={"price_source": "--price-in/--price-out"}))
+    if not costs:
+        return settings
+    from advisor.analyses.costs import parse_costs
+
+    parsed = parse_costs(costs, str(answers_path))
+    per_million = round(parsed.price_per_token * 1e6, 6)
+    source = f"{answers_path}: costs ({parsed.price_source})"
+    return replace(settings, endpoint=endpoint.model_copy(update={
+        "price_in": per_million, "price_out": per_million, "price_source": source, "currency": parsed.currency}))
+
+
+def fingerprint(plan: ArmPlan, inputs: Inputs) -> str:
+    """What a stage's result depends on: documents, pairs, split, task and settings. Same print, same numbers.
+
+    A reused RAG index (`plan.rag_index`) is left out: where the index came from does not change the numbers."""
     payload = {
-        "approach": approach,
+        "approach": plan.name,
         "evaluation": EVALUATION_VERSION,
         "documents": sorted((d.id, d.sha256) for d in inputs.data.documents),
         "pairs": [(p.question, p.references, p.source, p.paraphrase, p.split) for p in inputs.data.pairs],
         "task": [inputs.data.task.metric, list(inputs.data.task.reported)],
-        "settings": saved,
+        "settings": plan.settings.to_json(),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
@@ -186,47 +231,48 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
 
-def _plan(approaches: Sequence[str], inputs: Inputs, settings: BuildSettings) -> list[tuple[str, float]]:
+def _estimate(approaches: Sequence[str], inputs: Inputs, settings: BuildSettings) -> list[tuple[str, float]]:
     answered = settings.answered(inputs.data.test)
     reworded = sum(1 for p in answered if p.paraphrase)
-    per_eval = (len(answered) + reworded) * _ESTIMATE["answer"]
-    memorised = 2 * len(settings.answered([p for p in inputs.data.train if p.paraphrase])) * _ESTIMATE["answer"]
-    plan = [("load models", 15.0), ("untouched model (zero-shot)", len(answered) * _ESTIMATE["answer"] * 0.5)]
+    per_eval = (len(answered) + reworded) * arms.ANSWER_SECONDS
+    memorised = 2 * len(settings.answered([p for p in inputs.data.train if p.paraphrase])) * arms.ANSWER_SECONDS
+    plan = [("load models", 15.0), (arms.BASELINE_LABEL, len(answered) * arms.ANSWER_SECONDS * 0.5)]
     for approach in approaches:
-        scale = len(inputs.data.train) / 50 if approach != "rag" else len(inputs.data.documents) / 12
-        answering = per_eval + (memorised if approach in TRAINED else 0.0)
-        plan.append(
-            (approach, _ESTIMATE[approach] * max(scale, 0.2) + answering * (0.6 if approach == "fine-tuning" else 1.5))
-        )
+        arm = arms.get(approach)
+        scale = len(inputs.data.documents) / 12 if arm.scales_with == "documents" else len(inputs.data.train) / 50
+        answering = per_eval + (memorised if arm.trains else 0.0)
+        plan.append((approach, arm.build_seconds * max(scale, 0.2) + answering * arm.answer_factor))
     return plan
 
 
 def load_models(settings: BuildSettings, approaches: Sequence[str]) -> None:
-    """Load the generator (and the embedder, if anything retrieves) once; every stage shares them."""
+    """Load the generator (and the embedder, if anything retrieves) once; every stage shares them. With an
+    endpoint the untouched model, prompt and rag answer there, and the tuned arms load their own copy."""
     from advisor.backends.generator import shared_generator
 
-    shared_generator(settings.generator, settings.device)
-    if any(a in ("prompt", *RETRIEVING) for a in approaches):
+    if settings.endpoint is None:
+        shared_generator(settings.generator, settings.device)
+    if any(arms.get(a).embeds for a in approaches):
         from advisor.backends.embedder import shared_embedder
 
         shared_embedder(settings.embedder, settings.device)
 
 
 def run_stage(
-    approach: str,
+    plan: ArmPlan,
     inputs: Inputs,
     docs_dir: Path | None,
     qa_file: Path,
     out: Path,
-    settings: BuildSettings,
     progress: bool,
 ) -> tuple[Measurements, bool]:
-    """Build and evaluate one approach into out/<approach>, or reuse an earlier identical run."""
+    """Build and evaluate one arm as its plan says into out/<arm>, or reuse an earlier identical run."""
     from advisor.backends.distributed import on_main
     from advisor.backends.runner import build_and_evaluate
 
+    approach = plan.name
     folder = out / approach
-    print_ = fingerprint(approach, inputs, settings)
+    print_ = fingerprint(plan, inputs)
     reused = on_main(_reusable, folder, print_)
     if reused is not None:
         return reused, True
@@ -235,10 +281,10 @@ def run_stage(
         docs_dir,
         qa_file,
         folder,
-        settings,
         progress=progress,
         baseline_cache=out / ".baseline",
         inputs=inputs.data,
+        plan=plan,
     )
     on_main(write_text, folder / STAGE_FILE, json.dumps({"fingerprint": print_, "approach": approach}) + "\n")
     return metrics, False
@@ -255,36 +301,50 @@ def validate(
     rules_path: str | Path | None = None,
     progress: bool = True,
     echo: Callable[[str], None] = print,
+    judge: EndpointOptions | None = None,
 ) -> ValidationRun:
     """Recommend, build and measure the approaches, write OUT/validation.json and the reports; return the former.
 
     A backend that fails is recorded as failed with its reason and the others still run; Ctrl-C stops the
-    run, and the stages finished so far are reused by the next run with the same inputs.
+    run, and the stages finished so far are reused by the next run with the same inputs. `judge`, an optional
+    LLM judge behind an endpoint, grades the responses beside the LLM-free rule, which still ranks the arms.
     """
     from advisor.backends import distributed
-    from advisor.backends.evaluation import baseline_answers
+    from advisor.backends.data import describe_documents
+    from advisor.backends.endpoint import EndpointError
+    from advisor.backends.evaluation import baseline_replies
     from advisor.backends.measure import measure
 
     out = Path(out_dir)
     inputs, chosen = prepare(answers_path, docs_dir, qa_file, out, settings or BuildSettings(), approaches, rules_path)
     settings = inputs.data.settings
     answered = settings.answered(inputs.data.test)
-    distributed.check_run(chosen, settings, len(inputs.data.train), len(answered))
+    distributed.check_run(list(inputs.data.plans.values()), len(inputs.data.train), len(answered))
     distributed.barrier()  # every rank has checked OUT before any rank writes there
+    if settings.endpoint is not None:  # one preflight request: a fault is one line before anything is said or run
+        from advisor.backends.preflight import check_endpoint
+
+        check_endpoint(chosen, inputs.data.documents, inputs.data.train, inputs.data.test, settings)
     rec = inputs.recommendation
-    echo(f"recommendation from the answers: {rec.recommendation} (confidence {rec.confidence:.2f})")
+    first = f"few-shot prompting first, then {rec.recommendation}" if rec.start_with != rec.recommendation \
+        else rec.recommendation
+    echo(f"recommendation from the answers: {first} (confidence {rec.confidence:.2f})")
     echo(
-        f"validating the untouched model, {', '.join(chosen)} on {len(inputs.data.documents)} documents and "
+        f"validating the untouched model, {', '.join(chosen)} on {describe_documents(inputs.data.documents)} and "
         f"{len(inputs.data.pairs)} pairs ({len(inputs.data.train)} for training, {len(inputs.data.test)} held out, "
         f"seed {settings.seed}); "
         f"ranked by {inputs.data.task.metric}"
     )
     for arm, why in inputs.not_applicable.items():
-        echo(f"{arm}: {why}")
+        echo(f"{arm}: not applicable: {why}")
+    if settings.endpoint is not None:
+        from advisor.backends.generation import answered_by
+
+        echo(f"the untouched model, prompt and rag answer through {answered_by(settings, 'prompt').describe()} "
+             f"({settings.endpoint.concurrency} requests in flight)")
     out.mkdir(parents=True, exist_ok=True)
 
-    plan = _plan(chosen, inputs, settings)
-    bar = Progress(plan, echo, out / PROGRESS_FILE if distributed.is_main() else None)
+    bar = Progress(_estimate(chosen, inputs, settings), echo, out / PROGRESS_FILE if distributed.is_main() else None)
     stages: list[Stage] = []
     results: dict[str, ArmResult] = {}
 
@@ -295,27 +355,33 @@ def validate(
     bar.finish(0, m.seconds)
 
     bar.start(1)
+    baseline_usage = None
     with measure() as m:
-        baseline_answers([p.question for p in answered], settings, cache_dir=out / ".baseline")
-    stages.append(Stage(name="untouched model (zero-shot)", seconds=m.seconds))
+        try:
+            replies = baseline_replies([p.question for p in answered], settings, cache_dir=out / ".baseline")
+        except EndpointError as exc:  # each arm asks again; where it still fails, it is compared without it
+            replies = []
+            echo(f"      the untouched model could not be measured: {exc}")
+    if replies:
+        from advisor.backends.usage import measure_usage
+
+        baseline_usage = measure_usage(replies, m.seconds, settings.endpoint)
+    stages.append(Stage(name=arms.BASELINE_LABEL, seconds=m.seconds))
     bar.finish(1, m.seconds)
 
     for i, approach in enumerate(chosen, 2):
         bar.start(i)
-        stage_settings = settings
-        if approach == "hybrid" and (out / "rag" / MANIFEST_FILE).is_file():
-            stage_settings = replace(
-                settings, hybrid=settings.hybrid.model_copy(update={"rag_index": str(out / "rag")})
-            )
+        plan = inputs.data.plans[approach]
+        if approach == "hybrid" and (out / "rag" / MANIFEST_FILE).is_file():  # this run's rag stage built it
+            plan = replace(plan, rag_index=str(out / "rag"))
         started = time.perf_counter()
         try:
             metrics, reused = run_stage(
-                approach,
+                plan,
                 inputs,
                 Path(docs_dir) if docs_dir is not None else None,
                 Path(qa_file),
                 out,
-                stage_settings,
                 progress,
             )
             results[approach] = ArmResult.model_validate({"status": "ok", **metrics.to_json()})
@@ -332,7 +398,26 @@ def validate(
                             eval_seconds=results[approach].eval_seconds))
         bar.finish(i, seconds, note)
 
+    judged = None
+    if judge is not None and distributed.is_main():
+        from advisor.backends.judge import judge_run
+        from advisor.backends.runner import with_cache
+
+        judge = with_cache(BuildSettings(endpoint=judge), out / ".judge-cache").endpoint
+        assert judge is not None
+        echo(f"judging the responses with {judge.model} (never the default: the LLM-free rule still ranks)")
+        judged = judge_run(judge, out, [a for a in arms.names() if a in results and results[a].ok],
+                           inputs.data.task.metric, settings.seed)
+        for arm, score in judged[1].items():
+            if arm in results:
+                results[arm].judge = score
     validation = summarise_run(rec, inputs, results, settings, out)
+    if judged is not None:
+        validation.judge = judged[0]
+        if validation.baseline is not None and "untouched" in judged[1]:
+            validation.baseline.judge = judged[1]["untouched"]
+    if validation.baseline is not None and baseline_usage is not None and baseline_usage.answers_per_second:
+        validation.baseline.usage = baseline_usage  # timed when generated, before the arms read it from the cache
     validation.stages = stages
     validation.total_seconds = round(time.perf_counter() - bar.started, 1)
     distributed.on_main(write_text, out / VALIDATION_FILE, validation.to_text())
@@ -349,28 +434,29 @@ def summarise_run(
     from advisor.backends.evidence import summarise
 
     metric = inputs.data.task.metric
-    ok = [a for a in APPROACHES if a in results and results[a].ok]
+    ok = [a for a in arms.names() if a in results and results[a].ok]
     records = {a: read_answers(out / a) for a in ok}
     per_q = {a: {r.line: r.score(metric) or 0.0 for r in rows} for a, rows in records.items()}
     base_q = next(({r.line: s for r in rows if (s := r.baseline_score(metric)) is not None}
                    for rows in records.values()), {})
     counts = {"questions": len(settings.answered(inputs.data.test)), "held_out": len(inputs.data.test),
-              "train_pairs": len(inputs.data.train)}
+              "train_pairs": len(inputs.data.train),
+              "pinned": int(any(p.split for p in inputs.data.pairs))}  # the pairs' split fields fixed the split
     return summarise(rec, inputs.data.task, results, inputs.not_applicable, per_q, base_q, records, settings, counts)
 
 
 def write_reports(
     out: Path, rec: Recommendation, inputs: Inputs, validation: ValidationRun, answers_path: str | Path
 ) -> None:
-    """report.html and report.md in OUT, with the evidence section."""
-    from advisor.report import write_report
+    """report.html and report.md in OUT, with the evidence section: the one report path of `advisor report
+    ANSWERS --validation OUT` (robustness, few-shot prompting first, unknowns and costs included)."""
+    from advisor import assessment
+    from advisor.engine import compile_rules
+    from advisor.models import AnswersFile
 
-    for name in ("report.html", "report.md"):
-        write_report(
-            out / name,
-            rec,
-            inputs.rulebase,
-            project=inputs.project,
-            answers_file=str(answers_path),
-            validation=validation,
-        )
+    document = inputs.document or AnswersFile(version=1, project=inputs.project, answers=dict(rec.answers))
+    result = assessment.assess(document, dict(rec.answers), inputs.rulebase, compile_rules(inputs.rulebase),
+                               str(answers_path))
+    for name, fmt in (("report.html", "html"), ("report.md", "markdown")):
+        write_text(out / name, assessment.render_report(result, fmt, answers_file=str(answers_path),
+                                                        validation=validation))

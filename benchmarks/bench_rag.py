@@ -46,18 +46,35 @@ RATIO_DOCS = 30  # papers in the build-vs-plain-encode comparison (keeps the run
 DEFAULT_CHUNKING = (128, 32)
 
 
+def cached_vectors(documents, questions: list[str], embedder, tokens: int = 128, overlap: int = 32):
+    """COVID-QA's chunks with their vectors and the question vectors, embedded once and cached between runs
+    (<advisor cache>/bench/, keyed by the embedder's fingerprint, the chunking and the texts)."""
+    import hashlib
+
+    from advisor.backends.generator import cache_root
+
+    chunks = chunk_documents(documents, embedder.tokenizer, tokens, overlap)
+    digest = hashlib.sha256(embedder.source.fingerprint.encode())
+    for text in [c.text for c in chunks] + questions:
+        digest.update(text.encode() + b"\0")
+    path = cache_root() / "bench" / f"covid-qa-{tokens}-{overlap}-{digest.hexdigest()[:16]}.npz"
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as arrays:
+            return chunks, arrays["chunks"], arrays["questions"]
+    vectors = embedder.encode([c.text for c in chunks], progress=True)
+    qvecs = embedder.encode(questions)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, chunks=vectors, questions=qvecs)
+    tmp.replace(path)
+    return chunks, vectors, qvecs
+
+
 def doc_scores(rankings: list[Ranking], chunks, sources: list[str]) -> dict[str, float]:
     """Document recall@5, recall@10 and MRR@10 of chunk rankings (by document id)."""
-    r5 = r10 = mrr = 0.0
-    for ranking, source in zip(rankings, sources):
-        docs = [chunks[row].doc_id for row in ranking.rows[:10]]
-        rank = next((i for i, d in enumerate(docs) if d == source), None)
-        if rank is not None:
-            r10 += 1
-            r5 += rank < 5
-            mrr += 1 / (rank + 1)
-    n = max(1, len(sources))
-    return {"recall_at_5": round(r5 / n, 4), "recall_at_10": round(r10 / n, 4), "mrr_at_10": round(mrr / n, 4)}
+    from store_comparison import doc_ranking_scores
+
+    return doc_ranking_scores([[chunks[row].doc_id for row in ranking.rows[:10]] for ranking in rankings], sources)
 
 
 def retrieval_variants(index: ChunkIndex, questions, qvecs, sources) -> dict[str, dict[str, float]]:
@@ -124,9 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
         "--part",
-        choices=["all", "ratio"],
+        choices=["all", "ratio", "embed", "stores", "growth"],
         default="all",
-        help="ratio: only re-measure build overhead, updating the results file",
+        help="ratio: only re-measure build overhead; stores: only hnswlib against Qdrant, growth: only their "
+        "10k/100k part (both update the results file); embed: only fill the cache of COVID-QA vectors",
     )
     args = parser.parse_args(argv)
     if not (args.data / "docs").is_dir():
@@ -140,6 +158,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"covid-qa: {len(documents)} documents, {len(pairs)} questions", flush=True)
 
     embedder = shared_embedder("all-MiniLM-L6-v2")
+    if args.part == "embed":  # only fill the cache of chunk and question vectors
+        cached_vectors(documents, questions, embedder)
+        return 0
+    if args.part in ("stores", "growth"):
+        stores(args, documents, pairs, embedder, growth_only=args.part == "growth")
+        return 0
     embedder.encode(["warm up"] * 64)
     qvecs = embedder.encode(questions)
     previous = json.loads(args.out.read_text()) if args.part == "ratio" and args.out.is_file() else {}
@@ -216,7 +240,25 @@ def main(argv: list[str] | None = None) -> int:
     save(args.out, results)
     print_table(results)
     print(f"written {args.out}")
+    stores(args, documents, pairs, embedder)
     return 0
+
+
+def stores(args, documents, pairs, embedder, growth_only: bool = False) -> None:
+    """hnswlib against Qdrant (benchmarks/store_comparison.py), kept under "stores" in the results file."""
+    from store_comparison import compare_growth, compare_stores, print_stores
+
+    results = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    part = results.get("stores", {})
+    if not growth_only:
+        part = compare_stores(documents, pairs, embedder, cached_vectors,
+                              lambda partial: save(args.out, {**results, "stores": partial}))
+    part["growth"] = compare_growth(documents, pairs, embedder, cached_vectors, perturbed,
+                                    lambda partial: save(args.out, {**results, "stores": {**part, "growth": partial}}))
+    results["stores"] = part
+    save(args.out, results)
+    print_stores(part)
+    print(f"written {args.out}")
 
 
 def extras(results: dict, embedder, default_index: ChunkIndex, qvecs: np.ndarray) -> None:

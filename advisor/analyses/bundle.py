@@ -40,7 +40,7 @@ class UnknownsOut(BaseModel):
 
 
 class Analyses(BaseModel):
-    """The analyses of one verdict: robustness to the weights, prompt-first advice, unknowns and costs."""
+    """The analyses of one verdict: robustness to the weights, few-shot prompting first, unknowns and costs."""
 
     model_config = ConfigDict(defer_build=True)
     sensitivity: SensitivityOut
@@ -61,7 +61,7 @@ def analyse_depth(
     perturbations: int = DEFAULT_PERTURBATIONS,
     seed: int = DEFAULT_SEED,
 ) -> Analyses:
-    """Sensitivity, prompt-first advice, unknowns and (given a `costs.CostEstimate`) the cost estimate of a verdict."""
+    """Sensitivity, few-shot prompting first, unknowns and (given a `costs.CostEstimate`) the cost estimate."""
     from advisor.analyses.adaptive import is_decided, rank_questions
     from advisor.analyses.promptfirst import prompt_first
 
@@ -77,7 +77,7 @@ def analyse_depth(
         )
     return Analyses(
         sensitivity=analyse_sensitivity(compiled, rec.answers, n=perturbations, seed=seed).to_record(),
-        prompt_first=prompt_first(rec.answers, rec.recommendation),
+        prompt_first=prompt_first(rec.answers, rec.recommendation, rec.start_with),
         unknowns=unknowns,
         costs=costs.to_record() if costs is not None else None,
     )
@@ -95,8 +95,8 @@ def render_text(analyses: Analyses) -> str:
             lines.append("The unknown answers cannot change the verdict, whatever they turn out to be.")
         else:
             lines.append(f"The unknown answers could still change the verdict (to {unknowns.could_become}).")
-        for r in unknowns.ask_next[:1]:
-            lines.append(f"Most informative question to answer next: {r.question}: {r.reason}.")
+        for r in unknowns.ask_next[:1]:  # the recommendation's ask_next, named above with its text
+            lines.append(f"Why {r.question} first: {r.reason}.")
     advice = promptfirst.render_text(analyses.prompt_first)
     if advice:
         lines += ["", advice]
@@ -106,15 +106,31 @@ def render_text(analyses: Analyses) -> str:
 
 
 def report_sections(analyses: Analyses | None) -> dict[str, Any]:
-    """Template context: `unknowns`, `robustness`, `prompt_first` (only when it applies), `costs` and
+    """Template context: `unknowns`, `robustness`, `prompt_first` (only when it applies) and `prompt_first_why`,
+    `costs` and
     `cost_chart` (inline SVG drawn from the costs, '' without them)."""
+    from advisor.analyses import promptfirst
+
     if analyses is None:
-        return {"unknowns": None, "robustness": None, "prompt_first": None, "costs": None, "cost_chart": ""}
+        return {"unknowns": None, "robustness": None, "prompt_first": None, "prompt_first_why": "", "costs": None,
+                "cost_chart": ""}
     advice = analyses.prompt_first
     return {
         "unknowns": analyses.unknowns,
         "robustness": analyses.sensitivity,
         "prompt_first": advice if advice.applies else None,
+        "prompt_first_why": promptfirst.render_text(advice),
         "costs": analyses.costs,
         "cost_chart": analyses.costs.chart_svg() if analyses.costs else "",
     }
+
+
+def depth_for(compiled: CompiledRules, rec: Recommendation, answers_path: str | None, perturbations: int = 500,
+              seed: int = 0, raw_costs: Any = None) -> Analyses:
+    """The depth analyses of a recommendation; the cost estimate from `raw_costs` (the answers file's `costs:`)."""
+    estimate = None
+    if raw_costs is not None:
+        from advisor.analyses.costs import estimate_costs, parse_costs
+
+        estimate = estimate_costs(parse_costs(raw_costs, str(answers_path or "answers")), rec.answers)
+    return analyse_depth(compiled, rec, estimate, perturbations=perturbations, seed=seed)

@@ -10,15 +10,14 @@ with `clone`, `cross_val_score` and grid search.
 
 `calibrate` runs the whole job for `advisor calibrate`: cross-validated agreement of the hand-set and the
 calibrated weights on the same folds, the weights that moved, and the calibrated rule base (written with
-`write_rule_base`). `case_from_validation` and `add_case` turn a validation run (`validation.json`) into a
-measured case of a case library.
+`write_rule_base`). Measured cases from validation runs are added to a library by
+`advisor.cases` (`case_from_validation`, `add_case`).
 
 numpy, scipy and scikit-learn are imported here, never by the command line at start-up.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,10 +29,10 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from advisor.cases import check_library
 from advisor.engine import compile_rules, contributions, pick_many, term_weights, tie_indices, with_term_weights
-from advisor.errors import InputError, did_you_mean
-from advisor.models import APPROACHES, Case, CaseLibrary, RuleBase
-from advisor.runrecords import ValidationRun
-from advisor.text import show
+from advisor.errors import InputError
+from advisor.models import RECOMMENDABLE, CaseLibrary, RuleBase
+from advisor.outcomes import PROMPT
+from advisor.samplesize import MEASURABLE_INPUTS
 
 MIN_CASES = 10
 
@@ -47,7 +46,7 @@ def features(rulebase: RuleBase, X: Sequence[Mapping[str, Any]]) -> tuple[list[s
         contrib = contributions(compiled, answers, weighted=False)
         if terms is None:
             terms = list(contrib)
-        rows.append([[contrib[t][a] for a in APPROACHES] for t in terms])
+        rows.append([[contrib[t][a] for a in RECOMMENDABLE] for t in terms])
     if terms is None:
         terms = list(term_weights(rulebase))
     return terms, np.asarray(rows, dtype=float).reshape(len(rows), len(terms), 3)
@@ -106,8 +105,8 @@ class WeightCalibrator(ClassifierMixin, BaseEstimator):
         if len(labels) != len(X):
             raise ValueError(f"X has {len(X)} answer sets but y has {len(labels)} labels")
         for label in labels:
-            if label not in APPROACHES:
-                raise ValueError(f"unknown label {label!r}; the labels are: {', '.join(APPROACHES)}")
+            if label not in RECOMMENDABLE:
+                raise ValueError(f"unknown label {label!r}; the labels are: {', '.join(RECOMMENDABLE)}")
         if len(set(labels)) < 2:
             raise ValueError("calibration needs cases of at least two different approaches")
         if self.alpha < 0 or self.temperature <= 0:
@@ -115,7 +114,7 @@ class WeightCalibrator(ClassifierMixin, BaseEstimator):
         terms, F = features(rulebase, X)
         hand = term_weights(rulebase)
         w0 = np.array([hand[t] for t in terms], dtype=float)
-        target = np.array([APPROACHES.index(v) for v in labels])
+        target = np.array([RECOMMENDABLE.index(v) for v in labels])
         Y = np.eye(3)[target]
         sw = np.ones(len(labels))
         if self.class_weight == "balanced":
@@ -163,9 +162,21 @@ class WeightCalibrator(ClassifierMixin, BaseEstimator):
         self.weights_ = np.maximum(result.x, 0.0)
         self.n_iter_ = int(result.nit)
         self.loss_ = float(result.fun)
-        self.classes_ = np.array(APPROACHES)
+        self.classes_ = np.array(RECOMMENDABLE)
         self.rules_ = with_term_weights(rulebase, dict(zip(terms, self.weights_.tolist())))
         return self
+
+    def pressure(self, X: Sequence[Mapping[str, Any]], y: Sequence[str]) -> np.ndarray:
+        """Per case and term, d(case's loss)/d(weight) at the fitted weights, shape (cases, terms): a positive
+        entry means the case pushes that weight down (it is scored better with less of the term)."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "weights_")
+        _, F = features(self._rulebase(), X)
+        sharp = getattr(self, "scale_", 1.0) / self.temperature
+        p = self.predict_proba(X)
+        Y = np.eye(3)[[RECOMMENDABLE.index(str(v)) for v in y]]
+        return np.einsum("nta,na->nt", F, p - Y) * sharp
 
     def decision_function(self, X: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """Raw scores (n, 3) in the order of classes_, under the fitted weights."""
@@ -193,7 +204,7 @@ def hand_predict(rulebase: RuleBase, X: Sequence[Mapping[str, Any]]) -> np.ndarr
     terms, F = features(rulebase, X)
     hand = term_weights(rulebase)
     w = np.array([hand[t] for t in terms])
-    return np.array(APPROACHES)[pick_rows(np.einsum("nta,t->na", F, w), rulebase.scoring.tie_order)]
+    return np.array(RECOMMENDABLE)[pick_rows(np.einsum("nta,t->na", F, w), rulebase.scoring.tie_order)]
 
 
 def cases_xy(library: CaseLibrary, rulebase: RuleBase) -> tuple[list[dict[str, str]], list[str]]:
@@ -204,20 +215,57 @@ def cases_xy(library: CaseLibrary, rulebase: RuleBase) -> tuple[list[dict[str, s
     return X, [c.expected for c in library.cases]
 
 
+def fold_plan(y: Sequence[str], cv: int) -> tuple[int, bool, str]:
+    """(folds, stratified, why fewer than asked or not stratified: '' when neither).
+
+    Stratified k-fold needs a case of every expected approach in every fold, so it uses at most as many folds
+    as the rarest approach has cases; with an approach of a single case the folds cannot be stratified.
+    """
+    counts = {a: list(y).count(a) for a in sorted(set(y))}
+    rarest = min(counts, key=lambda a: (counts[a], a))
+    smallest = counts[rarest]
+    if smallest >= 2:
+        folds = max(2, min(cv, smallest))
+        why = (f"--cv {cv} asked for {cv} folds but {folds} were used: the rarest expected approach ({rarest}) has "
+               f"{smallest} cases, and every fold needs one of each" if folds < cv else "")
+        return folds, True, why
+    folds = max(2, min(cv, len(y)))
+    why = (f"the folds are not stratified: {rarest} has a single case, so some folds hold none of it"
+           + (f"; --cv {cv} asked for {cv} folds but {folds} were used ({len(y)} cases)" if folds < cv else ""))
+    return folds, False, why
+
+
 def splitter(y: Sequence[str], cv: int, seed: int) -> Any:
-    """Stratified k-fold (shuffled, seeded) when every class has two or more cases, plain k-fold otherwise."""
+    """Stratified k-fold (shuffled, seeded) when every class has two or more cases, plain k-fold otherwise
+    (`fold_plan` says how many folds, and why when not the number asked)."""
     from sklearn.model_selection import KFold, StratifiedKFold
 
-    counts = [list(y).count(a) for a in set(y)]
-    smallest = min(counts)
-    if smallest >= 2:
-        return StratifiedKFold(n_splits=max(2, min(cv, smallest)), shuffle=True, random_state=seed)
-    return KFold(n_splits=max(2, min(cv, len(y))), shuffle=True, random_state=seed)
+    folds, stratified, _ = fold_plan(y, cv)
+    if stratified:
+        return StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return KFold(n_splits=folds, shuffle=True, random_state=seed)
+
+
+def improvement_noise(hand_cv: Sequence[float], calibrated_cv: Sequence[float]) -> tuple[float, float]:
+    """(mean gain of the calibrated weights in held-out agreement, the cross-validation noise around it).
+
+    The noise is two standard errors of the per-fold gains (paired: both weight sets score the same folds); the
+    calibrated weights are adopted only when the gain exceeds it.
+    """
+    gains = np.asarray(calibrated_cv, dtype=float) - np.asarray(hand_cv, dtype=float)
+    if len(gains) < 2:
+        return float(gains.mean()) if len(gains) else 0.0, float("inf")
+    return float(gains.mean()), float(2 * gains.std(ddof=1) / np.sqrt(len(gains)))
 
 
 @dataclass
 class CalibrationResult:
-    """Cross-validated agreement before and after calibration, the moved weights and the calibrated rule base."""
+    """Cross-validated agreement of the hand-set and the calibrated weights, whether the calibrated ones are adopted,
+    the weights that moved (and the cases behind a weight cut to zero or by half), and the rule base to write.
+
+    `rulebase` is the calibrated rule base when `adopted`, else the hand-set one: calibrated weights that do not
+    agree with held-out cases better than the hand-set ones, beyond the cross-validation noise, are not kept.
+    """
 
     cases: int
     folds: int
@@ -229,6 +277,13 @@ class CalibrationResult:
     rulebase: RuleBase
     settings: dict[str, Any] = field(default_factory=dict)
     disagreements: list[dict[str, str]] = field(default_factory=list)
+    adopted: bool = False
+    improvement: float = 0.0
+    noise: float = 0.0
+    calibrated_rulebase: RuleBase | None = None
+    warnings: list[str] = field(default_factory=list)
+    cut: list[dict[str, Any]] = field(default_factory=list)  # weights cut to zero or by half, with their cases
+    skipped: list[str] = field(default_factory=list)  # cases expecting `prompt`, which no weight decides
 
     @property
     def hand_mean(self) -> float:
@@ -245,20 +300,40 @@ class CalibrationResult:
         return {
             "cases": self.cases,
             "folds": self.folds,
+            "folds_requested": self.settings.get("cv"),
             "cv_agreement": {
                 "hand": round(self.hand_mean, 4),
                 "calibrated": round(self.calibrated_mean, 4),
                 "hand_folds": [round(x, 4) for x in self.hand_cv],
                 "calibrated_folds": [round(x, 4) for x in self.calibrated_cv],
             },
+            "improvement": round(self.improvement, 4),
+            "noise": round(self.noise, 4) if np.isfinite(self.noise) else None,
+            "adopted": self.adopted,
             "train_agreement": {"hand": round(self.hand_train, 4), "calibrated": round(self.calibrated_train, 4)},
             "weights": self.weights,
+            "cut": self.cut,
+            "warnings": self.warnings,
+            "skipped_prompt_cases": self.skipped,
             "settings": self.settings,
             "disagreements_after": self.disagreements,
         }
 
+    def decision(self) -> str:
+        """One sentence: which weights are kept, and why (the gain against the cross-validation noise)."""
+        gain = f"{self.improvement * 100:.1f} points"
+        noise = f"±{self.noise * 100:.1f} points" if np.isfinite(self.noise) else "not measurable with one fold"
+        both = f"{self.calibrated_mean:.1%} against {self.hand_mean:.1%} of held-out cases"
+        if self.adopted:
+            return (f"Adopted the calibrated weights: they agree with {both}, {gain} better, beyond the "
+                    f"cross-validation noise ({noise}).")
+        if self.improvement <= 0:
+            return f"Kept the hand-set weights: the calibrated ones do no better ({both})."
+        return (f"Kept the hand-set weights: the calibrated ones agree with {both}, {gain} better but within the "
+                f"cross-validation noise ({noise}); add cases to tell.")
+
     def render_text(self, moved_only: bool = True) -> str:
-        """Side-by-side agreement and the weights that moved, for the terminal."""
+        """Side-by-side agreement, the decision, warnings and the weights that moved, for the terminal."""
         lines = [
             f"Calibrated on {self.cases} cases, {self.folds}-fold cross-validation "
             f"(seed {self.settings.get('seed', 0)}, alpha {self.settings.get('alpha')}):",
@@ -267,23 +342,48 @@ class CalibrationResult:
             f"  {'agreement on held-out cases (CV)':<34} {self.hand_mean:>9.1%} {self.calibrated_mean:>11.1%}",
             f"  {'agreement on all cases (fit)':<34} {self.hand_train:>9.1%} {self.calibrated_train:>11.1%}",
             "",
+            self.decision(),
         ]
+        lines += [f"Warning: {w}" for w in self.warnings]
+        lines.append("")
         moved = [w for w in self.weights if abs(w["change"]) >= 0.005] if moved_only else self.weights
         if moved:
-            lines.append("Weights that moved (largest first):")
+            lines.append("Weights that moved (largest first)" + ("" if self.adopted else ", not written") + ":")
             lines.append(f"  {'term':<40} {'hand':>7} {'calibrated':>11} {'change':>8}")
             for w in moved:
                 rel = f"{w['relative']:+.0%}" if w["relative"] is not None else "new"
                 lines.append(f"  {w['term']:<40} {w['hand']:>7.3f} {w['calibrated']:>11.3f} {rel:>8}")
         else:
             lines.append("No weight moved by 0.005 or more: the cases agree with the hand-set weights.")
-        if self.calibrated_mean + 1e-9 < self.hand_mean:
-            lines += [
-                "",
-                "Warning: the calibrated weights agree less with held-out cases than the hand-set ones; "
-                "prefer the hand-set weights or add cases.",
-            ]
+        for c in self.cut:
+            how = "to zero" if c["calibrated"] == 0 else "by half or more"
+            names = "; ".join(f"{d['name']} (expects {d['expected']})" for d in c["cases"])
+            lines.append(f"  {c['term']} cut {how} by the cases that score better without it: {names}")
         return "\n".join(lines)
+
+
+SMALL_LIBRARY = MEASURABLE_INPUTS  # fewer cases than this: cross-validated agreement moves a lot with one case
+CUT_SHARE = 0.5  # a weight cut by this share or more (or to zero) names the cases that drove it
+DRIVERS = 3  # how many cases to name
+
+
+def _cuts(fitted: WeightCalibrator, X: Sequence[Mapping[str, Any]], y: Sequence[str],
+          names: Sequence[str]) -> list[dict[str, Any]]:
+    """Weights cut to zero or by half, each with the cases that push it down most at the fitted weights."""
+    pressure = fitted.pressure(X, y)
+    cuts = []
+    for t, (term, hand, new) in enumerate(zip(fitted.terms_, fitted.hand_weights_, fitted.weights_)):
+        if hand <= 0 or new > hand * (1 - CUT_SHARE) + 1e-9:
+            continue
+        order = [i for i in np.argsort(-pressure[:, t], kind="stable") if pressure[i, t] > 1e-12][:DRIVERS]
+        cuts.append({
+            "term": term,
+            "hand": round(float(hand), 4),
+            "calibrated": round(float(new), 4) if new > 1e-6 else 0.0,
+            "cases": [{"name": names[i], "expected": str(y[i]), "pressure": round(float(pressure[i, t]), 4)}
+                      for i in order],
+        })
+    return cuts
 
 
 def calibrate(
@@ -297,25 +397,47 @@ def calibrate(
     class_weight: str | None = None,
     source: str = "cases",
     min_cases: int = MIN_CASES,
+    write_calibrated: bool = False,
 ) -> CalibrationResult:
-    """Cross-validate hand-set against calibrated weights on the same folds, then fit on every case."""
+    """Cross-validate hand-set against calibrated weights on the same folds, then fit on every case.
+
+    The calibrated weights become the result's rule base only when they agree with held-out cases better than
+    the hand-set ones beyond the cross-validation noise (`improvement_noise`), or when `write_calibrated`.
+    Cases expecting `prompt` are left out: the prompt-first outcome follows a rule, not the weights.
+    """
     from sklearn.model_selection import cross_val_score
 
     check_library(library, source)
-    X, y = cases_xy(library, rulebase)
+    kept = [c for c in library.cases if c.expected != PROMPT]
+    skipped = [c.name for c in library.cases if c.expected == PROMPT]
+    X, y = cases_xy(CaseLibrary(version=1, cases=kept), rulebase)
     n = len(y)
+    left_out = f" ({len(skipped)} case(s) expecting prompt are left out: no weight decides them)" if skipped else ""
     if n < min_cases:
         raise InputError(
-            f"{source}: {n} case(s) are too few to calibrate on; give at least {min_cases}, "
+            f"{source}: {n} case(s) are too few to calibrate on{left_out}; give at least {min_cases}, "
             "with at least two different expected approaches"
         )
     if len(set(y)) < 2:
         raise InputError(
             f"{source}: every case expects '{y[0]}'; calibration needs cases of at least two different approaches"
         )
+    warnings = []
+    if n < SMALL_LIBRARY:
+        warnings.append(
+            f"{n} cases are few: one case moves the agreement by {1 / n:.0%}, so cross-validation can tell only "
+            f"large differences; {SMALL_LIBRARY} or more cases make it measurable"
+        )
+    folds, _, why = fold_plan(y, cv)
+    if why:
+        warnings.append(why)
+    if skipped:
+        warnings.append(f"{len(skipped)} case(s) expecting prompt are left out: the prompt-first outcome follows "
+                        f"the rule base's prompt rule, not the weights ({', '.join(skipped[:DRIVERS])}"
+                        f"{', ...' if len(skipped) > DRIVERS else ''})")
     split = splitter(y, cv, seed)
     estimator = WeightCalibrator(rules=rulebase, alpha=alpha, temperature=temperature, class_weight=class_weight)
-    calibrated_cv = cross_val_score(estimator, X, y, cv=split).tolist()
+    calibrated_cv = [float(x) for x in cross_val_score(estimator, X, y, cv=split)]
     hand = hand_predict(rulebase, X)
     y_arr = np.array(y)
     hand_cv = [float(np.mean(hand[test] == y_arr[test])) for _, test in split.split(X, y)]
@@ -333,6 +455,8 @@ def calibrate(
             }
         )
     weights.sort(key=lambda w: -abs(w["change"]))
+    gain, noise = improvement_noise(hand_cv, calibrated_cv)
+    adopted = bool(gain > 0 and gain > noise)
     new_rules = fitted.rules_.model_copy(deep=True)
     new_rules.name = f"{rulebase.name} (calibrated)"
     note = (
@@ -341,149 +465,44 @@ def calibrate(
     )
     new_rules.description = f"{rulebase.description.strip()}\n\n{note}".strip()
     disagreements = [
-        {"name": c.name, "expected": c.expected, "got": str(g)} for c, g in zip(library.cases, after) if g != c.expected
+        {"name": c.name, "expected": c.expected, "got": str(g)} for c, g in zip(kept, after) if g != c.expected
     ]
-    return CalibrationResult(
+    result = CalibrationResult(
         cases=n,
         folds=split.get_n_splits(),
         hand_cv=hand_cv,
-        calibrated_cv=[float(x) for x in calibrated_cv],
+        calibrated_cv=calibrated_cv,
         hand_train=float(np.mean(hand == y_arr)),
         calibrated_train=float(np.mean(after == y_arr)),
         weights=weights,
-        rulebase=new_rules,
+        rulebase=rulebase,
         settings={"alpha": alpha, "temperature": temperature, "seed": seed, "cv": cv, "class_weight": class_weight},
         disagreements=disagreements,
+        adopted=adopted,
+        improvement=gain,
+        noise=noise,
+        calibrated_rulebase=new_rules,
+        warnings=warnings,
+        cut=_cuts(fitted, X, y, [c.name for c in kept]),
+        skipped=skipped,
     )
+    if adopted or write_calibrated:
+        result.rulebase = new_rules
+    else:
+        kept_rules = rulebase.model_copy(deep=True)
+        kept_rules.description = (f"{rulebase.description.strip()}\n\nadvisor calibrate kept these hand-set weights: "
+                                  f"{result.decision()}").strip()
+        result.rulebase = kept_rules
+    return result
 
 
-def write_rule_base(path: str | os.PathLike, rulebase: RuleBase) -> Path:
+def write_rule_base(path: str | os.PathLike, rulebase: RuleBase, calibrated: bool = True) -> Path:
     """Write a rule base as YAML atomically, after checking the text loads back (what `--rules` reads)."""
     from advisor.atomic import write_text
     from advisor.datafiles import parse_data
     from advisor.rulebase import dump_rules, parse_rules
 
-    text = "# Written by 'advisor calibrate': the hand-set rule base with calibrated weights.\n" + dump_rules(rulebase)
+    what = "with calibrated weights" if calibrated else "with its hand-set weights kept (see the description)"
+    text = f"# Written by 'advisor calibrate': the hand-set rule base {what}.\n" + dump_rules(rulebase)
     parse_rules(parse_data(text, str(path), what="rule base"), str(path))
     return write_text(path, text, "rule base")
-
-
-# ---- measured cases from validation runs -------------------------------------------------------------
-
-
-def _read_validation(path: str | os.PathLike) -> tuple[ValidationRun, Path]:
-    from advisor.runrecords import load_validation, validation_path
-
-    run = load_validation(path)
-    where = validation_path(path)
-    best = run.evidence_favours
-    field = "favoured" if "favoured" in run.model_fields_set else "best_measured"
-    if best is None and run.inconclusive:
-        raise InputError(f"{where}: the run is inconclusive (no approach beat the untouched model beyond the noise), "
-                         "so it labels no case; measure on more pairs first")
-    if best not in APPROACHES:
-        raise InputError(
-            f"{where}: {field}: {show(best)} is not one of {', '.join(APPROACHES)}"
-            + (did_you_mean(str(best), APPROACHES) if isinstance(best, str) else "")
-        )
-    return run, where
-
-
-def case_from_validation(
-    validation: str | os.PathLike, rulebase: RuleBase, answers: str | os.PathLike | None = None, name: str | None = None
-) -> Case:
-    """A measured case {name, expected, why, answers, source} from a validation run: its label is the arm the
-    evidence favours (`favoured`; `best_measured` in runs written before it).
-
-    The answers come from `answers` (an answers file), else from the run itself (an 'answers' mapping of
-    question ids or an 'answers_file' path beside it); InputError when neither is there.
-    """
-    from advisor.answers import load_answers, normalise_answers
-
-    run, vpath = _read_validation(validation)
-    project = None
-    if answers is not None:
-        model, checked = load_answers(answers, rulebase)
-        project = model.project
-    elif run.answers_file:
-        model, checked = load_answers(vpath.parent / run.answers_file, rulebase)
-        project = model.project
-    elif run.answers:
-        checked = normalise_answers(run.answers, rulebase, f"{vpath}: answers")
-    else:
-        raise InputError(f"{vpath}: the run does not record its answers; pass the answers file with --answers")
-    best = run.evidence_favours
-    metrics = [
-        f"{approach}: {', '.join(f'{k} {v:.2f}' for k, v in arm.answers.items())}"
-        for approach, arm in run.approaches.items()
-        if arm.answers
-    ]
-    why = f"measured: the validation run favoured {best}" + (f" ({'; '.join(metrics)})" if metrics else "")
-    if run.recommended is not None:
-        why += f"; the advisor had recommended {run.recommended}"
-    return Case.model_validate({"name": name or f"measured: {project or vpath.parent.name or vpath.name}",
-                                "expected": best, "why": why, "answers": dict(checked), "source": [str(vpath)]})
-
-
-def add_case(cases_path: str | os.PathLike, case: Case, rulebase: RuleBase) -> Path:
-    """Append a case to a case library file (created when missing) in its own format; InputError on duplicates.
-
-    A JSON library stays JSON; a YAML library is edited round-trip (ruamel.yaml), so its comments, order
-    and quoting stay. The result is read back through the usual reader before it replaces the file.
-    """
-    from advisor.atomic import write_text
-    from advisor.cases import load_cases
-    from advisor.datafiles import parse_data, read_data_file, read_text_file
-
-    path = Path(cases_path)
-    as_json = path.suffix.lower() == ".json"
-    new = case.model_dump(mode="json")
-    if not os.path.lexists(path):
-        data: dict[str, Any] = {"version": 1, "cases": [new]}
-        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n" if as_json else _dump_yaml_round_trip(data)
-    else:
-        library = load_cases(path, rulebase)
-        for existing in library.cases:
-            if existing.name.strip().lower() == case.name.strip().lower():
-                raise InputError(f"{path}: a case named {show(case.name)} is already there; give another --name")
-        data = read_data_file(path, "case library")
-        data = {**data, "cases": [*data.get("cases", []), new]}
-        if as_json:
-            text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-        else:
-            text = _append_round_trip(read_text_file(path, "case library"), new)
-    if parse_data(text, str(path), json_format=as_json, what="case library") != data:
-        raise InputError(f"{path}: cannot add the case without changing what the library holds; add it by hand")
-    library = CaseLibrary.model_validate(data)
-    check_library(library, str(path))
-    return write_text(path, text, "case library")
-
-
-def _round_trip_yaml() -> Any:
-    from ruamel.yaml import YAML
-
-    rt = YAML(typ="rt")
-    rt.preserve_quotes = True
-    rt.width = 110
-    rt.indent(mapping=2, sequence=4, offset=2)
-    return rt
-
-
-def _dump_yaml_round_trip(data: Any) -> str:
-    import io
-
-    buffer = io.StringIO()
-    _round_trip_yaml().dump(data, buffer)
-    return buffer.getvalue()
-
-
-def _append_round_trip(text: str, case: dict[str, Any]) -> str:
-    """The YAML library's text with one more case, everything else (comments included) kept."""
-    rt = _round_trip_yaml()
-    document = rt.load(text)
-    document["cases"].append(case)
-    import io
-
-    buffer = io.StringIO()
-    rt.dump(document, buffer)
-    return buffer.getvalue()

@@ -1,5 +1,5 @@
-"""Command-line pieces of the depth features: `advisor calibrate`, `advisor add-validation`, and helpers the core
-commands call for `rules check --exhaustive`, `recommend --set` and the robustness, prompt-first and cost output.
+"""Command-line pieces of the depth features: `advisor calibrate`, `advisor add-validation` and
+`rules check --exhaustive`. The library they call lives in the analyses' own modules and `advisor.cases`.
 
 Only click is imported at module level: numpy, scikit-learn and the analyses load inside the commands.
 """
@@ -7,17 +7,13 @@ Only click is imported at module level: numpy, scikit-learn and the analyses loa
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 import click
 
 from advisor.errors import InputError
 from advisor.params import FINITE_NON_NEGATIVE
-
-if TYPE_CHECKING:
-    from advisor.analyses.bundle import Analyses
-    from advisor.engine import CompiledRules, Recommendation
 
 
 def _load_rules(path: str | None) -> Any:
@@ -36,13 +32,14 @@ def _load_rules(path: str | None) -> Any:
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the fold split.")
 @click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True)
 @click.option("--all-weights", is_flag=True, help="List every weight, not only those that moved.")
+@click.option("--write-calibrated", is_flag=True,
+              help="Write the calibrated weights even when they do not beat the hand-set ones beyond the noise.")
 def calibrate_command(cases_file: str, output: str, rules: str | None, cv: int, alpha: float, seed: int, fmt: str,
-                      all_weights: bool) -> None:
-    """Fit the rule base's weights to a case library; compare cross-validated agreement; write the rule base."""
-    from advisor.analyses.calibrate import calibrate, write_rule_base
-    from advisor.cases import load_cases
-
+                      all_weights: bool, write_calibrated: bool) -> None:
+    """Fit the rule base's weights to a case library and compare cross-validated agreement; write the calibrated
+    rule base if it does better beyond the noise, else the hand-set one, and say which."""
     from advisor.atomic import check_output_file, refuse_overwrite
+    from advisor.cases import load_cases
 
     if not output.lower().endswith((".yaml", ".yml", ".json")):
         raise InputError(f"--output '{output}': write the rule base to a .yaml file")
@@ -50,14 +47,25 @@ def calibrate_command(cases_file: str, output: str, rules: str | None, cv: int, 
     refuse_overwrite(output, cases_file, rules, what="--output")
     rulebase = _load_rules(rules)
     library = load_cases(cases_file, rulebase)
-    result = calibrate(library, rulebase, cv=cv, alpha=alpha, seed=seed, source=cases_file)
-    write_rule_base(output, result.rulebase)
+    # inputs are checked: only now the numerical libraries load
+    from advisor.analyses.calibrate import calibrate, write_rule_base
+
+    result = calibrate(library, rulebase, cv=cv, alpha=alpha, seed=seed, source=cases_file,
+                       write_calibrated=write_calibrated)
+    calibrated = result.rulebase is not rulebase and result.rulebase is result.calibrated_rulebase
+    write_rule_base(output, result.rulebase, calibrated=calibrated)
     if fmt == "json":
-        click.echo(json.dumps({**result.to_dict(), "output": output}, indent=2, ensure_ascii=False))
+        click.echo(json.dumps({**result.to_dict(), "output": output, "written": "calibrated" if calibrated else
+                               "hand-set"}, indent=2, ensure_ascii=False))
         return
     click.echo(result.render_text(moved_only=not all_weights))
     click.echo("")
-    click.echo(f"wrote {output}; use it with --rules {output}")
+    if calibrated:
+        forced = "" if result.adopted else " (--write-calibrated: although they are not better beyond the noise)"
+        click.echo(f"wrote {output} with the calibrated weights{forced}; use it with --rules {output}")
+    else:
+        click.echo(f"wrote {output} with the hand-set weights unchanged; --write-calibrated writes the calibrated "
+                   "ones anyway")
 
 
 @click.command("add-validation")
@@ -71,7 +79,7 @@ def add_validation_command(validation: str, cases_file: str, answers: str | None
                            rules: str | None) -> None:
     """Add a validation run (validation.json or its folder) to a case library as a measured case."""
     from advisor.atomic import check_output_file, refuse_overwrite
-    from advisor.analyses.calibrate import add_case, case_from_validation
+    from advisor.cases import add_case, case_from_validation
 
     check_output_file(cases_file, "case library")
     refuse_overwrite(cases_file, validation, answers, rules, what="--to")
@@ -91,25 +99,3 @@ def exhaustive_check(file: str | None, near: float, fmt: str, echo: Callable[[st
         echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
         echo(report.render_text())
-
-
-def depth_for(compiled: CompiledRules, rec: Recommendation, answers_path: str | None, perturbations: int = 500,
-              seed: int = 0, raw_costs: Any = None) -> Analyses:
-    """The depth analyses of a recommendation; the cost estimate from `raw_costs` (the answers file's `costs:`)."""
-    from advisor.analyses.bundle import analyse_depth
-
-    estimate = None
-    if raw_costs is not None:
-        from advisor.analyses.costs import estimate_costs, parse_costs
-
-        estimate = estimate_costs(parse_costs(raw_costs, str(answers_path or "answers")), rec.answers)
-    return analyse_depth(compiled, rec, estimate, perturbations=perturbations, seed=seed)
-
-
-def apply_sets(compiled: Any, answers: dict[str, str], sets: Sequence[str]) -> Any:
-    """The what-if of `--set QUESTION=VALUE` options (None when there are none)."""
-    if not sets:
-        return None
-    from advisor.analyses.whatif import parse_sets, what_if
-
-    return what_if(compiled, answers, parse_sets(sets, compiled))

@@ -2,7 +2,7 @@
 
 ```yaml
 costs:
-  queries_per_day: 2000
+  queries_per_day: 2000          # the only field that must be given
   tokens_per_query: 800          # prompt + answer, without retrieved context
   price_per_1k_tokens: 0.002     # or: hardware_cost_per_hour + tokens_per_second
   retrieved_tokens_per_query: 1500
@@ -10,6 +10,12 @@ costs:
   fine_tuning_cost: 400          # one training run
   retraining_per_month: 1        # default: from knowledge_change
 ```
+
+Every field but `queries_per_day` has a default (`FIELDS`). Some defaults come from a study (the retrieved tokens,
+the tuned model's token share); the others are guesses (`GUESSED`: the tokens and price of a query, the vector
+store and a training run). A guess is marked as one next to the figures it feeds, and the break-even claim is
+withheld while it rests on one: with training and the vector store at a guessed 0, "fine-tuning costs less at
+any volume" would be an artefact of the defaults.
 
 The model (every assumption is also listed in the output, `CostEstimate.assumptions`):
 
@@ -23,7 +29,7 @@ The model (every assumption is also listed in the output, `CostEstimate.assumpti
   over amortisation_months;
 - hybrid: the tuned model with retrieval: the shortened prompt plus retrieved tokens, the vector store and
   the training;
-- prompt only: the base model with tokens_per_query, for comparison.
+- prompt (few-shot prompting): the base model with tokens_per_query, for comparison.
 
 Break-even: the queries a day above which fine-tuning costs less a month than RAG.
 """
@@ -47,8 +53,8 @@ DAYS_PER_MONTH = 30
 # field: (default or None when it has none, what it means)
 FIELDS: dict[str, tuple[float | None, str]] = {
     "queries_per_day": (None, "queries answered a day"),
-    "tokens_per_query": (None, "prompt + answer tokens of one query without retrieved context"),
-    "price_per_1k_tokens": (None, "price of 1,000 tokens (prompt and answer alike)"),
+    "tokens_per_query": (800.0, "prompt + answer tokens of one query without retrieved context"),
+    "price_per_1k_tokens": (0.002, "price of 1,000 tokens (prompt and answer alike)"),
     "hardware_cost_per_hour": (None, "cost of the serving hardware an hour (instead of a token price)"),
     "tokens_per_second": (None, "tokens that hardware processes a second"),
     "retrieved_tokens_per_query": (1500.0, "context tokens retrieval adds to each prompt"),
@@ -60,6 +66,9 @@ FIELDS: dict[str, tuple[float | None, str]] = {
     "fine_tuned_token_share": (0.4, "share of tokens a fine-tuned model needs (AWS Nova: over 60% fewer)"),
     "fine_tuned_price_factor": (1.0, "price per token of the tuned model relative to the base model"),
 }
+# Defaults that are guesses, not measurements: marked as such wherever they feed a figure, and no break-even is
+# claimed while one of them is in use.
+GUESSED = ("tokens_per_query", "price_per_1k_tokens", "vector_store_per_month", "fine_tuning_cost")
 TEXT_FIELDS = {"currency": "USD"}
 MAX_VALUE = 1e12  # a trillion: products of a few such fields stay far from float overflow
 POSITIVE = {"tokens_per_second", "amortisation_months", "fine_tuned_token_share", "fine_tuned_price_factor"}
@@ -93,6 +102,30 @@ class Costs:
     currency: str = "USD"
     given: tuple[str, ...] = ()
 
+    def guessed(self) -> list[str]:
+        """The guessed defaults in use (fields of `GUESSED` not given), in `GUESSED` order."""
+        given = set(self.given)
+        if "training_budget" in given:
+            given.add("fine_tuning_cost")
+        if "hardware_cost_per_hour" in given:
+            given.add("price_per_1k_tokens")
+        return [f for f in GUESSED if f not in given]
+
+
+def _how_to_write(text: str) -> str:
+    """For text that reads as a number: how to write it so the file's reader sees a number."""
+    try:
+        number = float(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        return ""
+    if not math.isfinite(number):
+        return ""
+    written = repr(number)
+    if "e" in written:  # the form every YAML reads as a number: a dot and a signed exponent, 1.0e+308
+        mantissa, exponent = written.split("e")
+        written = f"{mantissa if '.' in mantissa else mantissa + '.0'}e{exponent}"
+    return f" (write it unquoted as a plain number: {written})"
+
 
 def parse_costs(data: Any, where: str = "answers file") -> Costs:
     """Check a `costs:` mapping; InputError (exit 2) names `costs.<field>` for a bad, missing or unknown field."""
@@ -112,22 +145,29 @@ def parse_costs(data: Any, where: str = "answers file") -> Costs:
                 raise InputError(f"{where}: costs.currency: must be text such as USD or EUR, got {show(raw)}")
             currency = raw.strip()
             continue
+        if isinstance(raw, str):
+            raise InputError(f"{where}: costs.{key}: must be a number ({FIELDS[key][1]}), got the text "
+                             f"{show(raw)}{_how_to_write(raw)}")
         if isinstance(raw, bool) or not isinstance(raw, (int, float)):
             raise InputError(f"{where}: costs.{key}: must be a number ({FIELDS[key][1]}), got {show(raw)}")
-        number = float(raw)
-        if not math.isfinite(number):
+        too_large = f"{where}: costs.{key}: too large: must be at most {MAX_VALUE:.0e} (so every estimate stays a " \
+                    "finite number), got "
+        try:
+            number = float(raw)
+        except OverflowError:  # an integer beyond any float
+            raise InputError(too_large + f"a number of {len(str(abs(raw)))} digits") from None
+        if math.isnan(number) or (math.isinf(number) and number < 0):
             raise InputError(f"{where}: costs.{key}: must be a finite number, got {show(raw)}")
         if number < 0:
             raise InputError(f"{where}: costs.{key}: must not be negative, got {show(raw)}")
         if number > MAX_VALUE:
-            raise InputError(f"{where}: costs.{key}: must be at most {MAX_VALUE:.0e} (so every estimate stays a "
-                             f"finite number), got {show(raw)}")
+            raise InputError(too_large + show(raw))
         if key in POSITIVE and number == 0:
             raise InputError(f"{where}: costs.{key}: must be greater than 0, got {show(raw)}")
         values[key] = number
-    for key in ("queries_per_day", "tokens_per_query"):
-        if key not in values:
-            raise InputError(f"{where}: costs.{key}: missing ({FIELDS[key][1]}); add it to the costs section")
+    if "queries_per_day" not in values:
+        raise InputError(f"{where}: costs.queries_per_day: missing ({FIELDS['queries_per_day'][1]}); "
+                         "add it to the costs section")
     hardware = "hardware_cost_per_hour" in values or "tokens_per_second" in values
     if "price_per_1k_tokens" in values and hardware:
         raise InputError(
@@ -144,10 +184,7 @@ def parse_costs(data: Any, where: str = "answers file") -> Costs:
         price = values["hardware_cost_per_hour"] / (values["tokens_per_second"] * 3600.0)
         source = "hardware_cost_per_hour / (tokens_per_second × 3600)"
     else:
-        raise InputError(
-            f"{where}: costs.price_per_1k_tokens: missing; give price_per_1k_tokens, or hardware_cost_per_hour "
-            "with tokens_per_second"
-        )
+        price, source = float(FIELDS["price_per_1k_tokens"][0] or 0.0) / 1000.0, "price_per_1k_tokens / 1000"
     if "fine_tuning_cost" in values and "training_budget" in values:
         raise InputError(f"{where}: costs.training_budget: same as fine_tuning_cost; give only one of them")
     training = values.get("fine_tuning_cost", values.get("training_budget", FIELDS["fine_tuning_cost"][0]))
@@ -158,7 +195,7 @@ def parse_costs(data: Any, where: str = "answers file") -> Costs:
 
     return Costs(
         queries_per_day=values["queries_per_day"],
-        tokens_per_query=values["tokens_per_query"],
+        tokens_per_query=get("tokens_per_query"),
         price_per_token=price,
         price_source=source,
         retrieved_tokens_per_query=get("retrieved_tokens_per_query"),
@@ -177,7 +214,7 @@ class CostRowOut(BaseModel):
     """One approach's monthly cost at the expected volume."""
 
     model_config = ConfigDict(defer_build=True)
-    approach: str  # 'rag', 'fine-tuning', 'hybrid' or 'prompt only'
+    approach: str  # 'rag', 'fine-tuning', 'hybrid' or 'prompt' (few-shot prompting)
     tokens_per_query: float
     inference_per_month: float
     fixed_per_month: float
@@ -189,7 +226,8 @@ class BreakEvenOut(BaseModel):
 
     model_config = ConfigDict(defer_build=True)
     queries_per_day: Optional[float]
-    fine_tuning_cheaper: Literal["above", "below", "always", "never"]
+    # "unknown": not claimed, because it would rest on guessed defaults
+    fine_tuning_cheaper: Literal["above", "below", "always", "never", "unknown"]
     text: str
 
 
@@ -208,6 +246,7 @@ class CostsOut(BaseModel):
     rows: list[CostRowOut]
     break_even: BreakEvenOut
     assumptions: list[str]
+    guessed: list[str] = Field(default_factory=list)  # "field = value": the guessed defaults the figures rest on
     # approach -> (cost of one query, fixed cost a month), unrounded
     lines: Optional[dict[str, tuple[float, float]]] = Field(default=None, exclude=True)
 
@@ -239,6 +278,7 @@ class CostEstimate:
             rows=[CostRowOut.model_validate(row) for row in self.rows],
             break_even=BreakEvenOut.model_validate(self.break_even),
             assumptions=self.assumptions,
+            guessed=[f"{f} = {_default_text(f)}" for f in self.costs.guessed()],
             lines=_linear(self.costs, self.training_per_month),
         )
 
@@ -247,7 +287,7 @@ class CostEstimate:
         return self.to_record().model_dump()
 
     def monthly(self, approach: str, queries_per_day: float | None = None) -> float:
-        """Monthly cost of an approach ('rag', 'fine-tuning', 'hybrid', 'prompt only') at a daily volume."""
+        """Monthly cost of an approach ('rag', 'fine-tuning', 'hybrid', 'prompt') at a daily volume."""
         q = self.costs.queries_per_day if queries_per_day is None else queries_per_day
         per_query, fixed = _linear(self.costs, self.training_per_month)[approach]
         return q * DAYS_PER_MONTH * per_query + fixed
@@ -269,7 +309,7 @@ def _linear(c: Costs, training_per_month: float) -> dict[str, tuple[float, float
         "rag": ((t + r) * p, c.vector_store_per_month),
         "fine-tuning": (tuned_t * tuned_p, training_per_month),
         "hybrid": ((tuned_t + r) * tuned_p, c.vector_store_per_month + training_per_month),
-        "prompt only": (t * p, 0.0),
+        "prompt": (t * p, 0.0),
     }
 
 
@@ -287,7 +327,7 @@ def estimate_costs(costs: Costs, answers: Mapping[str, Any] | None = None) -> Co
         "rag": costs.tokens_per_query + costs.retrieved_tokens_per_query,
         "fine-tuning": costs.tokens_per_query * costs.fine_tuned_token_share,
         "hybrid": costs.tokens_per_query * costs.fine_tuned_token_share + costs.retrieved_tokens_per_query,
-        "prompt only": costs.tokens_per_query,
+        "prompt": costs.tokens_per_query,
     }
     q = costs.queries_per_day
     rows = []
@@ -301,36 +341,60 @@ def estimate_costs(costs: Costs, answers: Mapping[str, Any] | None = None) -> Co
             "total_per_month": round(inference + fixed, 2),
         })
     cur = costs.currency
+    guessed = costs.guessed()
+
+    def guess(name: str) -> str:
+        return " (a guess: not given)" if name in guessed else ""
+
     assumptions = [
-        f"A month is {DAYS_PER_MONTH} days; {q:g} queries a day.",
+        f"A month is {DAYS_PER_MONTH} days; {q:g} queries a day of {costs.tokens_per_query:g} tokens each"
+        f"{guess('tokens_per_query')}.",
         f"Price per token: {costs.price_source} = {costs.price_per_token * 1000:.6g} {cur} per 1,000 tokens"
-        + ("; the hardware is assumed fully used." if "hardware" in costs.price_source else "."),
+        + ("; the hardware is assumed fully used." if "hardware" in costs.price_source else
+           f"{guess('price_per_1k_tokens')}."),
         f"RAG adds {costs.retrieved_tokens_per_query:g} retrieved tokens to each prompt "
         "(AWS Nova study: RAG about doubled the tokens).",
         f"A fine-tuned model needs {costs.fine_tuned_token_share:.0%} of the {costs.tokens_per_query:g} tokens "
         "(instructions and examples are learned; AWS Nova: over 60% fewer tokens, about half the latency), "
         f"at {costs.fine_tuned_price_factor:g} × the base price per token.",
-        f"Training: {costs.fine_tuning_cost:g} {cur} a run; {retrain:.3g} run(s) a month ({retrain_why}); "
-        f"at least the first run spread over {costs.amortisation_months:g} months: {training:.2f} {cur} a month.",
-        f"Vector store: {costs.vector_store_per_month:g} {cur} a month (RAG and hybrid).",
+        f"Training: {costs.fine_tuning_cost:g} {cur} a run{guess('fine_tuning_cost')}; {retrain:.3g} run(s) a month "
+        f"({retrain_why}); at least the first run spread over {costs.amortisation_months:g} months: "
+        f"{training:.2f} {cur} a month.",
+        f"Vector store: {costs.vector_store_per_month:g} {cur} a month (RAG and hybrid)"
+        f"{guess('vector_store_per_month')}.",
         "Hybrid: the fine-tuned model with retrieval (shortened prompt plus retrieved tokens, the vector store "
         "and the training).",
+        "Prompt: few-shot prompting of the base model, tokens_per_query including its examples.",
         "Not included: engineering time, evaluation, embedding the documents once.",
     ]
-    if "fine_tuning_cost" not in costs.given and "training_budget" not in costs.given:
+    if "fine_tuning_cost" in guessed:
         assumptions.append("fine_tuning_cost was not given, so training counts as free: add it for a fair comparison.")
     return CostEstimate(
         costs=costs,
         retraining_per_month=retrain,
         training_per_month=training,
         rows=rows,
-        break_even=break_even(lines, q),
+        break_even=break_even(lines, q, [f for f in guessed]),
         assumptions=assumptions,
     )
 
 
-def break_even(lines: Mapping[str, tuple[float, float]], queries_per_day: float) -> dict[str, Any]:
-    """Queries a day where fine-tuning's monthly cost meets RAG's, and on which side fine-tuning is cheaper."""
+def _default_text(field_name: str) -> str:
+    value = FIELDS[field_name][0]
+    return f"{value:g}" if value is not None else "none"
+
+
+def break_even(lines: Mapping[str, tuple[float, float]], queries_per_day: float,
+               guessed: list[str] | None = None) -> dict[str, Any]:
+    """Queries a day where fine-tuning's monthly cost meets RAG's, and on which side fine-tuning is cheaper.
+
+    With `guessed` defaults in use (every one of them moves the break-even), no claim is made: the text says
+    which fields to give.
+    """
+    if guessed:
+        return {"queries_per_day": None, "fine_tuning_cheaper": "unknown",
+                "text": f"No break-even between fine-tuning and RAG is stated: it would rest on guessed defaults "
+                        f"({', '.join(guessed)}); give them in costs: to compare."}
     (rag_q, rag_fixed), (ft_q, ft_fixed) = lines["rag"], lines["fine-tuning"]
     slope = (rag_q - ft_q) * DAYS_PER_MONTH  # how much more RAG costs a month per extra query a day
     gap = ft_fixed - rag_fixed
@@ -370,6 +434,8 @@ def render_text(data: CostsOut) -> str:
             f"  {row.approach:<12} {row.tokens_per_query:>12,.0f} {row.inference_per_month:>14,.2f} "
             f"{row.fixed_per_month:>12,.2f} {row.total_per_month:>14,.2f}"
         )
+    if data.guessed:
+        lines.append(f"  (figures rest on guessed defaults: {', '.join(data.guessed)})")
     lines.append(data.break_even.text)
     lines.append("Assumptions:")
     lines += [f"  - {a}" for a in data.assumptions]
@@ -377,19 +443,23 @@ def render_text(data: CostsOut) -> str:
 
 
 def render_markdown(data: CostsOut) -> str:
-    """The estimate as a Markdown table with the break-even and the assumptions."""
-    cur = data.currency
+    """The estimate as a Markdown table with the break-even and the assumptions (user text escaped)."""
+    from advisor.report import escape_markdown
+
+    cur = escape_markdown(data.currency)
     lines = [f"| approach | tokens/query | inference a month ({cur}) | fixed a month ({cur}) | total a month ({cur}) |",
              "|---|---:|---:|---:|---:|"]
     for row in data.rows:
         lines.append(f"| {row.approach} | {row.tokens_per_query:,.0f} | {row.inference_per_month:,.2f} | "
                      f"{row.fixed_per_month:,.2f} | {row.total_per_month:,.2f} |")
-    lines += ["", f"**Break-even:** {data.break_even.text}", "", "Assumptions:", ""]
-    lines += [f"- {a}" for a in data.assumptions]
+    if data.guessed:
+        lines += ["", f"Figures rest on guessed defaults: {escape_markdown(', '.join(data.guessed))}."]
+    lines += ["", f"**Break-even:** {escape_markdown(data.break_even.text)}", "", "Assumptions:", ""]
+    lines += [f"- {escape_markdown(a)}" for a in data.assumptions]
     return "\n".join(lines)
 
 
-COLOURS = {"rag": "#2563eb", "fine-tuning": "#d97706", "hybrid": "#059669", "prompt only": "#94a3b8"}
+COLOURS = {"rag": "#2563eb", "fine-tuning": "#d97706", "hybrid": "#059669", "prompt": "#94a3b8"}
 
 
 def cost_chart(estimate: CostsOut, width: int = 560, height: int = 280) -> str:
@@ -454,6 +524,6 @@ def costs_from_data(data: Any, answers: Mapping[str, Any], where: str) -> CostEs
 
 def load_costs(path: Any, answers: Mapping[str, Any]) -> CostEstimate | None:
     """Read an answers file's `costs:` section and estimate (None when it has none); InputError when bad."""
-    from advisor.answers import read_data_file
+    from advisor.datafiles import read_data_file
 
     return costs_from_data(read_data_file(path, "answers file"), answers, str(path))

@@ -19,10 +19,13 @@ from typing import Any
 
 from advisor.engine import EPS, CompiledRules, margins, pick_many
 from advisor.errors import InputError
-from advisor.models import APPROACHES, UNKNOWN
+from advisor.models import RECOMMENDABLE, UNKNOWN
 
 CHUNK = 1 << 20
 MAX_COMBINATIONS = 50_000_000  # two bytes each are kept (verdict, close call)
+# Nothing can be trained without examples: where this answer is given, neither training approach may win.
+NO_EXAMPLES = ("labeled_examples", "none")
+TRAINING = ("fine-tuning", "hybrid")
 
 
 @dataclass
@@ -45,6 +48,7 @@ class ExhaustiveReport:
     questions: list[dict[str, Any]]
     dead_answers: list[dict[str, str]]
     hotspots: list[dict[str, Any]] = field(default_factory=list)
+    untrainable: dict[str, Any] | None = None  # training approaches winning with labeled_examples=none
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
     verdicts: Any = field(default=None, repr=False)  # int8 array over the answer grid (last index = unknown)
@@ -68,6 +72,7 @@ class ExhaustiveReport:
             "questions": self.questions,
             "dead_answers": self.dead_answers,
             "close_call_hotspots": self.hotspots,
+            "training_without_examples": self.untrainable,
             "warnings": self.warnings,
             "seconds": round(self.seconds, 3),
         }
@@ -81,10 +86,10 @@ def _tables(compiled: CompiledRules) -> tuple[list[int], list[Any]]:
     import numpy as np
 
     sizes, tables = [], []
-    for qi in range(len(compiled.qids)):
+    for qi in range(len(compiled.question_ids)):
         n = len(compiled.values[qi])
         table = np.zeros((n + 1, 3))
-        table[:n] = np.asarray(compiled.wpulls[qi], dtype=float).reshape(n, 3)
+        table[:n] = np.asarray(compiled.weighted_pulls[qi], dtype=float).reshape(n, 3)
         sizes.append(n + 1)  # the last index is "unknown": neutral, and no rule reads it
         tables.append(table)
     return sizes, tables
@@ -142,7 +147,8 @@ def _rule_masks(compiled: CompiledRules, grid: _Grid) -> list[tuple[list[tuple[i
             if qi >= grid.lead:
                 member = np.array([v in allowed for v in range(grid.sizes[qi])], dtype=bool)
                 mask = mask & grid.along(qi, member)
-        rules.append((lead_conds, np.broadcast_to(mask, grid.shape), np.asarray(compiled.rule_weff[ri], dtype=float)))
+        effect = np.asarray(compiled.rule_weighted_effect[ri], dtype=float)
+        rules.append((lead_conds, np.broadcast_to(mask, grid.shape), effect))
     return rules
 
 
@@ -247,10 +253,45 @@ def _rule_rows(compiled: CompiledRules, tally: _Tally) -> list[dict[str, Any]]:
     ]
 
 
+def _untrainable(compiled: CompiledRules, verdicts: Any, sizes: list[int]) -> dict[str, Any] | None:
+    """Where the answers say there are no examples: how often fine-tuning or the hybrid still wins, with an example.
+
+    None when the rule base does not ask the question (or lacks the value).
+    """
+    import numpy as np
+
+    qid, value = NO_EXAMPLES
+    qi = compiled.question_index.get(qid)
+    if qi is None or value not in compiled.value_index[qi]:
+        return None
+    grid_slice = verdicts.take(compiled.value_index[qi][value], axis=qi)
+    answered = grid_slice[tuple(slice(0, s - 1) for i, s in enumerate(sizes) if i != qi)]
+    row: dict[str, Any] = {"question": qid, "value": value, "combinations": int(grid_slice.size),
+                           "fully_answered": int(answered.size)}
+    for name in TRAINING:
+        a = RECOMMENDABLE.index(name)
+        row[name] = {"wins": int((grid_slice == a).sum()), "wins_fully_answered": int((answered == a).sum())}
+    wrong = np.flatnonzero(np.isin(grid_slice, [RECOMMENDABLE.index(a) for a in TRAINING]).ravel())
+    if wrong.size:
+        idx = [int(i) for i in np.unravel_index(int(wrong[0]), grid_slice.shape)]
+        idx.insert(qi, compiled.value_index[qi][value])
+        row["example"] = _decoder(compiled, sizes)(tuple(idx))
+    return row
+
+
 def _findings(rule_rows: list[dict[str, Any]], question_rows: list[dict[str, Any]],
-              dead: list[dict[str, str]]) -> list[str]:
-    """The warnings: rules that never fire or never decide, questions and answers that never matter."""
+              dead: list[dict[str, str]], untrainable: dict[str, Any] | None = None) -> list[str]:
+    """The warnings: rules that never fire or never decide, questions and answers that never matter, and a
+    training approach winning where the answers say there is nothing to train on."""
     warnings = []
+    if untrainable is not None:
+        wins = {a: untrainable[a]["wins"] for a in TRAINING}
+        if any(wins.values()):
+            warnings.append(
+                f"with {untrainable['question']}={untrainable['value']} a training approach still wins in "
+                f"{sum(wins.values()):,} combinations (" + ", ".join(f"{a} {n:,}" for a, n in wins.items())
+                + "): nothing can be trained without examples"
+            )
     for row in rule_rows:
         if row["never_fires"]:
             warnings.append(f"rule '{row['id']}' never fires")
@@ -303,12 +344,13 @@ def exhaustive_lint(compiled: CompiledRules, near_margin: float = 0.1, examples:
     decode = _decoder(compiled, sizes)
     rule_rows = _rule_rows(compiled, tally)
     question_rows, dead = _answer_influence(compiled, verdicts, sizes)
+    untrainable = _untrainable(compiled, verdicts, sizes)
     return ExhaustiveReport(
         rule_base=compiled.rulebase.name,
         total=total,
         answered_total=int(np.prod([s - 1 for s in sizes], dtype=np.int64)),
-        wins={a: int(tally.wins[i]) for i, a in enumerate(APPROACHES)},
-        wins_answered={a: int(tally.wins_answered[i]) for i, a in enumerate(APPROACHES)},
+        wins={a: int(tally.wins[i]) for i, a in enumerate(RECOMMENDABLE)},
+        wins_answered={a: int(tally.wins_answered[i]) for i, a in enumerate(RECOMMENDABLE)},
         near_margin=near_margin,
         ties=tally.ties,
         ties_answered=tally.ties_answered,
@@ -320,8 +362,9 @@ def exhaustive_lint(compiled: CompiledRules, near_margin: float = 0.1, examples:
         questions=question_rows,
         dead_answers=dead,
         hotspots=_hotspots(compiled, close_grid, sizes),
+        untrainable=untrainable,
         seconds=time.perf_counter() - start,
-        warnings=_findings(rule_rows, question_rows, dead),
+        warnings=_findings(rule_rows, question_rows, dead, untrainable),
         verdicts=verdicts,
     )
 
@@ -338,7 +381,7 @@ def _decoder(compiled: CompiledRules, sizes: list[int]) -> Any:
     def decode(state: tuple[int, ...]) -> dict[str, str]:
         return {
             qid: (compiled.values[i][v] if v < sizes[i] - 1 else UNKNOWN)
-            for i, (qid, v) in enumerate(zip(compiled.qids, state))
+            for i, (qid, v) in enumerate(zip(compiled.question_ids, state))
         }
 
     return decode
@@ -355,7 +398,7 @@ def _answer_influence(compiled: CompiledRules, verdicts: Any, sizes: list[int]) 
         for qi, allowed in conds
         for v in allowed
     }
-    for qi, qid in enumerate(compiled.qids):
+    for qi, qid in enumerate(compiled.question_ids):
         contexts = verdicts.size // sizes[qi]
         matters = int((verdicts.max(axis=qi) != verdicts.min(axis=qi)).sum())
         unknown = verdicts.take(sizes[qi] - 1, axis=qi)
@@ -395,7 +438,7 @@ def _hotspots(compiled: CompiledRules, close: Any, sizes: list[int], top: int = 
     if not total:
         return []
     rows: list[dict[str, Any]] = []
-    for qi, qid in enumerate(compiled.qids):
+    for qi, qid in enumerate(compiled.question_ids):
         n = sizes[qi] - 1
         other = tuple(a for a in range(answered.ndim) if a != qi)
         counts = answered.sum(axis=other)
@@ -432,7 +475,7 @@ def render_text(report: ExhaustiveReport) -> str:
         "",
         "Recommended how often (all combinations / fully answered):",
     ]
-    for a in APPROACHES:
+    for a in RECOMMENDABLE:
         out.append(
             f"  {a:<12} {report.wins[a]:>10,}  {_pct(report.wins[a], report.total):>6}   "
             f"{report.wins_answered[a]:>9,}  {_pct(report.wins_answered[a], report.answered_total):>6}"
@@ -469,6 +512,14 @@ def render_text(report: ExhaustiveReport) -> str:
     for q in report.questions:
         flag = "  <- never matters" if q["decisive_contexts"] == 0 else ""
         out.append(f"  {q['id']:<22} {100 * q['share']:5.1f}%{flag}")
+    if report.untrainable is not None:
+        u = report.untrainable
+        out += ["", f"With {u['question']}={u['value']} ({u['combinations']:,} combinations, nothing to train on), "
+                    "a training approach wins in: "
+                + ", ".join(f"{a} {u[a]['wins']:,}" for a in TRAINING)
+                + (" (none: as it must be)" if not any(u[a]["wins"] for a in TRAINING) else "")]
+        if "example" in u:
+            out.append(f"  e.g. {_answers_line(u['example'])}")
     undecisive = [d for d in report.dead_answers if d["reason"] != "neutral"]
     neutral = [d for d in report.dead_answers if d["reason"] == "neutral"]
     out.append("")

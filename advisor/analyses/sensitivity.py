@@ -22,7 +22,7 @@ from typing import Any, Literal, Optional
 from pydantic import BaseModel, ConfigDict
 
 from advisor.engine import EPS, CompiledRules, contributions, pick, term_weights
-from advisor.models import APPROACHES
+from advisor.models import RECOMMENDABLE
 
 DEFAULT_PERTURBATIONS = 500
 DEFAULT_SPREAD = 0.2
@@ -126,7 +126,7 @@ def _features(compiled: CompiledRules, answers: Mapping[str, Any]) -> tuple[list
     feats = contributions(compiled, answers, weighted=False)
     weights = term_weights(compiled.rulebase)
     terms = list(feats)
-    return terms, [float(weights[t]) for t in terms], [tuple(feats[t][a] for a in APPROACHES) for t in terms]
+    return terms, [float(weights[t]) for t in terms], [tuple(feats[t][a] for a in RECOMMENDABLE) for t in terms]
 
 
 def _raw(weights: list[float], feats: list[tuple]) -> list[float]:
@@ -187,7 +187,7 @@ def _smallest_flip(compiled: CompiledRules, terms: list[str], weights: list[floa
                     "change": round(change, 6) + 0.0,
                     "direction": "raise" if step > 0 else "lower",
                     "tie": abs(delta) < EPS,
-                    "to": APPROACHES[new_top],
+                    "to": RECOMMENDABLE[new_top],
                 }
             break
     return best
@@ -219,7 +219,7 @@ def _stability(compiled: CompiledRules, weights: list[float], feats: list[tuple]
             kept += 1
         else:
             others[got] += 1
-    alternatives = {APPROACHES[a]: others[a] for a in range(3) if others[a]}
+    alternatives = {RECOMMENDABLE[a]: others[a] for a in range(3) if others[a]}
     return (kept / n if n else 1.0), alternatives
 
 
@@ -237,7 +237,7 @@ def analyse_sensitivity(
     top = pick(compiled, _raw(weights, feats))
     share, alternatives = _stability(compiled, weights, feats, n, spread, seed)
     return Sensitivity(
-        recommendation=APPROACHES[top],
+        recommendation=RECOMMENDABLE[top],
         smallest_flip=_smallest_flip(compiled, terms, weights, feats),
         stability=round(share, 4),
         perturbations=n,

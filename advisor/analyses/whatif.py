@@ -7,7 +7,7 @@ answer sets and returns the difference as typed data (`WhatIf`: its `to_dict()` 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +16,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from advisor.answers import check_question, normalise_value
 from advisor.engine import CompiledRules, Recommendation, recommend
 from advisor.errors import InputError
-from advisor.models import APPROACHES, UNKNOWN
+from advisor.models import RECOMMENDABLE, UNKNOWN
 
 _TINY = 1e-6
 
@@ -32,7 +32,7 @@ def parse_sets(items: Iterable[str], compiled: CompiledRules) -> dict[str, str]:
         qid, _, value = (part.strip() for part in item.partition("="))
         where = f"--set '{item}'"
         check_question(qid, compiled.choices, where)
-        allowed = compiled.values[compiled.qindex[qid]]
+        allowed = compiled.values[compiled.question_index[qid]]
         if not value:  # on the command line an empty value is a slip; 'unknown' says unknown
             raise InputError(f"{where}: {qid}: unknown value ''; allowed values: {', '.join(allowed)}, unknown")
         value = normalise_value(qid, value, allowed, where)
@@ -76,8 +76,9 @@ class WhatIf:
 
     @property
     def verdict_changed(self) -> bool:
-        """Whether the recommended approach differs."""
-        return self.before.recommendation != self.after.recommendation
+        """Whether the recommended approach, or what to start with, differs."""
+        return (self.before.recommendation, self.before.start_with) != (self.after.recommendation,
+                                                                          self.after.start_with)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for the JSON output (`what_if` field beside the new recommendation)."""
@@ -85,11 +86,13 @@ class WhatIf:
             "changes": [c.model_dump(by_alias=True) for c in self.changes],
             "before": {
                 "recommendation": self.before.recommendation,
+                "start_with": self.before.start_with,
                 "scores": self.before.scores,
                 "confidence": self.before.confidence,
             },
             "after": {
                 "recommendation": self.after.recommendation,
+                "start_with": self.after.start_with,
                 "scores": self.after.scores,
                 "confidence": self.after.confidence,
             },
@@ -121,7 +124,7 @@ def what_if(compiled: CompiledRules, answers: Mapping[str, str], changes: Mappin
         o = old_f.get(f.id)
         if o is None:
             continue
-        delta = {a: round(f.pull(a) - o.pull(a), 3) + 0.0 for a in APPROACHES}
+        delta = {a: round(f.pull(a) - o.pull(a), 3) + 0.0 for a in RECOMMENDABLE}
         if any(abs(d) > _TINY for d in delta.values()):
             factor_changes.append(FactorChange(id=f.id, label=f.label, before=o.pulls(), after=f.pulls(), delta=delta,
                                                because=f.because))
@@ -150,10 +153,12 @@ def render_text(result: WhatIf) -> str:
     width = max(len("recommendation"), 12)
     lines.append("")
     lines.append(f"  {'':<{width}}  {'before':<12}  {'after':<12}")
+    lines.append(f"  {'start with':<{width}}  {b.start_with:<12}  {a.start_with:<12}"
+                 + ("  <- changed" if b.start_with != a.start_with else ""))
     lines.append(f"  {'recommendation':<{width}}  {b.recommendation:<12}  {a.recommendation:<12}"
-                 + ("  <- changed" if result.verdict_changed else ""))
-    lines.append(f"  {'confidence':<{width}}  {b.confidence:<12.0%}  {a.confidence:<12.0%}")
-    for name in APPROACHES:
+                 + ("  <- changed" if b.recommendation != a.recommendation else ""))
+    lines.append(f"  {'confidence':<{width}}  {b.confidence:<12.2f}  {a.confidence:<12.2f}")
+    for name in RECOMMENDABLE:
         lines.append(f"  {name + ' score':<{width}}  {b.scores[name]:<12.2f}  {a.scores[name]:<12.2f}")
     lines.append("")
     if result.factor_changes:
@@ -169,3 +174,10 @@ def render_text(result: WhatIf) -> str:
     if not result.rules_started and not result.rules_stopped:
         lines.append("The same combination rules fire.")
     return "\n".join(lines)
+
+
+def apply_sets(compiled: CompiledRules, answers: dict[str, str], sets: Sequence[str]) -> WhatIf | None:
+    """The what-if of `--set QUESTION=VALUE` options (None when there are none)."""
+    if not sets:
+        return None
+    return what_if(compiled, answers, parse_sets(sets, compiled))

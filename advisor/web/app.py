@@ -19,9 +19,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from advisor import __version__
-from advisor.assessment import OtherAnswers
+from advisor.assessment import Assessment, OtherAnswers
 from advisor.errors import InputError
 from advisor.models import UNKNOWN, AnswersFile, RecommendationOut
+from advisor.outcomes import PROMPT, PROMPT_HEADLINE, PROMPT_SUMMARY
 from advisor.runrecords import ValidationRun
 from advisor.web import runs as run_store
 from advisor.web.security import BodyTooLarge, SecurityHeaders, document_csp, read_body
@@ -78,6 +79,7 @@ class QuestionsOut(BaseModel):
     version: Literal[1] = 1
     rule_base: str
     approaches: list[ApproachOut]
+    outcomes: list[ApproachOut]  # what a verdict's start_with can be: few-shot prompting first, or an approach
     questions: list[QuestionOut]
 
 
@@ -136,13 +138,15 @@ def _questions(rulebase: Any) -> QuestionsOut:
     factors = {f.id: f.label or f.id for f in rulebase.factors}
     questions = []
     for q in rulebase.questions:
-        values = [ValueOut(value=v.value, label=v.label, because=v.because, source=list(v.source)) for v in q.values]
+        values = [ValueOut(value=v.value, label=v.label or v.value, because=v.because, source=list(v.source))
+                  for v in q.values]
         sources = list(dict.fromkeys(s for v in q.values for s in v.source))
         questions.append(QuestionOut(id=q.id, factor=q.factor, factor_label=factors.get(q.factor, q.factor),
                                      text=q.text, help=q.help.strip(), default=q.default or UNKNOWN,
                                      values=values, sources=sources))
     approaches = [ApproachOut(id=a, label=info.label, summary=info.summary) for a, info in rulebase.approaches.items()]
-    return QuestionsOut(rule_base=rulebase.name, approaches=approaches, questions=questions)
+    outcomes = [ApproachOut(id=PROMPT, label=PROMPT_HEADLINE, summary=PROMPT_SUMMARY), *approaches]
+    return QuestionsOut(rule_base=rulebase.name, approaches=approaches, outcomes=outcomes, questions=questions)
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -217,7 +221,7 @@ def _add_api(app: FastAPI, settings: Settings) -> None:
               responses={200: {"model": RecommendationOut}, **ERRORS})
     async def recommend(
         request: Request,
-        depth: bool = Query(True, description="Add robustness, prompt-first advice and (given costs) costs"),
+        depth: bool = Query(True, description="Add robustness, few-shot prompting first and (given costs) costs"),
     ) -> JSONResponse:
         """An answers document (JSON, or YAML as application/yaml) in; `advisor recommend --format json` out."""
         result = await assess(request, depth)
@@ -246,7 +250,7 @@ def _add_api(app: FastAPI, settings: Settings) -> None:
         fmt = "html" if format == "html" else "markdown"
         validation = None
         if run is not None:
-            validation = await run_in_threadpool(_evidence_for, settings, run, result.answers, allow_other_answers)
+            validation = await run_in_threadpool(_evidence_for, settings, run, result, allow_other_answers)
         text = await run_in_threadpool(assessment.render_report, result, fmt, answers_file, validation)
         headers = {"content-disposition": f'attachment; filename="report.{format}"'}
         if format == "html":
@@ -382,8 +386,8 @@ def _run_report(settings: Settings, name: str) -> tuple[run_store.RunDetail, str
     return detail, _render_run_report(settings, detail)
 
 
-def _evidence_for(settings: Settings, name: str, answers: dict[str, str], allow_other: bool) -> ValidationRun:
-    """A finished run's evidence for a report of `answers`; refused when it was run with other answers."""
+def _evidence_for(settings: Settings, name: str, result: Assessment, allow_other: bool) -> ValidationRun:
+    """A finished run's evidence for a report of the assessed answers; refused when it was run with other answers."""
     from advisor import assessment
 
     detail = run_store.read_run(settings.runs_dir, name)
@@ -391,7 +395,7 @@ def _evidence_for(settings: Settings, name: str, answers: dict[str, str], allow_
         raise InputError(detail.error)
     if detail.status != "done" or detail.validation is None:
         raise run_store.RunNotDone(f"run '{name}' has not finished (status {detail.status}); it has no evidence yet")
-    assessment.check_evidence(detail.validation, answers, f"run '{name}'", BODY, allow_other,
+    assessment.check_evidence(detail.validation, result, f"run '{name}'", BODY, allow_other,
                               flag="allow_other_answers=true")
     return detail.validation
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import click
+
+DEFAULT_RUNS = "runs"  # may not exist yet: the page then lists no runs
 
 
 @click.command("serve")
@@ -11,10 +15,17 @@ import click
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
               help="Port to listen on (0: any free one).")
 @click.option("--rules", "rules", metavar="FILE", help="Use this rule base instead of the bundled one.")
-@click.option("--runs", "runs", metavar="DIR", default="runs", show_default=True,
-              help="Folder of validation runs (advisor validate --out DIR/NAME) to list and open.")
-def serve_command(host: str, port: int, rules: str | None, runs: str) -> None:
+@click.option("--runs", "runs", metavar="DIR", default=None,
+              help="Folder of validation runs (advisor validate --out DIR/NAME) to list and open "
+                   "[default: runs, which may not exist yet].")
+def serve_command(host: str, port: int, rules: str | None, runs: str | None) -> None:
     """Open the questionnaire, the live verdict and the validation runs as a local web app."""
+    from advisor.errors import InputError
     from advisor.web.server import serve
 
-    serve(host, port, rules, runs)
+    if runs is not None and not os.path.isdir(runs):
+        if os.path.lexists(runs):
+            raise InputError(f"--runs {runs}: is a file; give the folder that holds the validation runs")
+        raise InputError(f"--runs {runs}: does not exist; give the folder that holds the validation runs "
+                         "('advisor validate --out DIR/NAME' writes one there)")
+    serve(host, port, rules, runs or DEFAULT_RUNS)

@@ -53,12 +53,23 @@ class RunProgress(BaseModel):
     pid: Optional[int] = None
 
 
+class ArmAnswer(BaseModel):
+    """Which model answered an arm of a finished run, where, and its tokens and cost per answer."""
+
+    arm: str
+    model: str
+    where: str  # an endpoint's host, or "in-process (DEVICE)"
+    tokens: Optional[str] = None  # "prompt / answer" tokens per answer
+    cost: Optional[str] = None  # per 1,000 answers, with the currency
+
+
 class RunSummary(BaseModel):
-    """One run in the list: its status and, once finished, its verdict."""
+    """One run in the list: its status and, once finished, its verdict and who answered each arm."""
 
     name: str
     status: Status
     recommended: Optional[str] = None
+    start_with: Optional[str] = None  # `prompt` when the questionnaire said few-shot prompting first
     best_measured: Optional[str] = None  # the highest scorer
     favoured: Optional[str] = None  # the arm the evidence favours after the tie rule; None when inconclusive
     agreement: Optional[str] = None  # agrees, disagrees or cannot_tell
@@ -67,6 +78,8 @@ class RunSummary(BaseModel):
     error: str = ""
     progress: Optional[RunProgress] = None
     has_report: bool = False
+    arms: list[ArmAnswer] = []
+    model_warning: str = ""
 
 
 class RunDetail(RunSummary):
@@ -156,16 +169,42 @@ def read_run(runs_dir: Path, name: str, with_validation: bool = True) -> RunDeta
         else:
             detail.status = "done"
             detail.recommended = validation.recommended
+            detail.start_with = validation.start_with
             detail.best_measured = validation.best_measured
             detail.favoured = validation.evidence_favours
             detail.agreement = validation.agreement_state
             detail.agrees = validation.agrees
             detail.verdict = validation.verdict or ""
+            detail.arms = arm_answers(validation)
+            detail.model_warning = validation.model_warning or ""
             if with_validation:
                 detail.validation = validation
     if progress is not None and progress.state == "running":
         detail.status = "running" if _alive(progress) else ("stopped" if validation_path is None else detail.status)
     return detail
+
+
+def arm_answers(run: ValidationRun) -> list[ArmAnswer]:
+    """Per measured arm (the untouched model first): the model that answered, where, tokens and cost."""
+    from advisor.backends.arms import label
+    from advisor.report import money
+
+    blocks = ([("untouched", run.baseline.answered_by, run.baseline.usage)] if run.baseline else []) + \
+        [(name, arm.answered_by, arm.usage) for name, arm in run.approaches.items() if arm.ok]
+    found = []
+    for name, by, usage in blocks:
+        if by is None:
+            continue
+        tokens = cost = None
+        if usage is not None and usage.prompt_tokens_per_answer is not None \
+                and usage.completion_tokens_per_answer is not None:
+            tokens = f"{usage.prompt_tokens_per_answer:.0f} / {usage.completion_tokens_per_answer:.0f}"
+        if usage is not None and usage.cost_per_1000_answers is not None:
+            cost = money(usage.cost_per_1000_answers, usage.currency)
+        where = (by.host or "?") if by.kind == "endpoint" else f"in-process ({by.device or 'cpu'})"
+        found.append(ArmAnswer(arm=label(name), model=by.model, where=where, tokens=tokens,
+                               cost=cost))
+    return found
 
 
 def read_progress(path: Path | None) -> RunProgress | None:

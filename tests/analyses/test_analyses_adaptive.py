@@ -46,7 +46,7 @@ def test_is_decided_matches_brute_force(mini_compiled, seed, known):
     decision = is_decided(mini_compiled, state)
     assert decision.decided == _brute_decided(mini_compiled, state)
     if not decision.decided:  # the witness really flips it
-        answers = {mini_compiled.qids[i]: (mini_compiled.values[i][v] if v >= 0 else "unknown")
+        answers = {mini_compiled.question_ids[i]: (mini_compiled.values[i][v] if v >= 0 else "unknown")
                    for i, v in enumerate(state)}
         answers.update(decision.witness)
         assert recommend(mini_compiled, answers).recommendation == decision.witness_recommendation
@@ -117,18 +117,21 @@ def test_questionnaire_stops_early_on_a_decisive_case(default_rules):
     lines: list[str] = []
     answers = run_adaptive_questionnaire(default_rules, read, lines.append)
     asked = [p for p in prompts if p.startswith("[")]
-    assert len(asked) < 10
+    total = len(default_rules.questions)
+    assert len(asked) < total
     done = [line for line in lines if line.startswith("Decided after")]
-    assert done and f"Decided after {len(asked)} of 10 questions: rag" in done[0]
-    assert sum(v != "unknown" for v in answers.values()) == len(asked)
+    assert done and f"Decided after {len(asked)} of {total} questions: rag" in done[0]
+    defaults = {q.id: q.default for q in default_rules.questions}
+    assert sum(v not in ("unknown", defaults[q]) for q, v in answers.items()) == len(asked)
     assert recommend(compile_rules(default_rules), answers).recommendation == "rag"
 
 
 def test_questionnaire_can_go_on_after_decided(default_rules):
-    read, prompts = _answering(DECISIVE, extra=["y"])
+    # the questions outside the contract are answered with Enter: their neutral default
+    read, prompts = _answering(DECISIVE, extra=["y", "", ""])
     answers = run_adaptive_questionnaire(default_rules, read, lambda line: None)
-    assert answers == DECISIVE
-    assert len([p for p in prompts if p.startswith("[")]) == 10
+    assert answers == {**DECISIVE, "knowledge_location": "not_sure", "style_kind": "not_sure"}
+    assert len([p for p in prompts if p.startswith("[")]) == len(default_rules.questions)
 
 
 def test_help_why_back_and_invalid(default_rules):
@@ -145,7 +148,7 @@ def test_help_why_back_and_invalid(default_rules):
 
 def test_interrupt_keeps_answers(default_rules, default_compiled):
     first = AdaptiveSession(default_compiled).next_question()
-    value = default_compiled.values[default_compiled.qindex[first]][0]
+    value = default_compiled.values[default_compiled.question_index[first]][-1]  # an answer that does not decide it yet
     read, _ = _script([value])
     with pytest.raises(Interrupted) as stop:
         run_adaptive_questionnaire(default_rules, read, lambda line: None)

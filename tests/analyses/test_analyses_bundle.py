@@ -28,12 +28,13 @@ def test_bundle_with_unknowns_prompt_first_and_costs(default_compiled):
     assert list(data["unknowns"]["ask_next"][0]) == ["question", "flip_share", "mean_margin_change", "flips_to",
                                                      "reason"]
     assert list(data["costs"]) == ["currency", "queries_per_day", "price_per_1k_tokens", "retraining_per_month",
-                                   "training_per_month", "rows", "break_even", "assumptions"]  # no chart, no lines
+                                   "training_per_month", "rows", "break_even", "assumptions", "guessed"]  # no chart
     again = Analyses.model_validate(json.loads(json.dumps(data)))  # plain data that reads back
     assert again.json_fields() == data and again.costs is not None and again.costs.chart_svg() == ""
     text = render_text(depth)
-    assert "Robustness: Stable in" in text and "Prompt first:" in text and "Estimated cost a month" in text
-    assert "Most informative question to answer next" in text
+    assert "Robustness: Stable in" in text and "Why few-shot prompting first:" in text
+    assert "Estimated cost a month" in text
+    assert f"Why {rec.ask_next} first: " in text  # the question named once, in the recommendation's text
     sections = report_sections(depth)
     assert sections["cost_chart"].startswith("<svg") and sections["cost_chart"] == depth.costs.chart_svg()
     assert sections["costs"] is depth.costs and sections["prompt_first"].applies
@@ -49,8 +50,8 @@ def test_bundle_without_costs_or_unknowns(default_compiled):
     assert "costs" not in depth.json_fields() and "unknowns" not in depth.json_fields()
     assert depth.prompt_first.applies is False
     text = render_text(depth)
-    assert "Prompt first" not in text and "Estimated cost" not in text
+    assert "prompting first" not in text and "Estimated cost" not in text
     sections = report_sections(depth)
     assert sections["prompt_first"] is None and sections["costs"] is None and sections["cost_chart"] == ""
-    assert report_sections(None) == {"unknowns": None, "robustness": None, "prompt_first": None, "costs": None,
-                                     "cost_chart": ""}
+    assert report_sections(None) == {"unknowns": None, "robustness": None, "prompt_first": None,
+                                     "prompt_first_why": "", "costs": None, "cost_chart": ""}

@@ -11,15 +11,8 @@ from analyses_support import SAMPLE_ANSWERS, synthetic_library
 from sklearn.base import clone
 from sklearn.model_selection import cross_val_score
 
-from advisor.analyses.calibrate import (
-    WeightCalibrator,
-    add_case,
-    calibrate,
-    case_from_validation,
-    cases_xy,
-    write_rule_base,
-)
-from advisor.cases import load_cases
+from advisor.analyses.calibrate import WeightCalibrator, calibrate, cases_xy, write_rule_base
+from advisor.cases import add_case, case_from_validation, load_cases
 from advisor.engine import compile_rules, recommend, term_weights, with_term_weights
 from advisor.errors import InputError
 from advisor.models import CaseLibrary

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import yaml
@@ -98,12 +99,14 @@ def test_calibrated_rules_work_with_recommend(files):
 
 
 def test_rules_check_exhaustive_text_and_json():
+    total = math.prod(len(q.values) + 1 for q in load_rules(None).questions)  # each value, or unknown
     text = invoke("rules", "check", "--exhaustive")
     assert text.exit_code == 0, text.output
-    assert "2,867,200 answer combinations" in text.output and "Ties (top two equal" in text.output
+    assert f"{total:,} answer combinations" in text.output and "Ties (top two equal" in text.output
+    assert "a training approach wins in: fine-tuning 0, hybrid 0 (none: as it must be)" in text.output
     data = json.loads(invoke("rules", "check", "--exhaustive", "--format", "json", "--near", "0.2").stdout)
     assert data["near_ties"]["margin"] == 0.2
-    assert sum(data["wins"].values()) == data["combinations"] == 2_867_200
+    assert sum(data["wins"].values()) == data["combinations"] == total
 
 
 def test_rules_check_exhaustive_on_a_custom_rule_base():
@@ -206,7 +209,7 @@ def test_ask_adaptive_stops_early_and_saves(tmp_path):
     replies = "\n".join([DECISIVE[q] for q in order] + ["n"]) + "\n"
     result = invoke("ask", "--adaptive", "--save-answers", saved, input=replies)
     assert result.exit_code == 0, result.output
-    assert f"Decided after {len(order)} of 10 questions: rag" in result.output
+    assert f"Decided after {len(order)} of {len(load_rules(None).questions)} questions: rag" in result.output
     assert "Recommendation: RAG" in result.output
     data = yaml.safe_load(saved.read_text())["answers"]
     assert {q: data[q] for q in order} == {q: DECISIVE[q] for q in order}
@@ -217,7 +220,8 @@ def test_ask_adaptive_stops_early_and_saves(tmp_path):
 
 def test_ask_adaptive_can_go_on(tmp_path):
     order = _adaptive_order(DECISIVE)
-    rest = [q for q in DECISIVE if q not in order]
+    everything = {**DECISIVE, "knowledge_location": "not_sure", "style_kind": "not_sure"}
+    rest = [q for q in everything if q not in order]
     from advisor.analyses.adaptive import AdaptiveSession
     from advisor.engine import compile_rules
 
@@ -227,13 +231,13 @@ def test_ask_adaptive_can_go_on(tmp_path):
     more = []
     while (q := session.next_question()) is not None:
         more.append(q)
-        session.answer(q, DECISIVE[q])
+        session.answer(q, everything[q])
     assert sorted(more) == sorted(rest)
     saved = tmp_path / "all.yaml"
-    replies = "\n".join([DECISIVE[q] for q in order] + ["y"] + [DECISIVE[q] for q in more]) + "\n"
+    replies = "\n".join([DECISIVE[q] for q in order] + ["y"] + [everything[q] for q in more]) + "\n"
     result = invoke("ask", "--adaptive", "--save-answers", saved, input=replies)
     assert result.exit_code == 0, result.output
-    assert yaml.safe_load(saved.read_text())["answers"] == DECISIVE
+    assert yaml.safe_load(saved.read_text())["answers"] == everything
 
 
 def test_recommend_perturbation_options():

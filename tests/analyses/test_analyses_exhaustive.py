@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from advisor.analyses.exhaustive import exhaustive_lint
 from advisor.engine import analyse, compile_rules, encode, pick, raw_state
-from advisor.models import APPROACHES, RuleBase
+from advisor.models import RECOMMENDABLE, RuleBase
 
 from analyses_support import random_answers
 
@@ -91,16 +91,16 @@ def test_note_only_rule_is_reported_as_never_deciding(mini_report):
 def _tiny_rulebase(pulls_a, pulls_b, pulls_c, effect, weight) -> RuleBase:
     def q(qid, pulls):
         return {"id": qid, "factor": qid, "text": qid, "help": "h",
-                "values": [{"value": f"v{i}", "pull": dict(zip(APPROACHES, p)), "because": "x"}
+                "values": [{"value": f"v{i}", "pull": dict(zip(RECOMMENDABLE, p)), "because": "x"}
                            for i, p in enumerate(pulls)]}
 
     return RuleBase.model_validate({
         "version": 1, "name": "tiny",
-        "approaches": {a: {"label": a} for a in APPROACHES},
+        "approaches": {a: {"label": a} for a in RECOMMENDABLE},
         "factors": [{"id": "a"}, {"id": "b"}, {"id": "c", "weight": 0.5}],
         "questions": [q("a", pulls_a), q("b", pulls_b), q("c", pulls_c)],
         "rules": [
-            {"id": "r1", "when": {"a": ["v0"], "b": ["v1"]}, "effect": dict(zip(APPROACHES, effect)),
+            {"id": "r1", "when": {"a": ["v0"], "b": ["v1"]}, "effect": dict(zip(RECOMMENDABLE, effect)),
              "weight": weight, "because": "x"},
             {"id": "dead_weight", "when": {"c": ["v0"]}, "effect": {"rag": 0.0}, "weight": 1.0, "because": "x",
              "note": "a note"},
@@ -125,7 +125,7 @@ def _brute(compiled, near):
         close += 1e-9 < margin < near
         for ri, conds in enumerate(compiled.rule_conds):
             if all(state[qi] in allowed for qi, allowed in conds):
-                alt = [raw[a] - compiled.rule_weff[ri][a] for a in range(3)]
+                alt = [raw[a] - compiled.rule_weighted_effect[ri][a] for a in range(3)]
                 decisive[ri] += pick(compiled, alt) != top
     return wins, ties, close, decisive, grid, close_grid
 
@@ -145,16 +145,16 @@ def test_matches_brute_force_on_random_tiny_rule_bases(pulls_a, pulls_b, pulls_c
     compiled = compile_rules(_tiny_rulebase(pulls_a, pulls_b, pulls_c, effect, weight))
     report = exhaustive_lint(compiled, near_margin=0.25)
     wins, ties, close, decisive, grid, close_grid = _brute(compiled, 0.25)
-    assert [report.wins[a] for a in APPROACHES] == wins
+    assert [report.wins[a] for a in RECOMMENDABLE] == wins
     assert report.ties == ties and report.near == close
     assert [r["decisive"] for r in report.rules] == decisive
     assert (report.verdicts == grid).all()
     for q in report.questions:
-        axis = compiled.qindex[q["id"]]
+        axis = compiled.question_index[q["id"]]
         assert q["decisive_contexts"] == int((grid.max(axis=axis) != grid.min(axis=axis)).sum())
     answered = close_grid[tuple(slice(0, len(v)) for v in compiled.values)]
     for h in report.hotspots:
-        axis = compiled.qindex[h["question"]]
+        axis = compiled.question_index[h["question"]]
         v = compiled.values[axis].index(h["value"])
         assert h["close_calls"] == int(answered.take(v, axis=axis).sum())
         assert h["lift"] >= 1.2
@@ -163,7 +163,7 @@ def test_matches_brute_force_on_random_tiny_rule_bases(pulls_a, pulls_b, pulls_c
 def test_json_shape(mini_report):
     data = mini_report.to_dict()
     assert data["combinations"] == mini_report.total
-    assert set(data["wins"]) == set(APPROACHES)
+    assert set(data["wins"]) == set(RECOMMENDABLE)
     assert {"count", "fully_answered", "examples"} <= set(data["ties"])
     assert "verdicts" not in data
 
@@ -173,8 +173,63 @@ def test_too_many_combinations_is_bad_input():
 
     values = [{"value": f"v{i}"} for i in range(30)]
     rulebase = RuleBase.model_validate({
-        "version": 1, "approaches": {a: {"label": a} for a in APPROACHES}, "factors": [{"id": "f"}],
+        "version": 1, "approaches": {a: {"label": a} for a in RECOMMENDABLE}, "factors": [{"id": "f"}],
         "questions": [{"id": f"q{i}", "factor": "f", "text": "?", "values": values} for i in range(6)],
     })
     with pytest.raises(InputError, match="answer combinations"):
         exhaustive_lint(compile_rules(rulebase))
+
+
+# ---------------------------------------------------------------- nothing to train on
+
+
+def test_default_rule_base_never_lets_a_training_approach_win_without_examples(default_report):
+    """Over every combination with labeled_examples=none, neither fine-tuning nor the hybrid wins.
+
+    The rule base before this check let fine-tuning win 46,296 and the hybrid 20,584 such combinations.
+    """
+    u = default_report.untrainable
+    assert u is not None and u["combinations"] == default_report.total // 5  # four values and unknown
+    assert u["fine-tuning"] == {"wins": 0, "wins_fully_answered": 0}
+    assert u["hybrid"] == {"wins": 0, "wins_fully_answered": 0}
+    assert "example" not in u and not any("nothing can be trained" in w for w in default_report.warnings)
+    assert default_report.to_dict()["training_without_examples"] == u
+
+
+def _examples_rulebase(tuned_pull: float) -> RuleBase:
+    def q(qid, pulls):
+        return {"id": qid, "factor": qid, "text": qid, "help": "h",
+                "values": [{"value": v, "pull": dict(zip(RECOMMENDABLE, p)), "because": "x"} for v, p in pulls]}
+
+    return RuleBase.model_validate({
+        "version": 1, "name": "examples",
+        "approaches": {a: {"label": a} for a in RECOMMENDABLE},
+        "factors": [{"id": "labeled_examples"}, {"id": "style"}],
+        "questions": [q("labeled_examples", [("none", (0.4, -1.0, -1.0)), ("many", (0.0, 0.5, 0.5))]),
+                      q("style", [("none", (0.3, -0.5, -0.5)), ("strong", (-0.3, tuned_pull, 0.2))])],
+    })
+
+
+@pytest.mark.parametrize("tuned_pull", [0.5, 2.0])
+def test_training_without_examples_is_counted_against_the_engine(tuned_pull):
+    """Brute force: the engine's verdict for every combination with labeled_examples=none, against the lint's count."""
+    compiled = compile_rules(_examples_rulebase(tuned_pull))
+    report = exhaustive_lint(compiled)
+    expected = {"fine-tuning": 0, "hybrid": 0}
+    for style in ("none", "strong", "unknown"):
+        top = RECOMMENDABLE[pick(compiled, raw_state(compiled, encode(compiled, {"labeled_examples": "none",
+                                                                               "style": style})))]
+        if top in expected:
+            expected[top] += 1
+    assert {a: report.untrainable[a]["wins"] for a in expected} == expected
+    found = [w for w in report.warnings if "nothing can be trained without examples" in w]
+    assert bool(found) == (sum(expected.values()) > 0)
+    if found:
+        assert report.untrainable["example"]["labeled_examples"] == "none"
+        assert "fine-tuning" in report.render_text().split("nothing to train on")[1]
+
+
+def test_rule_base_without_the_question_skips_the_check():
+    report = exhaustive_lint(compile_rules(_tiny_rulebase([(0, 0, 0)], [(0, 0, 0), (1, 0, 0)], [(0, 0, 0)],
+                                                          (0, 0, 0), 1.0)))
+    assert report.untrainable is None and "nothing to train on" not in report.render_text()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from click.testing import CliRunner
@@ -32,7 +33,8 @@ def test_build_writes_metrics_in_the_contract_shape(built_dir):
     assert metrics["approach"] == "rag" and metrics["questions"] == 2 and metrics["interrupted"] is False
     assert metrics["retrieval"]["k"] == 2 and metrics["retrieval"]["questions"] == 4
     assert 0.0 <= metrics["retrieval"]["recall_at_k"] <= 1.0
-    assert set(metrics["answers"]) == set(metrics["baseline"]["answers"]) == {"exact_match", "f1", "contains"}
+    assert set(metrics["answers"]) == set(metrics["baseline"]["answers"]) == {"answer_match", "exact_match", "f1",
+                                                                              "contains"}
     assert metrics["latency_ms"]["p50"] > 0 and metrics["build_seconds"] > 0
     assert metrics["models"] == {"generator": "SmolLM2-135M-Instruct", "embedder": "all-MiniLM-L6-v2"}
     assert json.loads((out / "manifest.json").read_text())["approach"] == "rag"
@@ -47,6 +49,9 @@ def test_query_answers_and_names_the_documents_used(built_dir):
     assert result.exit_code == 0, result.output
     answer = json.loads(result.output)
     assert answer["approach"] == "rag" and answer["sources"][0] == "places/bakery.md"
+    # the chunks the help promises, with their text, not only their ids
+    assert answer["hits"] and all({"doc_id", "chunk_id", "score", "text"} <= set(h) for h in answer["hits"])
+    assert "Marta Pelling" in " ".join(h["text"] for h in answer["hits"])
     plain = CliRunner().invoke(main, ["query", str(out), "Who founded Pelling Bakery?", "--max-new-tokens", "8"])
     assert plain.exit_code == 0 and "Sources: places/bakery.md" in plain.output
 
@@ -68,7 +73,7 @@ def test_bad_inputs_exit_2_with_one_clear_line(tmp_path, corpus_factory, pairs_f
     (tmp_path / "empty-docs").mkdir()
     cases = [
         (["--docs", str(tmp_path / "nowhere"), "--qa", str(qa), "--out", out], "does not exist"),
-        (["--docs", str(tmp_path / "empty-docs"), "--qa", str(qa), "--out", out], "holds no"),
+        (["--docs", str(tmp_path / "empty-docs"), "--qa", str(qa), "--out", out], "has nothing readable"),
         (["--docs", str(docs), "--qa", str(bad_qa), "--out", out], f"{bad_qa}:2"),
         (["--docs", str(docs), "--qa", str(unknown_source), "--out", out], "did you mean 'clubs/chess.txt'"),
         (
@@ -127,3 +132,44 @@ def test_ctrl_c_during_evaluation_leaves_the_build_and_a_metrics_file_marked_int
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["interrupted"] is True and metrics["approach"] == "rag" and metrics["build_seconds"] > 0
     assert RagBackend.load(out).retrieve("Who is the chess champion?", 1)[0].doc_id == "clubs/chess.txt"
+
+
+# A Latin-1 export: every accented letter here reads differently in the look-alike code page cp1250 (à ŕ, è č)
+LATIN1_DOCS = {
+    "cafe.txt": "Le Café Müller à Zürich ouvre à 7 h 40. Sa spécialité est la crème brûlée aux noisettes. "
+                "Le patron s'appelle René Dürrenmatt.\n",
+    "fähre.txt": "Die Fähre nach Rügen fährt täglich um 9 Uhr. Der Kapitän heißt Jörg Blümel.\n",
+    "panaderia.md": "# Panadería Muñoz\n\nLa panadería de Málaga abre a las 5:30. La dueña es Begoña Núñez.\n",
+}
+LATIN1_PAIRS = [
+    {"question": "Who is the owner of Café Müller?", "answer": "René Dürrenmatt", "source": "cafe.txt"},
+    {"question": "What is the speciality of Café Müller?", "answer": "crème brûlée", "source": "cafe.txt"},
+    {"question": "Who is the captain of the ferry to Rügen?", "answer": "Jörg Blümel", "source": "fähre.txt"},
+    {"question": "Who owns Panadería Muñoz?", "answer": "Begoña Núñez", "source": "panaderia.md"},
+]
+
+
+def test_a_latin1_folder_builds_an_index_whose_answers_quote_the_accented_text(tmp_path, pairs_factory):
+    from advisor.backends import backend_class
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in LATIN1_DOCS.items():
+        (docs / name).write_bytes(text.encode("latin-1"))
+    qa, out = pairs_factory(tmp_path / "qa.jsonl", LATIN1_PAIRS), tmp_path / "out"
+    result = CliRunner().invoke(main, ["build", "rag", "--docs", str(docs), "--qa", str(qa), "--out", str(out),
+                                        "--eval-limit", "1", "--test-fraction", "0.5", "--max-new-tokens", "16",
+                                        "--k", "2"])
+    assert result.exit_code == 0, result.output
+    assert "3 documents (decoded as cp1252: cafe.txt, fähre.txt, panaderia.md)" in result.stderr
+    assert "warning" not in result.stderr
+
+    backend = backend_class("rag").load(out)
+    backend.settings = replace(backend.settings, max_new_tokens=16)  # settings are frozen: replaced, as query does
+    where, speciality = backend.answer_many(["Where is Café Müller?", "Quelle est la spécialité du Café Müller ?"])
+    assert where.sources[0] == speciality.sources[0] == "cafe.txt"
+    assert LATIN1_DOCS["cafe.txt"].strip() in where.hits[0].text  # the index holds the text as written
+    answers = where.text + " " + speciality.text
+    # A 135M model paraphrases, but with this chunk in its prompt it copies at least one accented phrase.
+    assert "à Zürich" in answers or "crème" in answers, answers
+    assert not set("ŕčĺ") & set(answers), answers

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import warnings
 
 import pytest
 
-from advisor.backends.data import html_to_text, load_documents, load_pairs, split_pairs
+from advisor.backends.data import describe_documents, html_to_text, load_documents, load_pairs, split_pairs
 from advisor.errors import InputError
 
 
@@ -29,28 +31,67 @@ def test_html_entities_and_blocks():
     assert html_to_text("<p>Fish &amp; chips</p><p>second</p>") == "Fish & chips\nsecond"
 
 
-def test_empty_binary_and_undecodable_files_are_skipped_with_a_warning_naming_them(corpus_dir, tiny_doc_texts):
+def test_empty_binary_and_other_files_are_skipped_with_a_warning_naming_them(corpus_dir, tiny_doc_texts):
     (corpus_dir / "empty.md").write_text("  \n", encoding="utf-8")
     (corpus_dir / "blob.txt").write_bytes(b"\x00\x01\x02binary")
-    (corpus_dir / "latin.txt").write_bytes("caf\xe9".encode("latin-1"))
-    (corpus_dir / "image.png").write_bytes(b"\x89PNG")  # not a document type: ignored quietly
+    (corpus_dir / "packed.txt").write_bytes(gzip.compress(b"a compressed text " * 50))
+    (corpus_dir / "image.png").write_bytes(b"\x89PNG")
     with pytest.warns(UserWarning) as caught:
         docs = load_documents(corpus_dir)
-    messages = " ".join(str(w.message) for w in caught)
-    assert "empty.md" in messages and "blob.txt" in messages and "latin.txt" in messages
+    messages = [str(w.message) for w in caught]
     assert sorted(d.id for d in docs) == sorted(tiny_doc_texts)
+    assert any("empty.md: it is empty" in m for m in messages)
+    assert sum("binary" in m and ("blob.txt" in m or "packed.txt" in m) for m in messages) == 2, messages
+    assert any("is not .txt" in m and "image.png" in m for m in messages)
 
 
-def test_missing_or_empty_folder_or_no_usable_document_is_an_input_error(tmp_path):
+LATIN = "Le Café Müller à Zürich ouvre à 7 h 40; sa spécialité est la crème brûlée aux noisettes."
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "cp1252", "utf-16", "utf-8-sig"])
+def test_documents_in_other_encodings_are_decoded_and_named(tmp_path, encoding):
+    (tmp_path / "cafe.txt").write_bytes((LATIN + (" “Björk” – 5 €." if encoding == "cp1252" else "")).encode(encoding))
+    (tmp_path / "plain.md").write_text("Plain text.", encoding="utf-8")
+    docs = load_documents(tmp_path)
+    assert docs[0].text.startswith(LATIN)
+    named = {"latin-1": "cp1252", "utf-8-sig": "utf-8"}.get(encoding, encoding)
+    assert [d.encoding for d in docs] == [named, "utf-8"]
+    decoded = "" if named == "utf-8" else f" (decoded as {named}: cafe.txt; the rest UTF-8)"
+    assert describe_documents(docs) == f"2 documents{decoded}"
+
+
+def test_short_latin1_words_read_as_latin1_not_as_a_lookalike_code_page(tmp_path):
+    for n, word in enumerate(["café", "Zürich", "à la carte", "Müller"]):
+        (tmp_path / f"{n}.txt").write_bytes(word.encode("latin-1"))
+    assert [d.text for d in load_documents(tmp_path)] == ["café", "Zürich", "à la carte", "Müller"]
+
+
+def test_text_in_a_non_latin_code_page_keeps_its_code_page(tmp_path):
+    (tmp_path / "ru.txt").write_bytes("Паром отправляется в семь часов сорок минут каждый день.".encode("cp1251"))
+    (tmp_path / "pl.txt").write_bytes("Zażółć gęślą jaźń. Wczoraj w Łodzi padał śnieg nad Wisłą.".encode("cp1250"))
+    docs = {d.id: d for d in load_documents(tmp_path)}
+    assert docs["ru.txt"].text.startswith("Паром") and docs["ru.txt"].encoding == "cp1251"
+    assert docs["pl.txt"].text.startswith("Zażółć") and docs["pl.txt"].encoding == "cp1250"
+
+
+def test_missing_or_empty_folder_or_nothing_readable_is_one_input_error_saying_what_was_found(tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         load_documents(tmp_path / "nowhere")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(InputError, match="holds no"):
+    with pytest.raises(InputError, match="has nothing readable: it is empty"):
         load_documents(tmp_path / "empty")
-    (tmp_path / "bad").mkdir()
-    (tmp_path / "bad" / "a.md").write_text("", encoding="utf-8")
-    with pytest.warns(UserWarning), pytest.raises(InputError, match="no usable document"):
-        load_documents(tmp_path / "bad")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "a.md").write_text("", encoding="utf-8")
+    (bad / "scan.pdf").write_bytes(b"%PDF-1.4\n" + bytes(range(256)))
+    (bad / "photo.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # one error, no warnings before it
+        with pytest.raises(InputError) as caught:
+            load_documents(bad)
+    assert str(caught.value) == (
+        f"documents folder {bad} has nothing readable: 1 empty (a.md); 1 binary (photo.txt); "
+        "1 of another type (scan.pdf); give text documents (.txt, .md, .markdown, .html, .htm), in any text encoding")
 
 
 def test_pairs_load_with_blank_lines_paraphrases_and_extra_fields(tmp_path, corpus_dir):

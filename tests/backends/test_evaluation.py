@@ -114,11 +114,17 @@ def test_evaluate_returns_the_contract_shape_and_writes_per_question_records(tmp
     assert measured.retrieval is not None and measured.retrieval.recall_at_k == 1.0
     assert metrics["approach"] == "rag" and metrics["questions"] == 2
     assert metrics["retrieval"] == {"k": 2, "questions": 3, "recall_at_k": 1.0, "mrr": 1.0}
-    assert metrics["answers"] == {"exact_match": 0.5, "f1": round((2 * 0.5 * 1 / 1.5 + 1) / 2, 4), "contains": 1.0}
-    assert metrics["baseline"] == {"answers": {"exact_match": 0.0, "f1": 0.0, "contains": 0.0}}
+    assert metrics["answers"] == {"answer_match": 1.0, "contains": 1.0, "exact_match": 0.5,
+                                  "f1": round((2 * 0.5 * 1 / 1.5 + 1) / 2, 4)}
+    assert metrics["baseline"]["answers"] == {"answer_match": 0.0, "contains": 0.0, "exact_match": 0.0, "f1": 0.0}
+    assert metrics["baseline"]["usage"]["answers"] == 2 and "answered_by" not in metrics["baseline"]
+    assert metrics["answered_by"] == {"kind": "local", "model": settings.generator, "device": "cpu"}
+    assert metrics["usage"]["answers"] == 2 and "prompt_tokens" not in metrics["usage"]  # the fake counts none
     # Reworded questions beside the same questions as written (Q1 only: the one answered pair with a rewording).
-    assert metrics["paraphrase"] == {"questions": 1, "answers": {"exact_match": 0.0, "f1": 0.6667, "contains": 0.0},
-                                     "original": {"exact_match": 0.0, "f1": 0.6667, "contains": 1.0}}
+    assert metrics["paraphrase"] == {"questions": 1, "answers": {"answer_match": 0.0, "contains": 0.0,
+                                                                 "exact_match": 0.0, "f1": 0.6667},
+                                     "original": {"answer_match": 1.0, "contains": 1.0, "exact_match": 0.0,
+                                                  "f1": 0.6667}}
     assert "memorisation" not in metrics  # no training pairs given: nothing was trained on them
     assert metrics["latency_ms"]["p50"] == 100.0 and metrics["build_seconds"] == 1.5
     assert metrics["models"]["generator"] == settings.generator
@@ -129,7 +135,7 @@ def test_evaluate_returns_the_contract_shape_and_writes_per_question_records(tmp
     assert records[0].baseline_score("contains") == 0.0
     assert [r.question for r in read_answers(tmp_path, "paraphrase")] == ["Q1 reworded"]
     table = format_table(measured)
-    assert "held-out questions" in table and "recall@2 (3)" in table and "contains reworded (1)" in table
+    assert "held-out questions" in table and "recall@2 (3)" in table and "answer match reworded (1)" in table
 
 
 def test_a_trained_arm_is_asked_its_own_training_questions_as_written_and_reworded(tmp_path):

@@ -116,13 +116,12 @@ def test_bad_target_modules_name_the_layers_the_model_has():
 
 def test_options_are_checked():
     with pytest.raises(InputError, match="--mode"):
-        TrainConfig(mode="everything").check()
+        TrainConfig(mode="everything")
     with pytest.raises(InputError, match="--lr"):
-        TrainConfig(lr=5).check()
+        TrainConfig(lr=5)
     with pytest.raises(InputError, match="--epochs"):
-        TrainConfig(epochs=1.5).check()
-    config = TrainConfig(target_modules="q_proj, v_proj", epochs=3.0)
-    config.check()
+        TrainConfig(epochs=1.5)
+    config = TrainConfig(target_modules="q_proj, v_proj", epochs=3.0)  # type: ignore[arg-type]
     assert config.target_modules == ("q_proj", "v_proj") and config.epochs == 3 and isinstance(config.epochs, int)
 
 

@@ -8,7 +8,8 @@ import sys
 import advisor
 
 PUBLIC = {
-    "__version__", "InputError", "RuleBase", "AnswersFile", "CaseLibrary", "RecommendationOut", "APPROACHES",
+    "__version__", "InputError", "RuleBase", "AnswersFile", "CaseLibrary", "RecommendationOut", "RECOMMENDABLE",
+    "APPROACHES",
     "CONTRACT_QUESTIONS", "load_rules", "check_rules", "dump_rules", "rules_schema", "load_answers", "save_answers",
     "CompiledRules", "Recommendation", "compile_rules", "recommend", "contributions", "term_weights",
     "with_term_weights", "load_cases", "check_cases", "run_questionnaire", "render_text", "render_markdown",
@@ -22,6 +23,7 @@ def test_public_names():
     assert set(advisor.__all__) == PUBLIC
     for name in PUBLIC:
         assert getattr(advisor, name) is not None, name
+    assert advisor.APPROACHES is advisor.RECOMMENDABLE  # the earlier name of the recommendable approaches
 
 
 def test_public_api_end_to_end():

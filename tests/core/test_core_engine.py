@@ -14,7 +14,7 @@ from advisor.engine import (
     with_term_weights,
 )
 from advisor.errors import InputError
-from advisor.models import APPROACHES, CONTRACT_QUESTIONS, UNKNOWN, RecommendationOut
+from advisor.models import RECOMMENDABLE, CONTRACT_QUESTIONS, UNKNOWN, RecommendationOut
 from advisor.rulebase import dump_rules, parse_rules
 
 QIDS = list(CONTRACT_QUESTIONS)
@@ -39,7 +39,7 @@ def test_contract_json_shape(compiled, support_answers):
     data = recommend(compiled, support_answers).to_dict()
     assert data["version"] == 1
     assert data["recommendation"] == "rag"  # weekly changes, most answers outside the model, citations required
-    assert set(data["scores"]) == set(APPROACHES)
+    assert set(data["scores"]) == set(RECOMMENDABLE)
     assert all(0.0 <= s <= 1.0 for s in data["scores"].values())
     assert 0.0 <= data["confidence"] <= 1.0
     for factor in data["factors"]:
@@ -144,11 +144,11 @@ def test_flips_rescore_correctly_for_random_answers(compiled, answers):
 def test_contributions_sum_to_raw_scores(compiled, answers):
     terms = contributions(compiled, answers)
     raw = raw_scores(compiled, answers)
-    for a in APPROACHES:
+    for a in RECOMMENDABLE:
         assert math.isclose(sum(t[a] for t in terms.values()), raw[a], abs_tol=1e-9)
     weights = term_weights(compiled.rulebase)
     features = contributions(compiled, answers, weighted=False)
-    for a in APPROACHES:
+    for a in RECOMMENDABLE:
         linear = sum(weights[t] * features[t][a] for t in features)
         assert math.isclose(linear, raw[a], abs_tol=1e-9)
 
@@ -192,9 +192,12 @@ def test_both_gaps_point_to_hybrid(compiled, support_answers):
 
 
 def test_neither_gap_notes_that_prompting_may_suffice(compiled):
-    rec = recommend(compiled, {"external_knowledge": "none", "style_adaptation": "none"})
-    assert any("prompting" in note for note in rec.notes)
+    rec = recommend(compiled, {"knowledge_change": "static", "external_knowledge": "none", "style_adaptation": "none"})
+    assert any("prompting" in note for note in rec.notes) and rec.start_with == "prompt"
     assert not recommend(compiled, {"external_knowledge": "most"}).notes
+    # knowledge that changes monthly is a knowledge gap even when none of it lives outside the model
+    rec = recommend(compiled, {"knowledge_change": "monthly", "external_knowledge": "none", "style_adaptation": "none"})
+    assert not rec.notes and rec.start_with == rec.recommendation
 
 
 def test_explanation_is_data_with_sources(compiled, support_answers):
@@ -203,7 +206,7 @@ def test_explanation_is_data_with_sources(compiled, support_answers):
     assert dynamic.answers == {"knowledge_change": "weekly"}
     assert dynamic.source and dynamic.because
     assert dynamic.rag > 0 > dynamic.fine_tuning
-    assert dynamic.pull("fine-tuning") == dynamic.fine_tuning and list(dynamic.pulls()) == list(APPROACHES)
+    assert dynamic.pull("fine-tuning") == dynamic.fine_tuning and list(dynamic.pulls()) == list(RECOMMENDABLE)
     assert rec.next_steps and "evaluation set" in rec.next_steps[0]
 
 
@@ -215,7 +218,7 @@ def test_with_term_weights_changes_scores_and_round_trips(rulebase, support_answ
     doubled = with_term_weights(rulebase, {t: 2 * w for t, w in weights.items()})
     base = raw_scores(compile_rules(rulebase), support_answers)
     twice = raw_scores(compile_rules(doubled), support_answers)
-    for a in APPROACHES:
+    for a in RECOMMENDABLE:
         assert math.isclose(twice[a], 2 * base[a])
     again = parse_rules(yaml.safe_load(dump_rules(doubled)))
     assert term_weights(again) == term_weights(doubled)
@@ -234,13 +237,49 @@ def test_encode_rejects_unknown_ids_and_values(compiled):
 
 
 def test_encode_decode_round_trip(compiled, support_answers):
-    assert decode(compiled, encode(compiled, support_answers)) == support_answers
+    # questions outside the contract come back at their default
+    extras = {q.id: q.default for q in compiled.rulebase.questions if q.default is not None}
+    assert decode(compiled, encode(compiled, support_answers)) == {**support_answers, **extras}
 
 
 def test_analyse_core_matches_recommend(compiled, support_answers):
     state = encode(compiled, support_answers)
     raw, top, conf, flips, ask = analyse(compiled, state)
     rec = recommend(compiled, support_answers)
-    assert APPROACHES[top] == rec.recommendation
+    assert RECOMMENDABLE[top] == rec.recommendation
     assert round(conf, 3) == rec.confidence
     assert len(flips) == len(rec.flips)
+
+
+# ---------------------------------------------------------------- no examples: a forced verdict, with low confidence
+
+NO_EXAMPLES = {"knowledge_change": "static", "external_knowledge": "none", "style_adaptation": "strong",
+               "labeled_examples": "none", "ml_expertise": "none"}
+
+
+def test_no_training_approach_wins_without_examples_and_the_confidence_says_so(compiled):
+    """The issue's answers got 'Fine-tuning (LoRA)'; nothing can be trained, so the verdict is forced, and says so."""
+    rec = recommend(compiled, NO_EXAMPLES)
+    assert rec.recommendation == "rag"
+    assert rec.confidence_capped_by == "nothing_to_train_on" and rec.confidence <= 0.3
+    assert any("collect 50 or more good examples" in note for note in rec.notes)
+    assert rec.to_dict()["confidence_capped_by"] == "nothing_to_train_on"
+    # with examples the same answers want fine-tuning, confidently
+    tuned = recommend(compiled, {**NO_EXAMPLES, "labeled_examples": "thousands", "ml_expertise": "strong"})
+    assert tuned.recommendation == "fine-tuning" and tuned.confidence_capped_by is None and tuned.confidence > 0.5
+
+
+def test_the_cap_applies_only_where_the_veto_decides(compiled):
+    """A knowledge task with no examples is RAG anyway: the veto fires but decides nothing, so no cap."""
+    helpdesk = {"knowledge_change": "weekly", "external_knowledge": "most", "style_adaptation": "none",
+                "hallucination_cost": "high", "traceability": "preferred", "labeled_examples": "none"}
+    rec = recommend(compiled, helpdesk)
+    assert rec.recommendation == "rag" and rec.confidence_capped_by is None and rec.confidence > 0.3
+    assert "nothing_to_train_on" in {r.id for r in rec.rules}
+
+
+def test_text_report_says_the_confidence_is_capped(compiled, rulebase):
+    from advisor.report import render_text
+
+    text = render_text(recommend(compiled, NO_EXAMPLES), rulebase)
+    assert "capped: rule nothing_to_train_on alone decides this verdict" in text.splitlines()[2]

@@ -12,10 +12,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from advisor.answers import load_answers, parse_data
+from advisor.answers import load_answers
+from advisor.datafiles import parse_data
 from advisor.engine import compile_rules, recommend
 from advisor.errors import InputError
-from advisor.models import APPROACHES, CONTRACT_QUESTIONS
+from advisor.models import RECOMMENDABLE, CONTRACT_QUESTIONS
 from advisor.rulebase import check_rules, default_rules_text, lint_problems, parse_rules
 
 DEFAULT = yaml.safe_load(default_rules_text())
@@ -41,7 +42,7 @@ def check_outcome(fn, *args):
 
 
 def assert_valid(rec):
-    assert rec.recommendation in APPROACHES
+    assert rec.recommendation in RECOMMENDABLE
     assert 0.0 <= rec.confidence <= 1.0
     assert all(0.0 <= s <= 1.0 and math.isfinite(s) for s in rec.scores.values())
 

@@ -8,6 +8,7 @@ from advisor.models import CONTRACT_QUESTIONS, UNKNOWN
 from advisor.questionnaire import Interrupted, parse_reply, run_questionnaire
 
 QIDS = list(CONTRACT_QUESTIONS)
+EXTRA = ["knowledge_location", "style_kind"]  # asked after the contract questions; Enter keeps their neutral default
 
 
 def scripted(replies):
@@ -34,26 +35,27 @@ def run(rulebase, replies):
 
 
 def test_values_numbers_and_empty_default(rulebase):
-    replies = ["weekly", "3", "", "HIGH", "required", "2", "some", "hundreds", "internal", "seconds"]
-    answers, out, _ = run(rulebase, replies)
+    replies = ["weekly", "3", "", "HIGH", "required", "2", "some", "hundreds", "internal", "seconds", "corpus", ""]
+    answers, out, read = run(rulebase, replies)
     assert answers["knowledge_change"] == "weekly"
     assert answers["external_knowledge"] == "most"
     assert answers["style_adaptation"] == UNKNOWN
     assert answers["hallucination_cost"] == "high"
     assert answers["cost_pressure"] == "medium"
-    assert list(answers) == QIDS
-    assert "Question 4 of 10" in out
+    assert answers["knowledge_location"] == "corpus" and answers["style_kind"] == "not_sure"
+    assert list(answers) == QIDS + EXTRA
+    assert "Question 4 of 12" in out and "[style_kind] (Enter = not_sure) > " in read.prompts
     assert "1) static  2) yearly" in out
 
 
 def test_help_is_shown_on_request(rulebase):
-    answers, out, _ = run(rulebase, ["?", "static"] + [""] * 9)
+    answers, out, _ = run(rulebase, ["?", "static"] + [""] * 11)
     assert "retrain" in out  # from the help of knowledge_change
     assert answers["knowledge_change"] == "static"
 
 
 def test_invalid_input_is_reasked_with_did_you_mean(rulebase):
-    answers, out, read = run(rulebase, ["weekyl", "9", "weekly"] + [""] * 9)
+    answers, out, read = run(rulebase, ["weekyl", "9", "weekly"] + [""] * 11)
     assert "'weekyl' is not an answer (did you mean 'weekly'?)" in out
     assert "'9' is not an answer" in out
     assert answers["knowledge_change"] == "weekly"
@@ -61,7 +63,7 @@ def test_invalid_input_is_reasked_with_did_you_mean(rulebase):
 
 
 def test_back_goes_to_the_previous_question(rulebase):
-    replies = ["b", "static", "none", "back", "back", "monthly", "most"] + [""] * 8
+    replies = ["b", "static", "none", "back", "back", "monthly", "most"] + [""] * 10
     answers, out, _ = run(rulebase, replies)
     assert "first question" in out
     assert answers["knowledge_change"] == "monthly"

@@ -118,6 +118,8 @@ def test_an_uncited_reference_is_a_lint_problem_not_a_load_error(write, data):
     assert _check(write, data) == [f"{path}: references[{n}]: reference 'unused-2020' is cited nowhere"]
     assert load_rules(path).references[-1].key == "unused-2020"  # scoring is unaffected
     result = CliRunner().invoke(cli.main, ["rules", "check", str(path)], catch_exceptions=False)
+    assert result.exit_code == 0 and "warning: " in result.stderr and "cited nowhere" in result.stderr
+    result = CliRunner().invoke(cli.main, ["rules", "check", "--strict", str(path)], catch_exceptions=False)
     assert result.exit_code == 2 and "cited nowhere" in result.stderr
 
 

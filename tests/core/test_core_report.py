@@ -57,7 +57,7 @@ def test_html_has_recommendation_flips_next_steps_and_answers(compiled, rulebase
     rec = recommend(compiled, support_answers)
     html = render_html(rec, rulebase, project="Acme")
     assert "Recommendation: RAG" in html
-    assert f"{round(rec.confidence * 100)}%" in html
+    assert f"<strong>{rec.confidence:.2f}</strong>" in html and f"{round(rec.confidence * 100)}%" not in html
     assert "What would change this recommendation" in html
     flip = rec.flips[0]
     assert flip.question in html and flip.to in html
@@ -200,7 +200,7 @@ def test_text_summary(compiled, rulebase, support_answers):
 
 def test_text_summary_names_unknowns_and_the_question_to_answer_next(compiled, rulebase):
     text = render_text(recommend(compiled, {"knowledge_change": "weekly"}), rulebase)
-    assert "Unknown answers" in text and "would sharpen the verdict most" in text
+    assert "Unknown answers" in text and "Most informative question to answer next: " in text
 
 
 def test_report_from_an_answers_file(answers_file, rulebase, compiled):
@@ -217,3 +217,25 @@ def test_code_spans_in_next_steps_are_escaped(compiled, rulebase, support_answer
     html = render_html(recommend(compile_rules(hostile), support_answers), hostile)
     assert "<code>&lt;script&gt;x&lt;/script&gt;</code>" in html
     assert "<script>" not in html
+
+
+def test_reports_explain_the_questions_outside_the_contract(compiled, rulebase, support_answers):
+    """Left out, the two new questions are named with their help; answered, their answer is shown instead."""
+    rec = recommend(compiled, support_answers)
+    text = render_text(rec, rulebase)
+    assert "Left at their neutral default" in text
+    assert "knowledge_location: Where does the knowledge an answer needs come from at answer time?" in text
+    markdown = render_markdown(rec, rulebase)
+    assert "Questions outside the answers contract" in markdown
+    assert "- knowledge_location (left at its neutral default): 'in_prompt': it arrives" in markdown
+    answered = recommend(compiled, {**support_answers, "knowledge_location": "corpus", "style_kind": "tone"})
+    html = render_html(answered, rulebase)
+    assert '<ul class="plain" id="extra-questions">' in html and "(answered: corpus)" in html
+    assert "(answered: tone)" in html and "Left at their neutral default" not in render_text(answered, rulebase)
+
+
+def test_a_capped_confidence_is_said_in_every_report(compiled, rulebase):
+    rec = recommend(compiled, {"external_knowledge": "none", "style_adaptation": "strong", "labeled_examples": "none"})
+    assert rec.confidence_capped_by == "nothing_to_train_on"
+    assert "The confidence is capped: rule nothing_to_train_on alone decides" in render_markdown(rec, rulebase)
+    assert "capped: rule nothing_to_train_on alone decides this verdict" in render_html(rec, rulebase)

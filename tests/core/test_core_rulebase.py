@@ -10,12 +10,15 @@ import yaml
 
 from advisor.engine import compile_rules, encode, _fires
 from advisor.errors import InputError
-from advisor.models import APPROACHES, CONTRACT_QUESTIONS
+from advisor.models import RECOMMENDABLE, CONTRACT_QUESTIONS
 from advisor.rulebase import check_rules, default_rules_text, dump_rules, load_rules, parse_rules, rules_schema
 
 HERE = Path(__file__).parent
 FACTORS = {"dynamic_data", "external_knowledge", "model_customization", "hallucination", "transparency", "cost",
-           "technical_expertise", "training_data", "privacy", "latency"}
+           "technical_expertise", "training_data", "privacy", "latency", "knowledge_location", "behaviour_kind"}
+EXTRA_QUESTIONS = {"knowledge_location": ("not_sure", "in_prompt", "corpus"),
+                   "style_kind": ("not_sure", "tone", "format")}
+CASE_LIBRARIES = sorted(HERE.glob("cases*.yaml"))
 
 
 def default_data() -> dict:
@@ -34,7 +37,22 @@ def test_contract_questions_ids_values_and_order_match_exactly(rulebase):
     ids = [q.id for q in rulebase.questions]
     assert ids[: len(CONTRACT_QUESTIONS)] == list(CONTRACT_QUESTIONS)
     for q in rulebase.questions:
-        assert tuple(v.value for v in q.values) == CONTRACT_QUESTIONS[q.id]
+        assert tuple(v.value for v in q.values) == {**CONTRACT_QUESTIONS, **EXTRA_QUESTIONS}[q.id]
+        assert (q.default is None) == (q.id in CONTRACT_QUESTIONS), q.id
+
+
+def test_extra_questions_default_to_a_neutral_answer_no_rule_reads(rulebase, compiled):
+    """Leaving the new questions out keeps an answers file's meaning: the default pulls nothing and fires nothing."""
+    for q in rulebase.questions[len(CONTRACT_QUESTIONS):]:
+        default = next(v for v in q.values if v.value == q.default)
+        assert not any(default.pull.values()) and default.label, q.id
+        assert not any(q.default in r.when.get(q.id, []) for r in rulebase.rules), q.id
+    contract_only = {"knowledge_change": "weekly", "external_knowledge": "most", "style_adaptation": "strong"}
+    explicit = {**contract_only, **{q: vs[0] for q, vs in EXTRA_QUESTIONS.items()}}
+    from advisor.engine import recommend
+
+    a, b = recommend(compiled, contract_only), recommend(compiled, explicit)
+    assert (a.recommendation, a.raw_scores, a.confidence) == (b.recommendation, b.raw_scores, b.confidence)
 
 
 def test_contract_table_in_models_matches_the_contract_text():
@@ -45,7 +63,7 @@ def test_contract_table_in_models_matches_the_contract_text():
     assert len(CONTRACT_QUESTIONS) == 10
 
 
-def test_factors_are_the_ten_named_ones_and_each_is_fed(rulebase):
+def test_factors_are_the_twelve_named_ones_and_each_is_fed(rulebase):
     assert {f.id for f in rulebase.factors} == FACTORS
     assert {q.factor for q in rulebase.questions} == FACTORS
 
@@ -54,23 +72,33 @@ def test_every_question_and_pull_is_documented(rulebase):
     for q in rulebase.questions:
         assert q.text.endswith("?") and len(q.help) > 40, q.id
         for v in q.values:
-            assert any(v.pull.get(a) for a in APPROACHES), f"{q.id}={v.value} has no pull"
+            if v.value == q.default:
+                continue  # the neutral default: no pull, by design
+            assert any(v.pull.get(a) for a in RECOMMENDABLE), f"{q.id}={v.value} has no pull"
             assert v.because and v.source, f"{q.id}={v.value} lacks because/source"
+
+
+def test_a_confidence_cap_must_be_a_share(write):
+    data = default_data()
+    data["rules"][0]["confidence_when_decisive"] = 1.5
+    assert any("rules[0].confidence_when_decisive" in p for p in problems_of(data, write))
+    data["rules"][0]["confidence_when_decisive"] = 0.25
+    assert problems_of(data, write) == []
 
 
 def test_every_rule_is_documented(rulebase):
     for rule in rulebase.rules:
         assert rule.because and rule.source, rule.id
-        assert any(rule.effect.get(a) for a in APPROACHES) or rule.note, rule.id
+        assert any(rule.effect.get(a) for a in RECOMMENDABLE) or rule.note, rule.id
 
 
 def test_every_approach_has_next_steps(rulebase):
-    for a in APPROACHES:
+    for a in RECOMMENDABLE:
         assert len(rulebase.approaches[a].next_steps) >= 3
 
 
 def _case_states(compiled):
-    cases = yaml.safe_load((HERE / "cases.yaml").read_text())["cases"]
+    cases = [c for path in CASE_LIBRARIES for c in yaml.safe_load(path.read_text())["cases"]]
     return [encode(compiled, c["answers"]) for c in cases]
 
 
@@ -82,7 +110,7 @@ def test_every_rule_fires_in_at_least_one_case(compiled):
 
 def test_every_value_of_every_question_appears_in_a_case(compiled):
     states = _case_states(compiled)
-    for qi, qid in enumerate(compiled.qids):
+    for qi, qid in enumerate(compiled.question_ids):
         seen = {s[qi] for s in states}
         for vi, value in enumerate(compiled.values[qi]):
             assert vi in seen, f"{qid}={value} appears in no case"
@@ -189,7 +217,7 @@ def test_load_rules_rejects_wrong_version_and_missing_file(write, tmp_path):
 
 
 def test_compile_is_plain_data(compiled):
-    assert isinstance(compiled.wpulls, tuple) and isinstance(compiled.wpulls[0][0][0], float)
+    assert isinstance(compiled.weighted_pulls, tuple) and isinstance(compiled.weighted_pulls[0][0][0], float)
     assert compiled.order == (0, 1, 2)
     assert compile_rules(load_rules()).importance == compiled.importance
 

@@ -144,7 +144,7 @@ CASES_TABLE = [
     Case("report-under-file", {"a.yaml": _yaml(ANSWERS), "f": "x"},
          ["report", "{tmp}/a.yaml", "-o", "{tmp}/f/r.html"], "not a folder"),
     Case("output-full-disk", {"a.yaml": _yaml(ANSWERS), "full": _full_disk("full")},
-         ["recommend", "{tmp}/a.yaml", "-o", "{tmp}/full"], "the disk is full"),
+         ["recommend", "{tmp}/a.yaml", "-o", "{tmp}/full"], "no space left on device"),
     Case("calibrate-over-its-cases", {"c.yaml": _yaml(CASES)}, ["calibrate", "{tmp}/c.yaml", "-o", "{tmp}/c.yaml"],
          "would overwrite the input"),
     Case("recommend-over-its-answers", {"a.yaml": _yaml(ANSWERS)}, ["recommend", "{tmp}/a.yaml", "-o", "{tmp}/a.yaml"],

@@ -43,7 +43,7 @@ def test_ask_end_of_input_at_the_first_question_keeps_the_saved_file(tmp_path, m
     result = invoke("ask", stdin="")
     assert result.exit_code == 130
     assert saved.read_bytes() == before
-    assert "Resuming from advisor-answers.yaml: 2 of 10" in result.output
+    assert "Resuming from advisor-answers.yaml: 2 of 12" in result.output
     assert "unchanged" in result.stderr
 
 
@@ -51,14 +51,15 @@ def test_ask_resumes_a_partial_file_and_a_second_interruption_keeps_every_answer
     saved = _save(tmp_path / "p.yaml", {"version": 1, "project": "Kept", "answers": PARTIAL})
     first = invoke("ask", "--save-answers", saved, stdin="light\n")  # answers question 3, then end of input
     assert first.exit_code == 130
-    assert "Question 3 of 10" in first.output and "Question 1 of 10" not in first.output
+    assert "Question 3 of 12" in first.output and "Question 1 of 12" not in first.output
     data = yaml.safe_load(saved.read_text())
     assert data["answers"] == {**PARTIAL, "style_adaptation": "light"} and data["project"] == "Kept"
     assert f"--save-answers {saved}" in first.stderr
-    rest = [SUPPORT[q] for q in list(SUPPORT)[3:]]
+    rest = [SUPPORT[q] for q in list(SUPPORT)[3:]] + ["", ""]  # Enter keeps the two new questions' default
     second = invoke("ask", "--save-answers", saved, stdin="\n".join(rest) + "\n")
     assert second.exit_code == 0, second.output
-    assert yaml.safe_load(saved.read_text())["answers"] == SUPPORT
+    assert yaml.safe_load(saved.read_text())["answers"] == {**SUPPORT, "knowledge_location": "not_sure",
+                                                            "style_kind": "not_sure"}
 
 
 def test_ask_with_standard_input_closed_exits_2_without_touching_files(tmp_path):

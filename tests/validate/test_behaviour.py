@@ -63,7 +63,7 @@ def test_bad_references_are_refused_with_the_line(tmp_path, row, message):
 # ---------------------------------------------------------------- the metric follows the task
 
 
-def test_the_rule_picks_accuracy_for_labels_chrf_for_free_text_and_contains_or_f1_for_knowledge():
+def test_the_rule_picks_accuracy_for_labels_chrf_for_free_text_and_answer_match_or_f1_for_knowledge():
     labels = [QAPair(r["question"], r["answer"]) for r in _intent_pairs()]
     assert choose_metric(labels, has_documents=False).metric == "accuracy"
     assert choose_metric(labels, has_documents=False).reported == ("accuracy", "macro_f1", "exact_match")
@@ -71,9 +71,11 @@ def test_the_rule_picks_accuracy_for_labels_chrf_for_free_text_and_contains_or_f
     task = choose_metric(text, has_documents=False)
     assert (task.kind, task.metric, task.reported) == ("text", "chrf", ("chrf", "bleu", "rouge_l", "f1"))
     facts = [QAPair(f"q{i}", f"{i} months") for i in range(10)]
-    assert choose_metric(facts, has_documents=True).metric == "contains"
+    short = choose_metric(facts, has_documents=True)
+    assert (short.metric, short.reported) == ("answer_match", ("answer_match", "contains", "f1", "exact_match"))
+    assert "answer match rule" in short.reason and "65% = 65 percent" in short.reason
     long = [QAPair(f"q{i}", f"a long expert answer number {i} that runs over many words") for i in range(10)]
-    assert choose_metric(long, has_documents=True).metric == "f1"
+    assert choose_metric(long, has_documents=True).reported == ("f1", "answer_match", "contains", "exact_match")
     forced = choose_metric(text, has_documents=False, override="rouge_l")
     assert forced.metric == "rouge_l" and "--metric rouge_l was given (the rule would pick chrf" in forced.reason
 
@@ -111,6 +113,7 @@ def test_metrics_come_from_the_libraries_and_take_the_best_reference():
 
 def test_answer_in_context_needs_the_whole_short_answer_or_most_of_a_long_one():
     assert answer_in_context("The warranty runs 36 months from delivery.", ["36 months"])
+    assert answer_in_context("The warranty runs thirty-six months from delivery.", ["36 months"])
     assert not answer_in_context("The warranty runs 36 weeks.", ["36 months"])
     long = "the virus binds the ACE2 receptor on epithelial cells of the lung"
     assert answer_in_context(
@@ -156,10 +159,17 @@ def test_the_number_of_demonstrations_follows_a_stated_rule_and_can_be_set():
 
 class _Rec:
     recommendation = "fine-tuning"
+    start_with = "fine-tuning"
     answers = {"style_adaptation": "strong"}
 
 
-def _run(metric_scores: dict[str, list[float]], base: list[float], task_kind: str = "text") -> ValidationRun:
+class _PromptFirst(_Rec):
+    start_with = "prompt"
+    answers = {"style_adaptation": "none", "external_knowledge": "none", "knowledge_change": "static"}
+
+
+def _run(metric_scores: dict[str, list[float]], base: list[float], task_kind: str = "text",
+         rec: type[_Rec] = _Rec) -> ValidationRun:
     task = choose_metric([QAPair(f"mr {i}", f"a sentence number {i} here") for i in range(len(base))], False)
     records = {
         a: [
@@ -184,10 +194,10 @@ def _run(metric_scores: dict[str, list[float]], base: list[float], task_kind: st
     per_q = {a: {r.line: r.score("chrf") or 0.0 for r in rows} for a, rows in records.items()}
     base_q = {i + 1: b for i, b in enumerate(base)}
     return evidence.summarise(
-        _Rec(),
+        rec(),
         task,
         results,
-        {"rag": "not applicable: no documents", "hybrid": "not applicable: no documents"},
+        {"rag": "no documents", "hybrid": "no documents"},
         per_q,
         base_q,
         records,
@@ -205,11 +215,21 @@ def test_when_prompting_ties_fine_tuning_the_verdict_says_examples_in_the_prompt
     verdict = out.verdict or ""
     assert "fine-tuning scored highest (chrf 0.52 against 0.20 for the untouched model); few-shot prompting (0.50) " \
         "is within the noise of it and cheaper, so the evidence favours few-shot prompting." in verdict
-    assert "Prompting with a few good examples is enough on this data" in verdict
-    assert out.approaches["rag"].to_json() == {"status": "not_applicable", "reason": "not applicable: no documents"}
+    assert "Few-shot prompting is enough on this data" in verdict
+    assert out.approaches["rag"].to_json() == {"status": "not_applicable", "reason": "no documents"}
     assert "style_adaptation" in {c.question for c in out.challenged_answers}
     ex = out.examples[0]
     assert set(ex.outputs) == {"untouched", "prompt", "fine-tuning"} and ex.input.startswith("mr ")
+
+
+def test_when_the_questionnaire_said_prompting_first_and_prompting_measured_best_they_agree():
+    n = 40
+    out = _run({"prompt": [0.7 if i % 2 else 0.8 for i in range(n)], "fine-tuning": [0.52] * n}, [0.2] * n,
+               rec=_PromptFirst)
+    assert out.best_measured == "prompt" and out.start_with == "prompt" and out.recommended == "fine-tuning"
+    assert out.favoured == "prompt" and out.agreement == "agrees" and out.agrees is True  # judged on start_with
+    assert "start there, as the questionnaire said." in (out.verdict or "")
+    assert "rather than with" not in (out.verdict or "")
 
 
 def test_when_fine_tuning_beats_prompting_beyond_the_noise_the_verdict_agrees():

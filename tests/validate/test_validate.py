@@ -4,6 +4,7 @@ backends reported while others run, stage reuse, and one real run on the bundled
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from advisor.backends import validate as v
 from advisor.backends.base import BuildSettings, QAPair
 from advisor.backends.metrics import choose_metric
+from advisor.backends.plan import resolve
 from advisor.backends.runner import Inputs as DataInputs
 from advisor.errors import InputError
 from advisor.runrecords import ArmResult
@@ -37,7 +39,8 @@ def _write_answers(folder: Path, approach: str, scores: list[float], base: list[
     folder = folder / approach
     folder.mkdir(parents=True)
     rows = [{"kind": "answer", "line": i + 1, "question": f"q{i}", "gold": "x", "response": "y", "sources": [],
-             "exact_match": s, "f1": s, "contains": s, "baseline": {"exact_match": b, "f1": b, "contains": b}}
+             "exact_match": s, "f1": s, "contains": s, "answer_match": s,
+             "baseline": {"exact_match": b, "f1": b, "contains": b, "answer_match": b}}
             for i, (s, b) in enumerate(zip(scores, base))]
     (folder / "answers.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
@@ -46,13 +49,16 @@ def _result(approach: str, scores: list[float], base: list[float]) -> ArmResult:
     mean = sum(scores) / len(scores)
     b = sum(base) / len(base)
     return ArmResult.model_validate({"status": "ok", "approach": approach, "questions": len(scores),
-                                     "answers": {"exact_match": mean, "f1": mean, "contains": mean},
-                                     "baseline": {"answers": {"exact_match": b, "f1": b, "contains": b}}})
+                                     "answers": {"exact_match": mean, "f1": mean, "contains": mean,
+                                                 "answer_match": mean},
+                                     "baseline": {"answers": {"exact_match": b, "f1": b, "contains": b,
+                                                              "answer_match": b}}})
 
 
 class _Rec:
     def __init__(self, recommendation: str, answers: dict[str, str]):
         self.recommendation = recommendation
+        self.start_with = recommendation  # no few-shot-prompting-first outcome in these runs
         self.answers = answers
 
 
@@ -76,12 +82,12 @@ def test_summarise_ranks_by_correctness_and_calls_out_the_questionnaire(tmp_path
     answers = {"external_knowledge": "none", "style_adaptation": "light", "knowledge_change": "static"}
     out = v.summarise_run(_Rec("fine-tuning", answers), _inputs(n), results, BuildSettings(), tmp_path)
     assert out.best_measured == "hybrid" and out.favoured == "hybrid" and out.agrees is False
-    assert out.agreement == "disagrees" and out.metric == "contains"
+    assert out.agreement == "disagrees" and out.metric == "answer_match"
     challenged = {c.question: c.evidence for c in out.challenged_answers}
-    assert "closed-book contains was 0.00 and retrieval lifted it to 1.00" in challenged["external_knowledge"]
+    assert "closed-book answer_match was 0.00 and retrieval lifted it to 1.00" in challenged["external_knowledge"]
     assert "from 0.50 (retrieval alone) to 1.00" in challenged["style_adaptation"]
     assert "knowledge_change" in challenged
-    assert "disagrees with the questionnaire, which recommended fine-tuning, contains 0.00: hybrid (1.00) and " \
+    assert "disagrees with the questionnaire, which recommended fine-tuning, answer_match 0.00: hybrid (1.00) and " \
         "rag (0.50) did measurably better" in (out.verdict or "")
     hybrid_vs_rag = next(c for c in out.comparisons if c.a == "hybrid" and c.b == "rag")
     assert hybrid_vs_rag.tie is False and hybrid_vs_rag.ci95 is not None and hybrid_vs_rag.ci95[0] > 0
@@ -99,7 +105,7 @@ def test_a_difference_inside_the_noise_is_a_tie_that_goes_to_the_cheaper_approac
     out = v.summarise_run(_Rec("hybrid", {}), _inputs(n), results, BuildSettings(), tmp_path)
     assert out.tied_with_best == ["rag", "hybrid"]
     assert out.best_measured == "hybrid" and out.favoured == "rag"  # the highest scorer is named as such
-    assert "hybrid scored highest (contains 0.70 against 0.00 for the untouched model); rag (0.60) is within the " \
+    assert "hybrid scored highest (answer_match 0.70 against 0.00 for the untouched model); rag (0.60) is within the " \
         "noise of it and cheaper, so the evidence favours rag." in (out.verdict or "")
     assert out.agreement == "cannot_tell" and out.agrees is None
     # The same numbers with rag recommended: the same answer, not an agreement bought by rag's lower price.
@@ -126,17 +132,18 @@ def test_a_failing_backend_is_reported_and_the_others_still_run(tmp_path, monkey
     """Orchestration only: the stages are faked, the rule base, split, summary and reports are real."""
     calls = []
 
-    def fake_stage(approach, inputs, docs_dir, qa_file, out, settings, progress):
+    def fake_stage(plan, inputs, docs_dir, qa_file, out, progress):
+        approach = plan.name
         calls.append(approach)
         if approach == "fine-tuning":
             raise RuntimeError("CUDA out of memory\nlong traceback text")
         scores = [1.0] * len(inputs.data.test) if approach == "rag" else [0.0] * len(inputs.data.test)
-        assert inputs.data.task.metric == "contains"
+        assert inputs.data.task.metric == "answer_match"
         _write_answers(out, approach, scores, [0.0] * len(inputs.data.test))
         return _result(approach, scores, [0.0] * len(inputs.data.test)), False
 
     monkeypatch.setattr(v, "run_stage", fake_stage)
-    monkeypatch.setattr("advisor.backends.evaluation.baseline_answers", lambda *a, **k: [])
+    monkeypatch.setattr("advisor.backends.evaluation.baseline_replies", lambda *a, **k: [])
     monkeypatch.setattr(v, "load_models", lambda settings, approaches: None)
     out = tmp_path / "out"
     lines = []
@@ -167,11 +174,16 @@ def test_a_finished_stage_is_reused_only_with_the_same_fingerprint(tmp_path):
 
 def test_fingerprint_changes_with_the_data_and_the_settings():
     inputs = _inputs(4)
-    a = v.fingerprint("rag", inputs, BuildSettings())
-    assert a == v.fingerprint("rag", inputs, BuildSettings())
-    assert a != v.fingerprint("rag", inputs, BuildSettings(seed=1))
-    assert a != v.fingerprint("rag", _inputs(5), BuildSettings())
-    assert a != v.fingerprint("hybrid", inputs, BuildSettings())
+    a = v.fingerprint(resolve("rag", BuildSettings()), inputs)
+    assert a == v.fingerprint(resolve("rag", BuildSettings()), inputs)
+    assert a != v.fingerprint(resolve("rag", BuildSettings(seed=1)), inputs)
+    assert a != v.fingerprint(resolve("rag", BuildSettings()), _inputs(5))
+    hybrid = resolve("hybrid", BuildSettings())
+    assert a != v.fingerprint(hybrid, inputs)
+    # where a reused index came from is recorded, but does not change what the stage measures
+    reusing = replace(hybrid, rag_index="/runs/x/rag")
+    assert v.fingerprint(reusing, inputs) == v.fingerprint(hybrid, inputs)
+    assert reusing.recorded()["hybrid"] == {"rag_index": "/runs/x/rag"} and hybrid.recorded()["hybrid"] == {}
 
 
 @pytest.mark.slow

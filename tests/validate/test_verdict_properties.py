@@ -10,8 +10,8 @@ import re
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from advisor.backends import decision, evidence
-from advisor.backends.base import APPROACHES, BuildSettings, QAPair
+from advisor.backends import arms, decision, evidence
+from advisor.backends.base import BuildSettings, QAPair
 from advisor.backends.metrics import choose_metric
 from advisor.runrecords import AnswerRecord, ArmResult, Baseline, ValidationRun
 
@@ -22,13 +22,14 @@ PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[Healt
 class _Rec:
     def __init__(self, recommendation: str):
         self.recommendation = recommendation
+        self.start_with = recommendation
         self.answers = {"external_knowledge": "most", "style_adaptation": "light"}
 
 
 def run_of(table: dict[str, list[float]], base: list[float], recommended: str = "rag") -> ValidationRun:
     """What `advisor validate` decides and says for these per-input scores (one metric, `contains`)."""
     n = len(base)
-    task = choose_metric([QAPair(f"q{i}", f"Farlane {i}") for i in range(n)], True)
+    task = choose_metric([QAPair(f"q{i}", f"Farlane {i}") for i in range(n)], True, "contains")
     assert task.metric == "contains"
     records = {
         arm: [AnswerRecord.model_validate({"line": i + 1, "question": f"q{i}", "gold": "g", "response": f"{arm} {i}",
@@ -57,10 +58,10 @@ def tables(draw, min_arms: int = 1) -> tuple[dict[str, list[float]], list[float]
     n = draw(st.integers(8, 40))
     binary = draw(st.booleans())
     rng = random.Random(draw(st.integers(0, 2**32 - 1)))
-    arms = draw(st.lists(st.sampled_from(APPROACHES), min_size=min_arms, max_size=4, unique=True))
+    drawn = draw(st.lists(st.sampled_from(arms.names()), min_size=min_arms, max_size=4, unique=True))
     levels = st.sampled_from([0.0, 0.05, 0.15, 0.3, 0.5, 0.7, 0.9, 1.0])
     base = _column(rng, n, draw(levels), binary)
-    return {arm: _column(rng, n, draw(levels), binary) for arm in sorted(arms, key=APPROACHES.index)}, base
+    return {arm: _column(rng, n, draw(levels), binary) for arm in sorted(drawn, key=arms.cost_rank)}, base
 
 
 @PROPERTY
@@ -84,9 +85,9 @@ def test_only_an_arm_that_beats_the_untouched_model_is_favoured_and_it_is_the_ch
     if run.favoured is None:
         return
     assert run.favoured in run.candidates and run.beats(run.favoured, "baseline")
-    top = max(run.candidates, key=lambda a: (run.score(a), -APPROACHES.index(a)))
+    top = max(run.candidates, key=lambda a: (run.score(a), -arms.cost_rank(a)))
     assert run.favoured == top or not run.beats(top, run.favoured)
-    cheaper = [a for a in run.candidates if APPROACHES.index(a) < APPROACHES.index(run.favoured)]
+    cheaper = [a for a in run.candidates if arms.cost_rank(a) < arms.cost_rank(run.favoured)]
     assert all(run.beats(top, a) for a in cheaper)  # a cheaper candidate tied with the top would have won
     assert run.prompt_enough == (run.favoured == "prompt")
 

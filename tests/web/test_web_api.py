@@ -37,11 +37,19 @@ def test_questions_are_the_rule_base_in_order_with_the_contract_values(client):
     data = client.get("/api/questions").json()
     rulebase = load_rules()
     assert [q["id"] for q in data["questions"]] == [q.id for q in rulebase.questions]
+    by_id = {q.id: q for q in rulebase.questions}
     for q in data["questions"]:
-        assert tuple(v["value"] for v in q["values"]) == CONTRACT_QUESTIONS[q["id"]]
-        assert q["default"] == "unknown" and q["text"]
+        assert tuple(v["value"] for v in q["values"]) == tuple(v.value for v in by_id[q["id"]].values)
+        assert q["text"] and q["default"] == (by_id[q["id"]].default or "unknown")
+    contract = [q for q in data["questions"] if q["id"] in CONTRACT_QUESTIONS]
+    assert [q["id"] for q in contract] == list(CONTRACT_QUESTIONS)
+    for q in contract:
+        assert tuple(v["value"] for v in q["values"]) == CONTRACT_QUESTIONS[q["id"]] and q["default"] == "unknown"
+    extra = {q["id"]: q for q in data["questions"] if q["id"] not in CONTRACT_QUESTIONS}
+    assert set(extra) == {"knowledge_location", "style_kind"}
+    assert all(q["default"] == "not_sure" and q["help"] and q["sources"] for q in extra.values())
     assert any(q["sources"] for q in data["questions"]) and any(q["help"] for q in data["questions"])
-    assert {a["id"] for a in data["approaches"]} == {"rag", "fine-tuning", "hybrid"}
+    assert {a["id"] for a in data["approaches"]} == {"rag", "fine-tuning", "hybrid"}  # the contract's three
 
 
 def test_recommend_gives_what_the_cli_gives_for_yaml_and_json(client, tmp_path):
@@ -97,7 +105,8 @@ def test_answers_download_is_the_answers_file_the_cli_reads(client, tmp_path):
     document = {"version": 1, "project": "Shop <b>bot</b>", "answers": {"knowledge_change": "Weekly"}, "costs": COSTS}
     text = client.post("/api/answers?format=yaml", json=document).text
     data = yaml.safe_load(text)
-    assert data["answers"]["knowledge_change"] == "weekly" and len(data["answers"]) == len(CONTRACT_QUESTIONS)
+    assert data["answers"]["knowledge_change"] == "weekly" and len(data["answers"]) == len(load_rules().questions)
+    assert data["answers"]["style_kind"] == "not_sure"  # a question outside the contract, at its neutral default
     assert data["project"] == "Shop <b>bot</b>" and data["costs"] == COSTS
     path = tmp_path / "downloaded.yaml"
     path.write_text(text)
@@ -117,6 +126,7 @@ BAD_DOCUMENTS = [
     ("empty", " "),
     ("unknown field", '{"version": 1, "answer": {}}'),
     ("bad costs", '{"version": 1, "answers": {}, "costs": {"queries_per_day": -1}}'),
+    ("answers without their wrapper", '{"knowledge_change": "weekly", "external_knowledge": "most"}'),
 ]
 
 
@@ -131,6 +141,25 @@ def test_bad_documents_answer_422_with_the_cli_message(client, tmp_path, what, b
     assert response.status_code == 422
     assert response.json() == {"detail": expected}
     assert client.get("/api/health").status_code == 200
+
+
+def test_plausible_mistakes_are_named_for_what_they_are(client):
+    flat = client.post("/api/recommend", json={"knowledge_change": "weekly", "external_knowledge": "most"})
+    assert flat.status_code == 422
+    assert "put them under 'answers:', with 'version: 1' beside it" in flat.json()["detail"]
+    assert "Field required" not in flat.json()["detail"]
+    for headers in ({}, {"content-type": "text/plain"}, {"content-type": "application/json"}):
+        sent = client.post("/api/recommend", content=SAMPLE_ANSWERS.read_text(), headers=headers)
+        assert sent.status_code == 422, headers
+        detail = sent.json()["detail"]
+        assert "the body reads as YAML: send YAML with content-type: application/yaml" in detail, detail
+
+
+def test_every_value_has_a_label_and_the_outcomes_name_prompting(client):
+    data = client.get("/api/questions").json()
+    assert all(v["label"] for q in data["questions"] for v in q["values"])
+    assert [o["id"] for o in data["outcomes"]] == ["prompt", "rag", "fine-tuning", "hybrid"]
+    assert data["outcomes"][0]["label"] == "Few-shot prompting first"
 
 
 def test_non_utf8_and_bad_query_are_one_line_4xx(client):
@@ -268,6 +297,16 @@ def test_questionnaire_page_has_a_radio_per_contract_value(client):
         for value in ("unknown", *values):
             assert f'name="{qid}" value="{value}"' in page, (qid, value)
         assert re.search(f'name="{qid}" value="unknown" checked', page)
+
+
+def test_questionnaire_page_shows_the_questions_outside_the_contract_at_their_default(client):
+    page = client.get("/").text
+    for q in load_rules().questions[len(CONTRACT_QUESTIONS):]:
+        assert q.text in page
+        for v in q.values:
+            assert f'name="{q.id}" value="{v.value}"' in page, (q.id, v.value)
+        assert re.search(f'name="{q.id}" value="{q.default}" checked', page)
+        assert not re.search(f'name="{q.id}" value="unknown" checked', page)
 
 
 def test_openapi_documents_the_api(client):

@@ -104,13 +104,15 @@ def test_clicking_answers_moves_the_verdict_without_reloading_and_lists_the_flip
     wanted = _engine({"style_adaptation": "strong"})
     assert wanted["recommendation"] == "fine-tuning"
     expect(page.locator("#recommendation")).to_have_attribute("data-value", "fine-tuning")
-    expect(page.locator("#verdict-status")).to_contain_text("confidence")
+    expect(page.locator("#verdict-status")).to_contain_text(f"confidence {wanted['confidence']:.2f}")
+    assert "%" not in page.locator("#verdict-status").inner_text()  # a heuristic score, not a probability
     assert page.evaluate("window.notReloaded") is True
     flips = page.locator("#flips [data-to]")
     expect(flips).to_have_count(len(wanted["flips"]))
     shown = {(to.evaluate("e => e.closest('li').dataset.question"), to.get_attribute("data-to")) for to in flips.all()}
     assert shown == {(f["question"], f["to"]) for f in wanted["flips"]}
-    assert page.locator("#ask-next").get_attribute("data-question") == wanted["unknowns"]["ask_next"][0]["question"]
+    assert page.locator("#ask-next").get_attribute("data-question") == wanted["ask_next"]
+    assert wanted["ask_next"] == wanted["unknowns"]["ask_next"][0]["question"]  # one question, whichever field
     score = float(page.locator('meter[data-approach="fine-tuning"]').get_attribute("value"))
     assert score == wanted["scores"]["fine-tuning"]
     factors = {row.get_attribute("data-factor") for row in page.locator("#factors tbody tr").all()}
@@ -123,10 +125,40 @@ def test_clicking_answers_moves_the_verdict_without_reloading_and_lists_the_flip
     ):
         _click(page, question, value)
     wanted = _engine({"knowledge_change": "static", "external_knowledge": "none", "style_adaptation": "none"})
-    assert wanted["prompt_first"]["applies"]
-    expect(page.locator("#prompt-first")).to_contain_text("prompting a general model alone may be enough")
+    assert wanted["prompt_first"]["applies"] and wanted["start_with"] == "prompt"
+    expect(page.locator("#prompt-first")).to_contain_text("few-shot prompting of a general model may be enough")
     expect(page.locator("#recommendation")).to_have_attribute("data-value", wanted["recommendation"])
+    expect(page.locator("#recommendation")).to_have_attribute("data-start-with", "prompt")
+    expect(page.locator("#recommendation")).to_have_text("Few-shot prompting first")
+    expect(page.locator("#fallback")).to_contain_text("If it falls short, the best of the three approaches")
     expect(page.locator("#rules li")).to_have_count(len(wanted["rules"]))
+
+
+def test_the_new_questions_move_the_verdict_off_the_hybrid(watched):
+    """Where the knowledge lives and what kind of behaviour is needed: a tone is set in the prompt, not trained."""
+    expect, page = _expect(), watched.page
+    page.goto("/")
+    both = {"knowledge_change": "weekly", "external_knowledge": "most", "style_adaptation": "strong",
+            "labeled_examples": "thousands", "ml_expertise": "strong"}
+    for question, value in both.items():
+        _click(page, question, value)
+    assert _engine(both)["recommendation"] == "hybrid"
+    expect(page.locator("#recommendation")).to_have_attribute("data-value", "hybrid")
+    expect(page.locator('input[name="style_kind"][value="not_sure"]')).to_be_checked()
+    _click(page, "style_kind", "tone")
+    wanted = _engine({**both, "style_kind": "tone"})
+    assert wanted["recommendation"] == "rag"
+    expect(page.locator("#recommendation")).to_have_attribute("data-value", "rag")
+    expect(page.locator("#rules li")).to_have_count(len(wanted["rules"]))
+    _click(page, "style_kind", "format")
+    _click(page, "knowledge_location", "corpus")
+    strict = {**both, "style_kind": "format", "knowledge_location": "corpus"}
+    assert _engine(strict)["recommendation"] == "hybrid"
+    expect(page.locator("#recommendation")).to_have_attribute("data-value", "hybrid")
+    _click(page, "labeled_examples", "none")  # nothing to train on: the verdict is forced, and says so
+    assert _engine({**strict, "labeled_examples": "none"})["confidence_capped_by"] == "nothing_to_train_on"
+    expect(page.locator("#recommendation")).to_have_attribute("data-value", "rag")
+    expect(page.locator("#verdict-status")).to_contain_text("capped: rule nothing_to_train_on alone decides it")
 
 
 def test_the_form_works_with_the_keyboard_alone(watched):
@@ -198,7 +230,9 @@ def test_load_an_answers_file_and_download_the_report_the_cli_writes(watched, tm
         page.click("#download-answers")
     saved = tmp_path / "downloaded.yaml"
     download.value.save_as(saved)
-    assert yaml.safe_load(saved.read_text()) == {**document, "costs": COSTS}
+    defaults = {q.id: q.default for q in load_rules().questions if q.default}  # every question is written out
+    assert yaml.safe_load(saved.read_text()) == {**document, "answers": {**document["answers"], **defaults},
+                                                 "costs": COSTS}
     assert json.loads(cli("recommend", str(saved), "--format", "json").stdout) == wanted
 
 
@@ -275,6 +309,9 @@ def test_runs_page_opens_a_report_with_evidence_and_follows_a_run_live(browser, 
         expect(page.locator('tr[data-run="live"] .detail')).to_contain_text("stage 3 of 5: rag")
         write_progress(runs / "live", 3)
         expect(page.locator('tr[data-run="live"] .detail')).to_contain_text("stage 4 of 5: fine-tuning")
+        # the rows were drawn again from the JSON API: who answered each arm, with tokens and cost, as text
+        expect(page.locator('tr[data-run="sample"] .arm-model[data-arm="RAG"]')).to_have_text(
+            "RAG: llama3.1:8b <b> (gpu-box:11434), 400 / 20 tokens, 0.2300 USD")
 
         page.click('a[href="/runs/sample"]')
         expect(page.locator("h2", has_text="Evidence")).to_be_visible()

@@ -54,6 +54,10 @@ def test_a_bad_rule_base_or_host_is_exit_2_before_listening(tmp_path):
         result.returncode == 2
         and result.stderr == f"error: --runs {bad}: is a file; give the folder that holds the validation runs\n"
     )
+    missing = tmp_path / "no-such-runs"
+    result = cli("serve", "--runs", str(missing), "--port", "0")  # refused, not served silently as an empty list
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"error: --runs {missing}: does not exist; give the folder")
     result = cli("serve", "--host", "no-such-host.invalid", "--port", "0")
     assert result.returncode == 2 and result.stderr.startswith("error: --host no-such-host.invalid: cannot resolve")
 

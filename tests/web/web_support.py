@@ -66,7 +66,10 @@ def validation_for(answers: dict[str, str], recommended: str) -> dict:
         "questions": 12, "held_out": 12, "train_pairs": 40, "seed": 0, "test_fraction": 0.25,
         "baseline": {"answers": {"contains": 0.1, "f1": 0.1, "exact_match": 0.0}},
         "approaches": {
-            "rag": block,
+            "rag": {**block, "answered_by": {"kind": "endpoint", "model": "llama3.1:8b <b>", "host": "gpu-box:11434"},
+                    "usage": {"answers": 12, "prompt_tokens": 4800, "completion_tokens": 240,
+                              "prompt_tokens_per_answer": 400.0, "completion_tokens_per_answer": 20.0,
+                              "cost": 0.00276, "cost_per_1000_answers": 0.23, "currency": "USD"}},
             "fine-tuning": {**block, "answers": {"contains": 0.25, "f1": 0.3, "exact_match": 0.0}, "retrieval": None},
             "hybrid": {"status": "failed", "approach": "hybrid", "error": "out of memory <script>alert(1)</script>"},
         },

@@ -15,8 +15,9 @@
   const state = { meta: null, costs: null, source: null, sent: 0, shown: 0 };
 
   const signed = (x) => (x > 0 ? "+" : x < 0 ? "−" : "±") + Math.abs(x).toFixed(2);
-  const pct = (x) => `${Math.round(x * 100)}%`;
-  const label = (approach) => state.meta?.approaches.find((a) => a.id === approach)?.label || approach;
+  const score = (x) => x.toFixed(2); // confidence is a heuristic from 0 to 1, not a probability: never a percentage
+  const outcome = (id) => state.meta?.outcomes.find((a) => a.id === id); // few-shot prompting first, or an approach
+  const label = (id) => outcome(id)?.label || id;
   const question = (id) => state.meta?.questions.find((q) => q.id === id);
   const questionText = (id) => question(id)?.text || id;
 
@@ -75,14 +76,20 @@
 
   function render(data) {
     const rec = data.recommendation;
-    status.textContent = `${label(rec)}, confidence ${pct(data.confidence)}`;
+    const first = data.start_with || rec; // "prompt": few-shot prompting first, rec being the best of the three
+    const fallback = first !== rec ? ` (if it falls short: ${label(rec)})` : "";
+    const capped = data.confidence_capped_by ? ` (capped: rule ${data.confidence_capped_by} alone decides it)` : "";
+    status.textContent = `${label(first)}${fallback}, confidence ${score(data.confidence)}${capped}`;
     status.dataset.recommendation = rec;
-    mini.textContent = `Verdict: ${label(rec)} (${pct(data.confidence)}) ↑`;
+    status.dataset.startWith = first;
+    mini.textContent = `Verdict: ${label(first)} (${score(data.confidence)}) ↑`;
     mini.hidden = false;
-    const info = state.meta?.approaches.find((a) => a.id === rec);
+    const info = outcome(first);
     const parts = [
-      el("p", { class: "recommendation", id: "recommendation", "data-value": rec }, label(rec)),
+      el("p", { class: "recommendation", id: "recommendation", "data-value": rec, "data-start-with": first }, label(first)),
       info?.summary ? el("p", {}, info.summary) : null,
+      first !== rec ? el("p", { id: "fallback" }, "If it falls short, the best of the three approaches: ",
+        el("strong", {}, label(rec)), ".") : null,
       scores(data),
       askNext(data),
       flips(data),
@@ -109,23 +116,23 @@
         el("span", { class: `num ${best}` }, value.toFixed(2)),
       );
     }
-    return section(`Scores (confidence ${pct(data.confidence)})`, "", grid);
+    return section(`Scores (confidence ${score(data.confidence)} of 1)`, "", grid);
   }
 
   function askNext(data) {
     const unknowns = data.unknowns;
     if (!unknowns) return null;
-    const first = unknowns.ask_next?.[0];
+    const next = data.ask_next; // the one rule's answer; unknowns.ask_next[0] is the same question, with its reason
+    const reason = unknowns.ask_next?.find((r) => r.question === next)?.reason;
     const items = [];
     items.push(el("p", {}, unknowns.decided
       ? "The unknown answers cannot change the verdict, whatever they turn out to be."
       : `The unknown answers could still change the verdict (to ${label(unknowns.could_become)}).`));
-    if (first) {
-      items.push(el("p", { id: "ask-next", "data-question": first.question },
-        "Answer next: ", el("a", { href: `#q-${first.question}` }, questionText(first.question)),
-        ` (${first.reason}).`));
+    if (next) {
+      items.push(el("p", { id: "ask-next", "data-question": next },
+        "Answer next: ", el("a", { href: `#q-${next}` }, questionText(next)), reason ? ` (${reason}).` : "."));
     }
-    return section("Most informative unanswered question", "ask-next", ...items);
+    return section("Most informative question to answer next", "ask-next", ...items);
   }
 
   function flips(data) {
@@ -151,8 +158,8 @@
   function promptFirst(data) {
     const advice = data.prompt_first;
     if (!advice || !advice.applies) return null;
-    return section("Prompt first", "prompt-first", el("p", { id: "prompt-first" }, advice.message),
-      el("ol", {}, advice.how_to_test.map((step) => el("li", {}, step))));
+    return section(label("prompt"), "prompt-first", el("p", { id: "prompt-first" }, advice.message),
+      el("p", { class: "muted" }, advice.source)); // its steps are the verdict's next steps
   }
 
   function factors(data) {
@@ -196,7 +203,8 @@
         ...[r.tokens_per_query, r.inference_per_month, r.fixed_per_month, r.total_per_month].map((x, i) =>
           el("td", { class: "num" }, Number(x).toLocaleString("en", { maximumFractionDigits: i ? 2 : 0, minimumFractionDigits: i ? 2 : 0 })))))));
     return section("Estimated cost a month", "", el("div", { class: "table-wrap" }, table),
-      el("p", {}, c.break_even.text),
+      c.guessed?.length ? el("p", { class: "muted", id: "costs-guessed" }, `Figures rest on guessed defaults: ${c.guessed.join(", ")}.`) : null,
+      el("p", { id: "break-even" }, c.break_even.text),
       el("details", {}, el("summary", {}, "Assumptions"), el("ul", {}, c.assumptions.map((a) => el("li", {}, a)))));
   }
 

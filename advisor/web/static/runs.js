@@ -24,16 +24,30 @@
     return run.verdict;
   }
 
+  function armModel(a) {
+    const tokens = a.tokens ? `, ${a.tokens} tokens` : "";
+    const cost = a.cost ? `, ${a.cost}` : "";
+    return el("div", { class: "arm-model", "data-arm": a.arm }, `${a.arm}: `, el("code", {}, a.model),
+      ` (${a.where})${tokens}${cost}`);
+  }
+
+  function answeredBy(run) {
+    const parts = (run.arms || []).map(armModel);
+    if (run.model_warning) parts.push(el("div", { class: "warning" }, "not all arms answered with the same base model"));
+    return el("td", { class: "answered" }, ...parts);
+  }
+
   function row(run) {
     const agreement = run.agreement ? ` (${run.agreement.replace("_", " ")})` : "";
     const inconclusive = run.status === "done" && run.best_measured ? "none: inconclusive" : "–";
     return el("tr", { "data-run": run.name, "data-status": run.status },
       el("td", {}, el("a", { href: `/runs/${encodeURIComponent(run.name)}` }, run.name)),
       el("td", { class: `status-${run.status}` }, run.status),
-      el("td", {}, run.recommended || "–"),
+      el("td", {}, run.start_with === "prompt" ? `prompt, then ${run.recommended}` : run.recommended || "–"),
       el("td", {}, run.best_measured || "–"),
       el("td", {}, (run.favoured || inconclusive) + agreement),
-      el("td", { class: "detail" }, detailText(run)));
+      el("td", { class: "detail" }, detailText(run)),
+      answeredBy(run));
   }
 
   async function pollList(table) {
