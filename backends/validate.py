@@ -22,10 +22,11 @@ from advisor.backends.base import BuildSettings
 from advisor.backends.plan import ArmPlan
 from advisor.backends.options import EndpointOptions
 from advisor.backends.runner import Inputs as DataInputs
-from advisor.errors import InputError
+from advisor.errors import InputError, first_line
 from advisor.samplesize import MEASURABLE_INPUTS, pairs_for
 from advisor.runrecords import (
     MANIFEST_FILE,
+    PROGRESS_FILE,
     VALIDATION_FILE,
     ArmResult,
     Measurements,
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
     from advisor.models import AnswersFile, RuleBase
 
 STAGE_FILE = "stage.json"
-PROGRESS_FILE = "progress.json"  # the stage now running, for readers such as `advisor serve`
 MIN_PAIRS = 20
 MIN_TEST = 8
 
@@ -385,7 +385,7 @@ def validate(
             echo(f"interrupted during {approach}; finished stages are kept and reused by the next run")
             raise
         except Exception as exc:  # one backend failing must not sink the others
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            reason = first_line(exc)
             results[approach] = ArmResult(status="failed", approach=approach, error=reason)
             note = f" — FAILED: {reason}"
         seconds = time.perf_counter() - started
