@@ -14,7 +14,7 @@ from pathlib import Path
 
 from advisor.backends.base import DEFAULT_EMBEDDER
 from advisor.backends.shared import load_once
-from advisor.errors import InputError
+from advisor.errors import InputError, first_line
 
 _DEFAULT_ALIASES = {DEFAULT_EMBEDDER.lower(), "sentence-transformers/all-minilm-l6-v2", "minilm", "default"}
 
@@ -118,12 +118,7 @@ def load_embedder_tokenizer(name: str):
     try:
         return AutoTokenizer.from_pretrained(source.path)
     except (OSError, ValueError) as exc:
-        raise InputError(f"embedder '{name}': its tokenizer could not be loaded ({_first_line(exc)})") from None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+        raise InputError(f"embedder '{name}': its tokenizer could not be loaded ({first_line(exc)})") from None
 
 
 class Embedder:
@@ -143,7 +138,7 @@ class Embedder:
             self.model = SentenceTransformer(self.source.path, device=device)
         except (OSError, ValueError) as exc:
             raise InputError(
-                f"embedder '{name}' could not be loaded as a sentence-transformers model ({_first_line(exc)})"
+                f"embedder '{name}' could not be loaded as a sentence-transformers model ({first_line(exc)})"
             ) from None
 
     @property

@@ -289,7 +289,7 @@ def test_a_file_that_is_not_an_answers_file_is_named_for_what_it_is(given, says,
 
 def test_validate_writes_the_report_that_report_validation_writes(tmp_path, write, rulebase, compiled):
     from advisor.answers import load_answers
-    from advisor.backends.validate import Inputs, write_reports
+    from advisor.backends.validate import ValidationInputs, write_reports
 
     costs = {"queries_per_day": 100, "tokens_per_query": 500}
     answers_path = write("answers.yaml", {"version": 1, "project": "Acme", "answers": {"knowledge_change": "weekly"},
@@ -298,7 +298,7 @@ def test_validate_writes_the_report_that_report_validation_writes(tmp_path, writ
     rec = recommend(compiled, answers)
     run = {**VALIDATION, "answers": dict(answers)}  # the run of these answers: evidence belongs to its project
     run_dir = write("run/validation.json", run).parent
-    inputs = Inputs(rulebase, rec, document.project, None, {})  # the data are not read by the report
+    inputs = ValidationInputs(rulebase, rec, document.project, None, {})  # the data are not read by the report
     inputs.document = document
     write_reports(run_dir, rec, inputs, ValidationRun.model_validate(run), answers_path)
     for name in ("report.md", "report.html"):

@@ -91,11 +91,12 @@ def test_a_run_interrupted_before_its_first_stage_can_be_resumed_into_the_same_f
     out = tmp_path / "run"
     write_progress(out, 0)  # Ctrl-C while loading the models leaves only progress.json
     sample = ROOT / "sample"
-    v.prepare(sample / "answers.yaml", sample / "docs", sample / "qa.jsonl", out, BuildSettings(), ["rag"])  # no raise
+    files = (sample / "answers.yaml", sample / "docs", sample / "qa.jsonl")
+    v.prepare_validation(*files, out, BuildSettings(), ["rag"])  # no raise
     (out / v.PROGRESS_FILE).unlink()
     (out / "notes.txt").write_text("mine")
     with pytest.raises(InputError, match="holds other files"):  # a folder of someone else's is still refused
-        v.prepare(sample / "answers.yaml", sample / "docs", sample / "qa.jsonl", out, BuildSettings(), ["rag"])
+        v.prepare_validation(*files, out, BuildSettings(), ["rag"])
 
 
 def test_everything_a_rule_base_author_wrote_is_escaped_on_the_pages(tmp_path):
