@@ -6,7 +6,7 @@ import itertools
 import random
 
 import pytest
-from analyses_support import random_answers
+from tests.support.analyses import random_answers
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

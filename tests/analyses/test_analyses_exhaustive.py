@@ -15,7 +15,7 @@ from advisor.analyses.exhaustive import exhaustive_lint
 from advisor.engine import analyse, compile_rules, encode, pick, raw_state
 from advisor.models import RECOMMENDABLE, RuleBase
 
-from analyses_support import random_answers
+from tests.support.analyses import random_answers
 
 
 @pytest.fixture(scope="module")

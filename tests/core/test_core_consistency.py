@@ -15,8 +15,8 @@ import re
 import pytest
 import yaml
 from click.testing import CliRunner
-from cli_support import assert_input_error
-from core_support import SUPPORT, VALIDATION
+from tests.support.cli import assert_input_error
+from tests.support.core import SUPPORT, VALIDATION
 
 from advisor import cli
 from advisor.analyses.adaptive import AdaptiveSession

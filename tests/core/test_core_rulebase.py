@@ -224,7 +224,7 @@ def test_compile_is_plain_data(compiled):
 
 def test_extra_question_with_neutral_default_leaves_contract_answers_alone(write, rulebase, compiled):
     from advisor.engine import raw_scores
-    from core_support import SUPPORT
+    from tests.support.core import SUPPORT
 
     data = default_data()
     data["questions"].append({

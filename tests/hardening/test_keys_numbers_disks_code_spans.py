@@ -16,7 +16,7 @@ import click
 import pytest
 import yaml
 from click.testing import CliRunner
-from hardening_support import ANSWERS, SUPPORT, VALIDATION
+from tests.support.hardening import ANSWERS, SUPPORT, VALIDATION
 from markdown_it import MarkdownIt
 
 from advisor.analyses.costs import estimate_costs, parse_costs, render_markdown

@@ -8,7 +8,7 @@ import socket
 
 import httpx
 import pytest
-from web_support import Server, cli, write_progress
+from tests.support.web import Server, cli, write_progress
 
 from advisor.backends import validate as v
 from advisor.errors import InputError
@@ -84,7 +84,7 @@ def test_validate_progress_is_written_atomically_per_stage_and_marked_done(tmp_p
 
 
 def test_a_run_interrupted_before_its_first_stage_can_be_resumed_into_the_same_folder(tmp_path):
-    from web_support import ROOT
+    from tests.support.web import ROOT
 
     from advisor.backends.base import BuildSettings
 
@@ -100,7 +100,7 @@ def test_a_run_interrupted_before_its_first_stage_can_be_resumed_into_the_same_f
 
 
 def test_everything_a_rule_base_author_wrote_is_escaped_on_the_pages(tmp_path):
-    from web_support import ROOT
+    from tests.support.web import ROOT
 
     text = (ROOT / "rules" / "default.yaml").read_text()
     hostile = '<img src=x onerror="alert(1)">'
