@@ -12,7 +12,7 @@ from tests.support.cli import assert_input_error
 from advisor import cli
 from advisor.models import CaseReportOut, RecommendationOut
 
-from tests.support.core import SUPPORT
+from tests.support.core import SUPPORT, VALIDATION
 
 
 @pytest.fixture
@@ -74,8 +74,6 @@ def test_report_html_and_markdown(runner, answers_file, tmp_path, validation_dir
 
 
 def test_report_refuses_another_projects_run_unless_told_and_then_warns(runner, answers_file, tmp_path, write):
-    from core_support import VALIDATION
-
     theirs = {**SUPPORT, "external_knowledge": "none", "style_adaptation": "strong"}
     other = write("other/validation.json", {**VALIDATION, "answers": theirs}).parent
     out = tmp_path / "r.md"
