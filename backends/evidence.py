@@ -382,8 +382,11 @@ def _lead(run: ValidationRun) -> list[str]:
 
 
 def _difference(c: Comparison) -> str:
+    """The difference with its own 95% interval and, since the tie is decided on it, the adjusted p-value."""
     low, high = c.ci95 or (0.0, 0.0)
-    return f"{_name(c.a)} minus {_name(c.b)} {c.difference or 0.0:+.2f}, 95% interval {low:+.2f} to {high:+.2f}"
+    adjusted = f", adjusted p {c.p_adjusted:.2f}" if c.p_adjusted is not None else ""
+    return (f"{_name(c.a)} minus {_name(c.b)} {c.difference or 0.0:+.2f}, 95% interval {low:+.2f} to {high:+.2f}"
+            f"{adjusted}")
 
 
 def agreement_sentence(run: ValidationRun, finding: Finding | None) -> str:

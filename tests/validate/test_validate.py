@@ -246,7 +246,7 @@ def test_the_issues_small_run_favours_rag_or_is_inconclusive_and_never_says_prom
     assert run["decision"]["adjustment"] == "holm" and run["decision"]["comparisons"] == 6
     assert run["favoured"] in ("rag", None), verdict
     assert run["prompt_enough"] is False and "enough" not in verdict
-    scores = {a: run["approaches"][a]["answers"]["contains"] for a in ("prompt", "rag", "fine-tuning")}
+    scores = {a: run["approaches"][a]["answers"][run["metric"]] for a in ("prompt", "rag", "fine-tuning")}
     assert scores[run["best_measured"]] == max(scores.values())
     if run["favoured"] is None:
         assert run["inconclusive"] and "the run is inconclusive on 8 inputs" in verdict
