@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from advisor.backends.base import DEFAULT_EMBEDDER
+from advisor.backends.hubcache import in_hub_cache
 from advisor.backends.shared import load_once
 from advisor.errors import InputError, first_line
 
@@ -50,15 +51,8 @@ def _folder_fingerprint(folder: Path) -> str:
 
 
 def _in_hub_cache(repo_id: str) -> bool:
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:  # pragma: no cover - sentence-transformers always brings it
-        return False
-    candidates = [repo_id] if "/" in repo_id else [repo_id, f"sentence-transformers/{repo_id}"]
-    try:
-        return any(isinstance(try_to_load_from_cache(repo, "config.json"), str) for repo in candidates)
-    except ValueError:  # not a valid repository id
-        return False
+    """Bare names are also looked up under sentence-transformers/, as sentence-transformers itself does."""
+    return in_hub_cache([repo_id] if "/" in repo_id else [repo_id, f"sentence-transformers/{repo_id}"])
 
 
 def resolve_embedder(name: str) -> EmbedderSource:

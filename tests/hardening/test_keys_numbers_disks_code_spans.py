@@ -22,7 +22,7 @@ from markdown_it import MarkdownIt
 from advisor.analyses.costs import estimate_costs, parse_costs, render_markdown
 from advisor.cli import main
 from advisor.errors import InputError
-from advisor.exits import exit_statuses
+from advisor.commandline.exits import exit_statuses
 from advisor.rulebase import default_rules_text
 
 
