@@ -9,5 +9,5 @@ SUPPORT = {
 }
 ANSWERS = {"version": 1, "project": "Demo", "answers": SUPPORT}
 CASES = {"version": 1, "cases": [{"name": "one", "expected": "rag", "why": "because", "answers": SUPPORT}]}
-VALIDATION = {"version": 1, "recommended": "rag", "best_measured": "rag", "agrees": True,
+VALIDATION = {"version": 1, "recommended": "rag", "best_measured": "rag", "agrees": True, "answers": SUPPORT,
               "approaches": {"rag": {"status": "ok", "answers": {"contains": 0.5, "f1": 0.4}}}}
