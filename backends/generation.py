@@ -79,9 +79,9 @@ def answerer(settings: BuildSettings) -> ChatModel:
         from advisor.backends.endpoint import shared_client
 
         return shared_client(settings.endpoint, settings.seed)
-    from advisor.backends.generator import shared_generator
+    from advisor.backends.generator import generator_for
 
-    return shared_generator(settings.generator, settings.device)
+    return generator_for(settings)
 
 
 def questions_per_call(settings: BuildSettings) -> int:
