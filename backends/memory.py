@@ -28,13 +28,20 @@ if TYPE_CHECKING:
     from advisor.backends.plan import ArmPlan
 
 GB = 1e9
-CHARS_PER_TOKEN = 3.0  # fewer characters a token than English BPE's ~4, so lengths are over-, not under-counted
-TEMPLATE_TOKENS = 48  # the chat template and system prompt around a question
-# Activations kept for the backward pass, per token and layer, in units of the hidden and MLP widths
-# (norms, q/k/v/o, rotary copies, residuals and LoRA dropout copies; gate, up, their product and down's input).
-ACT_HIDDEN = 18
-ACT_MLP = 6
+CHARS_PER_TOKEN = 3.5  # English BPE takes about 4 (the sample: questions 4.5, short answers 2.8, documents 4.0)
+TEMPLATE_TOKENS = 32  # the chat template and system prompt around a question (SmolLM2: 26)
+# Activations kept for the backward pass, per token and layer, in units of the hidden and MLP widths (norms,
+# q/k/v/o, rotary copies, residuals and LoRA's dropout copies; gate, up, their product and down's input), held
+# as fp32 whatever the weights: RMSNorm, softmax and rotary upcast, and peft casts LoRA's input to the adapter's
+# fp32 (measured on CPU: bf16 weights kept 96 % of fp32's activation memory). Fitted to the peaks measured.
+ACT_HIDDEN = 14
+ACT_MLP = 5
+ACT_BYTES = 4
 ATTN_SCORES = 2  # attention weights and their softmax, kept per head where attention is not fused (CPU, MPS)
+# With checkpointing only each layer's input is kept and one layer is recomputed at a time; on CPU the process
+# still held 54-65 % of the activation memory measured without it (glibc keeps what the recomputation frees),
+# so there the saving is taken as measured rather than as the arithmetic says.
+CPU_CHECKPOINT_SHARE = 0.65
 NF4_BYTES = 0.5 + 1 / 64 + 4 / (64 * 256)  # 4 bits, an 8-bit scale per 64 weights, a fp32 scale per 256 scales
 ADAPTER_BYTES = 16  # fp32 weight, gradient and AdamW's two moments per LoRA parameter
 RUNTIME = {"cuda": 0.6 * GB, "cpu": 0.5 * GB}  # CUDA context and kernels; on CPU torch and transformers themselves
@@ -54,6 +61,7 @@ class ModelShape:
     vocab: int
     tied: bool
     context: int
+    stored: str = "fp32"  # the dtype of the weights on disk (config's torch_dtype): a CPU load converts from it
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "ModelShape":
@@ -81,6 +89,8 @@ class ModelShape:
             vocab=int(field("vocab_size")),
             tied=bool(config.get("tie_word_embeddings", True)),
             context=int(field("max_position_embeddings", "n_positions", "seq_length", default=2048)),
+            stored={"bfloat16": "bf16", "float16": "fp16"}.get(str(config.get("torch_dtype") or config.get("dtype")),
+                                                               "fp32"),
         )
 
     @property
@@ -125,6 +135,11 @@ class Workload:
     accumulation: int = 1
 
 
+def gb(size: float) -> str:
+    """Bytes as gigabytes, with two decimals below one."""
+    return f"{size / GB:.2f} GB" if size < GB else f"{size / GB:.1f} GB"
+
+
 @dataclass(frozen=True)
 class Estimate:
     """Bytes one arm needs, by part, for one precision choice; `total` is what is compared with the device."""
@@ -137,25 +152,31 @@ class Estimate:
     activations: float
     kv_cache: float
     runtime: float
+    copies: int = 1
+    loading: float = 0.0  # a CPU load's peak: the file's weights and the converted copy at once
 
     @property
     def total(self) -> float:
-        return self.weights + self.adapter + max(self.activations, self.kv_cache) + self.runtime
+        held = self.weights + self.adapter + max(self.activations, self.kv_cache)
+        return max(held, self.loading) + self.runtime
 
     def describe(self) -> str:
         """'17.4 GB (weights 16.1 GB bf16, adapter and optimiser 0.2 GB, activations 0.9 GB, ...)'."""
         kind = "NF4" if self.quantize else self.dtype
-        parts = [f"weights {self.weights / GB:.1f} GB {kind}"]
+        parts = [f"weights {gb(self.weights)} {kind}"
+                 + (" in two copies, the tuned model's and the untouched one's" if self.copies > 1 else "")]
         if self.adapter:
-            parts.append(f"adapter and optimiser {self.adapter / GB:.1f} GB")
+            parts.append(f"adapter and optimiser {gb(self.adapter)}")
         if self.activations:
-            parts.append(f"activations {self.activations / GB:.1f} GB"
-                         + (" with checkpointing" if self.checkpointing else ""))
-        parts.append(f"KV cache {self.kv_cache / GB:.1f} GB")
-        return f"{self.total / GB:.1f} GB ({', '.join(parts)})"
+            parts.append(f"activations {gb(self.activations)}" + (" with checkpointing" if self.checkpointing else ""))
+        parts.append(f"answering {gb(self.kv_cache)}")
+        if self.loading > self.weights + self.adapter + max(self.activations, self.kv_cache):
+            parts.append(f"loading {gb(self.loading)}, converting the weights from the file's dtype")
+        return f"{gb(self.total)} ({', '.join(parts)})"
 
     def to_json(self) -> dict[str, Any]:
         return {"estimate_mb": round(self.total / 1e6, 1), "weights_mb": round(self.weights / 1e6, 1),
+                "loading_mb": round(self.loading / 1e6, 1),
                 "adapter_mb": round(self.adapter / 1e6, 1), "activations_mb": round(self.activations / 1e6, 1),
                 "kv_cache_mb": round(self.kv_cache / 1e6, 1), "runtime_mb": round(self.runtime / 1e6, 1)}
 
@@ -174,19 +195,28 @@ def estimate(shape: ModelShape, work: Workload, dtype: str, quantize: str | None
     if work.train_batch:
         adapter = shape.lora_params(work.rank, work.targets) * ADAPTER_BYTES
         seq, tokens = work.train_tokens, work.train_batch * work.train_tokens
-        per_layer = b * (ACT_HIDDEN * shape.hidden + ACT_MLP * shape.intermediate
-                         + (0 if fused else ATTN_SCORES * shape.heads * seq))
-        kept = shape.layers * tokens * (b * shape.hidden if checkpointing else per_layer)
-        recomputed = tokens * per_layer if checkpointing else 0.0
+        per_layer = ACT_BYTES * (ACT_HIDDEN * shape.hidden + ACT_MLP * shape.intermediate
+                                 + (0 if fused else ATTN_SCORES * shape.heads * seq))
+        full = shape.layers * tokens * per_layer
+        if not checkpointing:
+            kept = full
+        elif device.startswith("cuda"):  # each layer's input, and one layer's activations while it is recomputed
+            kept = shape.layers * tokens * ACT_BYTES * shape.hidden + tokens * per_layer
+        else:
+            kept = CPU_CHECKPOINT_SHARE * full
         logits = work.train_batch * work.loss_tokens * shape.vocab * (b + 8)  # logits, fp32 copy, its gradient
-        activations = kept + recomputed + logits
+        activations = kept + logits
     context = work.prompt_tokens + work.new_tokens
     kv = 2 * shape.layers * shape.kv_heads * shape.head_dim * context * work.answer_batch * b
     prefill = work.answer_batch * work.prompt_tokens * b * (4 * shape.hidden + 3 * shape.intermediate
                                                            + (0 if fused else shape.heads * work.prompt_tokens))
     kv_cache = kv + prefill + work.answer_batch * shape.vocab * 8
     runtime = RUNTIME["cuda" if device.startswith("cuda") else "cpu"]
-    return Estimate(dtype, quantize, checkpointing, weights, adapter, activations, kv_cache, runtime)
+    loading = 0.0
+    if device == "cpu" and not quantize and shape.stored != dtype:  # the file's copy is read whole, then converted
+        loading = shape.params * (BYTES[shape.stored] + b) + (work.copies - 1) * shape.params * b
+    return Estimate(dtype, quantize, checkpointing, weights, adapter, activations, kv_cache, runtime, work.copies,
+                    loading)
 
 
 # ---------------------------------------------------------------------------------------------- inputs
@@ -362,7 +392,7 @@ def refusal(arm: str, found: Estimate, available: float, shape: ModelShape, work
     where = "free on" if device.startswith("cuda") else "available per process on"
     advice = f"it would fit with {'; or '.join(fits)}" if fits else \
         "nothing here makes it fit: use a device with more memory or a smaller --generator"
-    return (f"memory check: {arm} needs about {found.describe()}, but {available / GB:.1f} GB is {where} "
+    return (f"memory check: {arm} needs about {found.describe()}, but {gb(available)} is {where} "
             f"{device}; {advice} (more processes do not help: each holds all the weights)")
 
 
@@ -387,7 +417,7 @@ def fixes(found: Estimate, available: float, shape: ModelShape, work: Workload, 
     for label, change in tries:
         got = _with(found, shape, work, device, **change)
         if got.total <= available:
-            fits.append(f"{label} ({got.total / GB:.1f} GB)")
+            fits.append(f"{label} ({gb(got.total)})")
     if not fits and len(tries) > 1:
         together: dict[str, Any] = {}
         for _, change in tries:
@@ -395,7 +425,7 @@ def fixes(found: Estimate, available: float, shape: ModelShape, work: Workload, 
         got = _with(found, shape, work, device, **together)
         if got.total <= available:
             fits.append(f"{' and '.join(label.split(' (')[0] for label, _ in tries)} together "
-                        f"({got.total / GB:.1f} GB)")
+                        f"({gb(got.total)})")
     return fits
 
 

@@ -388,13 +388,19 @@ def make_accelerator(device: str, accumulation: int, dtype: str = "fp32"):
     """An `accelerate.Accelerator` on the launched process group (or a plain single process), autocasting to the
     weights' dtype (mixed precision: the fp32 adapter's matmuls run in bf16/fp16, its weights and AdamW stay fp32)."""
     from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
 
     from advisor.backends import distributed
     from advisor.backends.precision import mixed_precision
 
     distributed.ensure_group()
-    return Accelerator(cpu=device == "cpu", gradient_accumulation_steps=accumulation,
-                       mixed_precision=mixed_precision(dtype))
+    wanted = mixed_precision(dtype)
+    held = AcceleratorState._shared_state.get("_mixed_precision")  # read without creating the state
+    if held is not None and str(held) != wanted:
+        # accelerate keeps one mixed-precision setting per process; a later run (a test, a notebook, `advisor
+        # serve`) may hold its weights in another dtype. Only the setting is reset; the process group stays.
+        AcceleratorState._reset_state(reset_partial_state=False)
+    return Accelerator(cpu=device == "cpu", gradient_accumulation_steps=accumulation, mixed_precision=wanted)
 
 
 def prepare_for_training(model: Any, config: TrainConfig) -> None:
