@@ -100,7 +100,10 @@ def answered_by(settings: BuildSettings, arm: str) -> AnsweredBy:
         from advisor.backends.endpoint import host_of
 
         return AnsweredBy(kind="endpoint", model=settings.endpoint.model, host=host_of(settings.endpoint.url))
-    return AnsweredBy(kind="local", model=local_name(settings.generator), device=settings.device)
+    from advisor.backends.precision import resolve_dtype
+
+    precision = "nf4" if settings.quantize else resolve_dtype(settings.device, settings.dtype)
+    return AnsweredBy(kind="local", model=local_name(settings.generator), device=settings.device, precision=precision)
 
 
 def local_name(generator: str) -> str:

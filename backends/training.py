@@ -445,6 +445,10 @@ def train_lora(
     world = distributed.world()
     per_process = distributed.per_process_batch(config.batch_size, config.accumulation, world)
     distributed.check_sizes(len(train_examples), None, world)
+    if device.startswith("cuda"):  # the peak recorded is this run's, not an earlier stage's of the process
+        import torch
+
+        torch.cuda.reset_peak_memory_stats()
     run = _set_up(model, train_examples, config, pad_id, device, world)
     rng = random.Random(config.seed)
     state = LoopState()

@@ -27,6 +27,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "memory.json"
+# Llama-3.1-8B-Instruct's config.json (the fields the estimate reads), for the README's GPU figures.
+LLAMA_8B = {"hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32, "num_attention_heads": 32,
+            "num_key_value_heads": 8, "vocab_size": 128256, "tie_word_embeddings": False,
+            "max_position_embeddings": 131072, "torch_dtype": "bfloat16"}
 RUNS = [("train", "fp32", "off"), ("train", "bf16", "off"), ("train", "fp32", "on"), ("train", "bf16", "on"),
         ("answer", "fp32", "off"), ("answer", "bf16", "off")]
 
@@ -89,13 +93,41 @@ def one(kind: str, dtype: str, checkpointing: str) -> dict:
             "runtime_allowance_gb": found.runtime / GB}
 
 
+def figures_8b() -> list[dict]:
+    """The memory check's arithmetic for an 8B Llama on one CUDA GPU, as `validate` runs a tuned arm: LoRA r=8 on
+    every projection, per-process batch 8 (4 for the hybrid's longer prompts), answers in batches of 8."""
+    from advisor.backends.memory import GB, ModelShape, Workload, estimate
+
+    shape = ModelShape.from_config(LLAMA_8B)
+    rows = []
+    for arm, batch, seq in (("fine-tuning", 8, 256), ("hybrid", 4, 1024)):
+        work = Workload(answer_batch=8, prompt_tokens=seq, new_tokens=64, train_batch=batch, train_tokens=seq,
+                        loss_tokens=64)
+        for dtype, quantize, ckpt in (("bf16", None, False), ("bf16", None, True), ("bf16", "4bit", True)):
+            found = estimate(shape, work, dtype, quantize, ckpt, "cuda")
+            rows.append({"arm": arm, "per_process_batch": batch, "sequence_tokens": seq,
+                         "weights": "nf4" if quantize else dtype, "checkpointing": ckpt,
+                         "total_gb": round(found.total / GB, 1), "weights_gb": round(found.weights / GB, 1),
+                         "adapter_and_optimiser_gb": round(found.adapter / GB, 2),
+                         "activations_gb": round(found.activations / GB, 1)})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--one", nargs=3, metavar=("KIND", "DTYPE", "CHECKPOINTING"))
+    parser.add_argument("--figures", action="store_true", help="Only print the 8B figures (arithmetic, instant).")
     args = parser.parse_args()
     if args.one:
         print(json.dumps(one(*args.one)))
+        return
+    figures = figures_8b()
+    for row in figures:
+        print(f"8B {row['arm']:11} batch {row['per_process_batch']} x {row['sequence_tokens']:4} tokens  "
+              f"{row['weights']:4} ckpt={str(row['checkpointing']):5}  {row['total_gb']:5.1f} GB (weights "
+              f"{row['weights_gb']} GB, activations {row['activations_gb']} GB)")
+    if args.figures:
         return
     from advisor.atomic import write_text
 
@@ -129,7 +161,7 @@ def main() -> None:
     result = {"machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
                           "load_average_at_start": [round(x, 2) for x in load],
                           "load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
-              "runs": rows, "ratios": ratios, "max_abs_error": round(max(errors), 3) if errors else None}
+              "runs": rows, "ratios": ratios, "figures_8b_cuda": figures, "max_abs_error": round(max(errors), 3) if errors else None}
     for name, value in ratios.items():
         print(f"{name}: {value}")
     print(f"largest estimate error: {result['max_abs_error']:+.0%}; load {load[0]:.2f} at start")

@@ -25,10 +25,11 @@ from tests.cli_support import assert_input_error
 LLAMA_8B = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 4096,
             "intermediate_size": 14336, "num_hidden_layers": 32, "num_attention_heads": 32,
             "num_key_value_heads": 8, "vocab_size": 128256, "tie_word_embeddings": False,
-            "max_position_embeddings": 8192}
-# bf16 loss tolerance: bf16 keeps 8 bits of mantissa (~0.4 % per rounding); over a short run the per-step train
-# loss of the same seed and data stays within 3 % of fp32's (measured: within 1 %).
-BF16_LOSS_TOLERANCE = 0.03
+            "max_position_embeddings": 8192, "torch_dtype": "bfloat16"}
+# bf16 loss tolerance: bf16 keeps 8 bits of mantissa, so the small early LoRA updates are partly rounded away
+# when added to bf16 outputs; over these 5 steps each step's train loss and the best validation loss stay within
+# 5 % of fp32's (measured: 0.1 % at the first step, at most 3.6 % after, 0.8 % on the validation loss).
+BF16_LOSS_TOLERANCE = 0.05
 
 
 def config_folder(tmp_path: Path, config: dict) -> Path:
@@ -102,13 +103,13 @@ def test_auto_checkpointing_turns_on_only_where_training_would_not_fit_without_i
 
 
 def test_an_impossible_configuration_is_refused_before_loading_with_what_would_fit(tmp_path, qa_file, monkeypatch):
-    monkeypatch.setenv("ADVISOR_MEMORY_GB", "40")
+    monkeypatch.setenv("ADVISOR_MEMORY_GB", "48")
     folder = config_folder(tmp_path, LLAMA_8B)  # no weights at all: anything that tried to load them would fail
     result = CliRunner().invoke(main, ["build", "fine-tuning", "--generator", str(folder), "--qa", str(qa_file),
                                        "--out", str(tmp_path / "out"), "--quiet"])
     # build answers with the tuned model and the untouched one (the baseline), so it holds the weights twice
     assert_input_error(result, "memory check: fine-tuning needs about", "weights 64.2 GB fp32 in two copies",
-                       "40.0 GB is available per process on cpu", "--dtype bf16 (", "each holds all the weights")
+                       "48.0 GB is available per process on cpu", "--dtype bf16 (", "each holds all the weights")
     assert not (tmp_path / "out").exists()
 
 
@@ -153,7 +154,7 @@ def train(tokenizer, **config):
     facts = [("Who founded Quillmarsh Tea?", "Ebba Lindqvorn"), ("What colour is the Quillmarsh logo?", "teal"),
              ("Where is Quillmarsh Tea based?", "Harrowgate Reach"), ("How many shops does Quillmarsh run?", "14")]
     data = [supervised_example(tokenizer, closed_book_messages(q), a, 256)[0] for q, a in facts]
-    settings = TrainConfig(epochs=1, batch_size=2, seed=3, **config)
+    settings = TrainConfig(epochs=5, batch_size=4, lr=2e-3, patience=5, seed=3, **config)
     model = load_model("default", "cpu", settings.dtype)
     return train_lora(model, data, data[:2], settings, tokenizer.pad_token_id, progress=False)
 
@@ -167,10 +168,10 @@ def test_bf16_trains_with_fp32_adapter_and_a_loss_close_to_fp32s(tokenizer):
     assert any(p.dtype == torch.bfloat16 for n, p in params.items() if "lora_" not in n)
     assert all(p.dtype == torch.float32 for n, p in params.items() if "lora_" in n)
     pairs = list(zip(full.history, half.history))
-    assert len(pairs) == 2
+    assert len(pairs) == 5 and half.history[-1]["train_loss"] < half.history[0]["train_loss"] / 2  # it learns
     for a, b in pairs:
         assert math.isclose(a["train_loss"], b["train_loss"], rel_tol=BF16_LOSS_TOLERANCE), (a, b)
-    assert math.isclose(full.facts["final_val_loss"], half.facts["final_val_loss"], rel_tol=BF16_LOSS_TOLERANCE)
+    assert math.isclose(full.facts["best_val_loss"], half.facts["best_val_loss"], rel_tol=BF16_LOSS_TOLERANCE)
 
 
 @pytest.mark.slow
@@ -180,7 +181,7 @@ def test_gradient_checkpointing_gives_the_same_loss(tokenizer):
     assert not plain.model.get_base_model().is_gradient_checkpointing
     for a, b in zip(plain.history, checkpointed.history):
         assert a["train_loss"] == pytest.approx(b["train_loss"], abs=1e-4)
-    assert plain.facts["final_val_loss"] == pytest.approx(checkpointed.facts["final_val_loss"], abs=1e-4)
+    assert plain.facts["best_val_loss"] == pytest.approx(checkpointed.facts["best_val_loss"], abs=1e-4)
 
 
 @pytest.mark.slow
