@@ -357,7 +357,8 @@ def evaluate(
     if reworded:
         para_answers = _answer_all(backend, [p.paraphrase or "" for p in reworded], batch_size, progress,
                                    "paraphrases")
-        para_scores, para_mean = score_all([a.text for a in para_answers], reworded, task.reported)
+        para_scores, para_mean = score_all([a.text for a in para_answers], reworded, task.reported,
+                                           [p.paraphrase or "" for p in reworded])
         metrics["paraphrase"] = {"questions": len(reworded), "answers": para_mean}
         records += [
             {

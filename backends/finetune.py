@@ -115,7 +115,8 @@ class FineTuneBackend(Backend):
                         "quantize": config.quantize, **extra_manifest}
             record = {"approach": self.approach, "seed": config.seed, "generator": source.name,
                       "device": self.settings.device, "dtype": config.dtype, "quantize": config.quantize,
-                      "gradient_checkpointing": config.gradient_checkpointing, "fit_pairs": len(fit_pairs), "val_pairs": len(val_pairs),
+                      "gradient_checkpointing": config.gradient_checkpointing, "fit_pairs": len(fit_pairs),
+                      "val_pairs": len(val_pairs),
                       "documents": len(documents), "max_length": max_length, **extra_manifest}
             on_main(write_training_record, work, result, config, manifest, record)
         except BaseException:

@@ -199,7 +199,7 @@ def estimate(shape: ModelShape, work: Workload, dtype: str, quantize: str | None
                                  + (0 if fused else ATTN_SCORES * shape.heads * seq))
         full = shape.layers * tokens * per_layer
         if not checkpointing:
-            kept = full
+            kept: float = full
         elif device.startswith("cuda"):  # each layer's input, and one layer's activations while it is recomputed
             kept = shape.layers * tokens * ACT_BYTES * shape.hidden + tokens * per_layer
         else:

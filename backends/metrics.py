@@ -3,8 +3,9 @@
 The rule that picks the ranking metric (`choose_metric`) is written down once, here, and shown in the
 report. Label-like answers are scored by accuracy with macro-F1 beside it (scikit-learn); free text
 without documents by chrF (sacrebleu) with BLEU (sacrebleu) and ROUGE-L (rouge-score) beside it;
-knowledge answers by `contains` (short answers) or token F1 (long ones), as SQuAD scores them. Every
-metric takes the best over a pair's references. Scores are fractions from 0 to 1 (sacrebleu's 0-100
+knowledge answers by `answer_match` (short answers: the reader's rule of `advisor.matching`, with the strict
+`contains` beside it) or token F1 (long ones), as SQuAD scores them. Every metric takes the best over a
+pair's references. Scores are fractions from 0 to 1 (sacrebleu's 0-100
 divided by 100). Light at import: the libraries are imported where they are used.
 
 Each metric is one `Metric` record in `METRICS`: adding one there makes it scored, reportable by the tasks
@@ -22,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from advisor import matching
 from advisor.backends.base import QAPair
 from advisor.errors import InputError, did_you_mean
 
@@ -52,8 +54,8 @@ def choose_metric(pairs: Sequence[QAPair], has_documents: bool, override: str | 
     - label-like: every reference has at most 3 words, there are at most 20 distinct ones, and each
       distinct reference recurs (at most half as many distinct references as pairs) -> accuracy;
     - otherwise, without documents: free text -> chrF;
-    - otherwise, with documents: knowledge -> contains when the median reference has at most 5 words,
-      else token F1.
+    - otherwise, with documents: knowledge -> answer match (`advisor.matching`) when the median reference
+      has at most 5 words, else token F1.
     """
     refs = [r for p in pairs for r in p.references]
     labels = {normalize_answer(r) for r in refs}
@@ -69,9 +71,10 @@ def choose_metric(pairs: Sequence[QAPair], has_documents: bool, override: str | 
         reason = (f"the answers are free text (median {words:g} words) with no documents, so chrF, character "
                   "n-gram overlap with the best-matching reference, measures the form; BLEU and ROUGE-L beside it")
     elif words <= SHORT_ANSWER_WORDS:
-        kind, metric = "knowledge", "contains"
+        kind, metric = "knowledge", "answer_match"
         reason = (f"gold answers are short (median {words:g} words), so correctness is whether the response "
-                  "contains the gold answer; token F1 would reward the answers' form")
+                  f"gives the gold answer, by the {matching.RULE_LABEL} rule: {matching.RULE_DESCRIPTION}; "
+                  "strict contains is beside it, and token F1 would reward the answers' form")
     else:
         kind, metric = "knowledge", "f1"
         reason = f"gold answers are long (median {words:g} words), so token F1 measures correctness better"
@@ -128,21 +131,30 @@ def contains(prediction: str, gold: str) -> float:
     return float(f" {ref} " in f" {pred} ")
 
 
-def score_one(prediction: str, references: Sequence[str], names: Sequence[str]) -> dict[str, float]:
-    """The per-input metrics among `names` of one prediction, each the best over the references."""
+def score_one(prediction: str, references: Sequence[str], names: Sequence[str],
+              question: str = "") -> dict[str, float]:
+    """The per-input metrics among `names` of one prediction, each the best over the references.
+
+    `question` is what the model was asked: the answer-matching rule does not ask a response to repeat it.
+    """
     scores: dict[str, float] = {}
     for name in names:
         per_input = METRICS[name].per_input
         if per_input is not None:
-            scores[name] = per_input(prediction, references)
+            scores[name] = per_input(prediction, references, question)
     return scores
 
 
-def score_all(predictions: Sequence[str], pairs: Sequence[QAPair],
-              names: Sequence[str]) -> tuple[list[dict[str, float]], dict[str, float]]:
-    """Per-input scores and the task's aggregate over them (means, plus the corpus-level ones such as BLEU)."""
+def score_all(predictions: Sequence[str], pairs: Sequence[QAPair], names: Sequence[str],
+              questions: Sequence[str] | None = None) -> tuple[list[dict[str, float]], dict[str, float]]:
+    """Per-input scores and the task's aggregate over them (means, plus the corpus-level ones such as BLEU).
+
+    `questions` are what was asked, when not the pairs' own questions (the reworded ones).
+    """
     per_input = [n for n in names if n in PER_INPUT]
-    rows = [score_one(text, pair.references, per_input) for text, pair in zip(predictions, pairs)]
+    asked = [p.question for p in pairs] if questions is None else questions
+    rows = [score_one(text, pair.references, per_input, question)
+            for text, pair, question in zip(predictions, pairs, asked)]
     total = {n: round(sum(r[n] for r in rows) / len(rows), 4) if rows else 0.0 for n in per_input}
     for name in names:
         corpus = METRICS[name].corpus
@@ -187,23 +199,24 @@ def corpus_bleu(predictions: Sequence[str], pairs: Sequence[QAPair]) -> float:
 class Metric:
     """One metric, as every reader sees it: the metric rule, evaluation, the bootstrap, the evidence, the report.
 
-    `per_input` scores one prediction against its references (the best over them), so a paired bootstrap
-    can resample inputs and the metric can rank arms; `corpus` scores all predictions at once (a score that
-    is not a mean over inputs). A metric has one or both. `tasks` are the task kinds (labels, text,
-    knowledge) that report it, in the order of this registry. To add a metric, add one record to METRICS.
+    `per_input` scores one prediction against its references (the best over them) and the question it
+    answered, so a paired bootstrap can resample inputs and the metric can rank arms; `corpus` scores all
+    predictions at once (a score that is not a mean over inputs). A metric has one or both. `tasks` are the
+    task kinds (labels, text, knowledge) that report it, in the order of this registry. To add a metric, add
+    one record to METRICS.
     """
 
     name: str
     label: str
     tasks: tuple[str, ...]
-    per_input: Callable[[str, Sequence[str]], float] | None = None
+    per_input: Callable[[str, Sequence[str], str], float] | None = None
     corpus: Callable[[Sequence[str], Sequence[QAPair]], float] | None = None
     higher_is_better: bool = True  # every metric so far; `evidence.rank` picks the best arm by it
 
 
-def _best(pairwise: Callable[[str, str], float]) -> Callable[[str, Sequence[str]], float]:
-    """A per-reference metric made per-input: the best over the input's references."""
-    def score(prediction: str, references: Sequence[str]) -> float:
+def _best(pairwise: Callable[[str, str], float]) -> Callable[[str, Sequence[str], str], float]:
+    """A per-reference metric made per-input: the best over the input's references (the question unused)."""
+    def score(prediction: str, references: Sequence[str], question: str = "") -> float:
         return max(pairwise(prediction, ref) for ref in references)
     return score
 
@@ -215,14 +228,14 @@ def _rouge_scorer():
     return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=False)
 
 
-def chrf(prediction: str, references: Sequence[str]) -> float:
+def chrf(prediction: str, references: Sequence[str], question: str = "") -> float:
     """sacrebleu's sentence chrF against the best-matching reference, as a fraction."""
     from sacrebleu.metrics import CHRF
 
     return max(CHRF().sentence_score(prediction, [ref]).score for ref in references) / 100
 
 
-def rouge_l(prediction: str, references: Sequence[str]) -> float:
+def rouge_l(prediction: str, references: Sequence[str], question: str = "") -> float:
     """rouge-score's ROUGE-L F-measure against the best of the references."""
     return _rouge_scorer().score_multi(list(references), prediction)["rougeL"].fmeasure
 
@@ -233,6 +246,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("chrf", "chrF", ("text",), per_input=chrf),
     Metric("bleu", "BLEU", ("text",), corpus=corpus_bleu),
     Metric("rouge_l", "ROUGE-L", ("text",), per_input=rouge_l),
+    Metric(matching.RULE_NAME, matching.RULE_LABEL, ("knowledge",), per_input=matching.answer_match),
     Metric("contains", "contains", ("knowledge",), per_input=_best(contains)),
     Metric("f1", "token F1", ("text", "knowledge"), per_input=_best(token_f1)),
     Metric("exact_match", "exact match", ("labels", "knowledge"), per_input=_best(exact_match)),
@@ -256,21 +270,7 @@ def task_metrics(kind: str) -> tuple[str, ...]:
 
 
 def answer_in_context(context: str, references: Sequence[str]) -> bool:
-    """Whether a reference answer appears in the text given to the generator.
-
-    Short references (at most 5 words) must appear whole after normalisation; for longer ones, whose exact
-    wording rarely survives chunking, at least 80% of the reference's normalised tokens must appear in it.
-    """
-    text = f" {normalize_answer(context)} "
-    tokens = set(text.split())
-    for ref in references:
-        norm = normalize_answer(ref)
-        if not norm:
-            continue
-        words = norm.split()
-        if len(words) <= SHORT_ANSWER_WORDS:
-            if f" {norm} " in text:
-                return True
-        elif sum(w in tokens for w in words) / len(words) >= 0.8:
-            return True
-    return False
+    """Whether a reference answer appears in the text given to the generator, by the answer-matching rule
+    read strictly (`advisor.matching.in_text`): all its content words close together, in any order and
+    spelling of numbers and units; for a reference of more than 4 content words, 60% of them."""
+    return matching.in_text(context, references)

@@ -52,7 +52,7 @@ def one(kind: str, dtype: str, checkpointing: str) -> dict:
     from advisor.backends.base import BuildSettings
     from advisor.backends.memory import GB, estimate, model_shape, workload
     from advisor.backends.options import TrainingOptions
-    from advisor.backends.runner import prepare
+    from advisor.backends.runner import prepare_build as prepare
 
     settings = BuildSettings(dtype=dtype, training=TrainingOptions(epochs=1, gradient_checkpointing=checkpointing))
     with tempfile.TemporaryDirectory() as tmp:
@@ -161,7 +161,8 @@ def main() -> None:
     result = {"machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
                           "load_average_at_start": [round(x, 2) for x in load],
                           "load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
-              "runs": rows, "ratios": ratios, "figures_8b_cuda": figures, "max_abs_error": round(max(errors), 3) if errors else None}
+              "runs": rows, "ratios": ratios, "figures_8b_cuda": figures,
+              "max_abs_error": round(max(errors), 3) if errors else None}
     for name, value in ratios.items():
         print(f"{name}: {value}")
     print(f"largest estimate error: {result['max_abs_error']:+.0%}; load {load[0]:.2f} at start")

@@ -33,7 +33,8 @@ def test_build_writes_metrics_in_the_contract_shape(built_dir):
     assert metrics["approach"] == "rag" and metrics["questions"] == 2 and metrics["interrupted"] is False
     assert metrics["retrieval"]["k"] == 2 and metrics["retrieval"]["questions"] == 4
     assert 0.0 <= metrics["retrieval"]["recall_at_k"] <= 1.0
-    assert set(metrics["answers"]) == set(metrics["baseline"]["answers"]) == {"exact_match", "f1", "contains"}
+    assert set(metrics["answers"]) == set(metrics["baseline"]["answers"]) == {"answer_match", "exact_match", "f1",
+                                                                              "contains"}
     assert metrics["latency_ms"]["p50"] > 0 and metrics["build_seconds"] > 0
     assert metrics["models"] == {"generator": "SmolLM2-135M-Instruct", "embedder": "all-MiniLM-L6-v2"}
     assert json.loads((out / "manifest.json").read_text())["approach"] == "rag"

@@ -114,12 +114,14 @@ def test_evaluate_returns_the_contract_shape_and_writes_per_question_records(tmp
     assert measured.retrieval is not None and measured.retrieval.recall_at_k == 1.0
     assert metrics["approach"] == "rag" and metrics["questions"] == 2
     assert metrics["retrieval"] == {"k": 2, "questions": 3, "recall_at_k": 1.0, "mrr": 1.0}
-    assert metrics["answers"] == {"exact_match": 0.5, "f1": round((2 * 0.5 * 1 / 1.5 + 1) / 2, 4), "contains": 1.0}
-    assert metrics["baseline"]["answers"] == {"exact_match": 0.0, "f1": 0.0, "contains": 0.0}
+    assert metrics["answers"] == {"answer_match": 1.0, "contains": 1.0, "exact_match": 0.5,
+                                  "f1": round((2 * 0.5 * 1 / 1.5 + 1) / 2, 4)}
+    assert metrics["baseline"]["answers"] == {"answer_match": 0.0, "contains": 0.0, "exact_match": 0.0, "f1": 0.0}
     assert metrics["baseline"]["usage"]["answers"] == 2 and "answered_by" not in metrics["baseline"]
     assert metrics["answered_by"] == {"kind": "local", "model": settings.generator, "device": "cpu"}
     assert metrics["usage"]["answers"] == 2 and "prompt_tokens" not in metrics["usage"]  # the fake counts none
-    assert metrics["paraphrase"] == {"questions": 1, "answers": {"exact_match": 0.0, "f1": 0.6667, "contains": 0.0}}
+    assert metrics["paraphrase"] == {"questions": 1, "answers": {"answer_match": 0.0, "contains": 0.0,
+                                                                 "exact_match": 0.0, "f1": 0.6667}}
     assert metrics["latency_ms"]["p50"] == 100.0 and metrics["build_seconds"] == 1.5
     assert metrics["models"]["generator"] == settings.generator
     records = read_answers(tmp_path)
@@ -129,7 +131,7 @@ def test_evaluate_returns_the_contract_shape_and_writes_per_question_records(tmp
     assert records[0].baseline_score("contains") == 0.0
     assert [r.question for r in read_answers(tmp_path, "paraphrase")] == ["Q1 reworded"]
     table = format_table(measured)
-    assert "held-out questions" in table and "recall@2 (3)" in table and "contains reworded (1)" in table
+    assert "held-out questions" in table and "recall@2 (3)" in table and "answer match reworded (1)" in table
 
 
 def test_baseline_answers_are_cached_and_only_new_questions_generated(tmp_path):

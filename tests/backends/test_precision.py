@@ -19,7 +19,7 @@ from advisor.backends.options import TrainingOptions
 from advisor.backends.precision import resolve_dtype
 from advisor.cli import main
 from advisor.errors import InputError
-from tests.cli_support import assert_input_error
+from tests.support.cli import assert_input_error
 
 # The shape of an 8B Llama-3-style model (the sizes its config.json gives).
 LLAMA_8B = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 4096,

@@ -63,7 +63,7 @@ def test_bad_references_are_refused_with_the_line(tmp_path, row, message):
 # ---------------------------------------------------------------- the metric follows the task
 
 
-def test_the_rule_picks_accuracy_for_labels_chrf_for_free_text_and_contains_or_f1_for_knowledge():
+def test_the_rule_picks_accuracy_for_labels_chrf_for_free_text_and_answer_match_or_f1_for_knowledge():
     labels = [QAPair(r["question"], r["answer"]) for r in _intent_pairs()]
     assert choose_metric(labels, has_documents=False).metric == "accuracy"
     assert choose_metric(labels, has_documents=False).reported == ("accuracy", "macro_f1", "exact_match")
@@ -71,9 +71,11 @@ def test_the_rule_picks_accuracy_for_labels_chrf_for_free_text_and_contains_or_f
     task = choose_metric(text, has_documents=False)
     assert (task.kind, task.metric, task.reported) == ("text", "chrf", ("chrf", "bleu", "rouge_l", "f1"))
     facts = [QAPair(f"q{i}", f"{i} months") for i in range(10)]
-    assert choose_metric(facts, has_documents=True).metric == "contains"
+    short = choose_metric(facts, has_documents=True)
+    assert (short.metric, short.reported) == ("answer_match", ("answer_match", "contains", "f1", "exact_match"))
+    assert "answer match rule" in short.reason and "65% = 65 percent" in short.reason
     long = [QAPair(f"q{i}", f"a long expert answer number {i} that runs over many words") for i in range(10)]
-    assert choose_metric(long, has_documents=True).metric == "f1"
+    assert choose_metric(long, has_documents=True).reported == ("f1", "answer_match", "contains", "exact_match")
     forced = choose_metric(text, has_documents=False, override="rouge_l")
     assert forced.metric == "rouge_l" and "--metric rouge_l was given (the rule would pick chrf" in forced.reason
 
@@ -111,6 +113,7 @@ def test_metrics_come_from_the_libraries_and_take_the_best_reference():
 
 def test_answer_in_context_needs_the_whole_short_answer_or_most_of_a_long_one():
     assert answer_in_context("The warranty runs 36 months from delivery.", ["36 months"])
+    assert answer_in_context("The warranty runs thirty-six months from delivery.", ["36 months"])
     assert not answer_in_context("The warranty runs 36 weeks.", ["36 months"])
     long = "the virus binds the ACE2 receptor on epithelial cells of the lung"
     assert answer_in_context(

@@ -13,7 +13,7 @@ from advisor.backends import validate as v
 from advisor.backends.base import BuildSettings, QAPair
 from advisor.backends.metrics import choose_metric
 from advisor.backends.plan import resolve
-from advisor.backends.runner import Inputs as DataInputs
+from advisor.backends.runner import BuildInputs
 from advisor.errors import InputError
 from advisor.runrecords import ArmResult
 
@@ -39,7 +39,8 @@ def _write_answers(folder: Path, approach: str, scores: list[float], base: list[
     folder = folder / approach
     folder.mkdir(parents=True)
     rows = [{"kind": "answer", "line": i + 1, "question": f"q{i}", "gold": "x", "response": "y", "sources": [],
-             "exact_match": s, "f1": s, "contains": s, "baseline": {"exact_match": b, "f1": b, "contains": b}}
+             "exact_match": s, "f1": s, "contains": s, "answer_match": s,
+             "baseline": {"exact_match": b, "f1": b, "contains": b, "answer_match": b}}
             for i, (s, b) in enumerate(zip(scores, base))]
     (folder / "answers.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
@@ -48,8 +49,10 @@ def _result(approach: str, scores: list[float], base: list[float]) -> ArmResult:
     mean = sum(scores) / len(scores)
     b = sum(base) / len(base)
     return ArmResult.model_validate({"status": "ok", "approach": approach, "questions": len(scores),
-                                     "answers": {"exact_match": mean, "f1": mean, "contains": mean},
-                                     "baseline": {"answers": {"exact_match": b, "f1": b, "contains": b}}})
+                                     "answers": {"exact_match": mean, "f1": mean, "contains": mean,
+                                                 "answer_match": mean},
+                                     "baseline": {"answers": {"exact_match": b, "f1": b, "contains": b,
+                                                              "answer_match": b}}})
 
 
 class _Rec:
@@ -59,11 +62,11 @@ class _Rec:
         self.answers = answers
 
 
-def _inputs(n: int) -> v.Inputs:
+def _inputs(n: int) -> v.ValidationInputs:
     pairs = _pairs(n)
-    data = DataInputs(documents=[], pairs=pairs, train=[], test=pairs, task=choose_metric(pairs, True),
+    data = BuildInputs(documents=[], pairs=pairs, train=[], test=pairs, task=choose_metric(pairs, True),
                       settings=BuildSettings())
-    return v.Inputs(rulebase=None, recommendation=None, project=None, data=data, not_applicable={})
+    return v.ValidationInputs(rulebase=None, recommendation=None, project=None, data=data, not_applicable={})
 
 
 def test_summarise_ranks_by_correctness_and_calls_out_the_questionnaire(tmp_path):
@@ -79,12 +82,12 @@ def test_summarise_ranks_by_correctness_and_calls_out_the_questionnaire(tmp_path
     answers = {"external_knowledge": "none", "style_adaptation": "light", "knowledge_change": "static"}
     out = v.summarise_run(_Rec("fine-tuning", answers), _inputs(n), results, BuildSettings(), tmp_path)
     assert out.best_measured == "hybrid" and out.agrees is False
-    assert out.metric == "contains"
+    assert out.metric == "answer_match"
     challenged = {c.question: c.evidence for c in out.challenged_answers}
-    assert "closed-book contains was 0.00 and retrieval lifted it to 1.00" in challenged["external_knowledge"]
+    assert "closed-book answer_match was 0.00 and retrieval lifted it to 1.00" in challenged["external_knowledge"]
     assert "from 0.50 (retrieval alone) to 1.00" in challenged["style_adaptation"]
     assert "knowledge_change" in challenged
-    assert "disagrees with the questionnaire, which recommended fine-tuning (contains 0.00)" in (out.verdict or "")
+    assert "disagrees with the questionnaire, which recommended fine-tuning (answer_match 0.00)" in (out.verdict or "")
     hybrid_vs_rag = next(c for c in out.comparisons if c.a == "hybrid" and c.b == "rag")
     assert hybrid_vs_rag.tie is False and hybrid_vs_rag.ci95 is not None and hybrid_vs_rag.ci95[0] > 0
 
@@ -109,14 +112,14 @@ def test_too_few_pairs_are_refused_before_any_model_loads(tmp_path):
     lines = (SAMPLE / "qa.jsonl").read_text().splitlines()[:12]
     qa.write_text("\n".join(lines) + "\n")
     with pytest.raises(InputError, match="12 question/answer pairs are too few .* at least 20"):
-        v.prepare(SAMPLE / "answers.yaml", SAMPLE / "docs", qa, tmp_path / "out", BuildSettings(), ["rag"])
+        v.prepare_validation(SAMPLE / "answers.yaml", SAMPLE / "docs", qa, tmp_path / "out", BuildSettings(), ["rag"])
 
 
 def test_bad_answers_are_refused_before_any_model_loads(tmp_path):
     answers = tmp_path / "answers.yaml"
     answers.write_text("version: 1\nanswers:\n  knowledge_change: hourly\n")
     with pytest.raises(InputError, match="knowledge_change"):
-        v.prepare(answers, SAMPLE / "docs", SAMPLE / "qa.jsonl", tmp_path / "out", BuildSettings(), ["rag"])
+        v.prepare_validation(answers, SAMPLE / "docs", SAMPLE / "qa.jsonl", tmp_path / "out", BuildSettings(), ["rag"])
 
 
 def test_a_failing_backend_is_reported_and_the_others_still_run(tmp_path, monkeypatch):
@@ -129,7 +132,7 @@ def test_a_failing_backend_is_reported_and_the_others_still_run(tmp_path, monkey
         if approach == "fine-tuning":
             raise RuntimeError("CUDA out of memory\nlong traceback text")
         scores = [1.0] * len(inputs.data.test) if approach == "rag" else [0.0] * len(inputs.data.test)
-        assert inputs.data.task.metric == "contains"
+        assert inputs.data.task.metric == "answer_match"
         _write_answers(out, approach, scores, [0.0] * len(inputs.data.test))
         return _result(approach, scores, [0.0] * len(inputs.data.test)), False
 
