@@ -130,7 +130,7 @@ class AnsweredBy(_Record):
     model: str
     host: Optional[str] = None
     device: Optional[str] = None
-    precision: Optional[str] = None  # the weights in-process: fp32, bf16, fp16 or nf4 (--dtype, --quantize)
+    precision: Optional[str] = None  # the weights in-process when not fp32: bf16, fp16 or nf4 (--dtype, --quantize)
 
     def describe(self) -> str:
         """'MODEL at HOST' or 'MODEL (in-process, DEVICE)', with the precision when it is not plain fp32."""
