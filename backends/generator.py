@@ -157,9 +157,12 @@ def load_model(name: str, device: str = "cpu", dtype: str = "fp32", quantize: st
 
     extra: dict[str, Any] = {}
     if quantize:
+        import torch
         from transformers import BitsAndBytesConfig
 
         compute = torch_dtype("bf16" if dtype == "fp32" else dtype)
+        if device == "cuda":  # bitsandbytes places the weights itself: on this process's GPU (its rank's)
+            device = f"cuda:{torch.cuda.current_device()}"
         extra = {"quantization_config": BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
                                                             bnb_4bit_use_double_quant=True,
                                                             bnb_4bit_compute_dtype=compute),
