@@ -103,8 +103,8 @@ def answered_by(settings: BuildSettings, arm: str) -> AnsweredBy:
     from advisor.backends.precision import resolve_dtype
 
     precision = "nf4" if settings.quantize else resolve_dtype(settings.device, settings.dtype)
-    return AnsweredBy(kind="local", model=local_name(settings.generator), device=settings.device,
-                      precision=None if precision == "fp32" else precision)  # absent: fp32, as before --dtype
+    held = {} if precision == "fp32" else {"precision": precision}  # absent: fp32, as every record before --dtype
+    return AnsweredBy(kind="local", model=local_name(settings.generator), device=settings.device, **held)
 
 
 def local_name(generator: str) -> str:
