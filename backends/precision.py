@@ -1,9 +1,10 @@
 """Which number format the generator's weights are loaded in: `--dtype` and `--quantize`, checked and resolved.
 
 `auto` is resolved once per run, before any model loads: bf16 on a CUDA device that supports it, fp16 on
-other CUDA devices, fp32 on CPU and MPS. On this project's CPU (a Xeon with AMX) bf16 LoRA training and
-greedy answering were measured no faster than fp32 (`benchmarks/bench_memory.py`), so fp32 stays the CPU
-default; `--dtype bf16` is there for a CPU that is faster in it. The LoRA adapter, its optimiser state and
+other CUDA devices, fp32 on CPU and MPS. On this project's CPU (a Xeon with AMX) bf16 measured 1.08x fp32's
+training tokens/s and 0.92x its answering time, within the shared machine's noise, with a higher load peak
+(the default's weights are stored in fp32) (`benchmarks/bench_memory.py`), so fp32 stays the CPU default;
+`--dtype bf16` is there for a CPU where it is measured faster. The LoRA adapter, its optimiser state and
 the loss stay fp32 whatever the weights are (mixed precision through accelerate).
 
 Light module: torch is imported only to ask a CUDA device what it supports.
@@ -20,7 +21,7 @@ DTYPES = ("auto", "bf16", "fp16", "fp32")
 QUANTIZE = ("4bit",)
 TORCH_NAMES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
 BYTES = {"bf16": 2, "fp16": 2, "fp32": 4}
-CPU_AUTO = "fp32"  # measured: bf16 no faster than fp32 on this project's CPU (benchmarks/bench_memory.py)
+CPU_AUTO = "fp32"  # measured: bf16 not clearly faster on this project's CPU (benchmarks/bench_memory.py)
 GPU_EXTRA = "pip install 'advisor[gpu]' (bitsandbytes)"
 
 
