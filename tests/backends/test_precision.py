@@ -185,11 +185,13 @@ def test_gradient_checkpointing_gives_the_same_loss(tokenizer):
 
 
 @pytest.mark.slow
-def test_build_and_query_in_bf16_record_the_precision(tmp_path, qa_file):
-    out = tmp_path / "out"
-    result = CliRunner().invoke(main, ["build", "fine-tuning", "--qa", str(qa_file), "--out", str(out), "--dtype",
+def test_build_and_query_in_bf16_record_the_precision(tmp_path):
+    out, qa = tmp_path / "out", tmp_path / "qa.jsonl"
+    sample = (Path(__file__).resolve().parents[2] / "sample" / "qa.jsonl").read_text(encoding="utf-8")
+    qa.write_text("".join(sample.splitlines(keepends=True)[:14]), encoding="utf-8")  # 10 to train on: 2 steps
+    result = CliRunner().invoke(main, ["build", "fine-tuning", "--qa", str(qa), "--out", str(out), "--dtype",
                                        "bf16", "--epochs", "1", "--eval-limit", "2", "--max-new-tokens", "8",
-                                       "--test-fraction", "0.2", "--quiet"])
+                                       "--quiet"])
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["precision"]["dtype"] == "bf16" and metrics["precision"]["gradient_checkpointing"] is False
