@@ -132,12 +132,14 @@ class AnsweredBy(_Record):
     model: str
     host: Optional[str] = None
     device: Optional[str] = None
+    precision: Optional[str] = None  # the weights in-process when not fp32: bf16, fp16 or nf4 (--dtype, --quantize)
 
     def describe(self) -> str:
-        """'MODEL at HOST' or 'MODEL (in-process, DEVICE)'."""
+        """'MODEL at HOST' or 'MODEL (in-process, DEVICE)', with the precision when it is not plain fp32."""
         if self.kind == "endpoint":
             return f"{self.model} at {self.host}"
-        return f"{self.model} (in-process, {self.device or 'cpu'})"
+        held = f", {self.precision}" if self.precision not in (None, "fp32") else ""
+        return f"{self.model} (in-process, {self.device or 'cpu'}{held})"
 
 
 class Usage(_Record):

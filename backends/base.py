@@ -110,6 +110,8 @@ class BuildSettings:
     embedder: str = DEFAULT_EMBEDDER
     generator: str = DEFAULT_GENERATOR
     device: str = "cpu"
+    dtype: str = "auto"  # the generator's weights: auto, bf16, fp16 or fp32 (backends/precision.py)
+    quantize: str | None = None  # "4bit": NF4 weights through bitsandbytes on a CUDA GPU (QLoRA)
     k: int = 5
     max_new_tokens: int | None = None
     metric: str | None = None
@@ -139,6 +141,9 @@ class BuildSettings:
             check_metric(self.metric)
         if self.device not in ("cpu", "cuda", "mps") and not self.device.startswith("cuda:"):
             raise InputError(f"--device must be cpu, cuda or mps, got '{self.device}'")
+        from advisor.backends.precision import check as check_precision
+
+        check_precision(self.device, self.dtype, self.quantize)
         if self.endpoint is not None:
             check_endpoint(self.endpoint)
 

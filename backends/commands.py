@@ -55,6 +55,12 @@ _SETTING_OPTIONS = [
         help="Causal LM id, folder or .gguf file; with --endpoint, the weights the tuned arms train (none: skip them)."
     ),
     click.option("--device", default="cpu", show_default=True, type=click.Choice(["cpu", "cuda", "mps"])),
+    click.option("--dtype", default="auto", show_default=True, type=click.Choice(["auto", "bf16", "fp16", "fp32"]),
+                 help="The generator's weights: auto is bf16 on a CUDA GPU that has it, fp16 on other GPUs, fp32 on "
+                 "CPU; the LoRA adapter, its optimiser and the loss stay fp32."),
+    click.option("--quantize", default=None, type=click.Choice(["4bit"]),
+                 help="QLoRA: load the generator in 4-bit NF4 through bitsandbytes (CUDA only; pip install "
+                 "'advisor[gpu]') [fine-tuning, hybrid, and the untouched model's answers]."),
     click.option(
         "--k", "k", type=click.IntRange(1), default=5, show_default=True, help="Chunks retrieved per question."
     ),
@@ -138,6 +144,15 @@ _SETTING_OPTIONS = [
         type=click.IntRange(1),
         default=None,
         help="Forward passes per optimiser step; per-process batch = batch / (processes × this) [fine-tuning, hybrid].",
+    ),
+    click.option(
+        "--gradient-checkpointing",
+        type=click.Choice(["auto", "on", "off"]),
+        default=None,
+        is_flag=False,
+        flag_value="on",
+        help="Recompute activations in the backward pass: less memory, about a third more time; auto (the "
+        "default) turns it on when the memory check says training would not fit otherwise [fine-tuning, hybrid].",
     ),
     click.option("--quiet", is_flag=True, help="No progress bars."),
 ]
@@ -245,6 +260,8 @@ def settings_from(options: dict) -> BuildSettings:
         embedder=options["embedder"],
         generator=options["generator"],
         device=options["device"],
+        dtype=options["dtype"],
+        quantize=options["quantize"],
         k=options["k"],
         max_new_tokens=options["max_new_tokens"],
         metric=options["metric"],
@@ -266,6 +283,7 @@ def settings_from(options: dict) -> BuildSettings:
             target_modules=options["target_modules"],
             batch_size=options["train_batch_size"],
             accumulation=options["gradient_accumulation"],
+            gradient_checkpointing=options["gradient_checkpointing"],
         ),
         prompt=PromptOptions(shots=options["shots"]),
         endpoint=endpoint_from(options),

@@ -171,9 +171,9 @@ def baseline_replies(
     missing = list(dict.fromkeys(q for q in questions if q not in cached))
     if missing:
         if model is None:
-            from advisor.backends.generator import shared_generator
+            from advisor.backends.generator import generator_for
 
-            model = shared_generator(generator or settings.generator, settings.device)
+            model = generator_for(settings, generator)
         fresh = map_sharded(lambda part: _complete(model, [closed_book_messages(q) for q in part], settings),
                             missing)
         for question, reply in zip(missing, fresh):

@@ -94,7 +94,7 @@ class FineTuneBackend(Backend):
         fit_pairs, val_pairs = split_pairs(train, config.seed, config.val_fraction, config.mode)
         source = resolve(self.settings.generator)
         tokenizer = load_tokenizer(self.settings.generator)
-        model = load_model(self.settings.generator, self.settings.device)
+        model = load_model(self.settings.generator, self.settings.device, config.dtype, config.quantize)
         max_length = max_length_for(model, config.max_length)
         work = scratch_dir(out)
         try:
@@ -111,9 +111,12 @@ class FineTuneBackend(Backend):
                                 self.settings.device, on_step=self.on_step, progress=progress)
             result.facts["truncated_examples"] = truncated + val_truncated
             manifest = {"format_version": FORMAT_VERSION, "approach": self.approach, "generator": source.name,
-                        "generator_path": self.settings.generator, "adapter": "adapter", **extra_manifest}
+                        "generator_path": self.settings.generator, "adapter": "adapter", "dtype": config.dtype,
+                        "quantize": config.quantize, **extra_manifest}
             record = {"approach": self.approach, "seed": config.seed, "generator": source.name,
-                      "device": self.settings.device, "fit_pairs": len(fit_pairs), "val_pairs": len(val_pairs),
+                      "device": self.settings.device, "dtype": config.dtype, "quantize": config.quantize,
+                      "gradient_checkpointing": config.gradient_checkpointing, "fit_pairs": len(fit_pairs),
+                      "val_pairs": len(val_pairs),
                       "documents": len(documents), "max_length": max_length, **extra_manifest}
             on_main(write_training_record, work, result, config, manifest, record)
         except BaseException:
@@ -148,9 +151,23 @@ class FineTuneBackend(Backend):
         backend.manifest = manifest
         backend.generator_name = manifest.generator_path or manifest.generator or ""
         backend.tokenizer = load_tokenizer(backend.generator_name)
-        backend.model = load_adapter(Path(out), backend.generator_name, backend.settings.device)
+        backend.model = load_adapter(Path(out), backend.generator_name, backend.settings.device,
+                                     *backend.held_as(manifest))
         backend.after_load(Path(out))
         return backend
+
+    def held_as(self, manifest: Manifest) -> tuple[str, str | None]:
+        """(dtype, quantize) to load the base in: as these settings say when given, else as the build was held."""
+        from advisor.backends.precision import resolve_dtype
+
+        settings = self.settings
+        if settings == BuildSettings():  # no settings given: as the build was held, recorded in its manifest
+            built = manifest.model_extra or {}
+            dtype, quantize = str(built.get("dtype") or "fp32"), built.get("quantize")
+            if not settings.device.startswith("cuda"):  # a GPU build answering on a CPU: unquantized, no fp16
+                quantize, dtype = None, "fp32" if dtype == "fp16" else dtype
+            return dtype, quantize
+        return resolve_dtype(settings.device, settings.dtype), settings.quantize
 
     def after_load(self, out: Path) -> None:
         """Hook for subclasses after the adapter is loaded."""

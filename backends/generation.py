@@ -79,9 +79,9 @@ def answerer(settings: BuildSettings) -> ChatModel:
         from advisor.backends.endpoint import shared_client
 
         return shared_client(settings.endpoint, settings.seed)
-    from advisor.backends.generator import shared_generator
+    from advisor.backends.generator import generator_for
 
-    return shared_generator(settings.generator, settings.device)
+    return generator_for(settings)
 
 
 def questions_per_call(settings: BuildSettings) -> int:
@@ -100,7 +100,11 @@ def answered_by(settings: BuildSettings, arm: str) -> AnsweredBy:
         from advisor.backends.endpoint import host_of
 
         return AnsweredBy(kind="endpoint", model=settings.endpoint.model, host=host_of(settings.endpoint.url))
-    return AnsweredBy(kind="local", model=local_name(settings.generator), device=settings.device)
+    from advisor.backends.precision import resolve_dtype
+
+    precision = "nf4" if settings.quantize else resolve_dtype(settings.device, settings.dtype)
+    held = {} if precision == "fp32" else {"precision": precision}  # absent: fp32, as every record before --dtype
+    return AnsweredBy(kind="local", model=local_name(settings.generator), device=settings.device, **held)
 
 
 def local_name(generator: str) -> str:

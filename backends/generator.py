@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from advisor.atomic import staged_dir
-from advisor.backends.base import DEFAULT_GENERATOR
+from advisor.backends.base import DEFAULT_GENERATOR, BuildSettings
 from advisor.backends.generation import Reply
 from advisor.backends.hubcache import in_hub_cache
-from advisor.backends.shared import load_once
+from advisor.backends.shared import load_once, release
 from advisor.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -145,19 +145,36 @@ def load_tokenizer(name: str):
     return tokenizer
 
 
-def load_model(name: str, device: str = "cpu"):
-    """A fresh, untouched copy of the generator's weights in fp32 on `device` (cheap after the first load)."""
+def load_model(name: str, device: str = "cpu", dtype: str = "fp32", quantize: str | None = None):
+    """A fresh, untouched copy of the generator's weights on `device`: in `dtype` (a resolved name: bf16, fp16,
+    fp32), or with `quantize="4bit"` as NF4 through bitsandbytes computing in `dtype` (cheap after the first load)."""
     from transformers import AutoModelForCausalLM
     from transformers.utils import logging as hf_logging
 
+    from advisor.backends.precision import TORCH_NAMES, torch_dtype
+
     hf_logging.disable_progress_bar()  # a bar per load is noise; advisor draws its own progress
 
+    extra: dict[str, Any] = {}
+    if quantize:
+        import torch
+        from transformers import BitsAndBytesConfig
+
+        compute = torch_dtype("bf16" if dtype == "fp32" else dtype)
+        if device == "cuda":  # bitsandbytes places the weights itself: on this process's GPU (its rank's)
+            device = f"cuda:{torch.cuda.current_device()}"
+        extra = {"quantization_config": BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                                            bnb_4bit_use_double_quant=True,
+                                                            bnb_4bit_compute_dtype=compute),
+                 "device_map": {"": device}}
     try:
-        model = AutoModelForCausalLM.from_pretrained(weights_folder(name), dtype="float32")
+        model = AutoModelForCausalLM.from_pretrained(weights_folder(name), dtype=TORCH_NAMES[dtype], **extra)
     except (OSError, ValueError) as exc:
         raise InputError(
             f"generator '{name}' could not be loaded as a causal language model ({_first_line(exc)})"
         ) from None
+    if quantize:
+        return model.eval()
     # transformers annotates PreTrainedModel.to as taking a model; it takes a device like torch's Module.to
     return model.to(device).eval()  # type: ignore[arg-type]
 
@@ -170,11 +187,12 @@ def _first_line(exc: BaseException) -> str:
 class Generator:
     """A loaded causal LM with its tokenizer; `chat` answers batches of chat messages greedily."""
 
-    def __init__(self, name: str = DEFAULT_GENERATOR, device: str = "cpu", model: Any = None, tokenizer: Any = None):
+    def __init__(self, name: str = DEFAULT_GENERATOR, device: str = "cpu", model: Any = None, tokenizer: Any = None,
+                 dtype: str = "fp32", quantize: str | None = None):
         self.name = resolve(name).name if model is None else name
         self.device = device
         self.tokenizer = tokenizer if tokenizer is not None else load_tokenizer(name)
-        self.model = model if model is not None else load_model(name, device)
+        self.model = model if model is not None else load_model(name, device, dtype, quantize)
 
     def encode_chat(self, messages: list[dict[str, str]]) -> list[int]:
         """Token ids of a chat prompt, ending where the assistant's answer starts."""
@@ -226,6 +244,31 @@ class Generator:
         return [r.text for r in self.complete(conversations, max_new_tokens, batch_size)]
 
 
-def shared_generator(name: str = DEFAULT_GENERATOR, device: str = "cpu") -> Generator:
+def shared_generator(name: str = DEFAULT_GENERATOR, device: str = "cpu", dtype: str = "fp32",
+                     quantize: str | None = None) -> Generator:
     """The untouched generator, loaded once per process and shared by every approach that does not train it."""
-    return load_once(("generator", resolve(name).name, device), lambda: Generator(name, device))
+    return load_once(("generator", resolve(name).name, device, dtype, quantize),
+                     lambda: Generator(name, device, dtype=dtype, quantize=quantize))
+
+
+def generator_for(settings: BuildSettings, name: str | None = None) -> Generator:
+    """The shared untouched generator as `settings` hold it (device, dtype resolved from --dtype, 4-bit or not)."""
+    from advisor.backends.precision import resolve_dtype
+
+    return shared_generator(name or settings.generator, settings.device,
+                            resolve_dtype(settings.device, settings.dtype), settings.quantize)
+
+
+def release_shared() -> None:
+    """Let go of every shared untouched generator (validate does, before the arms that train their own copy)."""
+    import gc
+
+    if release(lambda key: isinstance(key, tuple) and key[:1] == ("generator",)):
+        gc.collect()
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except ImportError:  # pragma: no cover - torch is always there when a generator was loaded
+            pass

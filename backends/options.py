@@ -52,6 +52,9 @@ class TrainingOptions(_Options):
     val_fraction: float | None = None
     patience: int | None = None
     doc_chunk_tokens: int | None = None
+    # on: recompute each layer's activations in the backward pass (less memory, about a third more time);
+    # auto (None): on only where the memory check says training would not fit without it.
+    gradient_checkpointing: Literal["auto", "on", "off"] | None = None
 
 
 class HybridOptions(_Options):

@@ -26,6 +26,7 @@ from advisor.backends.base import BuildSettings, QAPair, fit_max_new_tokens
 from advisor.errors import InputError
 
 if TYPE_CHECKING:
+    from advisor.backends.memory import Estimate
     from advisor.backends.rag import RetrievalSettings
     from advisor.backends.training import TrainConfig
 
@@ -47,6 +48,23 @@ class ArmPlan:
     shots: int | None = None  # [prompt] demonstrations per input
     oracle_share: float | None = None  # [hybrid] share of training prompts that hold the right chunk
     rag_index: str | None = None  # [hybrid] a built RAG index to copy instead of building one
+    memory: Estimate | None = None  # the memory check's estimate (runner.prepare), None where none was made
+    memory_available: float | None = None  # bytes the device had for it when checked
+
+    def precision(self) -> dict[str, Any]:
+        """How the generator is held, as metrics.json records it: the dtype resolved from --dtype, 4-bit or not,
+        checkpointing, and the memory check's estimate against what the device had."""
+        from advisor.backends.precision import resolve_dtype
+
+        data: dict[str, Any] = {"dtype": resolve_dtype(self.settings.device, self.settings.dtype),
+                                "quantize": self.settings.quantize}
+        if self.training is not None:
+            data["gradient_checkpointing"] = self.training.gradient_checkpointing
+        if self.memory is not None:
+            data["memory"] = self.memory.to_json()
+        if self.memory_available is not None:
+            data["memory_available_mb"] = round(self.memory_available / 1e6, 1)
+        return data
 
     @property
     def name(self) -> str:

@@ -80,15 +80,20 @@ def check_run_folder(out: Path, own: tuple[str, ...] = _OWN_FILES, what: str = "
 
 
 def prepare_build(approaches: list[str], docs_dir: str | Path | None, qa_file: str | Path, out_dir: str | Path,
-            settings: BuildSettings, own: tuple[str, ...] = _OWN_FILES, what: str = "build") -> BuildInputs:
+                  settings: BuildSettings, own: tuple[str, ...] = _OWN_FILES, what: str = "build",
+                  untouched_beside_tuned: bool = True) -> BuildInputs:
     """Check the options of every approach, the output folder (`own`: the files of an earlier `what` there),
-    the documents and the pairs, split the pairs and resolve each arm's plan; no model is loaded. Shared by
-    build and validate."""
+    the documents and the pairs, split the pairs, resolve each arm's plan and check that it fits in memory
+    (see `memory.check_plans`); no model is loaded. Shared by build and validate."""
+    from advisor.backends.memory import check_plans
+
     for approach in approaches:
         arms.get(approach)
     check_models(settings, approaches)
     check_run_folder(Path(out_dir), own, what)
-    return load_inputs(docs_dir, qa_file, settings, approaches)
+    inputs = load_inputs(docs_dir, qa_file, settings, approaches)
+    inputs.plans = check_plans(inputs.plans, inputs.train, inputs.test, untouched_beside_tuned)
+    return inputs
 
 
 def build_and_evaluate(approach: str, docs_dir: str | Path | None, qa_file: str | Path, out_dir: str | Path,
@@ -132,7 +137,7 @@ def build_and_evaluate(approach: str, docs_dir: str | Path | None, qa_file: str 
                         "pinned": pinned, "train": len(inputs.train), "test": len(inputs.test),
                         "eval_limit": settings.eval_limit},
               "build": {k: v for k, v in build_facts.items() if k != "train"},
-              "settings": plan.recorded()}
+              "settings": plan.recorded(), "precision": plan.precision()}
     if "train" in build_facts:
         header["train"] = build_facts["train"]
     try:

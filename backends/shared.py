@@ -16,3 +16,12 @@ def load_once(key: Hashable, load: Callable[[], Any]) -> Any:
         if key not in _LOADED:
             _LOADED[key] = load()
         return _LOADED[key]
+
+
+def release(which: Callable[[Hashable], bool]) -> int:
+    """Forget the objects whose key `which` accepts (their memory goes once nothing else holds them); how many."""
+    with _LOCK:
+        keys = [key for key in _LOADED if which(key)]
+        for key in keys:
+            del _LOADED[key]
+        return len(keys)

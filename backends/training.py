@@ -61,14 +61,21 @@ class TrainConfig:
     chunk_tokens: int = 256  # document windows for --mode documents|both
     seed: int = 0
     accumulation: int = 1  # gradient accumulation steps; batch_size is the global batch whatever the processes
+    gradient_checkpointing: bool = False  # --gradient-checkpointing on, or auto where the memory check needs it
+    dtype: str = "fp32"  # the base weights' dtype, resolved from --dtype; the adapter and the loss stay fp32
+    quantize: str | None = None  # "4bit": QLoRA on NF4 weights
 
     @classmethod
     def from_settings(cls, settings: BuildSettings, **defaults: Any) -> "TrainConfig":
         """The config for a build: these defaults, overridden by the arm's, then by the options given."""
+        from advisor.backends.precision import resolve_dtype
+
         values: dict[str, Any] = dict(defaults)
         for key, value in settings.training.model_dump(exclude_none=True).items():
             values["chunk_tokens" if key == "doc_chunk_tokens" else key] = value
-        return cls(seed=settings.seed, **values)
+        values["gradient_checkpointing"] = values.get("gradient_checkpointing") == "on"  # auto: the memory check
+        return cls(seed=settings.seed, dtype=resolve_dtype(settings.device, settings.dtype),
+                   quantize=settings.quantize, **values)
 
     def __post_init__(self) -> None:
         """Normalise option types and reject impossible values with one clear message."""
@@ -309,7 +316,8 @@ def causal_loss_sum(model: Any, batch: dict[str, Any]):
     )
     if not plain_head or head is None or decoder is None:
         return model(**batch).loss * count, count
-    hidden = decoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+    hidden = decoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                     use_cache=False).last_hidden_state
     logits = head(hidden[:, :-1][keep])
     return F.cross_entropy(logits.float(), labels[keep], reduction="sum"), count
 
@@ -376,14 +384,39 @@ def micro_batches(global_batch: Sequence[int], rank: int, size: int, accumulatio
     return [mine[i::accumulation] for i in range(accumulation)]
 
 
-def make_accelerator(device: str, accumulation: int):
-    """An `accelerate.Accelerator` on the launched process group (or a plain single process)."""
+def make_accelerator(device: str, accumulation: int, dtype: str = "fp32"):
+    """An `accelerate.Accelerator` on the launched process group (or a plain single process), autocasting to the
+    weights' dtype (mixed precision: the fp32 adapter's matmuls run in bf16/fp16, its weights and AdamW stay fp32)."""
     from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
 
     from advisor.backends import distributed
+    from advisor.backends.precision import mixed_precision
 
     distributed.ensure_group()
-    return Accelerator(cpu=device == "cpu", gradient_accumulation_steps=accumulation)
+    wanted = mixed_precision(dtype)
+    held = AcceleratorState._shared_state.get("_mixed_precision")  # read without creating the state
+    if held is not None and str(held) != wanted:
+        # accelerate keeps one mixed-precision setting per process; a later run (a test, a notebook, `advisor
+        # serve`) may hold its weights in another dtype. Only the setting is reset; the process group stays.
+        AcceleratorState._reset_state(reset_partial_state=False)
+    return Accelerator(cpu=device == "cpu", gradient_accumulation_steps=accumulation, mixed_precision=wanted)
+
+
+def prepare_for_training(model: Any, config: TrainConfig) -> None:
+    """Before the adapter is added: 4-bit weights through peft's `prepare_model_for_kbit_training` (the rest cast to
+    fp32, checkpointing as configured); otherwise gradient checkpointing when configured. Non-reentrant
+    checkpointing needs no gradient on the frozen embeddings' output."""
+    kwargs = {"use_reentrant": False}
+    if config.quantize:
+        from peft import prepare_model_for_kbit_training
+
+        prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.gradient_checkpointing,
+                                        gradient_checkpointing_kwargs=kwargs)
+    elif config.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+    if config.gradient_checkpointing:
+        model.config.use_cache = False
 
 
 def train_lora(
@@ -412,6 +445,10 @@ def train_lora(
     world = distributed.world()
     per_process = distributed.per_process_batch(config.batch_size, config.accumulation, world)
     distributed.check_sizes(len(train_examples), None, world)
+    if device.startswith("cuda"):  # the peak recorded is this run's, not an earlier stage's of the process
+        import torch
+
+        torch.cuda.reset_peak_memory_stats()
     run = _set_up(model, train_examples, config, pad_id, device, world)
     rng = random.Random(config.seed)
     state = LoopState()
@@ -497,10 +534,12 @@ def _set_up(
     import torch
     from transformers import get_linear_schedule_with_warmup
 
+    prepare_for_training(model, config)
     peft_model = add_lora(model, config)
-    peft_model.to(device)
+    if not config.quantize:  # bitsandbytes places 4-bit weights when loading; they cannot be moved
+        peft_model.to(device)
     peft_model.train()
-    accelerator = make_accelerator(device, config.accumulation)
+    accelerator = make_accelerator(device, config.accumulation, config.dtype)
     params = [p for p in peft_model.parameters() if p.requires_grad]
     trainable = sum(p.numel() for p in params)
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
@@ -752,8 +791,8 @@ def write_training_record(
         write_text(folder / METRICS_FILE, stopped.to_text())
 
 
-def load_adapter(out: Path, generator: str, device: str):
-    """The base model with the adapter saved in `out/adapter`, ready to answer."""
+def load_adapter(out: Path, generator: str, device: str, dtype: str = "fp32", quantize: str | None = None):
+    """The base model (weights in `dtype`, or 4-bit) with the adapter saved in `out/adapter`, ready to answer."""
     from peft import PeftModel
 
     from advisor.backends.generator import load_model
@@ -761,11 +800,11 @@ def load_adapter(out: Path, generator: str, device: str):
     adapter = Path(out) / "adapter"
     if not (adapter / "adapter_config.json").is_file():
         raise InputError(f"{out} holds no trained adapter (expected {adapter}/adapter_config.json); build it first")
-    base = load_model(generator, device)
+    base = load_model(generator, device, dtype, quantize)
     with warnings.catch_warnings():  # peft calls a transformers method deprecated in 5.x
         warnings.simplefilter("ignore", FutureWarning)
         model = PeftModel.from_pretrained(base, str(adapter))
-    return model.to(device).eval()
+    return (model if quantize else model.to(device)).eval()
 
 
 def elapsed(start: float) -> float:

@@ -101,7 +101,7 @@ def prepare_validation(
     untrainable = tuned_not_applicable(settings, chosen)
     measured = [a for a in chosen if a not in untrainable]
     data = prepare_build(measured, docs_dir, qa_file, out_dir, settings,
-                        (VALIDATION_FILE, PROGRESS_FILE, *arms.names()), "validation")
+                         (VALIDATION_FILE, PROGRESS_FILE, *arms.names()), "validation", untouched_beside_tuned=False)
     if len(data.pairs) < MIN_PAIRS:
         raise InputError(
             f"{qa_file}: {len(data.pairs)} question/answer pairs are too few for a meaningful comparison; "
@@ -249,10 +249,10 @@ def _estimate(approaches: Sequence[str], inputs: ValidationInputs, settings: Bui
 def load_models(settings: BuildSettings, approaches: Sequence[str]) -> None:
     """Load the generator (and the embedder, if anything retrieves) once; every stage shares them. With an
     endpoint the untouched model, prompt and rag answer there, and the tuned arms load their own copy."""
-    from advisor.backends.generator import shared_generator
+    from advisor.backends.generator import generator_for
 
     if settings.endpoint is None:
-        shared_generator(settings.generator, settings.device)
+        generator_for(settings)
     if any(arms.get(a).embeds for a in approaches):
         from advisor.backends.embedder import shared_embedder
 
@@ -374,6 +374,10 @@ def validate(
     for i, approach in enumerate(chosen, 2):
         bar.start(i)
         plan = inputs.data.plans[approach]
+        if all(arms.get(a).trains for a in chosen[i - 2:]):  # the memory check counted on one copy of the weights
+            from advisor.backends.generator import release_shared
+
+            release_shared()
         if approach == "hybrid" and (out / "rag" / MANIFEST_FILE).is_file():  # this run's rag stage built it
             plan = replace(plan, rag_index=str(out / "rag"))
         started = time.perf_counter()
