@@ -14,6 +14,7 @@ from advisor.backends.base import BuildSettings
 from advisor.backends.metrics import METRICS, Task
 from advisor.outcomes import PROMPT, PROMPT_LABEL
 from advisor.samplesize import few_inputs_caveat, sample_advice
+from advisor.runrecords import provenance_sentence  # drafted pairs: where the evidence came from
 from advisor.runrecords import (
     AnsweredBy,
     AnswerRecord,
@@ -401,6 +402,9 @@ def verdict(run: ValidationRun) -> str:
     caveat = few_inputs_caveat(n)
     if caveat:
         parts.append(caveat)
+    provenance = provenance_sentence(run.pairs_origin)
+    if provenance:
+        parts.append(provenance)
     return " ".join(parts)
 
 
