@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
-from advisor.matching import in_text
+from advisor.matching import in_text, same_word
 
 # A question of 4-40 words and a short answer of 1-20 words: shorter is no question, longer no short answer.
 QUESTION_WORDS = (4, 40)
@@ -88,16 +88,27 @@ def answer_in_passage(answer: str, passage: str) -> bool:
 
 
 def answer_span(answer: str, passage: str) -> tuple[int, int] | None:
-    """Where in the passage the answer is best found (character offsets), for highlighting; None when not close."""
+    """Where in the passage the answer is (character offsets), for highlighting: the answer itself, else the
+    shortest stretch of the passage holding each of its words (same word by the answer-matching rule, so
+    '24 pods' marks '24 planting pods'); None when some word is not there."""
     if not answer.strip():
         return None
     exact = passage.lower().find(answer.lower())
     if exact >= 0:
         return exact, exact + len(answer)
-    found = fuzz.partial_ratio_alignment(answer.lower(), passage.lower())
-    if found is None or found.score < ANSWER_FUZZY:
-        return None
-    return found.dest_start, found.dest_end
+    wanted = list(dict.fromkeys(words(answer)))
+    tokens = [(m.group(0).lower(), m.start(), m.end()) for m in _WORD.finditer(passage)]
+    best: tuple[int, int] | None = None
+    for first in range(len(tokens)):
+        missing = set(wanted)
+        for last in range(first, min(len(tokens), first + 4 * len(wanted) + 4)):
+            missing = {w for w in missing if not same_word(w, tokens[last][0])}
+            if not missing:
+                span = (tokens[first][1], tokens[last][2])
+                if best is None or span[1] - span[0] < best[1] - best[0]:
+                    best = span
+                break
+    return best
 
 
 def longest_copied_run(question: str, passage: str) -> int:
