@@ -19,7 +19,8 @@ from advisor.matching import in_text, same_word
 QUESTION_WORDS = (4, 40)
 ANSWER_WORDS = (1, 20)
 # The answer is in the passage when the answer-matching rule finds all its content words there, or when
-# rapidfuzz's partial_ratio of the two (lower case) is at least this: a spelling or punctuation apart.
+# rapidfuzz's partial_ratio of the two (lower case) is at least this: a spelling or punctuation apart (its
+# numbers must still be in the passage exactly).
 ANSWER_FUZZY = 90.0
 # The question copies the passage when its longest run of words taken in order from the passage is more than
 # this share of its words and at least COPY_MIN_RUN words long. On the sample's 72 human questions the longest
@@ -84,6 +85,9 @@ def answer_in_passage(answer: str, passage: str) -> bool:
     """The answer is in the passage: by the answer-matching rule, or close by rapidfuzz partial_ratio."""
     if in_text(passage, [answer]):
         return True
+    numbers = {w for w in words(answer) if any(ch.isdigit() for ch in w)}
+    if not numbers <= set(words(passage)):  # '16 characters' is one character from '14 characters'
+        return False
     return fuzz.partial_ratio(answer.lower(), passage.lower()) >= ANSWER_FUZZY
 
 
