@@ -83,7 +83,8 @@ def test_passages_are_spread_over_the_documents_deterministically_not_the_first_
 
 
 def test_focus_sentences_prefer_names_and_numbers_and_keep_passage_order():
-    passage = "This section is about food at work. Staff receive EUR 9 per day at the Canteen. Bring your own cup along, please."
+    passage = ("This section is about food at work. Staff receive EUR 9 per day at the Canteen. "
+               "Bring your own cup along, please.")
     assert focus_sentences(passage, 1) == ["Staff receive EUR 9 per day at the Canteen."]
     assert len(focus_sentences(passage, 5)) == 3
 
