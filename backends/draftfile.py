@@ -33,7 +33,7 @@ class DraftedPair(BaseModel):
     question: str = Field(min_length=1)
     answer: str = Field(min_length=1)
     source: str
-    origin: Literal["drafted"] = DRAFTED
+    origin: Literal["drafted"] = "drafted"
     span: tuple[int, int]
     passage: str = ""
     review: Review = "unreviewed"
