@@ -11,22 +11,17 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from advisor.atomic import write_text
-from advisor.datafiles import parse_data, read_data_file, read_text_file
+from advisor.datafiles import parse_data, read_text_file
 from advisor.errors import InputError, did_you_mean
 from advisor.modelfiles import read_model_file
 from advisor.models import UNKNOWN, AnswersFile
 from advisor.text import show
 
-__all__ = ["answer_choices", "check_answers", "check_question", "dump_answers", "load_answers", "normalise_answers",
-           "normalise_value", "parse_data", "read_data_file", "safe_load", "save_answers", "show"]
+__all__ = ["answer_choices", "check_answers", "check_question", "dump_answers", "explain_document", "load_answers",
+           "load_partial_answers", "normalise_answers", "normalise_value", "save_answers"]
 
 if TYPE_CHECKING:
     from advisor.models import RuleBase
-
-
-def safe_load(text: str, name: str = "YAML text") -> Any:
-    """YAML text to plain data through the one guarded reader (bounded nesting and aliases, no duplicate keys)."""
-    return parse_data(text, name)
 
 
 def _prefix(where: str) -> str:

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from advisor.answers import dump_answers, explain_document, load_answers, normalise_answers, parse_data
+from advisor.answers import dump_answers, explain_document, load_answers, normalise_answers
+from advisor.datafiles import parse_data
 from advisor.modelfiles import check_model
 from advisor.models import AnswersFile
 

@@ -1,7 +1,7 @@
-"""Inline SVG charts without dependencies: horizontal bar charts (also grouped, also negative) and line charts.
+"""Inline SVG charts without dependencies: horizontal bar charts (also grouped, also negative).
 
 Every function returns a complete `<svg>` element as a string, with all text escaped, ready to be embedded in
-an HTML page (mark it safe in Jinja2). The backends reuse `line_chart` for loss curves.
+an HTML page (mark it safe in Jinja2).
 """
 
 from __future__ import annotations
@@ -137,88 +137,5 @@ def grouped_bar_chart(
     parts.append(
         f'<line x1="{zero:.1f}" y1="{y0}" x2="{zero:.1f}" y2="{height - 6}" stroke="#94a3b8" stroke-width="1"/>'
     )
-    parts.append("</svg>")
-    return "".join(parts)
-
-
-def line_chart(
-    series: Mapping[str, Sequence[tuple[float, float]]],
-    *,
-    title: str = "",
-    x_label: str = "",
-    y_label: str = "",
-    width: int = 560,
-    height: int = 260,
-    value_format: str = ".3g",
-    colours: Mapping[str, str] | None = None,
-) -> str:
-    """Lines through (x, y) points, one per named series (e.g. training and evaluation loss per step)."""
-    points = [
-        (float(x), float(y))
-        for pts in series.values()
-        for x, y in pts
-        if math.isfinite(float(x)) and math.isfinite(float(y))
-    ]
-    parts = _open(width, height, title)
-    left, right, top, bottom = 56, 16, (30 if title else 10), 40
-    plot_w, plot_h = width - left - right, height - top - bottom
-    if not points:
-        parts.append(
-            f'<text x="{width / 2}" y="{height / 2}" font-size="12" text-anchor="middle" fill="#94a3b8">'
-            "no data</text></svg>"
-        )
-        return "".join(parts)
-    xs, ys = [p[0] for p in points], [p[1] for p in points]
-    x_lo, x_hi = min(xs), max(xs)
-    y_lo, y_hi = min(ys), max(ys)
-    if x_hi - x_lo < 1e-12:
-        x_hi = x_lo + 1.0
-    if y_hi - y_lo < 1e-12:
-        y_lo, y_hi = y_lo - 0.5, y_hi + 0.5
-
-    def sx(x: float) -> float:
-        return left + (x - x_lo) / (x_hi - x_lo) * plot_w
-
-    def sy(y: float) -> float:
-        return top + plot_h - (y - y_lo) / (y_hi - y_lo) * plot_h
-
-    for i in range(5):
-        y = y_lo + (y_hi - y_lo) * i / 4
-        parts.append(f'<line x1="{left}" y1="{sy(y):.1f}" x2="{left + plot_w}" y2="{sy(y):.1f}" stroke="#e2e8f0"/>')
-        parts.append(
-            f'<text x="{left - 6}" y="{sy(y) + 4:.1f}" font-size="10" text-anchor="end" fill="#64748b">'
-            f"{escape(_fmt(y, value_format))}</text>"
-        )
-    for i in range(5):
-        x = x_lo + (x_hi - x_lo) * i / 4
-        parts.append(
-            f'<text x="{sx(x):.1f}" y="{top + plot_h + 14}" font-size="10" text-anchor="middle" '
-            f'fill="#64748b">{escape(_fmt(x, ".4g"))}</text>'
-        )
-    parts.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#94a3b8"/>')
-    parts.append(f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + plot_h}" stroke="#94a3b8"/>')
-    if x_label:
-        parts.append(
-            f'<text x="{left + plot_w / 2}" y="{height - 6}" font-size="11" text-anchor="middle" '
-            f'fill="#334155">{escape(x_label)}</text>'
-        )
-    if y_label:
-        parts.append(
-            f'<text x="12" y="{top + plot_h / 2}" font-size="11" text-anchor="middle" fill="#334155" '
-            f'transform="rotate(-90 12 {top + plot_h / 2})">{escape(y_label)}</text>'
-        )
-    lx = left + 8
-    for i, (name, pts) in enumerate(series.items()):
-        colour = (colours or {}).get(name, _colour(name, i))
-        clean = [(float(x), float(y)) for x, y in pts if math.isfinite(float(x)) and math.isfinite(float(y))]
-        if clean:
-            path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in clean)
-            parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
-            if len(clean) == 1:
-                parts.append(f'<circle cx="{sx(clean[0][0]):.1f}" cy="{sy(clean[0][1]):.1f}" r="3" fill="{colour}"/>')
-        if len(series) > 1:
-            parts.append(f'<rect x="{lx}" y="{top + 2}" width="10" height="10" fill="{colour}"/>')
-            parts.append(f'<text x="{lx + 14}" y="{top + 11}" font-size="11" fill="#334155">{escape(name)}</text>')
-            lx += 26 + 7 * len(name)
     parts.append("</svg>")
     return "".join(parts)

@@ -12,7 +12,7 @@ from advisor import __version__
 from advisor.analyses.cli import add_validation_command, calibrate_command
 from advisor.backends.commands import build, draft, query, validate
 from advisor.errors import InputError
-from advisor.exits import exit_statuses
+from advisor.commandline.exits import exit_statuses
 from advisor.text import terminal_safe
 from advisor.web.command import serve_command
 
@@ -21,7 +21,7 @@ PARTIAL_ANSWERS = "advisor-answers.yaml"
 
 
 class AdvisorGroup(click.Group):
-    """Runs every command under the one error-to-exit mapping (`advisor.exits`)."""
+    """Runs every command under the one error-to-exit mapping (`advisor.commandline.exits`)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command: bad input exits 2, an interrupt 130, an internal fault 1, each with one line."""

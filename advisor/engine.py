@@ -21,7 +21,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from advisor.answers import check_answers, show
+from advisor.answers import check_answers
+from advisor.text import show
 from advisor.errors import InputError, did_you_mean
 from advisor.models import RECOMMENDABLE, UNKNOWN, Approach, Expected, FactorPull, FiredRule, FlipOut, RuleBase
 from advisor.outcomes import PROMPT, prompt_steps
@@ -36,21 +37,21 @@ class CompiledRules:
     """A rule base flattened into tuples for fast scoring. Build it with `compile_rules`."""
 
     rulebase: RuleBase
-    qids: tuple[str, ...]
-    qindex: dict[str, int]
+    question_ids: tuple[str, ...]
+    question_index: dict[str, int]
     values: tuple[tuple[str, ...], ...]
-    vindex: tuple[dict[str, int], ...]
+    value_index: tuple[dict[str, int], ...]
     defaults: tuple[int, ...]
     factor_of: tuple[str, ...]
     factor_ids: tuple[str, ...]
     factor_weight: dict[str, float]
     pulls: tuple[tuple[Vec, ...], ...]
-    wpulls: tuple[tuple[Vec, ...], ...]
+    weighted_pulls: tuple[tuple[Vec, ...], ...]
     rule_ids: tuple[str, ...]
     rule_conds: tuple[tuple[tuple[int, frozenset[int]], ...], ...]
     rule_weight: tuple[float, ...]
     rule_effect: tuple[Vec, ...]
-    rule_weff: tuple[Vec, ...]
+    rule_weighted_effect: tuple[Vec, ...]
     rules_by_q: tuple[tuple[int, ...], ...]
     importance: tuple[float, ...]
     scale: float
@@ -67,7 +68,7 @@ class CompiledRules:
     rule_cap: tuple[float | None, ...] = ()  # per rule: its confidence_when_decisive
 
     def __repr__(self) -> str:
-        return f"CompiledRules({self.rulebase.name!r}: {len(self.qids)} questions, {len(self.rule_ids)} rules)"
+        return f"CompiledRules({self.rulebase.name!r}: {len(self.question_ids)} questions, {len(self.rule_ids)} rules)"
 
 
 def _vec(mapping: Mapping[Any, float]) -> Vec:
@@ -85,47 +86,50 @@ def _spread(vec: Vec) -> float:
 def compile_rules(rulebase: RuleBase) -> CompiledRules:
     """Flatten a validated rule base into tuples (done once; reuse the result for many answer sets)."""
     factor_weight = {f.id: f.weight for f in rulebase.factors}
-    qids = tuple(q.id for q in rulebase.questions)
-    qindex = {qid: i for i, qid in enumerate(qids)}
+    question_ids = tuple(q.id for q in rulebase.questions)
+    question_index = {qid: i for i, qid in enumerate(question_ids)}
     values = tuple(tuple(v.value for v in q.values) for q in rulebase.questions)
-    vindex = tuple({v: i for i, v in enumerate(vs)} for vs in values)
+    value_index = tuple({v: i for i, v in enumerate(vs)} for vs in values)
     pulls = tuple(tuple(_vec(v.pull) for v in q.values) for q in rulebase.questions)
-    wpulls = tuple(
+    weighted_pulls = tuple(
         tuple(_scaled(factor_weight[q.factor], p) for p in qp)
         for q, qp in zip(rulebase.questions, pulls)
     )
     rule_conds = tuple(
-        tuple((qindex[qid], frozenset(vindex[qindex[qid]][v] for v in vs)) for qid, vs in r.when.items())
+        tuple((question_index[qid], frozenset(value_index[question_index[qid]][v] for v in vs))
+              for qid, vs in r.when.items())
         for r in rulebase.rules
     )
     rule_effect = tuple(_vec(r.effect) for r in rulebase.rules)
-    rule_weff = tuple(_scaled(r.weight, e) for r, e in zip(rulebase.rules, rule_effect))
+    rule_weighted_effect = tuple(_scaled(r.weight, e) for r, e in zip(rulebase.rules, rule_effect))
     rules_by_q = tuple(
-        tuple(ri for ri, conds in enumerate(rule_conds) if any(qi == i for qi, _ in conds)) for i in range(len(qids))
+        tuple(ri for ri, conds in enumerate(rule_conds) if any(qi == i for qi, _ in conds))
+        for i in range(len(question_ids))
     )
     importance = tuple(
-        max(_spread(p) for p in wpulls[i])
-        + sum(_spread(rule_weff[ri]) / len(rule_conds[ri]) for ri in rules_by_q[i])
-        for i in range(len(qids))
+        max(_spread(p) for p in weighted_pulls[i])
+        + sum(_spread(rule_weighted_effect[ri]) / len(rule_conds[ri]) for ri in rules_by_q[i])
+        for i in range(len(question_ids))
     )
-    defaults = tuple(vindex[i][q.default] if q.default is not None else -1 for i, q in enumerate(rulebase.questions))
+    defaults = tuple(value_index[i][q.default] if q.default is not None else -1
+                     for i, q in enumerate(rulebase.questions))
     return CompiledRules(
         rulebase=rulebase,
-        qids=qids,
-        qindex=qindex,
+        question_ids=question_ids,
+        question_index=question_index,
         values=values,
-        vindex=vindex,
+        value_index=value_index,
         defaults=defaults,
         factor_of=tuple(q.factor for q in rulebase.questions),
         factor_ids=tuple(f.id for f in rulebase.factors),
         factor_weight=factor_weight,
         pulls=pulls,
-        wpulls=wpulls,
+        weighted_pulls=weighted_pulls,
         rule_ids=tuple(r.id for r in rulebase.rules),
         rule_conds=rule_conds,
         rule_weight=tuple(r.weight for r in rulebase.rules),
         rule_effect=rule_effect,
-        rule_weff=rule_weff,
+        rule_weighted_effect=rule_weighted_effect,
         rules_by_q=rules_by_q,
         importance=importance,
         scale=rulebase.scoring.scale,
@@ -151,12 +155,13 @@ def encode(compiled: CompiledRules, answers: Mapping[str, Any]) -> State:
     A missing answer takes the question's default (questions outside the contract) or is unknown.
     """
     checked = check_answers(answers, compiled.choices)
-    return tuple(-1 if value == UNKNOWN else compiled.vindex[i][value] for i, value in enumerate(checked.values()))
+    return tuple(-1 if value == UNKNOWN else compiled.value_index[i][value] for i, value in enumerate(checked.values()))
 
 
 def decode(compiled: CompiledRules, state: State) -> dict[str, str]:
     """A state tuple back to {question: value or 'unknown'}."""
-    return {qid: (compiled.values[i][v] if v >= 0 else UNKNOWN) for i, (qid, v) in enumerate(zip(compiled.qids, state))}
+    return {qid: (compiled.values[i][v] if v >= 0 else UNKNOWN)
+            for i, (qid, v) in enumerate(zip(compiled.question_ids, state))}
 
 
 def _fires(compiled: CompiledRules, ri: int, state: State) -> bool:
@@ -171,11 +176,11 @@ def raw_state(compiled: CompiledRules, state: State) -> list[float]:
     r = f = h = 0.0
     for qi, v in enumerate(state):
         if v >= 0:
-            p = compiled.wpulls[qi][v]
+            p = compiled.weighted_pulls[qi][v]
             r += p[0]
             f += p[1]
             h += p[2]
-    for ri, e in enumerate(compiled.rule_weff):
+    for ri, e in enumerate(compiled.rule_weighted_effect):
         if _fires(compiled, ri, state):
             r += e[0]
             f += e[1]
@@ -255,7 +260,7 @@ def decisive_cap(compiled: CompiledRules, state: State, raw: list[float], top: i
     for ri, cap in enumerate(compiled.rule_cap):
         if cap is None or not _fires(compiled, ri, state):
             continue
-        e = compiled.rule_weff[ri]
+        e = compiled.rule_weighted_effect[ri]
         if pick(compiled, [raw[0] - e[0], raw[1] - e[1], raw[2] - e[2]]) != top and (best is None or cap < best[0]):
             best = (cap, ri)
     return best
@@ -275,7 +280,8 @@ def analyse(compiled: CompiledRules, state: State) -> tuple[list[float], int, fl
         conf = min(conf, cap[0])
     fired = [_fires(compiled, ri, state) for ri in range(len(compiled.rule_conds))]
     flips: list[tuple[int, int, int]] = []
-    wpulls, rule_conds, rule_weff = compiled.wpulls, compiled.rule_conds, compiled.rule_weff
+    weighted_pulls, rule_conds = compiled.weighted_pulls, compiled.rule_conds
+    rule_weighted_effect = compiled.rule_weighted_effect
     o0, o1, o2 = compiled.order
     for qi, cur in enumerate(state):
         related = compiled.rules_by_q[qi]
@@ -284,12 +290,12 @@ def analyse(compiled: CompiledRules, state: State) -> tuple[list[float], int, fl
                 continue
             r, f, h = raw
             if cur >= 0:
-                p = wpulls[qi][cur]
+                p = weighted_pulls[qi][cur]
                 r -= p[0]
                 f -= p[1]
                 h -= p[2]
             if alt >= 0:
-                p = wpulls[qi][alt]
+                p = weighted_pulls[qi][alt]
                 r += p[0]
                 f += p[1]
                 h += p[2]
@@ -300,7 +306,7 @@ def analyse(compiled: CompiledRules, state: State) -> tuple[list[float], int, fl
                         now = False
                         break
                 if now != fired[ri]:
-                    e = rule_weff[ri]
+                    e = rule_weighted_effect[ri]
                     sign = 1.0 if now else -1.0
                     r += sign * e[0]
                     f += sign * e[1]
@@ -323,12 +329,12 @@ def analyse(compiled: CompiledRules, state: State) -> tuple[list[float], int, fl
 def _answered(compiled: CompiledRules, state: State, raw: list[float], fired: list[bool], qi: int,
               alt: int) -> list[float]:
     """Raw scores with the unknown question `qi` answered `alt`: its pull added, and the rules it starts firing."""
-    p = compiled.wpulls[qi][alt]
+    p = compiled.weighted_pulls[qi][alt]
     new = [raw[0] + p[0], raw[1] + p[1], raw[2] + p[2]]
     for ri in compiled.rules_by_q[qi]:
         conds = compiled.rule_conds[ri]
         if not fired[ri] and all((alt if cq == qi else state[cq]) in allowed for cq, allowed in conds):
-            e = compiled.rule_weff[ri]
+            e = compiled.rule_weighted_effect[ri]
             new = [new[0] + e[0], new[1] + e[1], new[2] + e[2]]
     return new
 
@@ -435,7 +441,7 @@ def recommend(compiled: CompiledRules, answers: Mapping[str, Any]) -> Recommenda
     raw, top, conf, flip_list, ask_next = analyse(compiled, state)
     rb = compiled.rulebase
     decoded = decode(compiled, state)
-    qids, wpulls, value_text = compiled.qids, compiled.wpulls, compiled.value_text
+    question_ids, weighted_pulls, value_text = compiled.question_ids, compiled.weighted_pulls, compiled.value_text
     factors: list[FactorPull] = []
     for (fid, label, weight), qis in zip(compiled.factor_meta, compiled.factor_questions):
         r = f = h = 0.0
@@ -443,12 +449,12 @@ def recommend(compiled: CompiledRules, answers: Mapping[str, Any]) -> Recommenda
         sources: list[str] = []
         read = {}
         for qi in qis:
-            qid, v = qids[qi], state[qi]
+            qid, v = question_ids[qi], state[qi]
             read[qid] = decoded[qid]
             if v < 0:
                 because.append(f"{qid} is unknown, so it counts as neutral")
                 continue
-            p = wpulls[qi][v]
+            p = weighted_pulls[qi][v]
             r += p[0]
             f += p[1]
             h += p[2]
@@ -464,7 +470,7 @@ def recommend(compiled: CompiledRules, answers: Mapping[str, Any]) -> Recommenda
     notes: list[str] = []
     for ri, (rid, when, because_r, srcs_r, note) in enumerate(compiled.rule_meta):
         if _fires(compiled, ri, state):
-            e = compiled.rule_weff[ri]
+            e = compiled.rule_weighted_effect[ri]
             fired_rules.append(FiredRule(
                 id=rid, when={q: decoded[q] for q in when}, rag=_r(e[0]), fine_tuning=_r(e[1]), hybrid=_r(e[2]),
                 because=because_r, source=list(srcs_r), note=note,
@@ -473,8 +479,8 @@ def recommend(compiled: CompiledRules, answers: Mapping[str, Any]) -> Recommenda
                 notes.append(note)
     flips = [
         FlipOut(
-            question=compiled.qids[qi],
-            from_=decoded[compiled.qids[qi]],
+            question=compiled.question_ids[qi],
+            from_=decoded[compiled.question_ids[qi]],
             to=compiled.values[qi][alt] if alt >= 0 else UNKNOWN,
             recommendation=cast(Approach, RECOMMENDABLE[new_top]),
         )
@@ -500,7 +506,7 @@ def recommend(compiled: CompiledRules, answers: Mapping[str, Any]) -> Recommenda
         notes=notes,
         flips=flips,
         unknown=[q for q, v in decoded.items() if v == UNKNOWN],
-        ask_next=compiled.qids[ask_next] if ask_next >= 0 else None,
+        ask_next=compiled.question_ids[ask_next] if ask_next >= 0 else None,
         rules_name=rb.name,
         next_steps=next_steps,
         start_with="prompt" if prompt_first else name,
@@ -527,7 +533,7 @@ def contributions(
     With weighted=False the values are the features a calibrator fits: pull (or effect * fired) without w_t.
     """
     state = encode(compiled, answers)
-    table = compiled.wpulls if weighted else compiled.pulls
+    table = compiled.weighted_pulls if weighted else compiled.pulls
     out: dict[str, dict[str, float]] = {}
     for fid in compiled.factor_ids:
         out[f"factor:{fid}"] = dict.fromkeys(RECOMMENDABLE, 0.0)
@@ -536,7 +542,7 @@ def contributions(
             term = out[f"factor:{compiled.factor_of[qi]}"]
             for a, name in enumerate(RECOMMENDABLE):
                 term[name] += table[qi][v][a]
-    effects = compiled.rule_weff if weighted else compiled.rule_effect
+    effects = compiled.rule_weighted_effect if weighted else compiled.rule_effect
     for ri, rid in enumerate(compiled.rule_ids):
         on = _fires(compiled, ri, state)
         out[f"rule:{rid}"] = {name: (effects[ri][a] if on else 0.0) for a, name in enumerate(RECOMMENDABLE)}

@@ -9,7 +9,11 @@ from collections.abc import Iterable
 class InputError(Exception):
     """Something the user gave (a file, an answer, an option) is wrong; the message says where and what to do."""
 
-    exit_code = 2
+
+def first_line(error: BaseException, limit: int = 200) -> str:
+    """The first line of an error's message (its type's name when it has none), for a one-line report."""
+    text = str(error).strip()
+    return text.splitlines()[0][:limit] if text else type(error).__name__
 
 
 def did_you_mean(value: str, choices: Iterable[str]) -> str:

@@ -19,6 +19,7 @@ from advisor.errors import InputError
 MANIFEST_FILE = "manifest.json"
 METRICS_FILE = "metrics.json"
 VALIDATION_FILE = "validation.json"
+PROGRESS_FILE = "progress.json"  # the stage now running, for readers such as `advisor serve`
 
 Scores = dict[str, float]  # metric name -> mean over the questions, 0 to 1
 Arm = str  # what `advisor build` builds: a name in the arm registry (advisor.backends.arms)

@@ -238,7 +238,7 @@ class Backend(abc.ABC):
 
     @classmethod
     def from_plan(cls, plan: ArmPlan) -> "Backend":
-        """A backend that builds as `plan` (made by runner.prepare) says."""
+        """A backend that builds as `plan` (made by runner.prepare_build) says."""
         backend = cls(plan.settings)
         backend._plan = plan
         return backend

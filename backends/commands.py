@@ -2,7 +2,7 @@
 
 The commands are thin: they turn options into BuildSettings and call `runner.build_and_evaluate` or a
 backend's `load` + `answer`. They run inside the `advisor` group, whose one error-to-exit mapping
-(`advisor.exits`) turns bad input (InputError) into one line and exit 2.
+(`advisor.commandline.exits`) turns bad input (InputError) into one line and exit 2.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from advisor.backends.base import DEFAULT_EMBEDDER, DEFAULT_GENERATOR, BuildSett
 from advisor.backends.metrics import PER_INPUT
 from advisor.backends.options import EndpointOptions, PromptOptions, RetrievalOptions, TrainingOptions
 from advisor.errors import InputError
-from advisor.params import FRACTION, POSITIVE
+from advisor.commandline.params import FRACTION, POSITIVE
 
 
 _DATA_OPTIONS = [

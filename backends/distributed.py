@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO, TypeVar
 
-from advisor.errors import InputError
+from advisor.errors import InputError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ def _outcome(fn: Callable[..., R], *args: Any, **kwargs: Any) -> tuple:
     except InputError as exc:
         return ("input", str(exc))
     except Exception as exc:  # sent to every rank, raised there with the rank named
-        return ("error", f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
+        return ("error", f"{type(exc).__name__}: {first_line(exc) if str(exc).strip() else ''}")
 
 
 def _raise_failures(outcomes: Sequence[tuple | None]) -> None:
@@ -254,7 +254,7 @@ def fail_fast(where: str, exc: BaseException) -> None:
     w = world()
     if not w.distributed:
         return
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    message = first_line(exc) if str(exc).strip() else ""
     raise RankAborted(f"rank {w.rank}: {where} failed: {type(exc).__name__}: {message}") from exc
 
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from advisor.backends.base import DEFAULT_EMBEDDER
+from advisor.backends.hubcache import in_hub_cache
 from advisor.backends.shared import load_once
-from advisor.errors import InputError
+from advisor.errors import InputError, first_line
 
 _DEFAULT_ALIASES = {DEFAULT_EMBEDDER.lower(), "sentence-transformers/all-minilm-l6-v2", "minilm", "default"}
 
@@ -50,15 +51,8 @@ def _folder_fingerprint(folder: Path) -> str:
 
 
 def _in_hub_cache(repo_id: str) -> bool:
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:  # pragma: no cover - sentence-transformers always brings it
-        return False
-    candidates = [repo_id] if "/" in repo_id else [repo_id, f"sentence-transformers/{repo_id}"]
-    try:
-        return any(isinstance(try_to_load_from_cache(repo, "config.json"), str) for repo in candidates)
-    except ValueError:  # not a valid repository id
-        return False
+    """Bare names are also looked up under sentence-transformers/, as sentence-transformers itself does."""
+    return in_hub_cache([repo_id] if "/" in repo_id else [repo_id, f"sentence-transformers/{repo_id}"])
 
 
 def resolve_embedder(name: str) -> EmbedderSource:
@@ -118,12 +112,7 @@ def load_embedder_tokenizer(name: str):
     try:
         return AutoTokenizer.from_pretrained(source.path)
     except (OSError, ValueError) as exc:
-        raise InputError(f"embedder '{name}': its tokenizer could not be loaded ({_first_line(exc)})") from None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+        raise InputError(f"embedder '{name}': its tokenizer could not be loaded ({first_line(exc)})") from None
 
 
 class Embedder:
@@ -143,7 +132,7 @@ class Embedder:
             self.model = SentenceTransformer(self.source.path, device=device)
         except (OSError, ValueError) as exc:
             raise InputError(
-                f"embedder '{name}' could not be loaded as a sentence-transformers model ({_first_line(exc)})"
+                f"embedder '{name}' could not be loaded as a sentence-transformers model ({first_line(exc)})"
             ) from None
 
     @property

@@ -20,6 +20,7 @@ from typing import Any
 from advisor.atomic import staged_dir
 from advisor.backends.base import DEFAULT_GENERATOR
 from advisor.backends.generation import Reply
+from advisor.backends.hubcache import in_hub_cache
 from advisor.backends.shared import load_once
 from advisor.errors import InputError
 
@@ -64,15 +65,6 @@ def default_gguf() -> Path:
     return path
 
 
-def _in_hub_cache(repo_id: str) -> bool:
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:  # pragma: no cover - transformers always brings it
-        return False
-    found = try_to_load_from_cache(repo_id, "config.json")
-    return isinstance(found, str)
-
-
 def resolve(name: str) -> ModelSource:
     """Check a generator name without loading weights; raise InputError naming what was expected.
 
@@ -97,7 +89,7 @@ def resolve(name: str) -> ModelSource:
             f"generator {name} does not exist (expected a model folder, a .gguf file or a Hugging Face model id)"
         )
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes"}
-    if offline and not _in_hub_cache(name):
+    if offline and not in_hub_cache([name]):
         raise InputError(
             f"generator '{name}' is not in the Hugging Face cache and HF_HUB_OFFLINE is set "
             f"(use '{DEFAULT_GENERATOR}', a local model folder, or download the model first)"

@@ -79,6 +79,19 @@ def grader(options: EndpointOptions, seed: int = 0) -> Callable[[str, Sequence[s
     return grade
 
 
+def judged_grader(items: Sequence[tuple[str, Sequence[str], str]], options: EndpointOptions,
+                  seed: int = 0) -> tuple[Callable[[str, Sequence[str], str], bool | None], Verdicts]:
+    """Judge a whole labelled set in one batch (concurrent requests), then grade each item by lookup;
+    with the verdicts, for their off-format count and tokens."""
+    verdicts = judge(items, options, seed)
+    found = {(q, tuple(refs), r): v for (q, refs, r), v in zip(items, verdicts.verdicts)}
+
+    def grade(question: str, references: Sequence[str], response: str) -> bool | None:
+        return found.get((question, tuple(references), response))
+
+    return grade, verdicts
+
+
 def score(verdicts: Verdicts, options: EndpointOptions) -> JudgeScore:
     """An arm's judge block: the share called correct over the responses given a verdict, and the cost."""
     from advisor.backends.usage import measure_usage

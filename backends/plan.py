@@ -1,6 +1,6 @@
 """One arm's settings, resolved once: the options as given, every measured default filled in, checked.
 
-`runner.prepare` makes one `ArmPlan` per arm before any model loads, and everything downstream (the build,
+`runner.prepare_build` makes one `ArmPlan` per arm before any model loads, and everything downstream (the build,
 the training loop, retrieval, the time estimate, the distributed checks, the stage fingerprint) reads it.
 Each default is filled here, in `resolve`, from the constant that holds it beside its reason:
 

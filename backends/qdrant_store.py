@@ -28,7 +28,7 @@ from advisor.backends.sparse import TERM_IDS, SparseBM25, mean_length
 from advisor.backends.store import (
     API_KEY_VARIABLE, DEFAULT_COLLECTION, RUN_FOLDER_STORAGE, ChunkStore, StoreSettings,
 )
-from advisor.errors import InputError
+from advisor.errors import InputError, first_line
 
 if TYPE_CHECKING:
     from qdrant_client import QdrantClient
@@ -56,11 +56,6 @@ _EMBEDDED: weakref.WeakValueDictionary[tuple[int, int], QdrantClient] = weakref.
 # ---------------------------------------------------------------------------------------------- connecting
 
 
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0][:200] if text else type(error).__name__
-
-
 @contextmanager
 def qdrant_errors(store: StoreSettings) -> Iterator[None]:
     """Turn what the client raises (unreachable server, refused key, HTTP errors, a locked storage) into one line."""
@@ -74,10 +69,10 @@ def qdrant_errors(store: StoreSettings) -> Iterator[None]:
             raise InputError(f"{store.label()}: the server refused the request with {given} (HTTP "
                              f"{exc.status_code}); set {API_KEY_VARIABLE} to a key allowed to use the collection") \
                 from None
-        detail = _first_line(Exception(exc.content.decode("utf-8", "replace"))) if exc.content else exc.reason_phrase
+        detail = first_line(Exception(exc.content.decode("utf-8", "replace"))) if exc.content else exc.reason_phrase
         raise InputError(f"{store.label()}: the server answered HTTP {exc.status_code} ({detail})") from None
     except ResponseHandlingException as exc:
-        raise InputError(f"{store.label()}: cannot reach the server ({_first_line(exc.source)}); check --qdrant-url "
+        raise InputError(f"{store.label()}: cannot reach the server ({first_line(exc.source)}); check --qdrant-url "
                          "and that Qdrant is running there") from None
     except RuntimeError as exc:
         if "already accessed by another instance" in str(exc):

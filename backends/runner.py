@@ -25,7 +25,7 @@ ENDPOINT_CACHE = ".endpoint-cache"  # the run's cache of an endpoint's answers (
 
 
 @dataclass
-class Inputs:
+class BuildInputs:
     """Validated inputs of a build: the documents (none for a behaviour task), all pairs, their split, the task,
     and each arm's plan (its settings resolved once)."""
 
@@ -55,7 +55,7 @@ def require_documents(approaches: list[str], option: str = "") -> None:
 
 
 def load_inputs(docs_dir: str | Path | None, qa_file: str | Path, settings: BuildSettings,
-                approaches: list[str]) -> Inputs:
+                approaches: list[str]) -> BuildInputs:
     """Documents (optional), pairs, split, task and each arm's plan, checked; no model is loaded."""
     from advisor.backends.data import load_documents, load_pairs, split_pairs
 
@@ -67,10 +67,10 @@ def load_inputs(docs_dir: str | Path | None, qa_file: str | Path, settings: Buil
     plans = {name: resolve(name, settings, train, pairs) for name in approaches}
     task = choose_metric(test, bool(documents), settings.metric)
     settings = next(iter(plans.values())).settings if plans else settings
-    return Inputs(documents, pairs, train, test, task, settings, plans)
+    return BuildInputs(documents, pairs, train, test, task, settings, plans)
 
 
-def check_out_dir(out: Path, own: tuple[str, ...] = _OWN_FILES, what: str = "build") -> None:
+def check_run_folder(out: Path, own: tuple[str, ...] = _OWN_FILES, what: str = "build") -> None:
     """OUT must be new, empty, or an earlier run's folder (one holding any of `own`): it is replaced as a whole."""
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -79,21 +79,21 @@ def check_out_dir(out: Path, own: tuple[str, ...] = _OWN_FILES, what: str = "bui
         raise InputError(f"--out {out} holds other files and no earlier {what}; choose a new or empty folder")
 
 
-def prepare(approaches: list[str], docs_dir: str | Path | None, qa_file: str | Path, out_dir: str | Path,
-            settings: BuildSettings, own: tuple[str, ...] = _OWN_FILES, what: str = "build") -> Inputs:
+def prepare_build(approaches: list[str], docs_dir: str | Path | None, qa_file: str | Path, out_dir: str | Path,
+            settings: BuildSettings, own: tuple[str, ...] = _OWN_FILES, what: str = "build") -> BuildInputs:
     """Check the options of every approach, the output folder (`own`: the files of an earlier `what` there),
     the documents and the pairs, split the pairs and resolve each arm's plan; no model is loaded. Shared by
     build and validate."""
     for approach in approaches:
         arms.get(approach)
     check_models(settings, approaches)
-    check_out_dir(Path(out_dir), own, what)
+    check_run_folder(Path(out_dir), own, what)
     return load_inputs(docs_dir, qa_file, settings, approaches)
 
 
 def build_and_evaluate(approach: str, docs_dir: str | Path | None, qa_file: str | Path, out_dir: str | Path,
                        settings: BuildSettings | None = None, *, progress: bool = True,
-                       baseline_cache: Path | None = None, echo=None, inputs: Inputs | None = None,
+                       baseline_cache: Path | None = None, echo=None, inputs: BuildInputs | None = None,
                        plan: ArmPlan | None = None) -> Measurements:
     """Validate, build `approach` into out_dir, evaluate on the held-out pairs, write out_dir/metrics.json.
 
@@ -109,7 +109,7 @@ def build_and_evaluate(approach: str, docs_dir: str | Path | None, qa_file: str 
     out = Path(out_dir)
     if inputs is None:
         given = with_cache(settings or BuildSettings(), out / ENDPOINT_CACHE)
-        inputs = prepare([approach], docs_dir, qa_file, out, given)
+        inputs = prepare_build([approach], docs_dir, qa_file, out, given)
         distributed.check_run(list(inputs.plans.values()), len(inputs.train),
                               len(inputs.settings.answered(inputs.test)))
         distributed.barrier()  # every rank has checked OUT before any rank writes there

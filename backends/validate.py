@@ -21,11 +21,12 @@ from advisor.backends import arms
 from advisor.backends.base import BuildSettings
 from advisor.backends.plan import ArmPlan
 from advisor.backends.options import EndpointOptions
-from advisor.backends.runner import Inputs as DataInputs
-from advisor.errors import InputError
+from advisor.backends.runner import BuildInputs
+from advisor.errors import InputError, first_line
 from advisor.samplesize import MEASURABLE_INPUTS, pairs_for
 from advisor.runrecords import (
     MANIFEST_FILE,
+    PROGRESS_FILE,
     VALIDATION_FILE,
     ArmResult,
     Measurements,
@@ -39,19 +40,18 @@ if TYPE_CHECKING:
     from advisor.models import AnswersFile, RuleBase
 
 STAGE_FILE = "stage.json"
-PROGRESS_FILE = "progress.json"  # the stage now running, for readers such as `advisor serve`
 MIN_PAIRS = 20
 MIN_TEST = 8
 
 
 @dataclass
-class Inputs:
+class ValidationInputs:
     """Everything validated before any model loads."""
 
     rulebase: RuleBase
     recommendation: Recommendation
     project: str | None
-    data: DataInputs
+    data: BuildInputs
     not_applicable: dict[str, str]
     document: AnswersFile | None = None  # the answers file as read (its costs: feed the report's estimate)
 
@@ -73,7 +73,7 @@ def parse_approaches(text: str | Sequence[str] | None, has_documents: bool = Tru
     return list(dict.fromkeys(names))
 
 
-def prepare(
+def prepare_validation(
     answers_path: str | Path,
     docs_dir: str | Path | None,
     qa_file: str | Path,
@@ -81,10 +81,10 @@ def prepare(
     settings: BuildSettings,
     approaches: Sequence[str] | str | None,
     rules_path: str | Path | None = None,
-) -> tuple[Inputs, list[str]]:
+) -> tuple[ValidationInputs, list[str]]:
     """Check answers, rule base, documents, pairs, options and model names; recommend. No model is loaded."""
     from advisor.answers import load_answers
-    from advisor.backends.runner import prepare as prepare_data
+    from advisor.backends.runner import prepare_build
     from advisor.engine import compile_rules, recommend
     from advisor.rulebase import load_rules
 
@@ -98,7 +98,7 @@ def prepare(
                           Path(out_dir) / ENDPOINT_CACHE)
     untrainable = tuned_not_applicable(settings, chosen)
     measured = [a for a in chosen if a not in untrainable]
-    data = prepare_data(measured, docs_dir, qa_file, out_dir, settings,
+    data = prepare_build(measured, docs_dir, qa_file, out_dir, settings,
                         (VALIDATION_FILE, PROGRESS_FILE, *arms.names()), "validation")
     if len(data.pairs) < MIN_PAIRS:
         raise InputError(
@@ -113,7 +113,8 @@ def prepare(
         )
     skipped = {} if docs_dir is not None else {a: "no documents" for a in arms.needing_documents()}
     skipped.update(untrainable)
-    return Inputs(rulebase, rec, getattr(answers_file, "project", None), data, skipped, answers_file), measured
+    project = getattr(answers_file, "project", None)
+    return ValidationInputs(rulebase, rec, project, data, skipped, answers_file), measured
 
 
 def tuned_not_applicable(settings: BuildSettings, chosen: Sequence[str]) -> dict[str, str]:
@@ -153,7 +154,7 @@ def with_prices(settings: BuildSettings, costs: object, answers_path: str | Path
         "price_in": per_million, "price_out": per_million, "price_source": source, "currency": parsed.currency}))
 
 
-def fingerprint(plan: ArmPlan, inputs: Inputs) -> str:
+def fingerprint(plan: ArmPlan, inputs: ValidationInputs) -> str:
     """What a stage's result depends on: documents, pairs, split, task and settings. Same print, same numbers.
 
     A reused RAG index (`plan.rag_index`) is left out: where the index came from does not change the numbers."""
@@ -228,7 +229,7 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
 
-def _estimate(approaches: Sequence[str], inputs: Inputs, settings: BuildSettings) -> list[tuple[str, float]]:
+def _estimate(approaches: Sequence[str], inputs: ValidationInputs, settings: BuildSettings) -> list[tuple[str, float]]:
     answered = settings.answered(inputs.data.test)
     reworded = sum(1 for p in answered if p.paraphrase)
     per_eval = (len(answered) + reworded) * arms.ANSWER_SECONDS
@@ -255,7 +256,7 @@ def load_models(settings: BuildSettings, approaches: Sequence[str]) -> None:
 
 def run_stage(
     plan: ArmPlan,
-    inputs: Inputs,
+    inputs: ValidationInputs,
     docs_dir: Path | None,
     qa_file: Path,
     out: Path,
@@ -313,7 +314,8 @@ def validate(
     from advisor.backends.measure import measure
 
     out = Path(out_dir)
-    inputs, chosen = prepare(answers_path, docs_dir, qa_file, out, settings or BuildSettings(), approaches, rules_path)
+    inputs, chosen = prepare_validation(answers_path, docs_dir, qa_file, out, settings or BuildSettings(), approaches,
+                                        rules_path)
     settings = inputs.data.settings
     answered = settings.answered(inputs.data.test)
     distributed.check_run(list(inputs.data.plans.values()), len(inputs.data.train), len(answered))
@@ -387,7 +389,7 @@ def validate(
             echo(f"interrupted during {approach}; finished stages are kept and reused by the next run")
             raise
         except Exception as exc:  # one backend failing must not sink the others
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            reason = first_line(exc)
             results[approach] = ArmResult(status="failed", approach=approach, error=reason)
             note = f" — FAILED: {reason}"
         seconds = time.perf_counter() - started
@@ -427,7 +429,7 @@ def validate(
 
 
 def summarise_run(
-    rec: Recommendation, inputs: Inputs, results: dict[str, ArmResult], settings: BuildSettings, out: Path
+    rec: Recommendation, inputs: ValidationInputs, results: dict[str, ArmResult], settings: BuildSettings, out: Path
 ) -> ValidationRun:
     """Read each arm's per-question records from OUT and hand everything to evidence.summarise."""
     from advisor.backends.evaluation import read_answers
@@ -446,7 +448,7 @@ def summarise_run(
 
 
 def write_reports(
-    out: Path, rec: Recommendation, inputs: Inputs, validation: ValidationRun, answers_path: str | Path
+    out: Path, rec: Recommendation, inputs: ValidationInputs, validation: ValidationRun, answers_path: str | Path
 ) -> None:
     """report.html and report.md in OUT, with the evidence section: the one report path of `advisor report
     ANSWERS --validation OUT` (robustness, few-shot prompting first, unknowns and costs included)."""

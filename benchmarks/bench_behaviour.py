@@ -148,8 +148,14 @@ def main() -> None:
     results: dict = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                                  "load_average": os.getloadavg()}}
     if not args.quick:
+        from benchmarks.reference import Measured
+
         with tempfile.TemporaryDirectory() as tmp:
-            results["style_validation"] = validate_style(Path(tmp) / "style")
+            with Measured() as measured:
+                results["style_validation"] = validate_style(Path(tmp) / "style")
+            results["style_validation"]["reference_units"] = measured.in_reference_units(
+                results["style_validation"]["seconds"])
+            results["machine"]["around_style_validation"] = measured.machine.as_dict()
             results["covid_rag"] = covid(Path(tmp) / "covid")
     results["picking"] = picking()
     results["training_speed"] = training_speed()
@@ -161,7 +167,8 @@ def main() -> None:
     if "style_validation" in results:
         v = results["style_validation"]
         print(f"style sample: {v['questions']} held-out MRs, {v['train_pairs']} training pairs, "
-              f"whole run {v['seconds'] / 60:.1f} min; recommended {v['recommended']}, "
+              f"whole run {v['seconds'] / 60:.1f} min ({v['reference_units']:g} x the reference workload); "
+              f"recommended {v['recommended']}, "
               f"best measured {v['best_measured']}")
         print(f"{'arm':<14} {'chrF':>6} {'BLEU':>6} {'ROUGE-L':>8} {'build s':>8} {'answer s':>9}")
         for arm, row in v["arms"].items():

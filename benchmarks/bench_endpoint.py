@@ -33,9 +33,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results" / "endpoint.json"
-sys.path.insert(0, str(ROOT / "tests" / "endpoint"))  # the loopback server launcher the tests use
+sys.path.insert(0, str(ROOT))  # for tests.support.endpoint, the loopback server launcher the tests use
 
-from endpoint_support import transformers_serve  # noqa: E402
+from tests.support.endpoint import transformers_serve  # noqa: E402
 
 from advisor.atomic import write_text  # noqa: E402
 from advisor.backends.base import DEFAULT_GENERATOR, BuildSettings  # noqa: E402

@@ -142,9 +142,9 @@ def typical(mask: np.ndarray) -> tuple[int, ...]:
     return tuple(int(i) for i in points[int(score.argmax())])
 
 
-def decode(index: tuple[int, ...], qids: list[str], values: list[tuple[str, ...]]) -> dict[str, str]:
+def decode(index: tuple[int, ...], question_ids: list[str], values: list[tuple[str, ...]]) -> dict[str, str]:
     """A grid index back to answers (the last index of an axis is unknown)."""
-    return {q: (vs[i] if i < len(vs) else UNKNOWN) for q, vs, i in zip(qids, values, index)}
+    return {q: (vs[i] if i < len(vs) else UNKNOWN) for q, vs, i in zip(question_ids, values, index)}
 
 
 def load_library(path: Path, rulebase: RuleBase) -> CaseLibrary:
@@ -173,8 +173,8 @@ def main(argv: list[str] | None = None) -> int:
 
     old_rb, new_rb = load_rules(args.old), load_rules(None)
     new_view = contract_view(new_rb)
-    qids = [q.id for q in new_view.questions]
-    assert qids == [q.id for q in old_rb.questions] == list(CONTRACT_QUESTIONS)
+    question_ids = [q.id for q in new_view.questions]
+    assert question_ids == [q.id for q in old_rb.questions] == list(CONTRACT_QUESTIONS)
     values = [tuple(v.value for v in q.values) for q in new_view.questions]
 
     old_v, old_report = grid(old_rb)
@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
             for rid in [r for r in causes if r != TOGETHER][: args.examples] or [TOGETHER]:
                 mask = kind & (responsible[rid] if rid in responsible else ~any_rule)
                 index = typical(answered(mask) if answered(mask).any() else mask)
-                examples.append({"answers": decode(index, qids, values), "edit": rid})
+                examples.append({"answers": decode(index, question_ids, values), "edit": rid})
             kinds.append({"change": f"{name_a} -> {name_b}", "combinations": count,
                           "fully_answered": int(answered(kind).sum()), "causes": causes, "examples": examples})
     kinds.sort(key=lambda k: -k["combinations"])

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_matching.py                      # agreement with the hand labels
     .venv/bin/python benchmarks/bench_matching.py --run runs/sample    # and re-score a finished run
+    .venv/bin/python benchmarks/bench_matching.py --judge-endpoint URL --judge-model NAME  # and an LLM judge
 
 1. Agreement: every grader (`contains`, token F1 at its threshold, `answer match`; an LLM judge where one
    is given to `agreement`) against the hand-labelled responses in tests/matching/data/answer_labels.jsonl,
@@ -70,18 +71,40 @@ def rescore(run: Path, seed: int = 0) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", action="append", default=[], type=Path, help="a finished validation folder")
+    parser.add_argument("--judge-endpoint", help="an OpenAI-compatible /v1 URL whose model grades the labelled set")
+    parser.add_argument("--judge-model", help="the judge's model name at that endpoint")
+    parser.add_argument("--judge-api-key-env", default="OPENAI_API_KEY", help="the variable holding its key")
     args = parser.parse_args()
+    if bool(args.judge_endpoint) != bool(args.judge_model):
+        parser.error("--judge-endpoint and --judge-model go together")
     from advisor.atomic import write_text
-    from advisor.backends.agreement import agreement, format_agreement, read_labels
+    from advisor.backends.agreement import GRADERS, agreement, format_agreement, read_labels
 
     labels = read_labels(LABELS)
-    rows = agreement(labels)
+    graders = dict(GRADERS)
+    judged: dict = {}
+    if args.judge_endpoint:
+        from advisor.backends.endpoint import host_of
+        from advisor.backends.judge import judged_grader
+        from advisor.backends.options import EndpointOptions
+
+        options = EndpointOptions(url=args.judge_endpoint, model=args.judge_model, api_key_env=args.judge_api_key_env)
+        items = [(item.question, item.references, item.response) for item in labels]
+        grade, verdicts = judged_grader(items, options)
+        name = f"judge {args.judge_model}"
+        graders[name] = grade
+        judged = {"grader": name, "host": host_of(args.judge_endpoint), "failed": verdicts.failed,
+                  "off_format": verdicts.off_format}
+    rows = agreement(labels, graders)
     results: dict = {"machine": {"cpus": os.cpu_count(), "load_average": os.getloadavg()},
                      "labels": {"items": len(labels), "correct": sum(item.label for item in labels)},
-                     "agreement": [row.__dict__ for row in rows], "runs": [rescore(run) for run in args.run]}
+                     "agreement": [row.__dict__ for row in rows], "judge": judged or None,
+                     "runs": [rescore(run) for run in args.run]}
     write_text(RESULTS, json.dumps(results, indent=2) + "\n")
     print(f"{len(labels)} hand-labelled responses ({results['labels']['correct']} correct)\n")
     print(format_agreement(rows))
+    if judged.get("failed"):
+        print(f"the judge failed ({judged['failed']}); its row counts no verdicts")
     for run in results["runs"]:
         print(f"\n{run['run']}: {run['questions']} held-out questions, stored responses re-scored")
         print(f"| arm | {' | '.join(METRICS)} |\n|---|{'---|' * len(METRICS)}")

@@ -52,10 +52,10 @@ def rank_questions(compiled: CompiledRules, answers: Mapping[str, Any] | State,
     """Unknown questions, most informative first (only those in `among` when given): `engine.rank_unknowns`,
     the one rule every output that names a question to answer next follows, with names instead of indices."""
     state = _state(compiled, answers)
-    wanted = None if among is None else {compiled.qindex[q] for q in among if q in compiled.qindex}
+    wanted = None if among is None else {compiled.question_index[q] for q in among if q in compiled.question_index}
     return [
         QuestionValue(
-            question=compiled.qids[r.question],
+            question=compiled.question_ids[r.question],
             flip_share=len(r.flips_to) / len(compiled.values[r.question]),
             mean_margin_change=r.mean_margin_change,
             flips_to={compiled.values[r.question][v]: RECOMMENDABLE[a] for v, a in r.flips_to},
@@ -92,7 +92,7 @@ def _open_state(compiled: CompiledRules, answers: Mapping[str, Any] | State,
     state = list(_state(compiled, answers))
     if open_questions is None:
         return state, [qi for qi, v in enumerate(state) if v < 0]
-    open_q = [compiled.qindex[q] for q in open_questions]
+    open_q = [compiled.question_index[q] for q in open_questions]
     for qi in open_q:
         state[qi] = -1
     return state, open_q
@@ -114,8 +114,9 @@ class _FlipSearch:
         self.rivals = [b for b in range(3) if b != top]
         self.pending = self._pending_rules()
         self.suffix = self._best_gains()
-        self.rule_gain = {b: {ri: max(0.0, compiled.rule_weff[ri][b] - compiled.rule_weff[ri][top])
-                              for ri in self.pending} for b in self.rivals}
+        effect = compiled.rule_weighted_effect
+        self.rule_gain = {b: {ri: max(0.0, effect[ri][b] - effect[ri][top]) for ri in self.pending}
+                          for b in self.rivals}
         self.assign = dict.fromkeys(self.open_q, -1)
         self.found: tuple[dict[int, int], int] | None = None
 
@@ -129,7 +130,7 @@ class _FlipSearch:
 
     def _best_gains(self) -> dict[int, list[float]]:
         """Per rival: the most the open questions from each depth on can add to its lead (unknown counts 0)."""
-        wp, top = self.compiled.wpulls, self.top
+        wp, top = self.compiled.weighted_pulls, self.top
         suffix = {}
         for b in self.rivals:
             gains = [max(0.0, *(p[b] - p[top] for p in wp[qi])) for qi in self.open_q]
@@ -157,7 +158,7 @@ class _FlipSearch:
         total = list(raw)
         for ri in self.pending:
             if self.rule_state(ri, len(self.open_q)) == 1:
-                e = self.compiled.rule_weff[ri]
+                e = self.compiled.rule_weighted_effect[ri]
                 total = [total[a] + e[a] for a in range(3)]
         return pick(self.compiled, total)
 
@@ -180,7 +181,7 @@ class _FlipSearch:
             return False
         if not self._hopeful(depth, raw):
             return False
-        wp, top, qi = self.compiled.wpulls, self.top, self.open_q[depth]
+        wp, top, qi = self.compiled.weighted_pulls, self.top, self.open_q[depth]
         options = [-1, *range(len(self.compiled.values[qi]))]
         options.sort(key=lambda v: -max((wp[qi][v][b] - wp[qi][v][top]) if v >= 0 else 0.0 for b in self.rivals))
         for v in options:
@@ -207,7 +208,7 @@ def is_decided(compiled: CompiledRules, answers: Mapping[str, Any] | State,
     flip = _FlipSearch(compiled, state, open_q, top)
     if flip.search(0, raw0) and flip.found is not None:
         witness_state, got = flip.found
-        witness = {compiled.qids[qi]: (compiled.values[qi][v] if v >= 0 else UNKNOWN)
+        witness = {compiled.question_ids[qi]: (compiled.values[qi][v] if v >= 0 else UNKNOWN)
                    for qi, v in witness_state.items()}
         return Decision(False, RECOMMENDABLE[top], witness, RECOMMENDABLE[got])
     return Decision(True, RECOMMENDABLE[top])
@@ -228,11 +229,11 @@ class AdaptiveSession:
 
     def remaining(self) -> list[str]:
         """Questions not asked yet, in rule-base order."""
-        return [q for q in self.compiled.qids if q not in self.asked]
+        return [q for q in self.compiled.question_ids if q not in self.asked]
 
     def current(self) -> dict[str, str]:
         """The answers so far, every unasked question as 'unknown'."""
-        return {q: self.answers.get(q, UNKNOWN) for q in self.compiled.qids}
+        return {q: self.answers.get(q, UNKNOWN) for q in self.compiled.question_ids}
 
     def next_question(self) -> str | None:
         """The most informative question not asked yet (questions answered 'unknown' are not asked again)."""
@@ -295,7 +296,7 @@ class MostInformativeFirst:
             return False
         output_fn("")
         output_fn(
-            f"Decided after {len(session.asked)} of {len(self.session.compiled.qids)} questions: "
+            f"Decided after {len(session.asked)} of {len(self.session.compiled.question_ids)} questions: "
             f"{decision.recommendation}, whatever the other {left} answer(s) are."
         )
         try:
@@ -312,7 +313,7 @@ class MostInformativeFirst:
 
     def heading(self, q: Any) -> str:
         """'Question n of at most total: text'."""
-        return f"Question {len(self.session.asked) + 1} of at most {len(self.session.compiled.qids)}: {q.text}"
+        return f"Question {len(self.session.asked) + 1} of at most {len(self.session.compiled.question_ids)}: {q.text}"
 
     def reply_default(self, q: Any) -> str:
         """The question's default, else unknown."""
@@ -345,7 +346,8 @@ class MostInformativeFirst:
     def result(self) -> dict[str, str]:
         """Every question's answer, unasked ones at their default or unknown."""
         questions = self.questions
-        return {q: self.session.answers.get(q, questions[q].default or UNKNOWN) for q in self.session.compiled.qids}
+        asked = self.session.answers
+        return {q: asked.get(q, questions[q].default or UNKNOWN) for q in self.session.compiled.question_ids}
 
 
 def run_adaptive_questionnaire(

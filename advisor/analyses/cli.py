@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from advisor.errors import InputError
-from advisor.params import FINITE_NON_NEGATIVE
+from advisor.commandline.params import FINITE_NON_NEGATIVE
 
 
 def _load_rules(path: str | None) -> Any:

@@ -524,6 +524,6 @@ def costs_from_data(data: Any, answers: Mapping[str, Any], where: str) -> CostEs
 
 def load_costs(path: Any, answers: Mapping[str, Any]) -> CostEstimate | None:
     """Read an answers file's `costs:` section and estimate (None when it has none); InputError when bad."""
-    from advisor.answers import read_data_file
+    from advisor.datafiles import read_data_file
 
     return costs_from_data(read_data_file(path, "answers file"), answers, str(path))

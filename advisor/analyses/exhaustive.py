@@ -86,10 +86,10 @@ def _tables(compiled: CompiledRules) -> tuple[list[int], list[Any]]:
     import numpy as np
 
     sizes, tables = [], []
-    for qi in range(len(compiled.qids)):
+    for qi in range(len(compiled.question_ids)):
         n = len(compiled.values[qi])
         table = np.zeros((n + 1, 3))
-        table[:n] = np.asarray(compiled.wpulls[qi], dtype=float).reshape(n, 3)
+        table[:n] = np.asarray(compiled.weighted_pulls[qi], dtype=float).reshape(n, 3)
         sizes.append(n + 1)  # the last index is "unknown": neutral, and no rule reads it
         tables.append(table)
     return sizes, tables
@@ -147,7 +147,8 @@ def _rule_masks(compiled: CompiledRules, grid: _Grid) -> list[tuple[list[tuple[i
             if qi >= grid.lead:
                 member = np.array([v in allowed for v in range(grid.sizes[qi])], dtype=bool)
                 mask = mask & grid.along(qi, member)
-        rules.append((lead_conds, np.broadcast_to(mask, grid.shape), np.asarray(compiled.rule_weff[ri], dtype=float)))
+        effect = np.asarray(compiled.rule_weighted_effect[ri], dtype=float)
+        rules.append((lead_conds, np.broadcast_to(mask, grid.shape), effect))
     return rules
 
 
@@ -260,10 +261,10 @@ def _untrainable(compiled: CompiledRules, verdicts: Any, sizes: list[int]) -> di
     import numpy as np
 
     qid, value = NO_EXAMPLES
-    qi = compiled.qindex.get(qid)
-    if qi is None or value not in compiled.vindex[qi]:
+    qi = compiled.question_index.get(qid)
+    if qi is None or value not in compiled.value_index[qi]:
         return None
-    grid_slice = verdicts.take(compiled.vindex[qi][value], axis=qi)
+    grid_slice = verdicts.take(compiled.value_index[qi][value], axis=qi)
     answered = grid_slice[tuple(slice(0, s - 1) for i, s in enumerate(sizes) if i != qi)]
     row: dict[str, Any] = {"question": qid, "value": value, "combinations": int(grid_slice.size),
                            "fully_answered": int(answered.size)}
@@ -273,7 +274,7 @@ def _untrainable(compiled: CompiledRules, verdicts: Any, sizes: list[int]) -> di
     wrong = np.flatnonzero(np.isin(grid_slice, [RECOMMENDABLE.index(a) for a in TRAINING]).ravel())
     if wrong.size:
         idx = [int(i) for i in np.unravel_index(int(wrong[0]), grid_slice.shape)]
-        idx.insert(qi, compiled.vindex[qi][value])
+        idx.insert(qi, compiled.value_index[qi][value])
         row["example"] = _decoder(compiled, sizes)(tuple(idx))
     return row
 
@@ -380,7 +381,7 @@ def _decoder(compiled: CompiledRules, sizes: list[int]) -> Any:
     def decode(state: tuple[int, ...]) -> dict[str, str]:
         return {
             qid: (compiled.values[i][v] if v < sizes[i] - 1 else UNKNOWN)
-            for i, (qid, v) in enumerate(zip(compiled.qids, state))
+            for i, (qid, v) in enumerate(zip(compiled.question_ids, state))
         }
 
     return decode
@@ -397,7 +398,7 @@ def _answer_influence(compiled: CompiledRules, verdicts: Any, sizes: list[int]) 
         for qi, allowed in conds
         for v in allowed
     }
-    for qi, qid in enumerate(compiled.qids):
+    for qi, qid in enumerate(compiled.question_ids):
         contexts = verdicts.size // sizes[qi]
         matters = int((verdicts.max(axis=qi) != verdicts.min(axis=qi)).sum())
         unknown = verdicts.take(sizes[qi] - 1, axis=qi)
@@ -437,7 +438,7 @@ def _hotspots(compiled: CompiledRules, close: Any, sizes: list[int], top: int = 
     if not total:
         return []
     rows: list[dict[str, Any]] = []
-    for qi, qid in enumerate(compiled.qids):
+    for qi, qid in enumerate(compiled.question_ids):
         n = sizes[qi] - 1
         other = tuple(a for a in range(answered.ndim) if a != qi)
         counts = answered.sum(axis=other)

@@ -32,7 +32,7 @@ def parse_sets(items: Iterable[str], compiled: CompiledRules) -> dict[str, str]:
         qid, _, value = (part.strip() for part in item.partition("="))
         where = f"--set '{item}'"
         check_question(qid, compiled.choices, where)
-        allowed = compiled.values[compiled.qindex[qid]]
+        allowed = compiled.values[compiled.question_index[qid]]
         if not value:  # on the command line an empty value is a slip; 'unknown' says unknown
             raise InputError(f"{where}: {qid}: unknown value ''; allowed values: {', '.join(allowed)}, unknown")
         value = normalise_value(qid, value, allowed, where)

@@ -14,9 +14,8 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, field_serializer
 
-from advisor.backends.validate import PROGRESS_FILE
 from advisor.errors import InputError
-from advisor.runrecords import VALIDATION_FILE, ValidationRun, load_validation
+from advisor.runrecords import PROGRESS_FILE, VALIDATION_FILE, ValidationRun, load_validation
 
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
 REPORT_FILE = "report.html"

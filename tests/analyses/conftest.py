@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from analyses_support import MINI
+from tests.support.analyses import MINI
 
 from advisor.engine import compile_rules
 from advisor.rulebase import load_rules

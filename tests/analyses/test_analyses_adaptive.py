@@ -6,7 +6,7 @@ import itertools
 import random
 
 import pytest
-from analyses_support import random_answers
+from tests.support.analyses import random_answers
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -46,7 +46,7 @@ def test_is_decided_matches_brute_force(mini_compiled, seed, known):
     decision = is_decided(mini_compiled, state)
     assert decision.decided == _brute_decided(mini_compiled, state)
     if not decision.decided:  # the witness really flips it
-        answers = {mini_compiled.qids[i]: (mini_compiled.values[i][v] if v >= 0 else "unknown")
+        answers = {mini_compiled.question_ids[i]: (mini_compiled.values[i][v] if v >= 0 else "unknown")
                    for i, v in enumerate(state)}
         answers.update(decision.witness)
         assert recommend(mini_compiled, answers).recommendation == decision.witness_recommendation
@@ -148,7 +148,7 @@ def test_help_why_back_and_invalid(default_rules):
 
 def test_interrupt_keeps_answers(default_rules, default_compiled):
     first = AdaptiveSession(default_compiled).next_question()
-    value = default_compiled.values[default_compiled.qindex[first]][-1]  # an answer that does not decide it yet
+    value = default_compiled.values[default_compiled.question_index[first]][-1]  # an answer that does not decide it yet
     read, _ = _script([value])
     with pytest.raises(Interrupted) as stop:
         run_adaptive_questionnaire(default_rules, read, lambda line: None)

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import yaml
-from analyses_support import SAMPLE_ANSWERS, synthetic_library
+from tests.support.analyses import SAMPLE_ANSWERS, synthetic_library
 from sklearn.base import clone
 from sklearn.model_selection import cross_val_score
 

@@ -8,8 +8,8 @@ import math
 import pytest
 import yaml
 from click.testing import CliRunner
-from analyses_support import MINI, SAMPLE_ANSWERS, synthetic_library
-from cli_support import assert_input_error
+from tests.support.analyses import MINI, SAMPLE_ANSWERS, synthetic_library
+from tests.support.cli import assert_input_error
 
 from advisor import cli
 from advisor.analyses.calibrate import write_rule_base

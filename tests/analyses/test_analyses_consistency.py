@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from analyses_support import ROOT, synthetic_library
+from tests.support.analyses import ROOT, synthetic_library
 from click.testing import CliRunner
 
 from advisor import cli

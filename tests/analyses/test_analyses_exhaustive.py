@@ -15,7 +15,7 @@ from advisor.analyses.exhaustive import exhaustive_lint
 from advisor.engine import analyse, compile_rules, encode, pick, raw_state
 from advisor.models import RECOMMENDABLE, RuleBase
 
-from analyses_support import random_answers
+from tests.support.analyses import random_answers
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +125,7 @@ def _brute(compiled, near):
         close += 1e-9 < margin < near
         for ri, conds in enumerate(compiled.rule_conds):
             if all(state[qi] in allowed for qi, allowed in conds):
-                alt = [raw[a] - compiled.rule_weff[ri][a] for a in range(3)]
+                alt = [raw[a] - compiled.rule_weighted_effect[ri][a] for a in range(3)]
                 decisive[ri] += pick(compiled, alt) != top
     return wins, ties, close, decisive, grid, close_grid
 
@@ -150,11 +150,11 @@ def test_matches_brute_force_on_random_tiny_rule_bases(pulls_a, pulls_b, pulls_c
     assert [r["decisive"] for r in report.rules] == decisive
     assert (report.verdicts == grid).all()
     for q in report.questions:
-        axis = compiled.qindex[q["id"]]
+        axis = compiled.question_index[q["id"]]
         assert q["decisive_contexts"] == int((grid.max(axis=axis) != grid.min(axis=axis)).sum())
     answered = close_grid[tuple(slice(0, len(v)) for v in compiled.values)]
     for h in report.hotspots:
-        axis = compiled.qindex[h["question"]]
+        axis = compiled.question_index[h["question"]]
         v = compiled.values[axis].index(h["value"])
         assert h["close_calls"] == int(answered.take(v, axis=axis).sum())
         assert h["lift"] >= 1.2

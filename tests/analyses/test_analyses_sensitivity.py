@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 import yaml
-from analyses_support import SAMPLE_ANSWERS, random_answers
+from tests.support.analyses import SAMPLE_ANSWERS, random_answers
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from analyses_support import SAMPLE_ANSWERS
+from tests.support.analyses import SAMPLE_ANSWERS
 
 from advisor.analyses.whatif import parse_sets, what_if
 from advisor.errors import InputError

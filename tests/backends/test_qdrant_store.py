@@ -26,7 +26,7 @@ from advisor.backends.rag import RagBackend
 from advisor.backends.store import StoreSettings, store_settings
 from advisor.cli import main
 from advisor.errors import InputError
-from tests.cli_support import assert_input_error
+from tests.support.cli import assert_input_error
 
 
 def _qdrant(**options) -> BuildSettings:

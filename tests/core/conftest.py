@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from core_support import SUPPORT, VALIDATION
+from tests.support.core import SUPPORT, VALIDATION
 
 from advisor.engine import compile_rules
 from advisor.rulebase import load_rules

@@ -81,3 +81,23 @@ def test_library_call_normalises_answers_like_a_file(tmp_path):
             assert "knowledge_change" in str(exc) or "knowlege_change" in str(exc)
         else:
             raise AssertionError(f"{bad} was accepted")
+
+
+COMMAND_LAYER = {"advisor/cli.py", "advisor/analyses/cli.py", "backends/commands.py", "advisor/web/command.py",
+                 "advisor/commandline/exits.py", "advisor/commandline/params.py"}
+
+
+def test_click_is_imported_by_the_command_modules_only():
+    """Library code raises InputError and returns records; only the command layer parses options and exits."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    importing = set()
+    for path in [*root.joinpath("advisor").rglob("*.py"), *root.joinpath("backends").rglob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if any(name == "click" or name.startswith("click.") for name in names):
+                importing.add(path.relative_to(root).as_posix())
+    assert importing and importing <= COMMAND_LAYER, importing - COMMAND_LAYER

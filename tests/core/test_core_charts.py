@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from advisor.charts import bar_chart, grouped_bar_chart, line_chart
+from advisor.charts import bar_chart, grouped_bar_chart
 
 NS = "{http://www.w3.org/2000/svg}"
 
@@ -44,20 +44,4 @@ def test_negative_values_extend_left_of_zero():
 def test_missing_and_nan_values_are_marked():
     svg = bar_chart([("a", float("nan")), ("b", 1.0)])
     assert "n/a" in svg
-    parse(svg)
-
-
-def test_line_chart_draws_one_polyline_per_series():
-    svg = line_chart({"train": [(0, 2.0), (1, 1.5), (2, 1.1)], "eval": [(0, 2.1), (2, 1.4)]},
-                     title="Loss", x_label="step", y_label="loss")
-    root = parse(svg)
-    lines = list(root.iter(f"{NS}polyline"))
-    assert len(lines) == 2
-    assert len(lines[0].get("points").split()) == 3
-    assert "step" in svg and "loss" in svg
-
-
-def test_line_chart_without_data():
-    svg = line_chart({"train": []})
-    assert "no data" in svg
     parse(svg)

@@ -7,12 +7,12 @@ import json
 import pytest
 import yaml
 from click.testing import CliRunner
-from cli_support import assert_input_error
+from tests.support.cli import assert_input_error
 
 from advisor import cli
 from advisor.models import CaseReportOut, RecommendationOut
 
-from core_support import SUPPORT
+from tests.support.core import SUPPORT
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ import re
 import pytest
 import yaml
 from click.testing import CliRunner
-from cli_support import assert_input_error
-from core_support import SUPPORT, VALIDATION
+from tests.support.cli import assert_input_error
+from tests.support.core import SUPPORT, VALIDATION
 
 from advisor import cli
 from advisor.analyses.adaptive import AdaptiveSession
@@ -145,12 +145,12 @@ def test_every_output_names_one_question_to_answer_next(compiled, rulebase):
 
 
 def test_ask_adaptive_starts_with_the_same_question(compiled):
-    everything_unknown = {q: UNKNOWN for q in compiled.qids}
+    everything_unknown = {q: UNKNOWN for q in compiled.question_ids}
     assert AdaptiveSession(compiled).next_question() == recommend(compiled, everything_unknown).ask_next
     replies = "\n" * 12
     output = invoke("ask", "--adaptive", input=replies).output
     question = next(q for q in compiled.rulebase.questions if q.id == recommend(compiled, {}).ask_next)
-    assert f"Question 1 of at most {len(compiled.qids)}: {question.text}" in output
+    assert f"Question 1 of at most {len(compiled.question_ids)}: {question.text}" in output
 
 
 # ---------------------------------------------------------------- rule bases: one validation
@@ -289,7 +289,7 @@ def test_a_file_that_is_not_an_answers_file_is_named_for_what_it_is(given, says,
 
 def test_validate_writes_the_report_that_report_validation_writes(tmp_path, write, rulebase, compiled):
     from advisor.answers import load_answers
-    from advisor.backends.validate import Inputs, write_reports
+    from advisor.backends.validate import ValidationInputs, write_reports
 
     costs = {"queries_per_day": 100, "tokens_per_query": 500}
     answers_path = write("answers.yaml", {"version": 1, "project": "Acme", "answers": {"knowledge_change": "weekly"},
@@ -297,7 +297,7 @@ def test_validate_writes_the_report_that_report_validation_writes(tmp_path, writ
     document, answers = load_answers(answers_path, rulebase)
     rec = recommend(compiled, answers)
     run_dir = write("run/validation.json", VALIDATION).parent
-    inputs = Inputs(rulebase, rec, document.project, None, {})  # the data are not read by the report
+    inputs = ValidationInputs(rulebase, rec, document.project, None, {})  # the data are not read by the report
     inputs.document = document
     write_reports(run_dir, rec, inputs, ValidationRun.model_validate(VALIDATION), answers_path)
     for name in ("report.md", "report.html"):

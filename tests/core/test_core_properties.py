@@ -12,7 +12,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from advisor.answers import load_answers, parse_data
+from advisor.answers import load_answers
+from advisor.datafiles import parse_data
 from advisor.engine import compile_rules, recommend
 from advisor.errors import InputError
 from advisor.models import RECOMMENDABLE, CONTRACT_QUESTIONS

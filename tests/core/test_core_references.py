@@ -8,7 +8,7 @@ import copy
 import pytest
 import yaml
 from click.testing import CliRunner
-from cli_support import assert_input_error
+from tests.support.cli import assert_input_error
 
 from advisor import cli
 from advisor.engine import compile_rules, recommend
@@ -18,7 +18,7 @@ from advisor.references import citation_places, short_label
 from advisor.report import render_html, render_markdown
 from advisor.rulebase import check_rules, default_rules_text, dump_rules, load_rules, parse_rules
 
-from core_support import SUPPORT
+from tests.support.core import SUPPORT
 
 EVIL = "<script>alert(1)</script>"
 

@@ -16,7 +16,7 @@ from advisor.report import (
 )
 from advisor.runrecords import ValidationRun, load_validation
 
-from core_support import VALIDATION
+from tests.support.core import VALIDATION
 
 EVIL = "<script>alert(1)</script>"
 

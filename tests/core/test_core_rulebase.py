@@ -110,7 +110,7 @@ def test_every_rule_fires_in_at_least_one_case(compiled):
 
 def test_every_value_of_every_question_appears_in_a_case(compiled):
     states = _case_states(compiled)
-    for qi, qid in enumerate(compiled.qids):
+    for qi, qid in enumerate(compiled.question_ids):
         seen = {s[qi] for s in states}
         for vi, value in enumerate(compiled.values[qi]):
             assert vi in seen, f"{qid}={value} appears in no case"
@@ -217,14 +217,14 @@ def test_load_rules_rejects_wrong_version_and_missing_file(write, tmp_path):
 
 
 def test_compile_is_plain_data(compiled):
-    assert isinstance(compiled.wpulls, tuple) and isinstance(compiled.wpulls[0][0][0], float)
+    assert isinstance(compiled.weighted_pulls, tuple) and isinstance(compiled.weighted_pulls[0][0][0], float)
     assert compiled.order == (0, 1, 2)
     assert compile_rules(load_rules()).importance == compiled.importance
 
 
 def test_extra_question_with_neutral_default_leaves_contract_answers_alone(write, rulebase, compiled):
     from advisor.engine import raw_scores
-    from core_support import SUPPORT
+    from tests.support.core import SUPPORT
 
     data = default_data()
     data["questions"].append({

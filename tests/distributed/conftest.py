@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from launch_support import VALIDATE, advisor, check, write_project
+from tests.support.launch import VALIDATE, advisor, check, write_project
 
 
 @pytest.fixture(scope="session")

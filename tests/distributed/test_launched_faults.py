@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from launch_support import DOCS, TINY, advisor
+from tests.support.launch import DOCS, TINY, advisor
 
 
 def _snapshot(folder: Path) -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from launch_support import LOSS_TOLERANCE
+from tests.support.launch import LOSS_TOLERANCE
 
 
 def _json(path):

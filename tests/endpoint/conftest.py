@@ -4,7 +4,7 @@ default generator's converted folder, and a fault proxy in front of it for each 
 from __future__ import annotations
 
 import pytest
-from endpoint_support import FaultProxy, Server, serving_missing, transformers_serve
+from tests.support.endpoint import FaultProxy, Server, serving_missing, transformers_serve
 
 
 @pytest.fixture(scope="session")
@@ -25,7 +25,7 @@ def server(tmp_path_factory) -> Server:
 
 @pytest.fixture
 def proxy(server):
-    """A fault proxy in front of the server; set `proxy.plan` (see endpoint_support.script)."""
+    """A fault proxy in front of the server; set `proxy.plan` (see tests.support.endpoint.script)."""
     port = int(server.url.rsplit(":", 1)[1].split("/")[0])
     faults = FaultProxy(port)
     yield faults

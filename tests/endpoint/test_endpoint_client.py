@@ -6,7 +6,7 @@ answers) retried mid-run or reported as one failure."""
 from __future__ import annotations
 
 import pytest
-from endpoint_support import free_port, script
+from tests.support.endpoint import free_port, script
 
 from advisor.backends.endpoint import EndpointClient, EndpointError, host_of
 from advisor.backends.options import EndpointOptions

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from endpoint_support import FaultProxy, free_port
+from tests.support.endpoint import FaultProxy, free_port
 
 from advisor.runrecords import load_validation
 

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from advisor.cli import main
 from advisor.rulebase import default_rules_text
-from hardening_support import ANSWERS, CASES, SUPPORT, VALIDATION
+from tests.support.hardening import ANSWERS, CASES, SUPPORT, VALIDATION
 
 BOMB = ("a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
         "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"

@@ -16,13 +16,13 @@ import click
 import pytest
 import yaml
 from click.testing import CliRunner
-from hardening_support import ANSWERS, SUPPORT, VALIDATION
+from tests.support.hardening import ANSWERS, SUPPORT, VALIDATION
 from markdown_it import MarkdownIt
 
 from advisor.analyses.costs import estimate_costs, parse_costs, render_markdown
 from advisor.cli import main
 from advisor.errors import InputError
-from advisor.exits import exit_statuses
+from advisor.commandline.exits import exit_statuses
 from advisor.rulebase import default_rules_text
 
 

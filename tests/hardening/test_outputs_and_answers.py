@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-from hardening_support import ANSWERS, CASES, SUPPORT, VALIDATION
+from tests.support.hardening import ANSWERS, CASES, SUPPORT, VALIDATION
 
 import advisor.cli as cli
 from advisor.atomic import write_text

@@ -13,7 +13,7 @@ from advisor.backends import validate as v
 from advisor.backends.base import BuildSettings, QAPair
 from advisor.backends.metrics import choose_metric
 from advisor.backends.plan import resolve
-from advisor.backends.runner import Inputs as DataInputs
+from advisor.backends.runner import BuildInputs
 from advisor.errors import InputError
 from advisor.runrecords import ArmResult
 
@@ -62,11 +62,11 @@ class _Rec:
         self.answers = answers
 
 
-def _inputs(n: int) -> v.Inputs:
+def _inputs(n: int) -> v.ValidationInputs:
     pairs = _pairs(n)
-    data = DataInputs(documents=[], pairs=pairs, train=[], test=pairs, task=choose_metric(pairs, True),
+    data = BuildInputs(documents=[], pairs=pairs, train=[], test=pairs, task=choose_metric(pairs, True),
                       settings=BuildSettings())
-    return v.Inputs(rulebase=None, recommendation=None, project=None, data=data, not_applicable={})
+    return v.ValidationInputs(rulebase=None, recommendation=None, project=None, data=data, not_applicable={})
 
 
 def test_summarise_ranks_by_correctness_and_calls_out_the_questionnaire(tmp_path):
@@ -112,14 +112,14 @@ def test_too_few_pairs_are_refused_before_any_model_loads(tmp_path):
     lines = (SAMPLE / "qa.jsonl").read_text().splitlines()[:12]
     qa.write_text("\n".join(lines) + "\n")
     with pytest.raises(InputError, match="12 question/answer pairs are too few .* at least 20"):
-        v.prepare(SAMPLE / "answers.yaml", SAMPLE / "docs", qa, tmp_path / "out", BuildSettings(), ["rag"])
+        v.prepare_validation(SAMPLE / "answers.yaml", SAMPLE / "docs", qa, tmp_path / "out", BuildSettings(), ["rag"])
 
 
 def test_bad_answers_are_refused_before_any_model_loads(tmp_path):
     answers = tmp_path / "answers.yaml"
     answers.write_text("version: 1\nanswers:\n  knowledge_change: hourly\n")
     with pytest.raises(InputError, match="knowledge_change"):
-        v.prepare(answers, SAMPLE / "docs", SAMPLE / "qa.jsonl", tmp_path / "out", BuildSettings(), ["rag"])
+        v.prepare_validation(answers, SAMPLE / "docs", SAMPLE / "qa.jsonl", tmp_path / "out", BuildSettings(), ["rag"])
 
 
 def test_a_failing_backend_is_reported_and_the_others_still_run(tmp_path, monkeypatch):

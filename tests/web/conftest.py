@@ -6,7 +6,7 @@ import json
 import os
 
 import pytest
-from web_support import Server, dead_pid, write_done_run, write_progress
+from tests.support.web import Server, dead_pid, write_done_run, write_progress
 
 
 @pytest.fixture(scope="session")

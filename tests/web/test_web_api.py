@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from web_support import SAMPLE_ANSWERS, cli, minute_bracketed
+from tests.support.web import SAMPLE_ANSWERS, cli, minute_bracketed
 
 from advisor.models import CONTRACT_QUESTIONS
 from advisor.rulebase import load_rules

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from web_support import (SAMPLE_ANSWERS, Server, cli, finish_progress, minute_bracketed, write_done_run,
+from tests.support.web import (SAMPLE_ANSWERS, Server, cli, finish_progress, minute_bracketed, write_done_run,
                          write_progress)
 
 from advisor import assessment

@@ -8,7 +8,7 @@ import socket
 
 import httpx
 import pytest
-from web_support import Server, cli, write_progress
+from tests.support.web import Server, cli, write_progress
 
 from advisor.backends import validate as v
 from advisor.errors import InputError
@@ -84,22 +84,23 @@ def test_validate_progress_is_written_atomically_per_stage_and_marked_done(tmp_p
 
 
 def test_a_run_interrupted_before_its_first_stage_can_be_resumed_into_the_same_folder(tmp_path):
-    from web_support import ROOT
+    from tests.support.web import ROOT
 
     from advisor.backends.base import BuildSettings
 
     out = tmp_path / "run"
     write_progress(out, 0)  # Ctrl-C while loading the models leaves only progress.json
     sample = ROOT / "sample"
-    v.prepare(sample / "answers.yaml", sample / "docs", sample / "qa.jsonl", out, BuildSettings(), ["rag"])  # no raise
+    files = (sample / "answers.yaml", sample / "docs", sample / "qa.jsonl")
+    v.prepare_validation(*files, out, BuildSettings(), ["rag"])  # no raise
     (out / v.PROGRESS_FILE).unlink()
     (out / "notes.txt").write_text("mine")
     with pytest.raises(InputError, match="holds other files"):  # a folder of someone else's is still refused
-        v.prepare(sample / "answers.yaml", sample / "docs", sample / "qa.jsonl", out, BuildSettings(), ["rag"])
+        v.prepare_validation(*files, out, BuildSettings(), ["rag"])
 
 
 def test_everything_a_rule_base_author_wrote_is_escaped_on_the_pages(tmp_path):
-    from web_support import ROOT
+    from tests.support.web import ROOT
 
     text = (ROOT / "rules" / "default.yaml").read_text()
     hostile = '<img src=x onerror="alert(1)">'

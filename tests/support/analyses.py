@@ -8,7 +8,7 @@ from pathlib import Path
 from advisor.engine import compile_rules, recommend
 from advisor.models import CONTRACT_QUESTIONS, CaseLibrary
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "analyses" / "data"
 ROOT = Path(__file__).parents[2]
 MINI = DATA / "mini_rules.yaml"
 SAMPLE_ANSWERS = ROOT / "sample" / "answers.yaml"
