@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from cli_support import assert_input_error
+from tests.support.cli import assert_input_error
 from click.testing import CliRunner
 
 from advisor.backends.data import load_documents, load_pairs

@@ -7,8 +7,8 @@ import json
 
 import httpx
 import pytest
-from test_web_browser import Watched, _expect, browser  # noqa: F401 - the session's Chromium fixture
-from web_support import Server, cli
+from tests.web.test_web_browser import Watched, _expect, browser  # noqa: F401 - the session's Chromium fixture
+from tests.support.web import Server, cli
 
 PASSAGE = ("The Sprout Tower S3 holds 24 planting pods. Its pump runs 15 minutes on, then 45 minutes off, "
            "around the clock. The light mast follows a 16-hour day by default.")
