@@ -28,7 +28,7 @@ from advisor.atomic import check_output_file, write_text
 from advisor.backends.base import BuildSettings, Document
 from advisor.backends.chunking import Chunk
 from advisor.backends.draftchecks import CHECKS, near_duplicate, parse_reply, text_check
-from advisor.backends.draftfile import REVIEWED, DraftedPair, read_drafted, write_pairs
+from advisor.backends.draftfile import DraftedPair, read_drafted, write_pairs
 from advisor.errors import InputError
 
 PROMPT_VERSION = 1  # bump when the prompt changes, so a journal of the old prompt is not resumed
@@ -316,8 +316,8 @@ def draft(docs_dir: str | Path, out: str | Path, n: int = DEFAULT_N, settings: B
     model = answerer(settings)
     say(f"drafting from {len(passages)} passages of {len(documents)} documents with {model_name}")
     while todo and len(kept_questions()) < n:
-        wanted = n - len(kept_questions())
-        batch, todo = todo[: max(4, min(16, wanted * 2))], todo[max(4, min(16, wanted * 2)):]
+        size = max(2, min(16, 2 * (n - len(kept_questions()))))  # about twice the passages still needed
+        batch, todo = todo[:size], todo[size:]
         for record in _draft_round(batch, model, retriever, settings, candidates, kept_questions()):
             records.append(record)
             journal.append(record)
@@ -377,7 +377,3 @@ def _draft_round(batch: list[Chunk], model, retriever, settings: BuildSettings, 
                           candidates=cs, seconds=share) for chunk, cs in zip(batch, found)]
 
 
-def reviewed_share(pairs: list[DraftedPair]) -> tuple[int, int]:
-    """(drafted pairs in use, of them reviewed by a person): rejected pairs are not in use."""
-    used = [p for p in pairs if p.review != "rejected"]
-    return len(used), sum(p.review in REVIEWED for p in used)

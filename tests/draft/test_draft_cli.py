@@ -29,7 +29,7 @@ def docs(tmp_path_factory) -> Path:
 
 def _draft(docs: Path, out: Path, n: int, *more: str):
     return CliRunner().invoke(main, ["draft", "--docs", str(docs), "--out", str(out), "--n", str(n),
-                                     "--candidates", "2", "--quiet", *more])
+                                     "--candidates", "1", "--quiet", *more])
 
 
 def test_draft_writes_checked_pairs_and_its_summary_then_resumes_after_an_interruption(docs, tmp_path):
@@ -37,7 +37,7 @@ def test_draft_writes_checked_pairs_and_its_summary_then_resumes_after_an_interr
     result = _draft(docs, out, 1)
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "drafted.draft.json").read_text(encoding="utf-8"))
-    assert summary["asked"] == 1 and summary["passages"] >= 4 and summary["documents_drafted_from"] == 2
+    assert summary["asked"] == 1 and summary["passages"] >= 2 and summary["documents_drafted_from"] == 2
     assert summary["candidates"] == sum(summary["removed"].values()) + summary["kept"] + _kept_beyond_n(tmp_path)
     assert set(summary["removed"]) == set(CHECKS)
     assert "removed by each check" in result.output and "wrote" in result.output
