@@ -11,14 +11,15 @@ import threading
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from advisor.backends.draftfile import DraftedPair, read_drafted, review_counts, write_pairs
 from advisor.errors import InputError
+from advisor.web.security import read_body
 
 MAX_TEXT = 2000  # characters of an edited question or answer
 
@@ -116,10 +117,19 @@ def add_routes(app: FastAPI, review: ReviewFile | None, page: Any) -> None:
         assert review is not None
         return await run_in_threadpool(review.view)
 
-    @app.post("/api/review/{index}", response_model=ReviewOut, tags=["api"])
-    async def review_decide(index: int, decision: DecisionIn) -> ReviewOut:
-        """Accept, edit or reject pair `index`; the file is saved atomically before the answer."""
+    @app.post("/api/review/{index}", response_model=ReviewOut, tags=["api"],
+              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                  "schema": DecisionIn.model_json_schema()}}}})
+    async def review_decide(index: int, request: Request) -> ReviewOut:
+        """Accept, edit or reject pair `index` (body: DecisionIn); the file is saved atomically before the answer."""
         if review is None:
             missing()
         assert review is not None
+        body = await read_body(request.stream(), request.headers.get("content-length"))  # bounded, as every body
+        try:
+            decision = DecisionIn.model_validate_json(body)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(p) for p in error["loc"]) or "body"
+            raise InputError(f"request body: '{where}': {error['msg']}") from None
         return await run_in_threadpool(review.decide, index, decision)

@@ -94,7 +94,9 @@ def test_bad_decisions_are_4xx_and_leave_the_file_alone(review_server, pairs_fil
         empty = client.post("/api/review/0", json={"decision": "edit", "question": " ", "answer": "x"})
         assert empty.status_code == 422 and "non-empty" in empty.json()["detail"]
         unknown = client.post("/api/review/0", json={"decision": "maybe"})
-        assert unknown.status_code == 422
+        assert unknown.status_code == 422 and "'decision'" in unknown.json()["detail"]
+        huge = client.post("/api/review/0", content=b'{"decision": "edit", "question": "' + b"x" * 2_000_000 + b'"}')
+        assert huge.status_code == 413
         listed = client.get("/api/review").json()
         assert listed["counts"] == {"unreviewed": 4, "accepted": 0, "edited": 0, "rejected": 0}
         assert listed["pairs"][1]["highlight"] == [PASSAGE.index("45 minutes"), PASSAGE.index("45 minutes") + 10]
