@@ -91,7 +91,7 @@ def main() -> None:
         options = EndpointOptions(url=args.judge_endpoint, model=args.judge_model, api_key_env=args.judge_api_key_env)
         items = [(item.question, item.references, item.response) for item in labels]
         grade, verdicts = judged_grader(items, options)
-        name = f"judge {args.judge_model}"
+        name = f"judge {Path(args.judge_model).name}"  # a served folder's path names the model by its last part
         graders[name] = grade
         judged = {"grader": name, "host": host_of(args.judge_endpoint), "failed": verdicts.failed,
                   "off_format": verdicts.off_format}

@@ -444,7 +444,7 @@ def render_text(data: CostsOut) -> str:
 
 def render_markdown(data: CostsOut) -> str:
     """The estimate as a Markdown table with the break-even and the assumptions (user text escaped)."""
-    from advisor.report import escape_markdown
+    from advisor.templating import escape_markdown
 
     cur = escape_markdown(data.currency)
     lines = [f"| approach | tokens/query | inference a month ({cur}) | fixed a month ({cur}) | total a month ({cur}) |",

@@ -316,7 +316,7 @@ def _register_schema(app: FastAPI) -> None:
 
 
 def _templates() -> Any:
-    from advisor.report import template_environment
+    from advisor.templating import template_environment
 
     env = template_environment("advisor.web", "templates")
     env.filters["duration"] = lambda s: f"{s / 60:.0f} min" if s >= 90 else f"{s:.0f} s"

@@ -11,9 +11,8 @@ import pytest
 from advisor.answers import load_answers
 from advisor.engine import recommend
 from advisor.errors import InputError
-from advisor.report import (
-    escape_markdown, evidence_context, format_for, render_html, render_markdown, render_text, write_report,
-)
+from advisor.report import evidence_context, format_for, render_html, render_markdown, render_text, write_report
+from advisor.templating import escape_markdown
 from advisor.runrecords import ValidationRun, load_validation
 
 from tests.support.core import VALIDATION
