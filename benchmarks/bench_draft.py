@@ -59,7 +59,8 @@ def draft_row(label: str, docs: Path, out: Path, n: int, settings: BuildSettings
             "seconds_per_candidate": round(per_candidate, 2), "seconds_per_kept": summary.seconds_per_kept,
             "candidates_per_kept": round(c / summary.kept, 2) if summary.kept else None,
             "resumed_passages": summary.resumed_passages, "note": summary.note,
-            "load_before": load_before, "load_after": uptime(), "pairs": str(out)}
+            "load_before": load_before, "load_after": uptime(),
+            "pairs": str(out.relative_to(ROOT)) if out.is_relative_to(ROOT) else str(out)}
 
 
 def arm_scores(run) -> dict[str, float]:
