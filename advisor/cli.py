@@ -10,7 +10,7 @@ import click
 
 from advisor import __version__
 from advisor.analyses.cli import add_validation_command, calibrate_command
-from advisor.backends.commands import build, query, validate
+from advisor.backends.commands import build, draft, query, validate
 from advisor.errors import InputError
 from advisor.commandline.exits import exit_statuses
 from advisor.text import terminal_safe
@@ -314,6 +314,7 @@ def rules_schema() -> None:
 
 main.add_command(build)
 main.add_command(query)
+main.add_command(draft)
 main.add_command(validate)
 main.add_command(calibrate_command)
 main.add_command(add_validation_command)

@@ -443,6 +443,30 @@ class Stage(_Record):
     eval_seconds: Optional[float] = None
 
 
+class PairsOrigin(_Record):
+    """Where the run's pairs came from, when some were drafted by `advisor draft`: how many drafted pairs were
+    used, how many of them a person accepted or edited, and how many a person rejected (never used)."""
+
+    drafted: int
+    reviewed: int
+    rejected: int = 0
+    pairs: int
+
+
+def provenance_sentence(origin: Optional[PairsOrigin]) -> Optional[str]:
+    """'On N drafted pairs, M reviewed by a person.' and, while none were, the caveat; None for people's pairs."""
+    if origin is None or not origin.drafted:
+        return None
+    people = origin.pairs - origin.drafted
+    of = f" (of {origin.pairs} pairs; {people} written by people)" if people else ""
+    text = f"Measured on {origin.drafted} drafted pairs{of}, {origin.reviewed} reviewed by a person."
+    if not origin.reviewed:
+        text += (" None has been reviewed yet, so the scores measure agreement with a model's questions and "
+                 "answers, not with what your users ask: review them (advisor serve --review PAIRS) before "
+                 "trusting the ranking.")
+    return text
+
+
 class ValidationRun(_Record):
     """validation.json, written by `advisor validate`: every arm measured, the ranking, the verdict."""
 
@@ -484,6 +508,7 @@ class ValidationRun(_Record):
     total_seconds: Optional[float] = None
     model_warning: Optional[str] = None  # set when the arms did not all answer with the same base model
     judge: Optional[Judge] = None  # the optional LLM judge, when one graded the run
+    pairs_origin: Optional[PairsOrigin] = None  # set when some pairs were drafted by `advisor draft`
 
     def arm(self, name: str) -> ArmResult:
         """The arm's block; an empty one (state `missing`) when it was not run."""

@@ -435,3 +435,44 @@ def validate(
         click.echo(f"  - {item.question} = {item.answer}: {item.evidence}")
     click.echo(f"\nwrote {out / 'validation.json'}")
     click.echo(f"report: {(out / 'report.html').resolve()}")
+
+
+@click.command()
+@click.option("--docs", "docs", required=True, type=click.Path(path_type=Path),
+              help="Folder of .txt, .md, .html documents to draft question/answer pairs from.")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path),
+              help="Pairs file to write (JSON Lines); its summary goes beside it as NAME.draft.json.")
+@click.option("--n", "n", type=int, default=60, show_default=True, help="Checked pairs to keep (one a passage).")
+@click.option("--seed", default=0, show_default=True, help="Seed of the order passages are drafted from.")
+@click.option("--candidates", type=int, default=3, show_default=True,
+              help="Candidates drafted per passage (each about a different sentence of it).")
+@click.option("--embedder", default=DEFAULT_EMBEDDER, show_default=True,
+              help="Sentence-transformers model of the chunker and the round-trip retriever.")
+@click.option("--generator", default=DEFAULT_GENERATOR, show_default=True,
+              help="Causal LM id, folder or .gguf file that drafts (unused with --endpoint).")
+@click.option("--device", default="cpu", show_default=True, type=click.Choice(["cpu", "cuda", "mps"]))
+@click.option("--k", "k", type=click.IntRange(1), default=5, show_default=True,
+              help="Round-trip check: the source document must be among the chunks retrieved for the question.")
+@click.option("--quiet", is_flag=True, help="No progress lines.")
+@_endpoint_options
+def draft(docs: Path, out: Path, n: int, seed: int, candidates: int, embedder: str, generator: str, device: str,
+          k: int, quiet: bool, **options) -> None:
+    """Draft question/answer pairs from DOCS, keep those their passage backs, for a person to review."""
+    from advisor.backends.drafting import draft as run_draft, summary_path
+
+    if options.get("price_in") is not None or options.get("price_out") is not None:
+        raise InputError("--price-in, --price-out: a draft reports no cost; leave them out")
+    settings = BuildSettings(seed=seed, embedder=embedder, generator=generator, device=device, k=k,
+                             endpoint=endpoint_from(options))
+    echo = None if quiet else (lambda message: click.echo(message, err=True))
+    summary = run_draft(docs, out, n, settings, candidates=candidates, progress=not quiet, echo=echo)
+    click.echo(f"{summary.candidates} candidates from {summary.passages} passages of "
+               f"{summary.documents_drafted_from} documents; removed by each check:")
+    for name, count in summary.removed.items():
+        click.echo(f"  {name:<22} {count:>5}")
+    per = f", {summary.seconds_per_kept:.1f} s per kept pair" if summary.seconds_per_kept else ""
+    click.echo(f"kept {summary.kept} of {summary.asked} asked in {summary.seconds:.0f} s{per}")
+    if summary.kept < summary.asked:
+        click.echo(summary.note)
+    click.echo(f"wrote {out} and {summary_path(out)}")
+    click.echo(f"review them: advisor serve --review {out}")

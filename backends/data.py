@@ -19,6 +19,8 @@ from advisor.backends.base import Document, QAPair
 from advisor.datafiles import parse_json
 from advisor.errors import InputError, did_you_mean
 
+REVIEWS = ("unreviewed", "accepted", "edited", "rejected")  # a drafted pair's review (see backends/draftfile.py)
+
 log = logging.getLogger(__name__)
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown")
@@ -266,6 +268,11 @@ def load_pairs(path: str | Path, documents: list[Document] | None = None) -> lis
             raise InputError(
                 f"{where}: expected a JSON object with 'question' and 'answer', got {type(record).__name__}"
             )
+        review = record.get("review")
+        if review is not None and review not in REVIEWS:
+            raise InputError(f"{where}: 'review' must be one of {', '.join(REVIEWS)}, got '{_short(str(review))}'")
+        if review == "rejected":  # a person rejected this drafted pair: kept in the file, never used
+            continue
         question = record.get("question")
         if question is None:
             raise InputError(f"{where}: missing 'question' (expected a non-empty string)")
@@ -293,7 +300,8 @@ def load_pairs(path: str | Path, documents: list[Document] | None = None) -> lis
             )
         )
     if not pairs:
-        raise InputError(f"pairs file {path} holds no question/answer pairs")
+        rejected = " a person did not reject" if any('"rejected"' in line for line in lines) else ""
+        raise InputError(f"pairs file {path} holds no question/answer pairs{rejected}")
     return pairs
 
 

@@ -17,6 +17,7 @@ from advisor.backends.decision import Finding
 from advisor.backends.metrics import Task
 from advisor.outcomes import PROMPT, PROMPT_LABEL
 from advisor.samplesize import MEASURABLE_INPUTS, few_inputs_caveat, sample_advice
+from advisor.runrecords import provenance_sentence  # drafted pairs: where the evidence came from
 from advisor.runrecords import (
     AnsweredBy,
     AnswerRecord,
@@ -449,6 +450,9 @@ def verdict(run: ValidationRun) -> str:
     caveat = None if run.inconclusive else few_inputs_caveat(n)
     if caveat:
         parts.append(caveat)
+    provenance = provenance_sentence(run.pairs_origin)
+    if provenance:
+        parts.append(provenance)
     return " ".join(parts)
 
 

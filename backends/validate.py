@@ -312,7 +312,9 @@ def validate(
     """
     from advisor.backends import distributed
     from advisor.backends.data import describe_documents
+    from advisor.backends.draftfile import pairs_origin
     from advisor.backends.endpoint import EndpointError
+    from advisor.backends.evidence import verdict
     from advisor.backends.evaluation import baseline_replies
     from advisor.backends.measure import measure
 
@@ -418,6 +420,9 @@ def validate(
             if arm in results:
                 results[arm].judge = score
     validation = summarise_run(rec, inputs, results, settings, out)
+    validation.pairs_origin = pairs_origin(qa_file, len(inputs.data.pairs))
+    if validation.pairs_origin is not None:  # the verdict says where its pairs came from
+        validation.verdict = verdict(validation)
     if judged is not None:
         validation.judge = judged[0]
         if validation.baseline is not None and "untouched" in judged[1]:

@@ -33,6 +33,7 @@ STATIC = {  # file name -> media type; nothing else under /static is served
     "dom.js": "text/javascript; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
     "runs.js": "text/javascript; charset=utf-8",
+    "review.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",
 }
@@ -112,13 +113,16 @@ class Settings:
 # ---------------------------------------------------------------- the app
 
 
-def create_app(rules: str | None = None, runs_dir: str | Path = "runs") -> FastAPI:
-    """The web app over one rule base (default: the bundled one) and one folder of validation runs."""
+def create_app(rules: str | None = None, runs_dir: str | Path = "runs", review: str | Path | None = None) -> FastAPI:
+    """The web app over one rule base (default: the bundled one), one folder of validation runs and, optionally,
+    one drafted pairs file to review."""
     from advisor.engine import compile_rules
+    from advisor.web import review as review_pages
     from advisor.rulebase import load_rules
 
     if Path(runs_dir).exists() and not Path(runs_dir).is_dir():
         raise InputError(f"--runs {runs_dir}: is a file; give the folder that holds the validation runs")
+    reviewed = review_pages.ReviewFile(review) if review is not None else None
     rulebase = load_rules(rules)
     settings = Settings(rulebase, compile_rules(rulebase), Path(runs_dir), _questions(rulebase))
     app = FastAPI(title="advisor", version=__version__, docs_url=None, redoc_url=None,
@@ -130,6 +134,8 @@ def create_app(rules: str | None = None, runs_dir: str | Path = "runs") -> FastA
     _add_error_handlers(app)
     _add_api(app, settings)
     _add_pages(app, settings, pages, static)
+    review_pages.add_routes(app, reviewed, lambda name, **context: HTMLResponse(
+        pages.get_template(name).render(version=__version__, **context)))
     app.add_middleware(SecurityHeaders)
     return app
 

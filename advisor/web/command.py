@@ -18,7 +18,9 @@ DEFAULT_RUNS = "runs"  # may not exist yet: the page then lists no runs
 @click.option("--runs", "runs", metavar="DIR", default=None,
               help="Folder of validation runs (advisor validate --out DIR/NAME) to list and open "
                    "[default: runs, which may not exist yet].")
-def serve_command(host: str, port: int, rules: str | None, runs: str | None) -> None:
+@click.option("--review", "review", metavar="PAIRS", default=None,
+              help="A pairs file written by 'advisor draft' to review at /review (accept, edit, reject).")
+def serve_command(host: str, port: int, rules: str | None, runs: str | None, review: str | None) -> None:
     """Open the questionnaire, the live verdict and the validation runs as a local web app."""
     from advisor.errors import InputError
     from advisor.web.server import serve
@@ -28,4 +30,4 @@ def serve_command(host: str, port: int, rules: str | None, runs: str | None) -> 
             raise InputError(f"--runs {runs}: is a file; give the folder that holds the validation runs")
         raise InputError(f"--runs {runs}: does not exist; give the folder that holds the validation runs "
                          "('advisor validate --out DIR/NAME' writes one there)")
-    serve(host, port, rules, runs or DEFAULT_RUNS)
+    serve(host, port, rules, runs or DEFAULT_RUNS, review)

@@ -70,6 +70,7 @@ def serve(
     port: int = 8765,
     rules: str | None = None,
     runs: str = "runs",
+    review: str | None = None,
     echo: Callable[[str], None] = _echo,
     warn: Callable[[str], None] = _warn,
 ) -> None:
@@ -82,7 +83,7 @@ def serve(
         ) from None
     from advisor.web.app import create_app
 
-    app = create_app(rules, runs)
+    app = create_app(rules, runs, review)
     sock = bind(host, port)
     if not is_loopback(sock):
         warn(
@@ -95,7 +96,7 @@ def serve(
     server = uvicorn.Server(config)
     echo(
         f"advisor serve: {url_of(sock)} (rule base '{app.state.settings.rulebase.name}', runs from {runs}/; "
-        "Ctrl-C to stop)"
+        "Ctrl-C to stop)" + (f"; review {review} at {url_of(sock)}review" if review else "")
     )
     try:
         server.run(sockets=[sock])

@@ -243,6 +243,6 @@ def test_an_optional_judge_grades_beside_the_rule_and_falls_back_when_off_format
     assert result.returncode == 0, result.stderr
     run = load_validation(root / "judged")
     assert run.judge is not None and run.judge.note.startswith("The judge failed (")
-    assert "the LLM-free rule (contains) stays in charge" in run.judge.note
+    assert "the LLM-free rule (answer_match) stays in charge" in run.judge.note
     assert run.best_measured == load_validation(root / "served").best_measured
     assert "LLM judge (judge at 127.0.0.1:" in (root / "judged" / "report.md").read_text()

@@ -344,3 +344,49 @@ def test_the_watch_catches_a_policy_violation_and_a_missing_file(browser, server
     problems = w.close()
     assert any("Content Security Policy" in p for p in problems), problems
     assert any(p.startswith("HTTP 404") for p in problems), problems
+
+
+def test_a_person_reviews_drafted_pairs_accepting_rejecting_and_editing_each_saved_at_once(browser, tmp_path):
+    """The review page of `advisor serve --review`: accept by mouse, reject and edit by keyboard, undo."""
+    from tests.web.test_web_review import PASSAGE, _read, review_files
+
+    pairs_file = review_files(tmp_path)
+    review_server = Server("--runs", str(tmp_path), "--review", str(pairs_file))
+    expect = _expect()
+    watched = Watched(browser, review_server.url)
+    page = watched.page
+    page.goto("/review")
+    expect(page.locator("#progress")).to_contain_text("0 of 4 reviewed")
+    expect(page.locator("#passage mark")).to_have_text("24 planting pods")  # the answer, found fuzzily
+    expect(page.locator("#question")).to_have_value("How many planting pods does the Sprout Tower S3 hold?")
+
+    page.locator("#accept").click()  # by mouse
+    expect(page.locator("#progress")).to_contain_text("1 of 4 reviewed: 1 accepted")
+    assert [p["review"] for p in _read(pairs_file)] == ["accepted", "unreviewed", "unreviewed", "unreviewed"]
+    expect(page.locator("#question")).to_have_value("How long is the pump off in each cycle?")
+    expect(page.locator("#passage mark")).to_have_text("45 minutes")
+
+    page.keyboard.press("r")  # by keyboard
+    expect(page.locator("#progress")).to_contain_text("2 of 4 reviewed: 1 accepted, 0 edited, 1 rejected")
+    assert _read(pairs_file)[1]["review"] == "rejected"
+
+    page.keyboard.press("e")
+    expect(page.locator("#question")).to_be_focused()
+    page.locator("#question").fill("How many hours of light does the mast give by default?")
+    page.locator("#answer").fill("16 hours")
+    page.keyboard.press("Enter")
+    expect(page.locator("#progress")).to_contain_text("3 of 4 reviewed: 1 accepted, 1 edited, 1 rejected, 1 to go")
+    edited = _read(pairs_file)[2]
+    assert (edited["question"], edited["answer"], edited["review"]) == (
+        "How many hours of light does the mast give by default?", "16 hours", "edited")
+    assert edited["origin"] == "drafted" and edited["span"] == [100, 100 + len(PASSAGE)]
+
+    expect(page.locator("#question")).to_have_value("What colour is the Sprout Tower S3?")
+    expect(page.locator("#passage mark")).to_have_count(0)  # 'green' is not in the passage: nothing marked
+    page.keyboard.press("k")
+    page.keyboard.press("u")  # undo the edit's decision: back to unreviewed, the edited text stays
+    expect(page.locator("#progress")).to_contain_text("2 of 4 reviewed")
+    assert _read(pairs_file)[2]["review"] == "unreviewed"
+    assert watched.close() == []
+    code, out, err = review_server.stop()
+    assert code == 0 and "Traceback" not in err, (out, err)
