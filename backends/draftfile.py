@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from advisor.atomic import write_text
 from advisor.backends.data import REVIEWS
+from advisor.datafiles import parse_json
 from advisor.errors import InputError
 
 DRAFTED = "drafted"
@@ -62,10 +63,7 @@ def read_drafted(path: str | Path) -> list[DraftedPair]:
         if not line.strip():
             continue
         where = f"{path}:{number}"
-        try:
-            record = json.loads(line)
-        except ValueError:
-            raise InputError(f"{where}: not valid JSON; expected one drafted pair a line") from None
+        record = parse_json(line, where)  # nesting bounded, duplicate keys refused, as for every pairs file
         if not isinstance(record, dict) or record.get("origin") != DRAFTED:
             raise InputError(f"{where}: not a drafted pair (no \"origin\": \"drafted\"); the review page reviews "
                              "files written by 'advisor draft'")

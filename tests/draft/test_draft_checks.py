@@ -121,6 +121,10 @@ def test_all_rejected_or_a_bad_review_is_one_line(tmp_path):
         people = tmp_path / "qa.jsonl"
         people.write_text('{"question": "Who?", "answer": "Ann"}\n', encoding="utf-8")
         read_drafted(people)
+    twice = tmp_path / "twice.jsonl"
+    twice.write_text('{"question": "Who?", "answer": "Ann", "answer": "Bo", "origin": "drafted"}\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"twice.jsonl:1.*answer"):  # the guarded reader, as for every pairs file
+        read_drafted(twice)
 
 
 def test_the_verdict_says_the_pairs_were_drafted_and_warns_while_none_was_reviewed():
