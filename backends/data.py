@@ -252,6 +252,7 @@ def load_pairs(path: str | Path, documents: list[Document] | None = None) -> lis
         raise InputError(f"pairs file {path} is not UTF-8 text (byte {exc.start})") from None
     ids = {doc.id for doc in documents} if documents is not None else None
     pairs: list[QAPair] = []
+    rejected = 0
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
@@ -272,6 +273,7 @@ def load_pairs(path: str | Path, documents: list[Document] | None = None) -> lis
         if review is not None and review not in REVIEWS:
             raise InputError(f"{where}: 'review' must be one of {', '.join(REVIEWS)}, got '{_short(str(review))}'")
         if review == "rejected":  # a person rejected this drafted pair: kept in the file, never used
+            rejected += 1
             continue
         question = record.get("question")
         if question is None:
@@ -300,8 +302,8 @@ def load_pairs(path: str | Path, documents: list[Document] | None = None) -> lis
             )
         )
     if not pairs:
-        rejected = " a person did not reject" if any('"rejected"' in line for line in lines) else ""
-        raise InputError(f"pairs file {path} holds no question/answer pairs{rejected}")
+        unrejected = " a person did not reject" if rejected else ""
+        raise InputError(f"pairs file {path} holds no question/answer pairs{unrejected}")
     return pairs
 
 

@@ -156,7 +156,11 @@ class _Journal:
         if not self.path.is_file():
             return []
         lines = self.path.read_text(encoding="utf-8").splitlines()
-        if not lines or json.loads(lines[0]).get("key") != self.key:
+        try:
+            header = json.loads(lines[0]) if lines else None
+        except ValueError:  # a header cut by an interruption: nothing to resume
+            return []
+        if not isinstance(header, dict) or header.get("key") != self.key:
             return []
         records = []
         for line in lines[1:]:

@@ -150,3 +150,14 @@ def test_kept_pairs_carry_their_source_span_and_passage():
     (pair,) = _kept_pairs([record], {"a.md": doc.text}, 5)
     assert pair.passage == PASSAGE and pair.span == (start, len(doc.text)) and pair.review == "unreviewed"
     assert json.loads(pair.line())["origin"] == "drafted"
+
+
+def test_a_journal_whose_header_was_cut_resumes_nothing_instead_of_failing(tmp_path):
+    from advisor.backends.drafting import _Journal
+
+    journal = _Journal(tmp_path / "journal.jsonl", "abc")
+    for header in ('{"key": "a', "[1, 2]\n", ""):
+        journal.path.write_text(header, encoding="utf-8")
+        assert journal.read() == []
+    journal.start([])
+    assert journal.read() == [] and journal.path.read_text(encoding="utf-8") == '{"key": "abc"}\n'
