@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from advisor.backends.precision import BYTES, resolve_dtype
+from advisor.backends.precision import BYTES, TORCH_NAMES, resolve_dtype
 from advisor.errors import InputError
 
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from advisor.backends.plan import ArmPlan
 
 GB = 1e9
+STORED_AS = {torch: ours for ours, torch in TORCH_NAMES.items()}  # config.json's torch_dtype -> ours
 CHARS_PER_TOKEN = 3.5  # English BPE takes about 4 (the sample: questions 4.5, short answers 2.8, documents 4.0)
 TEMPLATE_TOKENS = 32  # the chat template and system prompt around a question (SmolLM2: 26)
 # Activations kept for the backward pass, per token and layer, in units of the hidden and MLP widths (norms,
@@ -89,8 +90,7 @@ class ModelShape:
             vocab=int(field("vocab_size")),
             tied=bool(config.get("tie_word_embeddings", True)),
             context=int(field("max_position_embeddings", "n_positions", "seq_length", default=2048)),
-            stored={"bfloat16": "bf16", "float16": "fp16"}.get(str(config.get("torch_dtype") or config.get("dtype")),
-                                                               "fp32"),
+            stored=STORED_AS.get(str(config.get("torch_dtype") or config.get("dtype")), "fp32"),
         )
 
     @property
