@@ -20,6 +20,7 @@ from advisor.atomic import write_text
 from advisor.backends.data import REVIEWS
 from advisor.datafiles import parse_json
 from advisor.errors import InputError
+from advisor.modelfiles import validation_problems
 
 DRAFTED = "drafted"
 Review = Literal["unreviewed", "accepted", "edited", "rejected"]
@@ -70,9 +71,8 @@ def read_drafted(path: str | Path) -> list[DraftedPair]:
         try:
             pairs.append(DraftedPair.model_validate(record))
         except ValidationError as exc:
-            error = exc.errors()[0]
-            field = ".".join(str(p) for p in error["loc"]) or "pair"
-            raise InputError(f"{where}: '{field}': {error['msg']}") from None
+            field, problem = validation_problems(exc)[0]
+            raise InputError(f"{where}: '{field}': {problem}") from None
     if not pairs:
         raise InputError(f"pairs file {path} holds no pairs to review")
     return pairs

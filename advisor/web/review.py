@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from advisor.backends.draftfile import DraftedPair, read_drafted, review_counts, write_pairs
 from advisor.errors import InputError
+from advisor.modelfiles import validation_problems
 from advisor.web.security import read_body
 
 MAX_TEXT = 2000  # characters of an edited question or answer
@@ -129,7 +130,6 @@ def add_routes(app: FastAPI, review: ReviewFile | None, page: Any) -> None:
         try:
             decision = DecisionIn.model_validate_json(body)
         except ValidationError as exc:
-            error = exc.errors()[0]
-            where = ".".join(str(p) for p in error["loc"]) or "body"
-            raise InputError(f"request body: '{where}': {error['msg']}") from None
+            where, problem = validation_problems(exc)[0]
+            raise InputError(f"request body: '{where}': {problem}") from None
         return await run_in_threadpool(review.decide, index, decision)
