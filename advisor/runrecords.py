@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field
 
 from advisor.errors import InputError
+from advisor.models import UNKNOWN
 
 MANIFEST_FILE = "manifest.json"
 METRICS_FILE = "metrics.json"
@@ -556,13 +557,13 @@ class ValidationRun(_Record):
                           defaults: dict[str, str] | None = None) -> list[tuple[str, str, str]] | None:
         """(question, the run's answer, the given answer) for each answer that differs; None when the run
         records no answers. A question missing on either side counts as its default in `defaults` (a question
-        added to the rule base after the run), else `unknown`."""
+        added to the rule base after the run), else UNKNOWN."""
         if self.answers is None:
             return None
         defaults = defaults or {}
 
         def on(side: dict[str, str], q: str) -> str:
-            return side.get(q, defaults.get(q, "unknown"))
+            return side.get(q, defaults.get(q, UNKNOWN))
 
         return [(q, on(self.answers, q), on(answers, q)) for q in dict.fromkeys([*self.answers, *answers])
                 if on(self.answers, q) != on(answers, q)]
