@@ -3,7 +3,7 @@
 All of it works on per-input scores of whatever metric ranks the task, so it holds for any metric.
 
 - **Comparisons.** Every pair of measured arms, and every arm against the untouched model, is compared on
-  the ranking metric by a paired bootstrap over the held-out inputs (`evaluation.bootstrap_ci`): the mean
+  the ranking metric by a paired bootstrap over the held-out inputs (`statistics.bootstrap_ci`): the mean
   difference, its 95% interval, and a two-sided p-value from the same resamples.
 - **Several comparisons at once.** Four arms and the untouched model make ten comparisons; judged one by
   one at 95%, the chance that at least one tie looks real is far above 5%. So the p-values of all the run's
@@ -92,7 +92,7 @@ def highest(which: Sequence[str], scores: Mapping[str, float], higher: bool = Tr
 
 def compare(a: PerQuestion, b: PerQuestion, seed: int) -> Interval:
     """Bootstrap the mean difference a - b over the questions both answered."""
-    from advisor.backends.evaluation import bootstrap_ci
+    from advisor.backends.statistics import bootstrap_ci
 
     common = sorted(set(a) & set(b))
     return bootstrap_ci([a[q] for q in common], [b[q] for q in common], seed=seed)

@@ -1,29 +1,30 @@
 """Score any backend the same way on held-out pairs: retrieval, answers, the closed-book baseline, latency.
 
-Shared by RAG, fine-tuning, hybrid and validate, so their numbers compare one for one. Light at import:
-the generator is imported only when a baseline has to be generated.
+Shared by RAG, fine-tuning, hybrid and validate, so their numbers compare one for one. `evaluate` runs three
+named steps over one `_Evaluation` (answer, score, record), plus the paraphrase and memorisation checks; the
+statistics are in `statistics`, the closed-book answers in `baselines`. Light at import: the generator is
+imported only when a baseline has to be generated.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import math
-import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from advisor.atomic import write_text
 from advisor.backends.base import Answer, Backend, BuildSettings, QAPair
+from advisor.backends.baselines import baseline_replies
+from advisor.backends.distributed import is_main, map_sharded, on_main
 from advisor.backends.generation import Reply, answered_by, questions_per_call
-from advisor.backends.distributed import from_main, is_main, map_sharded, on_main
 from advisor.backends.metrics import Task, answer_in_context, choose_metric, score_all
 from advisor.backends.metrics import label as metric_label
+from advisor.backends.statistics import bootstrap_ci, percentile
 from advisor.backends.usage import measure_usage
-from advisor.runrecords import AnswerRecord, Interval, Measurements, Usage
+from advisor.runrecords import AnswerRecord, Measurements, Usage
 
 ANSWERS_FILE = "answers.jsonl"
 
@@ -60,156 +61,7 @@ def retrieval_scores(backend: Backend, pairs: Sequence[QAPair], k: int) -> dict[
     }
 
 
-# ---------------------------------------------------------------- statistics
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0-100) with linear interpolation; 0.0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100
-    low, high = math.floor(pos), math.ceil(pos)
-    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
-
-
-BOOTSTRAP_RESAMPLES = 10_000  # fine enough for p-values near 0.05 / 10, the strictest step of Holm's adjustment
-_BLOCK = 1000  # resamples drawn at a time, so memory stays bounded whatever the number of questions
-
-
-def bootstrap_ci(
-    per_question_a: Sequence[float],
-    per_question_b: Sequence[float],
-    n: int = BOOTSTRAP_RESAMPLES,
-    seed: int = 0,
-    confidence: float = 0.95,
-) -> Interval:
-    """Paired bootstrap over questions of mean(a) - mean(b): the difference, its confidence interval and a
-    two-sided p-value from the same resamples (twice the smaller share of resampled means on either side of
-    0, counted with the observed one so it is never 0).
-
-    `tie` is true when the interval includes 0 (the difference is inside the noise of this one comparison).
-    """
-    import numpy as np
-
-    if len(per_question_a) != len(per_question_b):
-        raise ValueError(f"paired scores differ in length: {len(per_question_a)} and {len(per_question_b)}")
-    m = len(per_question_a)
-    if m == 0:
-        return Interval(difference=0.0, low=0.0, high=0.0, confidence=confidence, questions=0, tie=True,
-                        p_value=1.0)
-    diffs = np.asarray(per_question_a, dtype=float) - np.asarray(per_question_b, dtype=float)
-    rng = np.random.default_rng(seed)
-    means = np.concatenate([diffs[rng.integers(0, m, size=(min(_BLOCK, n - start), m))].mean(axis=1)
-                            for start in range(0, n, _BLOCK)])
-    means.sort()
-    tail = (1 - confidence) / 2
-    low = float(means[min(n - 1, int(math.floor(tail * n)))])
-    high = float(means[min(n - 1, int(math.ceil((1 - tail) * n)) - 1)])
-    eps = 1e-12  # means of the same resampled values can differ from 0 by rounding alone
-    side = min(int((means <= eps).sum()), int((means >= -eps).sum()))
-    p_value = min(1.0, 2 * (side + 1) / (n + 1))
-    return Interval(difference=round(float(diffs.mean()), 4), low=round(low, 4), high=round(high, 4),
-                    confidence=confidence, questions=m, tie=bool(low <= 0 <= high), p_value=round(p_value, 5))
-
-
-# ---------------------------------------------------------------- the closed-book baseline
-
-
-def default_baseline_cache() -> Path:
-    """Where closed-book answers are cached across builds and approaches: <advisor cache>/baselines."""
-    from advisor.backends.generator import cache_root
-
-    return cache_root() / "baselines"
-
-
-def _baseline_file(cache_dir: Path, generator: str, max_new_tokens: int) -> Path:
-    from advisor.backends.prompts import closed_book_messages
-
-    prompt = json.dumps(closed_book_messages("{question}"))
-    key = hashlib.sha256(f"{generator}|{max_new_tokens}|{prompt}".encode()).hexdigest()[:16]
-    return Path(cache_dir) / f"baseline-{key}.json"
-
-
-def baseline_answers(
-    questions: Sequence[str], settings: BuildSettings, generator: Any = None, cache_dir: Path | None = None
-) -> list[str]:
-    """The untouched model's closed-book answers (the texts of `baseline_replies`)."""
-    return [r.text for r in baseline_replies(questions, settings, generator, cache_dir)]
-
-
-def baseline_replies(
-    questions: Sequence[str], settings: BuildSettings, generator: Any = None, cache_dir: Path | None = None
-) -> list[Reply]:
-    """The untouched model's closed-book replies, cached per (model, max_new_tokens, prompt) and question, so
-    every approach and every re-run reuses them; only missing questions are generated. The model is the run's
-    endpoint when it has one, else the generator (`generator`: a loaded one, a name, or None for settings')."""
-    from advisor.backends.generation import answerer
-    from advisor.backends.generator import resolve
-    from advisor.backends.prompts import closed_book_messages
-
-    model: Any = None
-    if generator is None and settings.endpoint is not None:
-        model = answerer(settings)
-        resolved = f"endpoint:{settings.endpoint.model}|seed={settings.seed}"
-    elif generator is None or isinstance(generator, str):
-        name = generator or settings.generator
-        resolved = resolve(name).name
-    else:  # an already loaded generator (anything with .name and .complete or .chat)
-        model = generator
-        resolved = str(generator.name)
-    path = _baseline_file(cache_dir or default_baseline_cache(), resolved, settings.new_tokens)
-    cached: dict[str, str] = {}
-    details: dict[str, dict[str, Any]] = {}
-    if path.is_file():
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            cached, details = dict(data.get("answers", {})), dict(data.get("replies", {}))
-        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError, TypeError, ValueError):
-            cached, details = {}, {}
-    cached, details = from_main((cached, details))  # under a launcher every rank answers from the main's cache
-    missing = list(dict.fromkeys(q for q in questions if q not in cached))
-    if missing:
-        if model is None:
-            from advisor.backends.generator import generator_for
-
-            model = generator_for(settings, generator)
-        fresh = map_sharded(lambda part: _complete(model, [closed_book_messages(q) for q in part], settings),
-                            missing)
-        for question, reply in zip(missing, fresh):
-            cached[question] = reply.text
-            details[question] = {k: v for k, v in asdict(reply).items() if k not in ("text", "cached")}
-        record = {"generator": resolved, "max_new_tokens": settings.new_tokens, "answers": cached,
-                  "replies": details}
-        on_main(write_text, path, json.dumps(record, indent=1, ensure_ascii=False) + "\n")
-    fresh_ones = set(missing)
-    return [Reply(text=cached[q], cached=q not in fresh_ones, **_reply_fields(details.get(q))) for q in questions]
-
-
-def _complete(model: Any, conversations: list[list[dict[str, str]]], settings: BuildSettings) -> list[Reply]:
-    """Replies from anything that answers chat messages: `complete` (replies) or just `chat` (texts)."""
-    if hasattr(model, "complete"):
-        return list(model.complete(conversations, max_new_tokens=settings.new_tokens,
-                                   batch_size=settings.batch_size))
-    return [Reply(text) for text in model.chat(conversations, max_new_tokens=settings.new_tokens)]
-
-
-def _reply_fields(saved: Any) -> dict[str, Any]:
-    """A cached reply's ending, tokens and time, kept only when well formed (older caches hold texts only)."""
-    if not isinstance(saved, dict):
-        return {}
-    fields: dict[str, Any] = {}
-    if isinstance(saved.get("finish_reason"), str):
-        fields["finish_reason"] = saved["finish_reason"]
-    for name in ("prompt_tokens", "completion_tokens"):
-        if isinstance(saved.get(name), int) and not isinstance(saved.get(name), bool):
-            fields[name] = saved[name]
-    if isinstance(saved.get("seconds"), (int, float)) and not isinstance(saved.get("seconds"), bool):
-        fields["seconds"] = float(saved["seconds"])
-    return fields
-
-
-# ---------------------------------------------------------------- evaluation
+# ---------------------------------------------------------------- answering
 
 
 def _answer_all(backend: Backend, questions: list[str], batch_size: int, progress: bool, desc: str) -> list[Answer]:
@@ -218,12 +70,14 @@ def _answer_all(backend: Backend, questions: list[str], batch_size: int, progres
 
 
 def _through_endpoint(backend: Backend, settings: BuildSettings) -> bool:
+    """True when this arm's answers come from the run's endpoint rather than an in-process model."""
     from advisor.backends.generation import through_endpoint
 
     return settings.endpoint is not None and through_endpoint(backend.approach)
 
 
 def _answer_shard(backend: Backend, questions: list[str], batch_size: int, progress: bool, desc: str) -> list[Answer]:
+    """Answers to one shard of questions, batch by batch, each timed (behind a progress bar when asked)."""
     bar = None
     if progress and questions:
         from tqdm import tqdm
@@ -246,6 +100,165 @@ def _answer_shard(backend: Backend, questions: list[str], batch_size: int, progr
         if bar is not None:
             bar.close()
     return answers
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+@dataclass
+class _Evaluation:
+    """One evaluation's inputs and what its steps have produced so far: answers, scores, baseline, records.
+
+    `metrics` is filled step by step in the order metrics.json lists it; the steps run in `evaluate`'s order.
+    """
+
+    backend: Backend
+    settings: BuildSettings
+    task: Task
+    answered: list[QAPair]  # the held-out pairs that get answered (at most eval_limit)
+    progress: bool
+    metrics: dict[str, Any] = field(default_factory=dict)
+    answers: list[Answer] = field(default_factory=list)
+    answering_seconds: float = 0.0
+    endpoint: Any = None  # the run's endpoint when this arm answers through it
+    scores: list[dict[str, float]] = field(default_factory=list)
+    in_context: list[bool | None] = field(default_factory=list)
+    base_texts: list[str] = field(default_factory=list)
+    base_scores: list[dict[str, float]] | None = None
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def questions(self) -> list[str]:
+        """The answered pairs' questions, as written."""
+        return [p.question for p in self.answered]
+
+    def answer(self) -> None:
+        """Answer the held-out questions (in batches, or as many per call as the endpoint takes), timed."""
+        settings, backend = self.settings, self.backend
+        self.endpoint = settings.endpoint if _through_endpoint(backend, settings) else None
+        per_call = questions_per_call(settings) if self.endpoint is not None else settings.batch_size
+        started = time.perf_counter()
+        self.answers = _answer_all(backend, self.questions, per_call, self.progress,
+                                   f"answering ({backend.approach})")
+        self.answering_seconds = time.perf_counter() - started
+
+    def score(self) -> None:
+        """Score the answers against the references, and whether each reference was in the retrieved context."""
+        answered, metrics = self.answered, self.metrics
+        self.scores, metrics["answers"] = score_all([a.text for a in self.answers], answered, self.task.reported)
+        self.in_context = [
+            answer_in_context("\n".join(h.text for h in a.hits), p.references) if a.hits else None
+            for a, p in zip(self.answers, answered)
+        ]
+        if any(flag is not None for flag in self.in_context):
+            shown = [flag for flag in self.in_context if flag is not None]
+            metrics.setdefault("retrieval", {})["answer_in_context"] = round(sum(shown) / len(answered), 4)
+            used = [s[self.task.metric] for s, flag in zip(self.scores, self.in_context) if flag]
+            metrics["retrieval"]["metric_when_in_context"] = round(sum(used) / len(used), 4) if used else None
+
+    def compare_to_baseline(self, generator: Any, cache: Path | None) -> None:
+        """Score the untouched model's closed-book answers beside the arm's, with a paired bootstrap per metric.
+
+        `generator` as `evaluate`'s `baseline_generator` (False: no baseline); an endpoint failing leaves the
+        arm compared without it, its error recorded."""
+        if generator is False:
+            return
+        from advisor.backends.endpoint import EndpointError
+
+        settings, metrics, reported = self.settings, self.metrics, self.task.reported
+        started = time.perf_counter()
+        try:
+            replies: list[Reply] | None = baseline_replies(self.questions, settings, generator, cache)
+        except EndpointError as exc:  # the arm's own answers stand; it is compared without the untouched model
+            metrics["baseline_error"] = str(exc)
+            replies = None
+        seconds = time.perf_counter() - started
+        if replies is None:
+            return
+        self.base_texts = [r.text for r in replies]
+        self.base_scores, base_mean = score_all(self.base_texts, self.answered, reported)
+        base_endpoint = settings.endpoint if generator is None else None
+        metrics["baseline"] = {"answers": base_mean, "usage": measure_usage(replies, seconds, base_endpoint).to_json()}
+        if generator is None:
+            metrics["baseline"]["answered_by"] = answered_by(settings, "untouched").to_json()
+        scores, base_scores = self.scores, self.base_scores
+        metrics["compared_to_baseline"] = (
+            {m: bootstrap_ci([s[m] for s in scores], [s[m] for s in base_scores], seed=settings.seed)
+             for m in reported if m in scores[0]}
+            if scores
+            else {}
+        )
+
+    def measure_costs(self, build_seconds: float | None, retrieval: dict[str, Any] | None) -> None:
+        """Latency percentiles, build time, token usage, who answered and the models used."""
+        settings, metrics = self.settings, self.metrics
+        latencies = [a.seconds * 1000 for a in self.answers]
+        metrics["latency_ms"] = {
+            "p50": round(percentile(latencies, 50), 1),
+            "p95": round(percentile(latencies, 95), 1),
+            "batch_size": settings.batch_size,
+        }
+        metrics["build_seconds"] = build_seconds
+        metrics["usage"] = measure_usage(self.answers, self.answering_seconds, self.endpoint).to_json()
+        metrics["answered_by"] = answered_by(settings, self.backend.approach).to_json()
+        models = {"generator": settings.generator}
+        manifest = self.backend.manifest
+        embedder = manifest.models.embedder if manifest is not None else None
+        if embedder or retrieval is not None:
+            models["embedder"] = embedder or settings.embedder
+        metrics["models"] = models
+
+    def record(self) -> None:
+        """One answers.jsonl record per answered question: answer, scores, ending, context and baseline."""
+        base_scores, in_context = self.base_scores, self.in_context
+        self.records += [
+            {
+                "kind": "answer",
+                "line": p.line,
+                "question": p.question,
+                "gold": p.answer,
+                **({"references": list(p.references)} if p.answers else {}),
+                "response": a.text,
+                "sources": a.sources,
+                "expected_source": p.source,
+                **s,
+                **_ending(a),
+                **({"in_context": in_context[i]} if in_context[i] is not None else {}),
+                **({"baseline_response": self.base_texts[i], "baseline": base_scores[i]} if base_scores else {}),
+            }
+            for i, (p, a, s) in enumerate(zip(self.answered, self.answers, self.scores))
+        ]
+
+    def ask_reworded(self) -> None:
+        """Ask the held-out questions that have a paraphrase reworded, scored beside the same ones as written."""
+        has_rewording = [i for i, p in enumerate(self.answered) if p.paraphrase]
+        if not has_rewording:
+            return
+        reported = self.task.reported
+        reworded = [self.answered[i] for i in has_rewording]
+        asked = [p.paraphrase or "" for p in reworded]
+        answers = _answer_all(self.backend, asked, self.settings.batch_size, self.progress, "paraphrases")
+        scores, mean = score_all([a.text for a in answers], reworded, reported, asked)
+        as_written = score_all([self.answers[i].text for i in has_rewording], reworded, reported)[1]
+        self.metrics["paraphrase"] = {"questions": len(reworded), "answers": mean, "original": as_written}
+        self.records += _records("paraphrase", reworded, answers, scores, reworded=True)
+
+    def ask_trained(self, trained: Sequence[QAPair]) -> None:
+        """Ask training questions that have a paraphrase, as written and reworded: what the arm memorised."""
+        memorised = self.settings.answered([p for p in trained if p.paraphrase])
+        if not memorised:
+            return
+        reported = self.task.reported
+        reworded = [p.paraphrase or "" for p in memorised]
+        got = _answer_all(self.backend, [p.question for p in memorised] + reworded, self.settings.batch_size,
+                          self.progress, "training questions, as written and reworded")
+        as_written, reworded_answers = got[: len(memorised)], got[len(memorised):]
+        written_scores, written_mean = score_all([a.text for a in as_written], memorised, reported)
+        reworded_scores, reworded_mean = score_all([a.text for a in reworded_answers], memorised, reported, reworded)
+        self.metrics["memorisation"] = {"questions": len(memorised), "original": written_mean,
+                                        "reworded": reworded_mean}
+        self.records += _records("trained", memorised, as_written, written_scores, reworded=False)
+        self.records += _records("trained_paraphrase", memorised, reworded_answers, reworded_scores, reworded=True)
 
 
 def evaluate(
@@ -276,128 +289,25 @@ def evaluate(
     settings = settings or backend.settings
     started = time.perf_counter()
     pairs = list(test_pairs)
-    answered = settings.answered(pairs)
     task = task or choose_metric(pairs, backend.retrieves, settings.metric)
-    batch_size = settings.batch_size
-    metrics: dict[str, Any] = {
-        "approach": backend.approach,
-        "questions": len(answered),
-        "metric": task.metric,
-        "metric_reason": task.reason,
-        "task": task.kind,
-    }
-
+    run = _Evaluation(backend, settings, task, settings.answered(pairs), progress)
+    run.metrics.update({"approach": backend.approach, "questions": len(run.answered), "metric": task.metric,
+                        "metric_reason": task.reason, "task": task.kind})
     retrieval = retrieval_scores(backend, pairs, settings.k)
     if retrieval is not None:
-        metrics["retrieval"] = retrieval
-
-    questions = [p.question for p in answered]
-    endpoint = settings.endpoint if _through_endpoint(backend, settings) else None
-    per_call = questions_per_call(settings) if endpoint is not None else batch_size
-    answering = time.perf_counter()
-    answers = _answer_all(backend, questions, per_call, progress, f"answering ({backend.approach})")
-    answering = time.perf_counter() - answering
-    scores, metrics["answers"] = score_all([a.text for a in answers], answered, task.reported)
-    in_context = [
-        answer_in_context("\n".join(h.text for h in a.hits), p.references) if a.hits else None
-        for a, p in zip(answers, answered)
-    ]
-    if any(flag is not None for flag in in_context):
-        shown = [flag for flag in in_context if flag is not None]
-        metrics.setdefault("retrieval", {})["answer_in_context"] = round(sum(shown) / len(answered), 4)
-        used = [s[task.metric] for s, flag in zip(scores, in_context) if flag]
-        metrics["retrieval"]["metric_when_in_context"] = round(sum(used) / len(used), 4) if used else None
-
-    base_scores: list[dict[str, float]] | None = None
-    base_texts: list[str] = []
-    base_replies: list[Reply] | None = None
-    if baseline_generator is not False:
-        from advisor.backends.endpoint import EndpointError
-
-        started_baseline = time.perf_counter()
-        try:
-            base_replies = baseline_replies(questions, settings, baseline_generator, baseline_cache)
-        except EndpointError as exc:  # the arm's own answers stand; it is compared without the untouched model
-            metrics["baseline_error"] = str(exc)
-        base_seconds = time.perf_counter() - started_baseline
-    if base_replies is not None:
-        base_texts = [r.text for r in base_replies]
-        base_scores, base_mean = score_all(base_texts, answered, task.reported)
-        base_endpoint = settings.endpoint if baseline_generator is None else None
-        metrics["baseline"] = {"answers": base_mean,
-                               "usage": measure_usage(base_replies, base_seconds, base_endpoint).to_json()}
-        if baseline_generator is None:
-            metrics["baseline"]["answered_by"] = answered_by(settings, "untouched").to_json()
-        metrics["compared_to_baseline"] = (
-            {
-                m: bootstrap_ci([s[m] for s in scores], [s[m] for s in base_scores], seed=settings.seed)
-                for m in task.reported
-                if m in scores[0]
-            }
-            if scores
-            else {}
-        )
-
-    latencies = [a.seconds * 1000 for a in answers]
-    metrics["latency_ms"] = {
-        "p50": round(percentile(latencies, 50), 1),
-        "p95": round(percentile(latencies, 95), 1),
-        "batch_size": batch_size,
-    }
-    metrics["build_seconds"] = build_seconds
-    metrics["usage"] = measure_usage(answers, answering, endpoint).to_json()
-    metrics["answered_by"] = answered_by(settings, backend.approach).to_json()
-    models = {"generator": settings.generator}
-    embedder = backend.manifest.models.embedder if backend.manifest is not None else None
-    if embedder or retrieval is not None:
-        models["embedder"] = embedder or settings.embedder
-    metrics["models"] = models
-
-    records = [
-        {
-            "kind": "answer",
-            "line": p.line,
-            "question": p.question,
-            "gold": p.answer,
-            **({"references": list(p.references)} if p.answers else {}),
-            "response": a.text,
-            "sources": a.sources,
-            "expected_source": p.source,
-            **s,
-            **_ending(a),
-            **({"in_context": in_context[i]} if in_context[i] is not None else {}),
-            **({"baseline_response": base_texts[i], "baseline": base_scores[i]} if base_scores else {}),
-        }
-        for i, (p, a, s) in enumerate(zip(answered, answers, scores))
-    ]
-    has_rewording = [i for i, p in enumerate(answered) if p.paraphrase]
-    if has_rewording:
-        reworded = [answered[i] for i in has_rewording]
-        para_answers = _answer_all(backend, [p.paraphrase or "" for p in reworded], batch_size, progress,
-                                   "paraphrases")
-        para_scores, para_mean = score_all([a.text for a in para_answers], reworded, task.reported,
-                                           [p.paraphrase or "" for p in reworded])
-        metrics["paraphrase"] = {"questions": len(reworded), "answers": para_mean,
-                                 "original": score_all([answers[i].text for i in has_rewording], reworded,
-                                                       task.reported)[1]}
-        records += _records("paraphrase", reworded, para_answers, para_scores, reworded=True)
-    memorised = settings.answered([p for p in trained if p.paraphrase])
-    if memorised:
-        asked = [p.question for p in memorised] + [p.paraphrase or "" for p in memorised]
-        got = _answer_all(backend, asked, batch_size, progress, "training questions, as written and reworded")
-        as_written, reworded_answers = got[: len(memorised)], got[len(memorised):]
-        written_scores, written_mean = score_all([a.text for a in as_written], memorised, task.reported)
-        reworded_scores, reworded_mean = score_all([a.text for a in reworded_answers], memorised, task.reported,
-                                                   [p.paraphrase or "" for p in memorised])
-        metrics["memorisation"] = {"questions": len(memorised), "original": written_mean, "reworded": reworded_mean}
-        records += _records("trained", memorised, as_written, written_scores, reworded=False)
-        records += _records("trained_paraphrase", memorised, reworded_answers, reworded_scores, reworded=True)
-    metrics["eval_seconds"] = round(time.perf_counter() - started, 2)
+        run.metrics["retrieval"] = retrieval
+    run.answer()
+    run.score()
+    run.compare_to_baseline(baseline_generator, baseline_cache)
+    run.measure_costs(build_seconds, retrieval)
+    run.record()
+    run.ask_reworded()
+    run.ask_trained(trained)
+    run.metrics["eval_seconds"] = round(time.perf_counter() - started, 2)
     if out is not None:
-        on_main(
-            write_text, Path(out) / ANSWERS_FILE, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-        )
-    return Measurements.model_validate(metrics)
+        on_main(write_text, Path(out) / ANSWERS_FILE,
+                "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in run.records))
+    return Measurements.model_validate(run.metrics)
 
 
 def _records(kind: str, pairs: Sequence[QAPair], answers: Sequence[Answer], scores: Sequence[dict[str, float]],
@@ -524,8 +434,3 @@ def _usage_rows(metrics: Measurements) -> list[tuple[str, str, str]]:
     if usage is not None and (usage.empty or usage.cut):
         rows.append(("empty / cut by the token limit", f"{usage.empty} / {usage.cut}", ""))
     return rows
-
-
-def print_table(metrics: Measurements, file: TextIO | None = None) -> None:
-    """Print format_table to the terminal (stdout unless told)."""
-    print(format_table(metrics), file=file or sys.stdout)

@@ -315,7 +315,7 @@ def validate(
     from advisor.backends.draftfile import pairs_origin
     from advisor.backends.endpoint import EndpointError
     from advisor.backends.evidence import verdict
-    from advisor.backends.evaluation import baseline_replies
+    from advisor.backends.baselines import baseline_replies
     from advisor.backends.measure import measure
 
     out = Path(out_dir)

@@ -19,7 +19,7 @@ import numpy as np
 
 from advisor.backends.base import Document
 from advisor.backends.chunking import Chunk
-from advisor.backends.evaluation import percentile
+from advisor.backends.statistics import percentile
 from advisor.backends.index import CANDIDATES, DEFAULT_DENSE_WEIGHT, ChunkIndex, Ranking, fuse
 from advisor.backends.store import StoreSettings
 

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from advisor.backends.base import Answer, Backend, BuildSettings, Hit, QAPair
-from advisor.backends.evaluation import (
-    baseline_answers, bootstrap_ci, evaluate, format_table, percentile, read_answers, retrieval_scores,
-)
+from advisor.backends.baselines import baseline_answers
+from advisor.backends.evaluation import evaluate, format_table, read_answers, retrieval_scores
+from advisor.backends.statistics import bootstrap_ci, percentile
 from advisor.backends.metrics import contains, exact_match, normalize_answer, token_f1
 
 

@@ -143,7 +143,7 @@ def test_a_failing_backend_is_reported_and_the_others_still_run(tmp_path, monkey
         return _result(approach, scores, [0.0] * len(inputs.data.test)), False
 
     monkeypatch.setattr(v, "run_stage", fake_stage)
-    monkeypatch.setattr("advisor.backends.evaluation.baseline_replies", lambda *a, **k: [])
+    monkeypatch.setattr("advisor.backends.baselines.baseline_replies", lambda *a, **k: [])
     monkeypatch.setattr(v, "load_models", lambda settings, approaches: None)
     out = tmp_path / "out"
     lines = []
