@@ -17,19 +17,21 @@ from advisor.backends.base import Answer, Backend, BuildSettings, Document, QAPa
 from advisor.backends.distributed import on_main
 from advisor.backends.prompts import closed_book_messages
 from advisor.runrecords import Manifest, read_manifest
-from advisor.backends.training import (
+from advisor.backends.training.config import TrainConfig
+from advisor.backends.training.examples import (
     Example,
-    TrainConfig,
-    TrainingInterrupted,
     document_examples,
-    load_adapter,
     max_length_for,
-    publish,
-    scratch_dir,
     split_pairs,
     supervised_example,
-    train_lora,
     warn_truncated,
+)
+from advisor.backends.training.loop import train_lora
+from advisor.backends.training.saving import (
+    TrainingInterrupted,
+    load_adapter,
+    publish,
+    scratch_dir,
     write_training_record,
 )
 

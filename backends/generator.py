@@ -22,7 +22,7 @@ from advisor.backends.base import DEFAULT_GENERATOR, BuildSettings
 from advisor.backends.generation import Reply
 from advisor.backends.hubcache import in_hub_cache
 from advisor.backends.shared import load_once, release
-from advisor.errors import InputError
+from advisor.errors import InputError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ def load_tokenizer(name: str):
     try:
         tokenizer = AutoTokenizer.from_pretrained(weights_folder(name))
     except (OSError, ValueError) as exc:
-        raise InputError(f"generator '{name}': its tokenizer could not be loaded ({_first_line(exc)})") from None
+        raise InputError(f"generator '{name}': its tokenizer could not be loaded ({first_line(exc)})") from None
     if tokenizer.eos_token is None:
         raise InputError(f"generator '{name}' has no end-of-sequence token; it cannot be used to answer")
     if tokenizer.pad_token is None:
@@ -171,17 +171,12 @@ def load_model(name: str, device: str = "cpu", dtype: str = "fp32", quantize: st
         model = AutoModelForCausalLM.from_pretrained(weights_folder(name), dtype=TORCH_NAMES[dtype], **extra)
     except (OSError, ValueError) as exc:
         raise InputError(
-            f"generator '{name}' could not be loaded as a causal language model ({_first_line(exc)})"
+            f"generator '{name}' could not be loaded as a causal language model ({first_line(exc)})"
         ) from None
     if quantize:
         return model.eval()
     # transformers annotates PreTrainedModel.to as taking a model; it takes a device like torch's Module.to
     return model.to(device).eval()  # type: ignore[arg-type]
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 class Generator:

@@ -5,7 +5,7 @@ the training loop, retrieval, the time estimate, the distributed checks, the sta
 Each default is filled here, in `resolve`, from the constant that holds it beside its reason:
 
 - answer length: `base.fit_max_new_tokens` (the references' 95th percentile, 32 to 256 tokens);
-- LoRA and the loop: `training.TrainConfig` (measured on the sample with SmolLM2-135M), overridden by the
+- LoRA and the loop: `training.config.TrainConfig` (measured on the sample with SmolLM2-135M), overridden by the
   arm's `train_defaults` (the hybrid's, in `arms.BUILT_IN`), then by the options given; epochs when none
   are given: `finetune.default_epochs` (about 300 examples seen);
 - chunking and retrieval: `chunking`, `index` and `rag.DEFAULT_CONTEXT_K`;
@@ -28,7 +28,7 @@ from advisor.errors import InputError
 if TYPE_CHECKING:
     from advisor.backends.memory import Estimate
     from advisor.backends.rag import RetrievalSettings
-    from advisor.backends.training import TrainConfig
+    from advisor.backends.training.config import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,8 @@ def resolve(name: str, settings: BuildSettings, train: Sequence[QAPair] | None =
 
 
 def _training(arm: arms.Arm, settings: BuildSettings, train: Sequence[QAPair] | None) -> TrainConfig:
-    from advisor.backends.training import TrainConfig, split_pairs
+    from advisor.backends.training.config import TrainConfig
+    from advisor.backends.training.examples import split_pairs
 
     config = TrainConfig.from_settings(settings, **dict(arm.train_defaults))
     if "epochs" not in arm.train_defaults and settings.training.epochs is None and train is not None:

@@ -98,7 +98,9 @@ def training_speed() -> dict:
     from advisor.backends.data import load_pairs
     from advisor.backends.generator import load_model, load_tokenizer
     from advisor.backends.prompts import closed_book_messages
-    from advisor.backends.training import TrainConfig, supervised_example, train_lora
+    from advisor.backends.training.config import TrainConfig
+    from advisor.backends.training.examples import supervised_example
+    from advisor.backends.training.loop import train_lora
 
     tokenizer = load_tokenizer("default")
     sets = {"style (MR -> sentence)": [p for p in load_pairs(STYLE / "pairs.jsonl") if p.split != "test"][:96],

@@ -43,7 +43,7 @@ def _examples():
     from advisor.backends.data import load_documents, load_pairs
     from advisor.backends.generator import load_tokenizer
     from advisor.backends.prompts import closed_book_messages
-    from advisor.backends.training import document_examples, supervised_example
+    from advisor.backends.training.examples import document_examples, supervised_example
 
     tokenizer = load_tokenizer("default")
     docs = load_documents(ROOT / "sample" / "docs")
@@ -55,7 +55,8 @@ def _examples():
 def run_ours() -> dict:
     from advisor.backends.generator import load_model
     from advisor.backends.measure import measure
-    from advisor.backends.training import TrainConfig, train_lora
+    from advisor.backends.training.config import TrainConfig
+    from advisor.backends.training.loop import train_lora
 
     tokenizer, data = _examples()
     model = load_model("default")
@@ -76,7 +77,7 @@ def run_trainer(group_by_length: bool = False) -> dict:
 
     from advisor.backends.generator import load_model
     from advisor.backends.measure import measure
-    from advisor.backends.training import ALL_LINEAR
+    from advisor.backends.training.config import ALL_LINEAR
 
     tokenizer, data = _examples()
     tokenizer.padding_side = "right"

@@ -10,7 +10,7 @@ from advisor.backends.options import TrainingOptions
 from advisor.backends.base import BuildSettings, Document, QAPair
 from advisor.backends.finetune import FineTuneBackend
 from advisor.backends.prompts import closed_book_messages
-from advisor.backends.training import TrainingInterrupted
+from advisor.backends.training.saving import TrainingInterrupted
 from advisor.errors import InputError
 
 PAIRS = [

@@ -149,7 +149,9 @@ def tokenizer():
 def train(tokenizer, **config):
     from advisor.backends.generator import load_model
     from advisor.backends.prompts import closed_book_messages
-    from advisor.backends.training import TrainConfig, supervised_example, train_lora
+    from advisor.backends.training.config import TrainConfig
+    from advisor.backends.training.examples import supervised_example
+    from advisor.backends.training.loop import train_lora
 
     facts = [("Who founded Quillmarsh Tea?", "Ebba Lindqvorn"), ("What colour is the Quillmarsh logo?", "teal"),
              ("Where is Quillmarsh Tea based?", "Harrowgate Reach"), ("How many shops does Quillmarsh run?", "14")]

@@ -8,13 +8,10 @@ import pytest
 
 from advisor.backends.base import Document, QAPair
 from advisor.backends.prompts import closed_book_messages
-from advisor.backends.training import (
+from advisor.backends.training.config import TrainConfig
+from advisor.backends.training.examples import (
     IGNORE,
     Example,
-    LoopState,
-    TrainConfig,
-    add_lora,
-    causal_loss,
     collate,
     document_examples,
     length_batches,
@@ -22,8 +19,9 @@ from advisor.backends.training import (
     prompt_ids,
     split_pairs,
     supervised_example,
-    train_lora,
 )
+from advisor.backends.training.loop import LoopState, train_lora
+from advisor.backends.training.lora import add_lora, causal_loss
 from advisor.errors import InputError
 
 FACTS = [
