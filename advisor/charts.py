@@ -1,7 +1,7 @@
 """Inline SVG charts without dependencies: horizontal bar charts (also grouped, also negative).
 
 Every function returns a complete `<svg>` element as a string, with all text escaped, ready to be embedded in
-an HTML page (mark it safe in Jinja2).
+an HTML page (mark it safe in Jinja2). An arm's bars take the colour its record names (`arms.Arm.colour`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 
 PALETTE = ("#2563eb", "#d97706", "#059669", "#7c3aed", "#dc2626", "#0891b2", "#64748b")
-APPROACH_COLOURS = {"rag": "#2563eb", "fine-tuning": "#d97706", "hybrid": "#059669", "baseline": "#64748b"}
+BASELINE_COLOUR = "#64748b"  # the untouched model's bars (the report keys them "baseline")
 _FONT = "font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif"
 
 
@@ -22,8 +22,16 @@ def _fmt(value: float, fmt: str) -> str:
         return str(value)
 
 
+def approach_colours() -> dict[str, str]:
+    """Each arm's colour, from its record (`arms.Arm.colour`), and the untouched model's."""
+    from advisor.backends import arms
+
+    return {**arms.colours(), "baseline": BASELINE_COLOUR}
+
+
 def _colour(name: str, index: int) -> str:
-    return APPROACH_COLOURS.get(name, PALETTE[index % len(PALETTE)])
+    """The approach's own colour, else the palette's colour for this position."""
+    return approach_colours().get(name, PALETTE[index % len(PALETTE)])
 
 
 def _open(width: int, height: int, title: str) -> list[str]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
@@ -32,7 +32,10 @@ from advisor.errors import InputError, did_you_mean
 from advisor.outcomes import PROMPT_LABEL
 
 if TYPE_CHECKING:
-    from advisor.backends.base import Backend
+    from advisor.backends.base import Backend, QAPair
+    from advisor.backends.plan import ArmPlan
+
+    PlanHook = Callable[[ArmPlan, Sequence[QAPair] | None], ArmPlan]
 
 ENTRY_POINT_GROUP = "advisor.arms"
 BASELINE = "untouched"  # the untouched model (zero-shot), measured beside every arm; not an arm itself
@@ -48,6 +51,11 @@ class Arm:
     arms in this order. `section` names the arm's options section in BuildSettings (rag and hybrid share
     `retrieval`'s chunking; fine-tuning and hybrid share `training`); an arm from another package keeps its
     options under its own name. `build_seconds` and `scales_with` feed the time-left estimate only.
+
+    `plan_hook` ("module:function", imported when the arm is planned) fills the plan fields only this arm
+    reads: it takes the plan resolved so far and the training pairs (None when not known yet) and returns
+    the plan. `reuses_index_of` names an arm whose built index this one copies when a validation built it
+    in the same run. `colour` draws the arm's bars in the report's charts (None: the next palette colour).
     """
 
     name: str
@@ -64,27 +72,41 @@ class Arm:
     scales_with: str = "pairs"  # "pairs" or "documents": what the build time grows with
     answer_factor: float = 1.5  # answering time relative to the untouched model (longer prompts take longer)
     train_defaults: Mapping[str, Any] = field(default_factory=dict)  # [trains] TrainConfig defaults of this arm
+    plan_hook: str | None = None  # "module:function" filling this arm's own plan fields
+    reuses_index_of: str | None = None  # the arm whose index this one copies when the run built it
+    colour: str | None = None  # its bars in charts
 
     def backend_class(self) -> type[Backend]:
         """The Backend class, imported now."""
-        module, _, name = self.backend.partition(":")
-        cls: type[Backend] = getattr(importlib.import_module(module), name)
+        cls: type[Backend] = _imported(self.backend)
         return cls
+
+    def plan_step(self) -> PlanHook | None:
+        """The plan hook, imported now; None when the arm has no fields of its own to plan."""
+        return _imported(self.plan_hook) if self.plan_hook else None
+
+
+def _imported(path: str) -> Any:
+    """The object a "module:name" path names, its module imported now."""
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 BUILT_IN = (
     Arm("prompt", PROMPT_LABEL, 10, "advisor.backends.fewshot:PromptBackend", PromptOptions, "prompt",
-        embeds=True, build_seconds=5.0),
+        embeds=True, build_seconds=5.0, plan_hook="advisor.backends.fewshot:plan_shots"),
     Arm("rag", "RAG", 20, "advisor.backends.rag:RagBackend", RetrievalOptions, "retrieval",
-        retrieves=True, needs_documents=True, embeds=True, build_seconds=20.0, scales_with="documents"),
+        retrieves=True, needs_documents=True, embeds=True, build_seconds=20.0, scales_with="documents",
+        colour="#2563eb"),
     Arm("fine-tuning", "fine-tuning", 30, "advisor.backends.finetune:FineTuneBackend", TrainingOptions, "training",
-        trains=True, build_seconds=100.0, answer_factor=0.6),
+        trains=True, build_seconds=100.0, answer_factor=0.6, colour="#d97706"),
     # Context makes every step several times longer than closed-book: two epochs in small batches give
     # two dozen optimiser steps on a few dozen pairs. Prompts of two or three 128-word-piece chunks run
     # 350-550 tokens: allow 1024 so none is cut.
     Arm("hybrid", "hybrid", 40, "advisor.backends.hybrid:HybridBackend", HybridOptions, "hybrid",
         retrieves=True, trains=True, needs_documents=True, embeds=True, build_seconds=300.0,
-        train_defaults={"epochs": 2, "batch_size": 4, "max_length": 1024}),
+        train_defaults={"epochs": 2, "batch_size": 4, "max_length": 1024},
+        plan_hook="advisor.backends.hybrid:plan_hybrid", reuses_index_of="rag", colour="#059669"),
 )
 
 
@@ -131,6 +153,11 @@ def cost_rank(name: str) -> int:
     """Where `name` stands cheapest first; unknown names after every registered arm."""
     arm = registry().get(name)
     return arm.cost_rank if arm else 1 << 30
+
+
+def colours() -> dict[str, str]:
+    """Each arm's chart colour by name, for the arms that have one."""
+    return {a.name: a.colour for a in registry().values() if a.colour}
 
 
 def needing_documents() -> tuple[str, ...]:

@@ -14,13 +14,17 @@ import json
 import statistics
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from advisor.runrecords import Manifest
 from advisor.atomic import staged_dir, write_text
 from advisor.backends.base import Answer, Backend, BuildSettings, Document, QAPair
 from advisor.errors import InputError
+
+if TYPE_CHECKING:
+    from advisor.backends.plan import ArmPlan
 
 MANIFEST = "manifest.json"
 DEMOS_FILE = "demonstrations.jsonl"
@@ -49,6 +53,13 @@ def check_shots(shots: int | None, train: Sequence[QAPair]) -> int:
     if shots > len(train):
         raise InputError(f"--shots {shots} is more than the {len(train)} training pairs; give at most {len(train)}")
     return shots
+
+
+def plan_shots(plan: ArmPlan, train: Sequence[QAPair] | None) -> ArmPlan:
+    """The prompt arm's plan hook: demonstrations per input, checked against the training pairs once known."""
+    if train is None:
+        return plan
+    return replace(plan, shots=check_shots(plan.settings.prompt.shots, train))
 
 
 def nearest(queries, pool, k: int) -> list[list[int]]:

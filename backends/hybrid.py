@@ -13,14 +13,17 @@ import random
 import re
 import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from advisor.backends.base import Document, Hit, QAPair
 from advisor.backends.finetune import FineTuneBackend
 from advisor.backends.prompts import context_messages
 from advisor.errors import InputError
+
+if TYPE_CHECKING:
+    from advisor.backends.plan import ArmPlan
 
 # Chunks per prompt, in training and at query time. Measured on the sample (50 training, 22 held-out pairs):
 # 3 chunks and 1 epoch gave contains 0.36 / F1 0.52; 2 chunks and 2 epochs 0.64 / 0.71 (reworded 0.64 / 0.73)
@@ -29,6 +32,13 @@ DEFAULT_CONTEXT_K = 2
 DEFAULT_ORACLE_SHARE = 0.8  # RAFT's P: share of training prompts that hold the right chunk
 _POOL = 24  # retrieved candidates to pick the oracle and distractors from
 _WINDOW_WORDS = 90  # an oracle cut from the document when retrieval found no chunk of it
+
+
+def plan_hybrid(plan: ArmPlan, train: Sequence[QAPair] | None) -> ArmPlan:
+    """The hybrid's plan hook: its RAFT share (measured default above) and a built RAG index to copy, if given."""
+    share = plan.settings.hybrid.oracle_share
+    return replace(plan, oracle_share=DEFAULT_ORACLE_SHARE if share is None else share,
+                   rag_index=plan.settings.hybrid.rag_index)
 
 
 def _norm(text: str) -> str:

@@ -2,15 +2,17 @@
 
 `runner.prepare_build` makes one `ArmPlan` per arm before any model loads, and everything downstream (the build,
 the training loop, retrieval, the time estimate, the distributed checks, the stage fingerprint) reads it.
-Each default is filled here, in `resolve`, from the constant that holds it beside its reason:
+Each default is filled here, in `resolve`, or by the arm's plan hook (`arms.Arm.plan_hook`, for the fields only
+that arm reads), from the constant that holds it beside its reason:
 
 - answer length: `base.fit_max_new_tokens` (the references' 95th percentile, 32 to 256 tokens);
 - LoRA and the loop: `training.config.TrainConfig` (measured on the sample with SmolLM2-135M), overridden by the
   arm's `train_defaults` (the hybrid's, in `arms.BUILT_IN`), then by the options given; epochs when none
   are given: `finetune.default_epochs` (about 300 examples seen);
 - chunking and retrieval: `chunking`, `index` and `rag.DEFAULT_CONTEXT_K`;
-- few-shot demonstrations: `fewshot.default_shots` (as many as fit in about 384 prompt tokens);
-- the hybrid's RAFT share: `hybrid.DEFAULT_ORACLE_SHARE`.
+- few-shot demonstrations: `fewshot.default_shots` (as many as fit in about 384 prompt tokens), filled by
+  the prompt arm's hook `fewshot.plan_shots`;
+- the hybrid's RAFT share: `hybrid.DEFAULT_ORACLE_SHARE`, filled by its hook `hybrid.plan_hybrid`.
 
 Light module: nothing heavy is imported, here or by what it imports.
 """
@@ -36,9 +38,10 @@ class ArmPlan:
     """What one arm is built and evaluated with; `None` for the parts the arm does not use.
 
     `settings` holds the options as given (saved that way, so a default measured later is not frozen into
-    old records), with the answer length fitted. `rag_index` is set only for a hybrid that reuses the RAG
-    index a validation built beside it: where the index came from, not what it is (the fingerprint leaves
-    it out; the recorded settings show it).
+    old records), with the answer length fitted. `rag_index` is set only for an arm that copies another arm's
+    built index (`arms.Arm.reuses_index_of`: the hybrid copies RAG's), one given in its options or one a
+    validation built beside it: where the index came from, not what it is (the fingerprint leaves it out; the
+    recorded settings show it).
     """
 
     arm: arms.Arm
@@ -47,7 +50,7 @@ class ArmPlan:
     retrieval: RetrievalSettings | None = None  # [retrieves]
     shots: int | None = None  # [prompt] demonstrations per input
     oracle_share: float | None = None  # [hybrid] share of training prompts that hold the right chunk
-    rag_index: str | None = None  # [hybrid] a built RAG index to copy instead of building one
+    rag_index: str | None = None  # [reuses_index_of] a built RAG index to copy instead of building one
     memory: Estimate | None = None  # the memory check's estimate (runner.prepare), None where none was made
     memory_available: float | None = None  # bytes the device had for it when checked
 
@@ -71,10 +74,11 @@ class ArmPlan:
         return self.arm.name
 
     def recorded(self) -> dict[str, Any]:
-        """The settings as metrics.json records them: as given, plus a reused RAG index under `hybrid`."""
+        """The settings as metrics.json records them: as given, plus a reused RAG index under the arm's section."""
         data = self.settings.to_json()
         if self.rag_index is not None:
-            data["hybrid"] = {**data["hybrid"], "rag_index": self.rag_index}
+            section = self.arm.section
+            data[section] = {**data.get(section, {}), "rag_index": self.rag_index}
         return data
 
 
@@ -94,17 +98,8 @@ def resolve(name: str, settings: BuildSettings, train: Sequence[QAPair] | None =
         plan = replace(plan, training=_training(arm, settings, train))
     if arm.retrieves:
         plan = replace(plan, retrieval=_retrieval(settings))
-    if arm.name == "prompt" and train is not None:
-        from advisor.backends.fewshot import check_shots
-
-        plan = replace(plan, shots=check_shots(settings.prompt.shots, train))
-    if arm.name == "hybrid":
-        from advisor.backends.hybrid import DEFAULT_ORACLE_SHARE
-
-        share = settings.hybrid.oracle_share
-        plan = replace(plan, oracle_share=DEFAULT_ORACLE_SHARE if share is None else share,
-                       rag_index=settings.hybrid.rag_index)
-    return plan
+    hook = arm.plan_step()
+    return hook(plan, train) if hook is not None else plan
 
 
 def _training(arm: arms.Arm, settings: BuildSettings, train: Sequence[QAPair] | None) -> TrainConfig:

@@ -380,8 +380,9 @@ def validate(
             from advisor.backends.generator import release_shared
 
             release_shared()
-        if approach == "hybrid" and (out / "rag" / MANIFEST_FILE).is_file():  # this run's rag stage built it
-            plan = replace(plan, rag_index=str(out / "rag"))
+        source = plan.arm.reuses_index_of
+        if source is not None and (out / source / MANIFEST_FILE).is_file():  # this run's stage of it built it
+            plan = replace(plan, rag_index=str(out / source))
         started = time.perf_counter()
         try:
             metrics, reused = run_stage(
