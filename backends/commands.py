@@ -16,9 +16,13 @@ import click
 from advisor.backends.base import DEFAULT_EMBEDDER, DEFAULT_GENERATOR, BuildSettings
 from advisor.backends.metrics import PER_INPUT
 from advisor.backends.options import EndpointOptions, PromptOptions, RetrievalOptions, TrainingOptions
+from advisor.backends.precision import DTYPES as PRECISIONS
 from advisor.errors import InputError
 from advisor.commandline.params import FRACTION, POSITIVE
 
+
+DTYPE_HELP = ("The generator's weights: auto is bf16 on a CUDA GPU that has it, fp16 on other GPUs, fp32 on CPU; "
+              "the LoRA adapter, its optimiser and the loss stay fp32.")
 
 _DATA_OPTIONS = [
     click.option(
@@ -55,9 +59,7 @@ _SETTING_OPTIONS = [
         help="Causal LM id, folder or .gguf file; with --endpoint, the weights the tuned arms train (none: skip them)."
     ),
     click.option("--device", default="cpu", show_default=True, type=click.Choice(["cpu", "cuda", "mps"])),
-    click.option("--dtype", default="auto", show_default=True, type=click.Choice(["auto", "bf16", "fp16", "fp32"]),
-                 help="The generator's weights: auto is bf16 on a CUDA GPU that has it, fp16 on other GPUs, fp32 on "
-                 "CPU; the LoRA adapter, its optimiser and the loss stay fp32."),
+    click.option("--dtype", default="auto", show_default=True, type=click.Choice(PRECISIONS), help=DTYPE_HELP),
     click.option("--quantize", default=None, type=click.Choice(["4bit"]),
                  help="QLoRA: load the generator in 4-bit NF4 through bitsandbytes (CUDA only; pip install "
                  "'advisor[gpu]') [fine-tuning, hybrid, and the untouched model's answers]."),
@@ -319,8 +321,11 @@ def build(approach: str, docs: Path | None, qa: Path, out: Path, quiet: bool, **
 @click.option("--json", "as_json", is_flag=True,
               help="Print the answer, its sources and the retrieved chunks (document, chunk number, score, text) "
                    "as JSON.")
+@click.option("--dtype", default=None, type=click.Choice(PRECISIONS),
+              help="The generator's weights (default: as the build held them).")
 @_endpoint_options
-def query(out: Path, question: str, k: int | None, max_new_tokens: int | None, as_json: bool, **options) -> None:
+def query(out: Path, question: str, k: int | None, max_new_tokens: int | None, as_json: bool, dtype: str | None,
+          **options) -> None:
     """Answer QUESTION with the pipeline built in OUT, naming the documents used."""
     from advisor.backends import backend_class
 
@@ -344,7 +349,10 @@ def query(out: Path, question: str, k: int | None, max_new_tokens: int | None, a
         if isinstance(built_with, dict):
             raise InputError(f"{out} was built to answer through the endpoint at {built_with.get('host')} (model "
                              f"'{built_with.get('model')}'): give --endpoint URL --endpoint-model NAME to query it")
-    backend = backend_class(approach).load(out)
+    given = None
+    if dtype is not None:  # the build's own settings, held in another precision
+        given = replace(BuildSettings.from_json(manifest.settings), dtype=dtype)
+    backend = backend_class(approach).load(out, given)
     if k is not None or max_new_tokens is not None or endpoint is not None:
         current = backend.settings
         backend.settings = replace(current, k=current.k if k is None else k,
@@ -451,18 +459,19 @@ def validate(
 @click.option("--generator", default=DEFAULT_GENERATOR, show_default=True,
               help="Causal LM id, folder or .gguf file that drafts (unused with --endpoint).")
 @click.option("--device", default="cpu", show_default=True, type=click.Choice(["cpu", "cuda", "mps"]))
+@click.option("--dtype", default="auto", show_default=True, type=click.Choice(PRECISIONS), help=DTYPE_HELP)
 @click.option("--k", "k", type=click.IntRange(1), default=5, show_default=True,
               help="Round-trip check: the source document must be among the chunks retrieved for the question.")
 @click.option("--quiet", is_flag=True, help="No progress lines.")
 @_endpoint_options
 def draft(docs: Path, out: Path, n: int, seed: int, candidates: int, embedder: str, generator: str, device: str,
-          k: int, quiet: bool, **options) -> None:
+          dtype: str, k: int, quiet: bool, **options) -> None:
     """Draft question/answer pairs from DOCS, keep those their passage backs, for a person to review."""
     from advisor.backends.drafting import draft as run_draft, summary_path
 
     if options.get("price_in") is not None or options.get("price_out") is not None:
         raise InputError("--price-in, --price-out: a draft reports no cost; leave them out")
-    settings = BuildSettings(seed=seed, embedder=embedder, generator=generator, device=device, k=k,
+    settings = BuildSettings(seed=seed, embedder=embedder, generator=generator, device=device, dtype=dtype, k=k,
                              endpoint=endpoint_from(options))
     echo = None if quiet else (lambda message: click.echo(message, err=True))
     summary = run_draft(docs, out, n, settings, candidates=candidates, progress=not quiet, echo=echo)

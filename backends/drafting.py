@@ -195,6 +195,12 @@ def work_dir(out: Path) -> Path:
 def _key(documents: list[Document], settings: BuildSettings, candidates: int, model_name: str) -> str:
     facts = [PROMPT_VERSION, candidates, settings.seed, settings.k, settings.embedder, model_name,
              [(d.id, d.sha256) for d in documents]]
+    if settings.endpoint is None:
+        from advisor.backends.precision import resolve_dtype
+
+        held = resolve_dtype(settings.device, settings.dtype)
+        if held != "fp32":  # another precision drafts other text; fp32 keeps the key drafts had before --dtype
+            facts.append(held)
     return hashlib.sha256(json.dumps(facts).encode()).hexdigest()[:16]
 
 

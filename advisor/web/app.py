@@ -130,6 +130,7 @@ def create_app(rules: str | None = None, runs_dir: str | Path = "runs", review: 
                               "Bad input answers 4xx with the CLI's one-line message in `detail`.")
     app.state.settings = settings
     pages = _templates()
+    pages.globals["reviewing"] = reviewed is not None  # the pages' menu links to the review page
     static = {name: resources.files("advisor.web").joinpath("static").joinpath(name).read_bytes() for name in STATIC}
     _add_error_handlers(app)
     _add_api(app, settings)

@@ -187,7 +187,7 @@ def test_gradient_checkpointing_gives_the_same_loss(tokenizer):
 
 
 @pytest.mark.slow
-def test_build_and_query_in_bf16_record_the_precision(tmp_path):
+def test_build_and_query_in_bf16_record_the_precision(tmp_path, monkeypatch):
     out, qa = tmp_path / "out", tmp_path / "qa.jsonl"
     sample = (Path(__file__).resolve().parents[2] / "sample" / "qa.jsonl").read_text(encoding="utf-8")
     qa.write_text("".join(sample.splitlines(keepends=True)[:14]), encoding="utf-8")  # 10 to train on: 2 steps
@@ -208,3 +208,19 @@ def test_build_and_query_in_bf16_record_the_precision(tmp_path):
     import torch
 
     assert loaded.model.get_base_model().dtype == torch.bfloat16
+    # query holds the built model in another precision when asked, and refuses one the device lacks
+    import advisor.backends.finetune as finetune
+
+    held: list[str] = []
+    real_load = finetune.load_adapter
+
+    def spy(out_dir, generator, device, dtype="fp32", quantize=None):
+        held.append(dtype)
+        return real_load(out_dir, generator, device, dtype, quantize)
+
+    monkeypatch.setattr(finetune, "load_adapter", spy)
+    again = CliRunner().invoke(main, ["query", str(out), "Who founded Pelling Bakery?", "--max-new-tokens", "8",
+                                      "--dtype", "fp32"])
+    assert again.exit_code == 0 and again.output.strip() and held == ["fp32"], again.output
+    refused = CliRunner().invoke(main, ["query", str(out), "Who founded Pelling Bakery?", "--dtype", "fp16"])
+    assert_input_error(refused, "--dtype fp16 needs a GPU")

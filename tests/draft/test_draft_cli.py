@@ -86,6 +86,7 @@ def test_a_reviewed_file_is_not_overwritten_by_a_new_draft(docs, tmp_path):
     (["--n", "500"], ["--n 500 is more than the documents allow", "ask for at most"]),
     (["--candidates", "0"], ["--candidates must be at least 1"]),
     (["--price-in", "1"], ["--price-in"]),
+    (["--dtype", "fp16"], ["--dtype fp16 needs a GPU"]),
 ])
 def test_bad_options_exit_2_with_one_line(docs, tmp_path, args, fragments):
     result = CliRunner().invoke(main, ["draft", "--docs", str(docs), "--out", str(tmp_path / "p.jsonl"), *args])

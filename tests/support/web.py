@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
@@ -26,6 +27,7 @@ class Server:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen([ADVISOR, "serve", "--port", "0", *args], cwd=cwd, env=env,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        atexit.register(self._end)  # a test that fails before stop() leaves no server behind the session
         self.first_line = read_line(self.process, START_TIMEOUT)
         found = re.search(r"http://\S+/", self.first_line)
         if not found:
@@ -41,6 +43,12 @@ class Server:
             self.process.send_signal(signal.SIGINT)
         out, err = self.process.communicate(timeout=30)
         return self.process.returncode, self.first_line + out, err
+
+
+    def _end(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
 
 def read_line(process: subprocess.Popen, timeout: float) -> str:

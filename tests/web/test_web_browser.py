@@ -355,7 +355,10 @@ def test_a_person_reviews_drafted_pairs_accepting_rejecting_and_editing_each_sav
     expect = _expect()
     watched = Watched(browser, review_server.url)
     page = watched.page
-    page.goto("/review")
+    page.goto("/api")  # a page without requests of its own, so leaving it aborts none
+    page.get_by_role("link", name="Review pairs").click()  # the menu leads there when serving a pairs file
+    expect(page).to_have_url(review_server.url + "/review")
+    expect(page.get_by_role("link", name="Review pairs")).to_have_attribute("aria-current", "page")
     expect(page.locator("#progress")).to_contain_text("0 of 4 reviewed")
     expect(page.locator("#passage mark")).to_have_text("24 planting pods")  # the answer, found fuzzily
     expect(page.locator("#question")).to_have_value("How many planting pods does the Sprout Tower S3 hold?")

@@ -74,3 +74,15 @@ def test_serve_refuses_a_pairs_file_not_drafted_for_review(tmp_path):
     code, err = done.returncode, done.stderr
     assert code == 2
     assert err.strip().count("\n") == 0 and "not a drafted pair" in err and "qa.jsonl:1" in err, err
+
+
+def test_the_menu_links_to_the_review_page_only_when_a_pairs_file_is_served(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from advisor.web.app import create_app
+
+    with TestClient(create_app(runs_dir=tmp_path, review=review_files(tmp_path))) as client:
+        assert 'href="/review"' in client.get("/").text and 'href="/review"' in client.get("/runs").text
+    with TestClient(create_app(runs_dir=tmp_path)) as client:
+        assert 'href="/review"' not in client.get("/").text
+        assert client.get("/review").status_code == 404
