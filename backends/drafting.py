@@ -196,10 +196,10 @@ def _key(documents: list[Document], settings: BuildSettings, candidates: int, mo
     facts = [PROMPT_VERSION, candidates, settings.seed, settings.k, settings.embedder, model_name,
              [(d.id, d.sha256) for d in documents]]
     if settings.endpoint is None:
-        from advisor.backends.precision import resolve_dtype
+        from advisor.backends.precision import held_as
 
-        held = resolve_dtype(settings.device, settings.dtype)
-        if held != "fp32":  # another precision drafts other text; fp32 keeps the key drafts had before --dtype
+        held = held_as(settings.device, settings.dtype, settings.quantize)
+        if held is not None:  # another precision drafts other text
             facts.append(held)
     return hashlib.sha256(json.dumps(facts).encode()).hexdigest()[:16]
 

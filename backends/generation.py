@@ -100,10 +100,10 @@ def answered_by(settings: BuildSettings, arm: str) -> AnsweredBy:
         from advisor.backends.endpoint import host_of
 
         return AnsweredBy(kind="endpoint", model=settings.endpoint.model, host=host_of(settings.endpoint.url))
-    from advisor.backends.precision import resolve_dtype
+    from advisor.backends.precision import held_as
 
-    precision = "nf4" if settings.quantize else resolve_dtype(settings.device, settings.dtype)
-    held = {} if precision == "fp32" else {"precision": precision}  # absent: fp32, as every record before --dtype
+    precision = held_as(settings.device, settings.dtype, settings.quantize)
+    held = {} if precision is None else {"precision": precision}
     return AnsweredBy(kind="local", model=local_name(settings.generator), device=settings.device, **held)
 
 

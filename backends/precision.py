@@ -42,6 +42,13 @@ def check(device: str, dtype: str, quantize: str | None) -> None:
             raise InputError(f"--quantize 4bit needs the bitsandbytes package, which is not installed: {GPU_EXTRA}")
 
 
+def held_as(device: str, dtype: str, quantize: str | None) -> str | None:
+    """How the weights are held, for records and keys: nf4, bf16 or fp16; None for fp32, which records made
+    before --dtype existed leave unsaid, so theirs stay as they were."""
+    precision = "nf4" if quantize else resolve_dtype(device, dtype)
+    return None if precision == "fp32" else precision
+
+
 @lru_cache(maxsize=None)
 def resolve_dtype(device: str, dtype: str) -> str:
     """The dtype the weights are loaded in: `dtype`, or for auto the measured choice for `device`."""
